@@ -1,0 +1,142 @@
+"""Batch, its items (one per profile) and its log.
+
+Only `storycheck.batches.state` writes `Batch.status` and `Batch.queue_position`.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storycheck.db import Base, new_id, utcnow
+
+
+class BatchStatus(enum.StrEnum):
+    """Where a batch is in its life; see the state machine in `batches/state.py`."""
+
+    QUEUED = "queued"  # waiting in the queue at position 1..n; 1 runs next
+    IN_PROGRESS = "in_progress"  # running; holds position 0
+    PAUSED = "paused"  # stopped by the user, progress kept; no position
+    DONE = "done"  # every item has a final outcome; no position
+
+
+class ItemStatus(enum.StrEnum):
+    """Where one profile of a batch is."""
+
+    PENDING = "pending"  # waiting to be checked
+    IN_FLIGHT = "in_flight"  # leased to a request; returns to pending if the lease is lost
+    COMPLETED = "completed"  # checked: has_story tells the answer
+    FAILED = "failed"  # gave up: `error` tells why
+
+
+FINAL_ITEM_STATUSES = (ItemStatus.COMPLETED.value, ItemStatus.FAILED.value)
+
+
+class Batch(Base):
+    """A set of profiles of one niche to check once, run through the queue."""
+
+    __tablename__ = "batches"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('queued', 'in_progress', 'paused', 'done')", name="status_valid"
+        ),
+        # The database agrees with the state machine: running ⇔ position 0, queued ⇔ ≥ 1,
+        # paused/done ⇔ no position.
+        CheckConstraint(
+            "(status = 'in_progress' AND queue_position = 0)"
+            " OR (status = 'queued' AND queue_position >= 1)"
+            " OR (status IN ('paused', 'done') AND queue_position IS NULL)",
+            name="position_matches_status",
+        ),
+        Index("ix_batches_status_position", "status", "queue_position"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    niche_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("niches.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(20), default=BatchStatus.QUEUED.value)
+    queue_position: Mapped[int | None] = mapped_column(Integer)
+    total_profiles: Mapped[int] = mapped_column(Integer, default=0)
+    completed_profiles: Mapped[int] = mapped_column(Integer, default=0)
+    successful_checks: Mapped[int] = mapped_column(Integer, default=0)
+    failed_checks: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime | None] = mapped_column(default=utcnow, onupdate=utcnow)
+    started_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+
+
+class BatchProfile(Base):
+    """One profile inside one batch: the unit of work the engine leases and records."""
+
+    __tablename__ = "batch_profiles"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'in_flight', 'completed', 'failed')", name="status_valid"
+        ),
+        UniqueConstraint("batch_id", "profile_id", name="uq_batch_profiles_batch_profile"),
+        Index("ix_batch_profiles_batch_status", "batch_id", "status"),
+        Index("ix_batch_profiles_status_lease", "status", "lease_expires_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    batch_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("batches.id", ondelete="CASCADE")
+    )
+    profile_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("profiles.id", ondelete="CASCADE"), index=True
+    )
+    proxy_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("proxies.id", ondelete="SET NULL")
+    )
+    session_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("sessions.id", ondelete="SET NULL")
+    )
+    status: Mapped[str] = mapped_column(String(20), default=ItemStatus.PENDING.value)
+    has_story: Mapped[bool] = mapped_column(Boolean, default=False)
+    story_count: Mapped[int] = mapped_column(Integer, default=0)
+    latest_story_at: Mapped[datetime | None]
+    story_expires_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(String(255))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_token: Mapped[str | None] = mapped_column(String(36))
+    lease_expires_at: Mapped[datetime | None]
+    processed_at: Mapped[datetime | None] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class BatchLog(Base):
+    """One event in a batch's history (state changes, progress, findings, errors)."""
+
+    __tablename__ = "batch_logs"
+    __table_args__ = (
+        Index("ix_batch_logs_batch_time", "batch_id", "timestamp"),
+        Index("ix_batch_logs_batch_type", "batch_id", "event_type"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    batch_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("batches.id", ondelete="CASCADE")
+    )
+    timestamp: Mapped[datetime] = mapped_column(default=utcnow)
+    event_type: Mapped[str] = mapped_column(String(50))
+    message: Mapped[str] = mapped_column(String(500))
+    profile_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("profiles.id", ondelete="SET NULL")
+    )
+    proxy_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("proxies.id", ondelete="SET NULL")
+    )

@@ -1,0 +1,710 @@
+"""BatchStateManager: the only writer of batch status and queue position.
+
+State machine (DESIGN.md §3.2)::
+
+                create                      promote (slot free)
+        (new) ────────► queued ─────────────────────────────► in_progress
+                        │  ▲  ▲                                 │   │
+                  stop  │  │  └──────── start (re-run) ────┐    │   │ all items final
+                        ▼  │ resume / start                │    │   ▼
+                       paused ◄──────────── stop ──────────┼────┘  done
+                                                           └────────┘
+
+    queued       position 1..n, contiguous; 1 runs next
+    in_progress  position 0; at most `max_concurrent_batches` of them
+    paused       position null; progress kept
+    done         position null; completed_at set
+
+Every change is one transaction: the queue is locked (SQLite `BEGIN IMMEDIATE`, PostgreSQL an
+advisory transaction lock plus `SELECT … FOR UPDATE`), the transition table is checked, status,
+positions, counters and a `STATE_CHANGE` log row are written with conditional updates
+(`WHERE status = :expected`; zero rows means a lost race and becomes a 409), and only after the
+commit is the worker pool told which batches run. `reconcile()` makes the pool match the
+database, so a crash between commit and notification heals itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from storycheck.batches.models import (
+    FINAL_ITEM_STATUSES,
+    Batch,
+    BatchLog,
+    BatchProfile,
+    BatchStatus,
+    ItemStatus,
+)
+from storycheck.db import Database, new_id, utcnow
+from storycheck.errors import Conflict, NotFound, ValidationError
+from storycheck.niches.models import Niche
+from storycheck.profiles.models import Profile
+from storycheck.settings.models import SystemSettings
+
+log = logging.getLogger(__name__)
+
+QUEUED = BatchStatus.QUEUED.value
+IN_PROGRESS = BatchStatus.IN_PROGRESS.value
+PAUSED = BatchStatus.PAUSED.value
+DONE = BatchStatus.DONE.value
+
+# (from, to) -> the event that makes it legal. Nothing else may change a batch's status.
+TRANSITIONS: dict[tuple[str, str], str] = {
+    (QUEUED, IN_PROGRESS): "promote",
+    (QUEUED, PAUSED): "stop",
+    (IN_PROGRESS, PAUSED): "stop",
+    (IN_PROGRESS, DONE): "complete",
+    (PAUSED, QUEUED): "resume",
+    (DONE, QUEUED): "rerun",
+}
+
+# A PostgreSQL advisory lock key that serialises every queue change across processes.
+QUEUE_LOCK_KEY = 727002
+
+MAX_BATCH_PROFILES = 200_000
+
+
+class PoolListener(Protocol):
+    """What the state manager tells the worker pool, always after commit."""
+
+    def register_batch(self, batch_id: str) -> None:
+        """Start running `batch_id`."""
+
+    def unregister_batch(self, batch_id: str) -> None:
+        """Stop claiming work for `batch_id` at once."""
+
+    def sync(self, running_ids: set[str]) -> None:
+        """Make the running set equal `running_ids`."""
+
+
+@dataclass
+class _Effects:
+    """What a transaction did, for after-commit notification."""
+
+    started: list[str] = field(default_factory=list)
+    stopped: list[str] = field(default_factory=list)
+
+
+class BatchStateManager:
+    """Owns batch status and queue position: every change goes through this class."""
+
+    def __init__(
+        self,
+        db: Database,
+        pool: PoolListener | None = None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        lease_grace_seconds: float = 0.0,
+    ) -> None:
+        self.db = db
+        self.pool = pool
+        self.clock = clock
+        self.lease_grace_seconds = lease_grace_seconds
+
+    # ------------------------------------------------------------------ public entry points
+
+    def create_batch(
+        self, *, niche_id: str, profile_ids: Sequence[str] | None = None, all_profiles: bool = False
+    ) -> Batch:
+        """Create a batch of the given profiles at the end of the queue; start it if a slot is free."""
+        effects = _Effects()
+        with self.db.write() as session:
+            self._lock_queue(session)
+            if session.get(Niche, niche_id) is None:
+                raise NotFound(f"Niche {niche_id} not found", code="niche_not_found")
+            ids = self._batch_profile_ids(session, niche_id, profile_ids, all_profiles)
+            now = self.clock()
+            batch = Batch(
+                id=new_id(),
+                niche_id=niche_id,
+                status=QUEUED,
+                queue_position=self.get_next_position(session),
+                total_profiles=len(ids),
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(batch)
+            session.flush()
+            if ids:
+                session.execute(
+                    insert(BatchProfile),
+                    [
+                        {
+                            "id": new_id(),
+                            "batch_id": batch.id,
+                            "profile_id": pid,
+                            "status": ItemStatus.PENDING.value,
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                        for pid in ids
+                    ],
+                )
+            self._log(
+                session,
+                batch.id,
+                f"Created batch with {len(ids)} profiles; queued at #{batch.queue_position}",
+            )
+            self._promote(session, effects)
+            batch_id = batch.id
+        self._notify(effects)
+        return self._reload(batch_id)
+
+    def transition_state(
+        self, batch: Batch | str, new_state: str, queue_position: int | None = None
+    ) -> Batch:
+        """Move one batch to `new_state` through the transition table (the seed's entry point).
+
+        `queue_position` only matters when re-queueing: the batch is placed there (1 = next)
+        instead of at the end.
+        """
+        batch_id = batch if isinstance(batch, str) else batch.id
+        if new_state == IN_PROGRESS:
+            raise Conflict(
+                "Batches start by promotion from the queue; use start or resume",
+                code="illegal_transition",
+            )
+        if new_state == DONE:
+            if not self.complete_if_finished(batch_id):
+                raise Conflict(
+                    "A batch is done only when it runs and every item has a final outcome",
+                    code="illegal_transition",
+                )
+            return self._reload(batch_id)
+        if new_state == PAUSED:
+            return self.stop([batch_id])[0]
+        if new_state == QUEUED:
+            result = self.start([batch_id])[0]
+            if queue_position is not None and result.status == QUEUED:
+                self.reorder([batch_id], first_position=queue_position)
+                return self._reload(batch_id)
+            return result
+        raise ValidationError(f"Unknown batch status: {new_state}")
+
+    def start(self, batch_ids: Sequence[str]) -> list[Batch]:
+        """Queue paused and done batches (done ones re-run from scratch); queued ones stay."""
+        return self._requeue(batch_ids, allow_done=True, verb="start")
+
+    def resume(self, batch_ids: Sequence[str]) -> list[Batch]:
+        """Re-queue paused batches; the first starts at once when a slot is free."""
+        return self._requeue(batch_ids, allow_done=False, verb="resume")
+
+    def stop(self, batch_ids: Sequence[str]) -> list[Batch]:
+        """Pause queued or running batches; running ones stop claiming work at once."""
+        effects = _Effects()
+        with self.db.write() as session:
+            self._lock_queue(session)
+            batches = self._load(session, batch_ids)
+            illegal = [b for b in batches if b.status not in (QUEUED, IN_PROGRESS)]
+            if illegal:
+                raise self._illegal(illegal, "stop", "only queued or running batches can be paused")
+            for batch in batches:
+                was_running = batch.status == IN_PROGRESS
+                self._set_state(session, batch, PAUSED, None)
+                if was_running:
+                    effects.stopped.append(batch.id)
+            self._renumber(session)
+            self._promote(session, effects)
+            ids = [b.id for b in batches]
+        self._notify(effects)
+        return self._reload_many(ids)
+
+    def delete(self, batch_ids: Sequence[str]) -> int:
+        """Delete batches with their items, results and logs; renumber and promote."""
+        effects = _Effects()
+        with self.db.write() as session:
+            self._lock_queue(session)
+            batches = self._load(session, batch_ids)
+            ids = [b.id for b in batches]
+            effects.stopped.extend(b.id for b in batches if b.status == IN_PROGRESS)
+            self._delete_rows(session, ids)
+            self._renumber(session)
+            self._promote(session, effects)
+        self._notify(effects)
+        return len(ids)
+
+    def reorder(self, batch_ids: Sequence[str], *, first_position: int = 1) -> list[Batch]:
+        """Put the listed queued batches, in this order, at `first_position`; others keep order."""
+        with self.db.write() as session:
+            self._lock_queue(session)
+            wanted = list(dict.fromkeys(batch_ids))
+            batches = self._load(session, wanted)
+            not_queued = [b for b in batches if b.status != QUEUED]
+            if not_queued:
+                raise self._illegal(
+                    not_queued, "reorder", "only queued batches have a queue position"
+                )
+            queue = self._queue(session)
+            moved = [b for b in queue if b.id in set(wanted)]
+            moved.sort(key=lambda b: wanted.index(b.id))
+            rest = [b for b in queue if b.id not in set(wanted)]
+            cut = max(0, min(first_position - 1, len(rest)))
+            new_order = rest[:cut] + moved + rest[cut:]
+            self._write_positions(session, new_order)
+            self._log_many(session, [b.id for b in moved], "Queue reordered")
+        with self.db.read() as session:
+            return list(self._queue(session))
+
+    def retry_failed(self, batch_id: str) -> Batch:
+        """Send a batch's failed items back to pending; a done batch is queued again."""
+        effects = _Effects()
+        with self.db.write() as session:
+            self._lock_queue(session)
+            batch = self._load(session, [batch_id])[0]
+            failed = (
+                session.scalar(
+                    select(func.count())
+                    .select_from(BatchProfile)
+                    .where(
+                        BatchProfile.batch_id == batch.id,
+                        BatchProfile.status == ItemStatus.FAILED.value,
+                    )
+                )
+                or 0
+            )
+            if failed == 0:
+                raise Conflict("This batch has no failed checks to retry", code="nothing_to_retry")
+            session.execute(
+                update(BatchProfile)
+                .where(
+                    BatchProfile.batch_id == batch.id,
+                    BatchProfile.status == ItemStatus.FAILED.value,
+                )
+                .values(
+                    status=ItemStatus.PENDING.value,
+                    attempts=0,
+                    error=None,
+                    processed_at=None,
+                    lease_token=None,
+                    lease_expires_at=None,
+                )
+            )
+            self._recount(session, batch.id)
+            self._log(session, batch.id, f"Retrying {failed} failed checks")
+            if batch.status == DONE:
+                self._set_state(session, batch, QUEUED, self.get_next_position(session))
+                self._promote(session, effects)
+        self._notify(effects)
+        return self._reload(batch_id)
+
+    def complete_if_finished(self, batch_id: str) -> bool:
+        """Mark a running batch done when every item is final; promote the next. True if done."""
+        effects = _Effects()
+        with self.db.write() as session:
+            self._lock_queue(session)
+            batch = session.get(Batch, batch_id)
+            if batch is None or batch.status != IN_PROGRESS:
+                return False
+            if self._open_items(session, batch_id):
+                return False
+            self._recount(session, batch_id)
+            self._set_state(session, batch, DONE, None, completed_at=self.clock())
+            effects.stopped.append(batch_id)
+            self._promote(session, effects)
+        self._notify(effects)
+        return True
+
+    def get_next_position(self, session: Session | None = None) -> int:
+        """The position a batch joining the queue now gets: one past the last queued batch."""
+        if session is None:
+            with self.db.read() as s:
+                return self.get_next_position(s)
+        last = session.scalar(select(func.max(Batch.queue_position)).where(Batch.status == QUEUED))
+        return (last or 0) + 1
+
+    def reconcile(self, *, release_all_leases: bool = False) -> set[str]:
+        """Heal the queue and the pool: expired leases, finished batches, free slots, pool set.
+
+        Runs at start-up (with `release_all_leases` in the embedded single-process mode, where
+        every lease in the database belongs to a process that is gone) and every few seconds.
+        Returns the ids of the batches that run afterwards.
+        """
+        effects = _Effects()
+        now = self.clock()
+        with self.db.write() as session:
+            self._lock_queue(session)
+            lease_filter = [BatchProfile.status == ItemStatus.IN_FLIGHT.value]
+            if not release_all_leases:
+                lease_filter.append(BatchProfile.lease_expires_at < now)
+            session.execute(
+                update(BatchProfile)
+                .where(*lease_filter)
+                .values(status=ItemStatus.PENDING.value, lease_token=None, lease_expires_at=None)
+                .execution_options(synchronize_session=False)
+            )
+            running = session.scalars(
+                select(Batch)
+                .where(Batch.status == IN_PROGRESS)
+                .execution_options(populate_existing=True)
+            ).all()
+            for batch in running:
+                if not self._open_items(session, batch.id):
+                    self._recount(session, batch.id)
+                    self._set_state(session, batch, DONE, None, completed_at=now)
+            self._renumber(session)
+            self._promote(session, effects)
+            running_ids = set(
+                session.scalars(select(Batch.id).where(Batch.status == IN_PROGRESS)).all()
+            )
+        if self.pool is not None:
+            self.pool.sync(running_ids)
+        return running_ids
+
+    def running_batch_ids(self) -> list[str]:
+        """Ids of the batches that run now, per the database."""
+        with self.db.read() as session:
+            return list(session.scalars(select(Batch.id).where(Batch.status == IN_PROGRESS)))
+
+    # ------------------------------------------------------------------ internals
+
+    def _requeue(self, batch_ids: Sequence[str], *, allow_done: bool, verb: str) -> list[Batch]:
+        effects = _Effects()
+        with self.db.write() as session:
+            self._lock_queue(session)
+            batches = self._load(session, batch_ids)
+            allowed = {QUEUED, PAUSED} | ({DONE} if allow_done else set())
+            illegal = [b for b in batches if b.status not in allowed]
+            if illegal:
+                running = sorted(
+                    session.scalars(select(Batch.id).where(Batch.status == IN_PROGRESS)).all()
+                )
+                reason = (
+                    "running batches are already started"
+                    if all(b.status == IN_PROGRESS for b in illegal)
+                    else "only paused (or, for start, done) batches can be queued"
+                )
+                raise self._illegal(illegal, verb, reason, running_batch_ids=running)
+            for batch in batches:
+                if batch.status == QUEUED:
+                    continue  # already waiting: a no-op, not an error
+                if batch.status == DONE:
+                    self._reset_items(session, batch.id)
+                self._set_state(session, batch, QUEUED, self.get_next_position(session))
+            self._promote(session, effects)
+            ids = [b.id for b in batches]
+        self._notify(effects)
+        return self._reload_many(ids)
+
+    def _lock_queue(self, session: Session) -> None:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(select(func.pg_advisory_xact_lock(QUEUE_LOCK_KEY)))
+
+    def _load(self, session: Session, batch_ids: Sequence[str]) -> list[Batch]:
+        ids = _validate_ids(batch_ids)
+        batches = list(
+            session.scalars(
+                select(Batch)
+                .where(Batch.id.in_(ids))
+                .order_by(Batch.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        )
+        if not batches:
+            raise NotFound("No batches found with the provided IDs", batch_ids=ids)
+        order = {bid: i for i, bid in enumerate(ids)}
+        batches.sort(key=lambda b: order[b.id])
+        return batches
+
+    def _illegal(
+        self, batches: Iterable[Batch], verb: str, reason: str, **extra: object
+    ) -> Conflict:
+        listed = ", ".join(f"{b.id} ({b.status})" for b in batches)
+        return Conflict(
+            f"Cannot {verb} batch {listed}: {reason}",
+            code="illegal_transition",
+            **extra,
+        )
+
+    def _set_state(
+        self,
+        session: Session,
+        batch: Batch,
+        new_state: str,
+        position: int | None,
+        *,
+        completed_at: datetime | None = None,
+    ) -> None:
+        old_state = batch.status
+        event = TRANSITIONS.get((old_state, new_state))
+        if event is None:
+            raise Conflict(
+                f"Illegal transition {old_state} → {new_state} for batch {batch.id}",
+                code="illegal_transition",
+            )
+        now = self.clock()
+        values: dict[str, object] = {
+            "status": new_state,
+            "queue_position": position,
+            "updated_at": now,
+        }
+        if new_state == IN_PROGRESS:
+            values["started_at"] = now
+        if new_state == DONE:
+            values["completed_at"] = completed_at or now
+        elif new_state == QUEUED:
+            values["completed_at"] = None
+        result = session.execute(
+            update(Batch)
+            .where(Batch.id == batch.id, Batch.status == old_state)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict(
+                f"Batch {batch.id} changed while it was being updated; try again",
+                code="concurrent_update",
+            )
+        for key, value in values.items():
+            set_committed_value(batch, key, value)
+        where = f" at #{position}" if position else ""
+        self._log(session, batch.id, f"{old_state} → {new_state} ({event}){where}")
+
+    def _queue(self, session: Session) -> Sequence[Batch]:
+        return session.scalars(
+            select(Batch)
+            .where(Batch.status == QUEUED)
+            .order_by(Batch.queue_position, Batch.created_at, Batch.id)
+            .execution_options(populate_existing=True)
+        ).all()
+
+    def _write_positions(self, session: Session, ordered: Sequence[Batch]) -> None:
+        for position, batch in enumerate(ordered, start=1):
+            if batch.queue_position != position:
+                session.execute(
+                    update(Batch)
+                    .where(Batch.id == batch.id, Batch.status == QUEUED)
+                    .values(queue_position=position)
+                    .execution_options(synchronize_session=False)
+                )
+                set_committed_value(batch, "queue_position", position)
+
+    def _renumber(self, session: Session) -> None:
+        self._write_positions(session, self._queue(session))
+
+    def _promote(self, session: Session, effects: _Effects) -> None:
+        limit = _max_concurrent(session)
+        running = (
+            session.scalar(
+                select(func.count()).select_from(Batch).where(Batch.status == IN_PROGRESS)
+            )
+            or 0
+        )
+        while running < limit:
+            head = session.scalar(
+                select(Batch)
+                .where(Batch.status == QUEUED)
+                .order_by(Batch.queue_position)
+                .limit(1)
+                .execution_options(populate_existing=True)
+            )
+            if head is None:
+                break
+            self._set_state(session, head, IN_PROGRESS, 0)
+            effects.started.append(head.id)
+            session.execute(
+                update(Batch)
+                .where(Batch.status == QUEUED)
+                .values(queue_position=Batch.queue_position - 1)
+                .execution_options(synchronize_session=False)
+            )
+            running += 1
+        self._renumber(session)
+
+    def _open_items(self, session: Session, batch_id: str) -> int:
+        return (
+            session.scalar(
+                select(func.count())
+                .select_from(BatchProfile)
+                .where(
+                    BatchProfile.batch_id == batch_id,
+                    BatchProfile.status.not_in(FINAL_ITEM_STATUSES),
+                )
+            )
+            or 0
+        )
+
+    def _reset_items(self, session: Session, batch_id: str) -> None:
+        session.execute(
+            update(BatchProfile)
+            .where(BatchProfile.batch_id == batch_id)
+            .values(
+                status=ItemStatus.PENDING.value,
+                has_story=False,
+                story_count=0,
+                latest_story_at=None,
+                story_expires_at=None,
+                error=None,
+                attempts=0,
+                lease_token=None,
+                lease_expires_at=None,
+                processed_at=None,
+                proxy_id=None,
+                session_id=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            update(Batch)
+            .where(Batch.id == batch_id)
+            .values(completed_profiles=0, successful_checks=0, failed_checks=0, started_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        self._log(session, batch_id, "Items reset for a re-run")
+
+    def _recount(self, session: Session, batch_id: str) -> None:
+        """Rewrite the batch counters from its item rows (keeps I3 exact)."""
+        counts = counters_from_items(session, batch_id)
+        session.execute(
+            update(Batch)
+            .where(Batch.id == batch_id)
+            .values(**counts)
+            .execution_options(synchronize_session=False)
+        )
+
+    def _delete_rows(self, session: Session, ids: list[str]) -> None:
+        from storycheck.stories.models import StoryResult
+
+        if not ids:
+            return
+        # Explicit deletes in child-first order work with or without ON DELETE CASCADE.
+        session.execute(delete(StoryResult).where(StoryResult.batch_id.in_(ids)))
+        session.execute(delete(BatchLog).where(BatchLog.batch_id.in_(ids)))
+        session.execute(delete(BatchProfile).where(BatchProfile.batch_id.in_(ids)))
+        session.execute(
+            delete(Batch).where(Batch.id.in_(ids)).execution_options(synchronize_session=False)
+        )
+        for bid in ids:
+            log.info("Deleted batch %s", bid)
+
+    def _batch_profile_ids(
+        self,
+        session: Session,
+        niche_id: str,
+        profile_ids: Sequence[str] | None,
+        all_profiles: bool,
+    ) -> list[str]:
+        if all_profiles:
+            ids = list(
+                session.scalars(
+                    select(Profile.id)
+                    .where(Profile.niche_id == niche_id, Profile.status == "active")
+                    .order_by(Profile.username)
+                )
+            )
+            if not ids:
+                raise ValidationError(
+                    "This niche has no active profiles to check", code="empty_batch"
+                )
+            return ids
+        ids = _validate_ids(profile_ids, field_name="profile_ids", limit=MAX_BATCH_PROFILES)
+        found: set[str] = set()
+        for chunk in _chunks(ids, 5000):
+            found.update(session.scalars(select(Profile.id).where(Profile.id.in_(chunk))))
+        missing = [pid for pid in ids if pid not in found]
+        if missing:
+            raise NotFound(
+                f"{len(missing)} profile id(s) not found, e.g. {missing[0]}",
+                code="profile_not_found",
+                missing_profile_ids=missing[:20],
+            )
+        return ids
+
+    def _log(self, session: Session, batch_id: str, message: str) -> None:
+        session.add(
+            BatchLog(
+                id=new_id(),
+                batch_id=batch_id,
+                timestamp=self.clock(),
+                event_type="STATE_CHANGE",
+                message=message[:500],
+            )
+        )
+
+    def _log_many(self, session: Session, batch_ids: Iterable[str], message: str) -> None:
+        for bid in batch_ids:
+            self._log(session, bid, message)
+
+    def _notify(self, effects: _Effects) -> None:
+        if self.pool is None:
+            return
+        for bid in effects.stopped:
+            if bid not in effects.started:
+                self.pool.unregister_batch(bid)
+        for bid in effects.started:
+            self.pool.register_batch(bid)
+
+    def _reload(self, batch_id: str) -> Batch:
+        with self.db.read() as session:
+            batch = session.get(Batch, batch_id)
+            if batch is None:
+                raise NotFound(f"Batch {batch_id} not found")
+            return batch
+
+    def _reload_many(self, ids: Sequence[str]) -> list[Batch]:
+        with self.db.read() as session:
+            found = {b.id: b for b in session.scalars(select(Batch).where(Batch.id.in_(ids)))}
+        return [found[i] for i in ids if i in found]
+
+
+def counters_from_items(session: Session, batch_id: str) -> dict[str, int]:
+    """Batch counters computed from the item rows: the truth that I3 compares against."""
+    completed = ItemStatus.COMPLETED.value
+    failed = ItemStatus.FAILED.value
+    row = session.execute(
+        select(
+            func.count().filter(BatchProfile.status.in_((completed, failed))),
+            func.count().filter(BatchProfile.status == completed, BatchProfile.has_story.is_(True)),
+            func.count().filter(BatchProfile.status == failed),
+            func.count(),
+        ).where(BatchProfile.batch_id == batch_id)
+    ).one()
+    return {
+        "completed_profiles": row[0],
+        "successful_checks": row[1],
+        "failed_checks": row[2],
+        "total_profiles": row[3],
+    }
+
+
+def _max_concurrent(session: Session) -> int:
+    value = session.scalar(
+        select(SystemSettings.max_concurrent_batches).where(SystemSettings.id == 1)
+    )
+    return max(1, value or 1)
+
+
+def _validate_ids(
+    values: object, *, field_name: str = "batch_ids", limit: int = 10_000
+) -> list[str]:
+    if not isinstance(values, list | tuple) or not values:
+        raise ValidationError(
+            f"{field_name} is required and must be a non-empty list of ids",
+            code="validation_error",
+            details={"field": field_name},
+        )
+    if len(values) > limit:
+        raise ValidationError(
+            f"{field_name} may hold at most {limit} ids", details={"field": field_name}
+        )
+    ids: list[str] = []
+    for value in values:
+        if not isinstance(value, str) or not value.strip() or len(value.strip()) > 64:
+            raise ValidationError(
+                f"{field_name} must contain id strings", details={"field": field_name}
+            )
+        ids.append(value.strip())
+    return list(dict.fromkeys(ids))
+
+
+def _chunks(values: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]

@@ -1,0 +1,27 @@
+"""Every table, imported in one place so metadata (and Alembic) sees them all."""
+
+from storycheck.batches.models import Batch, BatchLog, BatchProfile, BatchStatus, ItemStatus
+from storycheck.db import Base
+from storycheck.niches.models import Niche
+from storycheck.profiles.models import Profile
+from storycheck.proxies.models import IgSession, PairHealth, Proxy, ProxyErrorLog, ProxyUsage
+from storycheck.settings.models import SystemSettings
+from storycheck.stories.models import StoryResult
+
+__all__ = [
+    "Base",
+    "Batch",
+    "BatchLog",
+    "BatchProfile",
+    "BatchStatus",
+    "IgSession",
+    "ItemStatus",
+    "Niche",
+    "PairHealth",
+    "Profile",
+    "Proxy",
+    "ProxyErrorLog",
+    "ProxyUsage",
+    "StoryResult",
+    "SystemSettings",
+]

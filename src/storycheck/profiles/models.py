@@ -1,0 +1,61 @@
+"""Profile: one Instagram account we check for stories."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storycheck.db import Base, new_id, utcnow
+
+# `inactive` is what the original client sends for "deactivate"; the others come from the
+# original server.
+PROFILE_STATUSES = ("active", "inactive", "deleted", "suspended")
+
+
+def username_key(username: str) -> str:
+    """Normalise a username for duplicate detection: lower case, `.` read as `_`."""
+    return username.lower().replace(".", "_")
+
+
+class Profile(Base):
+    """An Instagram account; its user id is resolved once and cached."""
+
+    __tablename__ = "profiles"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('active', 'inactive', 'deleted', 'suspended')", name="status_valid"
+        ),
+        Index("ix_profiles_niche_status", "niche_id", "status"),
+        Index("ix_profiles_status_username", "status", "username"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    username: Mapped[str] = mapped_column(String(30), unique=True)
+    username_key: Mapped[str] = mapped_column(String(30), unique=True)
+    url: Mapped[str | None] = mapped_column(String(255))
+    niche_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("niches.id", ondelete="SET NULL"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    active_story: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    last_story_detected: Mapped[datetime | None]
+    total_checks: Mapped[int] = mapped_column(Integer, default=0)
+    total_detections: Mapped[int] = mapped_column(Integer, default=0)
+    last_checked: Mapped[datetime | None] = mapped_column(index=True)
+    last_detected: Mapped[datetime | None]
+    # Cached Instagram identity: resolved once, never looked up again.
+    ig_user_id: Mapped[str | None] = mapped_column(String(64))
+    is_private: Mapped[bool | None] = mapped_column(Boolean)
+    # Set when Instagram answered "no such user"; such profiles fail fast in later batches.
+    not_found: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def detection_rate(self) -> float:
+        """Share of checks that found a story, in percent."""
+        if not self.total_checks:
+            return 0.0
+        return round(self.total_detections / self.total_checks * 100, 2)
