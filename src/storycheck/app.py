@@ -1,0 +1,184 @@
+"""Flask application factory: wires database, state manager, worker pool and blueprints."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import threading
+from pathlib import Path
+
+from flask import Flask, Response, request, send_from_directory
+from flask_cors import CORS
+from sqlalchemy.engine import make_url
+
+from storycheck.batches.state import BatchStateManager
+from storycheck.config import Config
+from storycheck.crypto import SecretBox
+from storycheck.db import Database
+from storycheck.errors import Unauthorized
+from storycheck.migrate import upgrade
+from storycheck.web.context import Services
+from storycheck.web.errors import error_response, register_error_handlers
+
+log = logging.getLogger(__name__)
+
+PACKAGE_STATIC = Path(__file__).parent / "static"
+REPO_CLIENT_DIST = Path(__file__).resolve().parents[2] / "client" / "dist"
+
+
+class Reconciler:
+    """Calls `BatchStateManager.reconcile()` every few seconds in a daemon thread."""
+
+    def __init__(self, state: BatchStateManager, interval: float) -> None:
+        self.state = state
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="reconciler", daemon=True)
+
+    def start(self) -> None:
+        """Begin periodic reconciliation."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the current tick."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.state.reconcile()
+            except Exception:  # keep healing on the next tick
+                log.exception("Reconcile failed")
+
+
+def key_directory(database_url: str) -> Path:
+    """Where the secret key file lives: next to a SQLite file, else the working directory."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database:
+        return Path(url.database).resolve().parent
+    return Path.cwd()
+
+
+def create_app(config: Config | None = None, *, start_background: bool | None = None) -> Flask:
+    """Build the application: migrate the database, start the engine, register the API.
+
+    `start_background` (default: `config.engine_enabled`) starts the worker pool and the
+    periodic reconciler; API tests switch it off and drive the state manager directly.
+    """
+    config = config or Config.from_env()
+    background = config.engine_enabled if start_background is None else start_background
+
+    db = Database(config.database_url)
+    upgrade(db.engine)
+    secrets = SecretBox.from_config(config.secret_key, key_directory(config.database_url))
+
+    pool = None
+    if background:
+        from storycheck.engine.pool import WorkerPool
+
+        pool = WorkerPool(db=db, config=config, secrets=secrets)
+    state = BatchStateManager(db, pool)
+    services = Services(config=config, db=db, secrets=secrets, state=state, pool=pool)
+    if pool is not None:
+        pool.attach(state)
+        pool.start()
+    state.reconcile(release_all_leases=config.broker_url is None)
+    if background:
+        services.reconciler = Reconciler(state, config.reconcile_interval)
+        services.reconciler.start()
+
+    app = Flask(__name__, static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = config.max_content_length
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["storycheck"] = services
+
+    CORS(
+        app,
+        resources={r"/*": {"origins": list(config.cors_origins)}},
+        supports_credentials=True,
+        allow_headers=["Content-Type", "Authorization"],
+        expose_headers=["Content-Type", "Authorization"],
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        max_age=600,
+    )
+    register_error_handlers(app)
+    _register_auth(app, config)
+    _register_blueprints(app)
+    _register_client(app, config)
+    return app
+
+
+def shutdown(app: Flask) -> None:
+    """Stop background work: reconciler first, then the pool (which returns or records leases)."""
+    services: Services = app.extensions["storycheck"]
+    if services.reconciler is not None:
+        services.reconciler.stop()
+    if services.pool is not None:
+        services.pool.stop(timeout=5.0)
+    services.db.dispose()
+
+
+def _register_auth(app: Flask, config: Config) -> None:
+    token = config.api_token
+
+    @app.before_request
+    def _check_token() -> Response | None:
+        if token is None or request.method == "OPTIONS":
+            return None
+        if not request.path.startswith("/api/") or request.path == "/api/health":
+            return None
+        header = request.headers.get("Authorization", "")
+        supplied = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        # Browsers cannot set headers on EventSource; the SSE stream may pass the token as a query.
+        if not supplied and request.path == "/api/events":
+            supplied = request.args.get("token", "")
+        if not supplied or not hmac.compare_digest(supplied.encode(), token.encode()):
+            exc = Unauthorized("A valid API token is required (Authorization: Bearer <token>)")
+            response = error_response(401, exc.code, exc.message)
+            response.headers["WWW-Authenticate"] = "Bearer"
+            return response
+        return None
+
+
+def _register_blueprints(app: Flask) -> None:
+    from storycheck.batches.api import bp as batches_bp
+    from storycheck.niches.api import bp as niches_bp
+    from storycheck.profiles.api import bp as profiles_bp
+    from storycheck.proxies.api import bp as proxies_bp
+    from storycheck.settings.api import bp as settings_bp
+    from storycheck.web.api import bp as system_bp
+
+    for blueprint in (niches_bp, profiles_bp, batches_bp, proxies_bp, settings_bp, system_bp):
+        app.register_blueprint(blueprint)
+
+
+def _client_dir(config: Config) -> Path | None:
+    for candidate in (config.static_folder, PACKAGE_STATIC, REPO_CLIENT_DIST):
+        if candidate and (Path(candidate) / "index.html").exists():
+            return Path(candidate)
+    return None
+
+
+def _register_client(app: Flask, config: Config) -> None:
+    """Serve the built web client at `/`, falling back to index.html for client routes."""
+
+    @app.get("/", defaults={"path": ""})
+    @app.get("/<path:path>")
+    def _client(path: str) -> Response:
+        if path.startswith("api/") or path == "api":
+            return error_response(404, "not_found", "No such API route")
+        directory = _client_dir(config)
+        if directory is None:
+            return error_response(
+                404,
+                "client_not_built",
+                "The web client is not built; run `make client` (or `npm run build` in client/)",
+            )
+        target = directory / path
+        if path and target.is_file():
+            return send_from_directory(directory, path)
+        response = send_from_directory(directory, "index.html")
+        response.headers["Cache-Control"] = "no-cache"
+        return response

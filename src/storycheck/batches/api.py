@@ -1,0 +1,168 @@
+"""Batch routes: thin views over `BatchStateManager` (commands) and `batches.service` (queries)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, request, stream_with_context
+
+from storycheck.batches import service
+from storycheck.batches.state import MAX_BATCH_PROFILES
+from storycheck.errors import ValidationError
+from storycheck.web.context import services
+from storycheck.web.http import (
+    json_body,
+    no_content,
+    ok,
+    query_datetime,
+    query_int,
+    require_str,
+)
+
+bp = Blueprint("batches", __name__, url_prefix="/api/batches")
+
+
+def _batch_ids(data: dict[str, Any]) -> list[str]:
+    ids = data.get("batch_ids")
+    if ids is None or ids == []:
+        raise ValidationError("batch_ids is required", details={"field": "batch_ids"})
+    if not isinstance(ids, list):
+        raise ValidationError("batch_ids must be a list of ids", details={"field": "batch_ids"})
+    return ids
+
+
+def _answer(batches: list[Any]) -> Response:
+    with services().db.read() as session:
+        return ok(service.batch_payloads(session, batches))
+
+
+@bp.get("")
+def list_batches() -> Response:
+    """Every batch with live figures; fast with thousands of batches."""
+    status = request.args.get("status") or None
+    with services().db.read() as session:
+        return ok(service.list_batches(session, status=status))
+
+
+@bp.post("")
+def create_batch() -> Response:
+    """Create a batch of profiles of one niche; it joins the queue (or runs at once)."""
+    data = json_body()
+    if not data:
+        raise ValidationError("No JSON data provided", code="invalid_request")
+    niche_id = require_str(data, "niche_id", max_length=64)
+    all_profiles = data.get("all_profiles", False)
+    if not isinstance(all_profiles, bool):
+        raise ValidationError("all_profiles must be true or false", details={"field": "all_profiles"})
+    profile_ids = data.get("profile_ids")
+    if not all_profiles:
+        if profile_ids is None or profile_ids == []:
+            raise ValidationError("profile_ids is required", details={"field": "profile_ids"})
+        if not isinstance(profile_ids, list):
+            raise ValidationError(
+                "profile_ids must be a non-empty list", details={"field": "profile_ids"}
+            )
+        if len(profile_ids) > MAX_BATCH_PROFILES:
+            raise ValidationError(
+                f"A batch may hold at most {MAX_BATCH_PROFILES} profiles",
+                details={"field": "profile_ids", "valid_range": f"1-{MAX_BATCH_PROFILES}"},
+            )
+    batch = services().state.create_batch(
+        niche_id=niche_id, profile_ids=profile_ids, all_profiles=all_profiles
+    )
+    with services().db.read() as session:
+        return ok(service.batch_payloads(session, [batch])[0], 201)
+
+
+@bp.get("/<batch_id>")
+def batch_detail(batch_id: str) -> Response:
+    """One batch with all its story usernames and a page of its items."""
+    with services().db.read() as session:
+        return ok(
+            service.get_batch(
+                session,
+                batch_id,
+                items_limit=query_int("items_limit", 1000, minimum=0, maximum=10_000),
+                items_offset=query_int("items_offset", 0, minimum=0),
+                item_status=request.args.get("item_status") or None,
+            )
+        )
+
+
+@bp.post("/start")
+def start_batches() -> Response:
+    """Queue paused or done batches; the head starts when a slot is free."""
+    return _answer(services().state.start(_batch_ids(json_body())))
+
+
+@bp.post("/stop")
+def stop_batches() -> Response:
+    """Pause queued or running batches."""
+    return _answer(services().state.stop(_batch_ids(json_body())))
+
+
+@bp.post("/resume")
+def resume_batches() -> Response:
+    """Re-queue paused batches; the first starts at once when nothing runs."""
+    return _answer(services().state.resume(_batch_ids(json_body())))
+
+
+@bp.delete("")
+def delete_batches() -> Response:
+    """Delete batches with everything they own."""
+    services().state.delete(_batch_ids(json_body()))
+    return no_content()
+
+
+@bp.post("/reorder")
+def reorder_batches() -> Response:
+    """Move the listed queued batches, in order, to the front of the queue."""
+    return _answer(list(services().state.reorder(_batch_ids(json_body()))))
+
+
+@bp.post("/<batch_id>/retry-failed")
+def retry_failed(batch_id: str) -> Response:
+    """Send a batch's failed items back to pending (a done batch is queued again)."""
+    batch = services().state.retry_failed(batch_id)
+    with services().db.read() as session:
+        return ok(service.batch_payloads(session, [batch])[0])
+
+
+@bp.get("/<batch_id>/logs")
+def batch_logs(batch_id: str) -> Response:
+    """A page of the batch's log, newest first, optionally filtered by event type and time."""
+    with services().db.read() as session:
+        return ok(
+            service.batch_logs(
+                session,
+                batch_id,
+                limit=query_int("limit", 100, minimum=1, maximum=500),
+                offset=query_int("offset", 0, minimum=0),
+                event_type=request.args.get("event_type") or None,
+                start_time=query_datetime("start_time"),
+                end_time=query_datetime("end_time"),
+            )
+        )
+
+
+@bp.get("/<batch_id>/results.csv")
+def results_csv(batch_id: str) -> Response:
+    """Download a batch's outcomes as CSV."""
+    session = services().db.session()
+    try:
+        lines = service.results_csv(session, batch_id)
+        first = next(lines)
+    except Exception:
+        session.close()
+        raise
+
+    def generate() -> Any:
+        try:
+            yield first
+            yield from lines
+        finally:
+            session.close()
+
+    response = Response(stream_with_context(generate()), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="batch-{batch_id}.csv"'
+    return response

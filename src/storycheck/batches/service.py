@@ -1,0 +1,308 @@
+"""Batch queries and their JSON shape. Commands that change state live in `state.py`."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from storycheck.batches.models import Batch, BatchLog, BatchProfile, BatchStatus, ItemStatus
+from storycheck.db import utcnow
+from storycheck.errors import NotFound, ValidationError
+from storycheck.niches.models import Niche
+from storycheck.niches.service import niche_to_dict, profile_counts
+from storycheck.profiles.models import Profile
+from storycheck.web.http import iso
+
+# The list answer carries this many story usernames per batch; GET /batches/{id} has them all.
+LIST_STORY_USERNAMES = 100
+
+BATCH_STATUSES = tuple(s.value for s in BatchStatus)
+ITEM_STATUSES = tuple(s.value for s in ItemStatus)
+
+
+def list_batches(session: Session, *, status: str | None = None) -> list[dict[str, Any]]:
+    """Every batch (running first, then the queue, then newest), from aggregates only."""
+    query = select(Batch)
+    if status is not None:
+        if status not in BATCH_STATUSES:
+            raise ValidationError(
+                f"status must be one of {', '.join(BATCH_STATUSES)}", details={"field": "status"}
+            )
+        query = query.where(Batch.status == status)
+    order = func.coalesce(Batch.queue_position, 1_000_000_000)
+    batches = session.scalars(query.order_by(order, Batch.created_at.desc(), Batch.id)).all()
+    return serialize_batches(session, batches, story_limit=LIST_STORY_USERNAMES)
+
+
+def serialize_batches(
+    session: Session, batches: Sequence[Batch], *, story_limit: int | None = LIST_STORY_USERNAMES
+) -> list[dict[str, Any]]:
+    """Batch objects with their niche and live figures, in a fixed number of queries."""
+    if not batches:
+        return []
+    ids = [b.id for b in batches]
+    niche_ids = {b.niche_id for b in batches}
+    niches = {n.id: n for n in session.scalars(select(Niche).where(Niche.id.in_(niche_ids)))}
+    counts = profile_counts(session, niche_ids)
+    in_flight = _in_flight_counts(session, ids)
+    rates = _recent_rates(session, ids)
+    stories = _story_usernames(session, ids, story_limit)
+    return [
+        batch_to_dict(
+            batch,
+            niche=niches.get(batch.niche_id),
+            niche_profile_count=counts.get(batch.niche_id, 0),
+            in_flight=in_flight.get(batch.id, 0),
+            rate_per_minute=rates.get(batch.id, 0),
+            profiles_with_stories=stories.get(batch.id, []),
+        )
+        for batch in batches
+    ]
+
+
+def batch_to_dict(
+    batch: Batch,
+    *,
+    niche: Niche | None,
+    niche_profile_count: int,
+    in_flight: int,
+    rate_per_minute: int,
+    profiles_with_stories: list[str],
+) -> dict[str, Any]:
+    """The batch object of the original contract plus storycheck's explicit extras."""
+    total = batch.total_profiles or 0
+    completed = batch.completed_profiles or 0
+    pending = max(0, total - completed)
+    eta = None
+    if batch.status == BatchStatus.IN_PROGRESS.value and rate_per_minute > 0:
+        eta = round(pending / rate_per_minute * 60)
+    niche_payload = (
+        niche_to_dict(niche, niche_profile_count)
+        if niche is not None
+        else {"id": batch.niche_id, "name": "(deleted niche)", "profile_count": 0}
+    )
+    return {
+        "id": batch.id,
+        "niche_id": batch.niche_id,
+        "niche": niche_payload,
+        "status": batch.status,
+        "queue_position": batch.queue_position,
+        "total_profiles": total,
+        "completed_profiles": completed,
+        "successful_checks": batch.successful_checks or 0,
+        "failed_checks": batch.failed_checks or 0,
+        "completion_rate": round(completed / total * 100, 2) if total else 0.0,
+        "profiles_with_stories": profiles_with_stories,
+        "created_at": iso(batch.created_at),
+        "updated_at": iso(batch.updated_at),
+        "started_at": iso(batch.started_at),
+        "completed_at": iso(batch.completed_at),
+        "stories_found": batch.successful_checks or 0,
+        "checks_failed": batch.failed_checks or 0,
+        "pending_profiles": pending,
+        "in_flight_profiles": in_flight,
+        "rate_per_minute": rate_per_minute,
+        "eta_seconds": eta,
+    }
+
+
+def batch_payloads(session: Session, batches: Sequence[Batch]) -> list[dict[str, Any]]:
+    """Serialise batches returned by the state manager (fresh rows, same order)."""
+    fresh = {
+        b.id: b for b in session.scalars(select(Batch).where(Batch.id.in_([b.id for b in batches])))
+    }
+    ordered = [fresh[b.id] for b in batches if b.id in fresh]
+    return serialize_batches(session, ordered, story_limit=LIST_STORY_USERNAMES)
+
+
+def get_batch(
+    session: Session,
+    batch_id: str,
+    *,
+    items_limit: int = 1000,
+    items_offset: int = 0,
+    item_status: str | None = None,
+) -> dict[str, Any]:
+    """One batch with every story username and a page of its items."""
+    batch = session.get(Batch, batch_id)
+    if batch is None:
+        raise NotFound(f"Batch {batch_id} not found")
+    payload = serialize_batches(session, [batch], story_limit=None)[0]
+    query = select(BatchProfile, Profile.username).join(
+        Profile, Profile.id == BatchProfile.profile_id
+    )
+    query = query.where(BatchProfile.batch_id == batch_id)
+    count_query = select(func.count()).select_from(BatchProfile).where(
+        BatchProfile.batch_id == batch_id
+    )
+    if item_status is not None:
+        if item_status not in ITEM_STATUSES:
+            raise ValidationError(
+                f"item_status must be one of {', '.join(ITEM_STATUSES)}",
+                details={"field": "item_status"},
+            )
+        query = query.where(BatchProfile.status == item_status)
+        count_query = count_query.where(BatchProfile.status == item_status)
+    rows = session.execute(
+        query.order_by(Profile.username, BatchProfile.id).limit(items_limit).offset(items_offset)
+    ).all()
+    payload["items"] = [item_to_dict(item, username) for item, username in rows]
+    payload["items_total"] = session.scalar(count_query) or 0
+    return payload
+
+
+def item_to_dict(item: BatchProfile, username: str) -> dict[str, Any]:
+    """One batch item as the API shows it."""
+    return {
+        "id": item.id,
+        "profile_id": item.profile_id,
+        "username": username,
+        "status": item.status,
+        "has_story": item.has_story,
+        "story_count": item.story_count,
+        "latest_story_at": iso(item.latest_story_at),
+        "error": item.error,
+        "attempts": item.attempts,
+        "proxy_id": item.proxy_id,
+        "processed_at": iso(item.processed_at),
+    }
+
+
+def batch_logs(
+    session: Session,
+    batch_id: str,
+    *,
+    limit: int,
+    offset: int,
+    event_type: str | None = None,
+    start_time: datetime | None = None,
+    end_time: datetime | None = None,
+) -> dict[str, Any]:
+    """A page of a batch's log, newest first (an unknown batch has an empty log)."""
+    conditions = [BatchLog.batch_id == batch_id]
+    if event_type:
+        types = [t.strip() for t in event_type.split(",") if t.strip()]
+        conditions.append(BatchLog.event_type.in_(types))
+    if start_time is not None:
+        conditions.append(BatchLog.timestamp >= start_time)
+    if end_time is not None:
+        conditions.append(BatchLog.timestamp <= end_time)
+    total = session.scalar(select(func.count()).select_from(BatchLog).where(*conditions)) or 0
+    rows = session.scalars(
+        select(BatchLog)
+        .where(*conditions)
+        .order_by(BatchLog.timestamp.desc(), BatchLog.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return {
+        "logs": [
+            {
+                "id": row.id,
+                "batch_id": row.batch_id,
+                "timestamp": iso(row.timestamp),
+                "event_type": row.event_type,
+                "message": row.message,
+                "profile_id": row.profile_id,
+                "proxy_id": row.proxy_id,
+            }
+            for row in rows
+        ],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+    }
+
+
+def results_csv(session: Session, batch_id: str) -> Iterator[str]:
+    """Stream a batch's outcomes as CSV lines (header first)."""
+    if session.get(Batch, batch_id) is None:
+        raise NotFound(f"Batch {batch_id} not found")
+    columns = [
+        "username",
+        "status",
+        "has_story",
+        "story_count",
+        "latest_story_at",
+        "error",
+        "processed_at",
+    ]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def line(values: list[Any]) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(values)
+        return buffer.getvalue()
+
+    yield line(columns)
+    rows = session.execute(
+        select(BatchProfile, Profile.username)
+        .join(Profile, Profile.id == BatchProfile.profile_id)
+        .where(BatchProfile.batch_id == batch_id)
+        .order_by(Profile.username)
+        .execution_options(yield_per=2000)
+    )
+    for item, username in rows:
+        yield line(
+            [
+                username,
+                item.status,
+                "true" if item.has_story else "false",
+                item.story_count,
+                iso(item.latest_story_at) or "",
+                item.error or "",
+                iso(item.processed_at) or "",
+            ]
+        )
+
+
+def _in_flight_counts(session: Session, ids: list[str]) -> dict[str, int]:
+    rows = session.execute(
+        select(BatchProfile.batch_id, func.count())
+        .where(BatchProfile.status == ItemStatus.IN_FLIGHT.value, BatchProfile.batch_id.in_(ids))
+        .group_by(BatchProfile.batch_id)
+    )
+    return {batch_id: count for batch_id, count in rows}
+
+
+def _recent_rates(session: Session, ids: list[str]) -> dict[str, int]:
+    since = utcnow() - timedelta(minutes=1)
+    rows = session.execute(
+        select(BatchProfile.batch_id, func.count())
+        .where(BatchProfile.processed_at >= since, BatchProfile.batch_id.in_(ids))
+        .group_by(BatchProfile.batch_id)
+    )
+    return {batch_id: count for batch_id, count in rows}
+
+
+def _story_usernames(
+    session: Session, ids: list[str], limit: int | None
+) -> dict[str, list[str]]:
+    query = (
+        select(BatchProfile.batch_id, Profile.username)
+        .join(Profile, Profile.id == BatchProfile.profile_id)
+        .where(BatchProfile.batch_id.in_(ids), BatchProfile.has_story.is_(True))
+        .where(BatchProfile.status == ItemStatus.COMPLETED.value)
+    )
+    if limit is not None:
+        ranked = query.add_columns(
+            func.row_number()
+            .over(partition_by=BatchProfile.batch_id, order_by=Profile.username)
+            .label("rank")
+        ).subquery()
+        query = select(ranked.c.batch_id, ranked.c.username).where(ranked.c.rank <= limit)
+    result: dict[str, list[str]] = defaultdict(list)
+    for batch_id, username in session.execute(query):
+        result[batch_id].append(username)
+    for usernames in result.values():
+        usernames.sort()
+    return result

@@ -1,0 +1,216 @@
+"""Niche queries and commands."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from storycheck.batches.models import Batch
+from storycheck.batches.state import QUEUE_LOCK_KEY, BatchStateManager
+from storycheck.db import Database, utcnow
+from storycheck.errors import Conflict, NotFound, ValidationError
+from storycheck.niches.models import Niche
+from storycheck.profiles.models import Profile
+from storycheck.web.http import iso
+
+
+NAME_MAX_LENGTH = 50
+ORDER_RANGE = (-1_000_000, 1_000_000)
+TARGET_RANGE = (0, 1_000_000)
+# Deleting a niche first deletes its batches through the state manager (its own transaction);
+# a batch created in between makes us go round again, a few times at most.
+DELETE_ATTEMPTS = 3
+
+
+def profile_counts(session: Session, niche_ids: Iterable[str] | None = None) -> dict[str, int]:
+    """Number of non-deleted profiles per niche id (all niches when `niche_ids` is None)."""
+    query = (
+        select(Profile.niche_id, func.count())
+        .where(Profile.niche_id.is_not(None), Profile.status != "deleted")
+        .group_by(Profile.niche_id)
+    )
+    if niche_ids is not None:
+        ids = list(niche_ids)
+        if not ids:
+            return {}
+        query = query.where(Profile.niche_id.in_(ids))
+    return {niche_id: count for niche_id, count in session.execute(query)}
+
+
+def niche_to_dict(niche: Niche, profile_count: int) -> dict[str, Any]:
+    """The niche object of the API (original field names plus `profile_count`)."""
+    return {
+        "id": niche.id,
+        "name": niche.name,
+        "order": niche.order,
+        "daily_story_target": niche.daily_story_target,
+        "profile_count": profile_count,
+        "created_at": iso(niche.created_at),
+        "updated_at": iso(niche.updated_at),
+    }
+
+
+def niche_payload(session: Session, niche: Niche) -> dict[str, Any]:
+    """One niche as the API shows it, with its real profile count."""
+    return niche_to_dict(niche, profile_counts(session, [niche.id]).get(niche.id, 0))
+
+
+def list_niches(session: Session) -> list[dict[str, Any]]:
+    """Every niche ordered by `order`, then name, each with its real profile count."""
+    niches = session.scalars(select(Niche).order_by(Niche.order, Niche.name, Niche.id)).all()
+    counts = profile_counts(session)
+    return [niche_to_dict(n, counts.get(n.id, 0)) for n in niches]
+
+
+def get_niche(session: Session, *, niche_id: str) -> Niche:
+    """The niche with this id, or a 404."""
+    niche = session.get(Niche, niche_id)
+    if niche is None:
+        raise NotFound("Niche not found", details={"niche_id": niche_id})
+    return niche
+
+
+def clean_name(value: object) -> str:
+    """Validate a niche name: a non-blank string of at most 50 characters, trimmed."""
+    if value is None:
+        raise ValidationError("name is required", details={"field": "name"})
+    if not isinstance(value, str):
+        raise ValidationError("Niche name must be a string", details={"field": "name"})
+    name = value.strip()
+    if not name:
+        raise ValidationError("Niche name cannot be empty", details={"field": "name"})
+    if len(name) > NAME_MAX_LENGTH:
+        raise ValidationError(
+            f"Niche name is longer than {NAME_MAX_LENGTH} characters",
+            details={"field": "name", "valid_range": f"1-{NAME_MAX_LENGTH} characters"},
+        )
+    return name
+
+
+def create_niche(
+    session: Session, *, name: str, order: int | None = None, daily_story_target: int | None = None
+) -> Niche:
+    """Create a niche; without an explicit `order` it goes after every existing niche."""
+    _ensure_name_free(session, name)
+    if order is None:
+        order = (session.scalar(select(func.max(Niche.order))) or 0) + 1
+    niche = Niche(name=name, order=order)
+    if daily_story_target is not None:
+        niche.daily_story_target = daily_story_target
+    session.add(niche)
+    session.flush()
+    return niche
+
+
+def update_niche(
+    session: Session,
+    *,
+    niche_id: str,
+    name: str | None = None,
+    order: int | None = None,
+    daily_story_target: int | None = None,
+) -> Niche:
+    """Change a niche's name, order or daily story target (only the given ones)."""
+    niche = get_niche(session, niche_id=niche_id)
+    if name is not None and name != niche.name:
+        _ensure_name_free(session, name, exclude_id=niche.id)
+        niche.name = name
+    if order is not None:
+        niche.order = order
+    if daily_story_target is not None:
+        niche.daily_story_target = daily_story_target
+    session.flush()
+    return niche
+
+
+def remove_niche(*, db: Database, state: BatchStateManager, niche_id: str) -> None:
+    """Delete a niche: its batches go through the state manager, its profiles move on.
+
+    Profiles move to the first other niche (by order, then name) or lose their niche when it
+    was the last one. The batches are deleted first by `BatchStateManager.delete` (which owns
+    batch rows and renumbers the queue) in its own transaction, so this spans transactions.
+    """
+    for _ in range(DELETE_ATTEMPTS):
+        with db.read() as session:
+            get_niche(session, niche_id=niche_id)
+            batch_ids = list(session.scalars(select(Batch.id).where(Batch.niche_id == niche_id)))
+        if batch_ids:
+            try:
+                state.delete(batch_ids)
+            except NotFound:
+                pass  # someone else deleted them meanwhile
+        with db.write() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # The queue lock of the state manager: no batch can be created while we look.
+                session.execute(select(func.pg_advisory_xact_lock(QUEUE_LOCK_KEY)))
+            get_niche(session, niche_id=niche_id)
+            if session.scalar(select(Batch.id).where(Batch.niche_id == niche_id).limit(1)):
+                continue  # a batch was created meanwhile: delete it through the manager too
+            _delete_niche_row(session, niche_id=niche_id)
+            return
+    raise Conflict(
+        "Batches keep being created for this niche; try deleting it again",
+        code="niche_busy",
+    )
+
+
+def _delete_niche_row(session: Session, *, niche_id: str) -> None:
+    target = session.scalar(
+        select(Niche.id)
+        .where(Niche.id != niche_id)
+        .order_by(Niche.order, Niche.name, Niche.id)
+        .limit(1)
+    )
+    session.execute(
+        update(Profile)
+        .where(Profile.niche_id == niche_id)
+        .values(niche_id=target, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        delete(Niche).where(Niche.id == niche_id).execution_options(synchronize_session=False)
+    )
+
+
+def reorder_niches(session: Session, *, niche_ids: object) -> list[dict[str, Any]]:
+    """Give every niche the position of its id in `niche_ids` (which must list all of them)."""
+    if niche_ids is None or niche_ids == []:
+        raise ValidationError("niche_ids is required", details={"field": "niche_ids"})
+    if not isinstance(niche_ids, list) or not all(isinstance(i, str) for i in niche_ids):
+        raise ValidationError(
+            "niche_ids must be a list of niche id strings", details={"field": "niche_ids"}
+        )
+    if len(set(niche_ids)) != len(niche_ids):
+        raise ValidationError(
+            "niche_ids lists a niche more than once", details={"field": "niche_ids"}
+        )
+    niches = {n.id: n for n in session.scalars(select(Niche))}
+    unknown = [i for i in niche_ids if i not in niches]
+    if unknown:
+        raise ValidationError(
+            f"Invalid niche ID: {unknown[0][:64]}",
+            details={"field": "niche_ids", "unknown_ids": [u[:64] for u in unknown[:20]]},
+        )
+    if len(niche_ids) != len(niches):
+        raise ValidationError(
+            "All niches must be included "
+            f"({len(niches)} niches exist, {len(niche_ids)} were listed)",
+            details={"field": "niche_ids"},
+        )
+    for position, niche_id in enumerate(niche_ids):
+        niche = niches[niche_id]
+        if niche.order != position:
+            niche.order = position
+    session.flush()
+    return list_niches(session)
+
+
+def _ensure_name_free(session: Session, name: str, *, exclude_id: str | None = None) -> None:
+    query = select(Niche.id).where(Niche.name == name)
+    if exclude_id is not None:
+        query = query.where(Niche.id != exclude_id)
+    if session.scalar(query.limit(1)) is not None:
+        raise Conflict("Niche already exists", code="duplicate_niche", details={"name": name})

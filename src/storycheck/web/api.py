@@ -1,0 +1,180 @@
+"""System routes: health, live events (SSE), dashboard, invariants, OpenAPI document."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import datetime, time as dtime, timedelta
+from typing import Any
+
+from flask import Blueprint, Response, request, stream_with_context
+from sqlalchemy import Integer, cast, distinct, func, select
+
+from storycheck.batches.invariants import check_invariants
+from storycheck.batches.models import Batch, BatchProfile
+from storycheck.batches.service import serialize_batches
+from storycheck.db import utcnow
+from storycheck.niches.models import Niche
+from storycheck.niches.service import profile_counts
+from storycheck.profiles.models import Profile
+from storycheck.proxies.models import PAIR_HEALTH_VALUES, Proxy
+from storycheck.stories.models import StoryResult
+from storycheck.web.context import services
+from storycheck.web.http import ok
+
+bp = Blueprint("system", __name__, url_prefix="/api")
+
+EVENT_POLL_SECONDS = 1.0
+EVENT_PING_SECONDS = 15.0
+# Streams end after a while; EventSource reconnects by itself, and no thread is held forever.
+EVENT_STREAM_SECONDS = 300.0
+
+
+@bp.get("/health")
+def health() -> Response:
+    """Liveness: the process answers and the database is reachable."""
+    with services().db.read() as session:
+        session.execute(select(1))
+    return ok({"status": "ok"})
+
+
+@bp.get("/admin/invariants")
+def invariants() -> Response:
+    """Check the batch-state invariants I1–I5 now."""
+    with services().db.read() as session:
+        violations = check_invariants(session)
+    return ok({"ok": not violations, "violations": violations})
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3 description of this API."""
+    from storycheck.web.openapi import build_spec
+
+    return ok(build_spec())
+
+
+@bp.get("/dashboard")
+def dashboard() -> Response:
+    """Stories seen today per niche against its target, checks per minute, pair health."""
+    db = services().db
+    now = utcnow()
+    start_of_day = datetime.combine(now.date(), dtime.min, tzinfo=now.tzinfo)
+    with db.read() as session:
+        niches = session.scalars(select(Niche).order_by(Niche.order, Niche.name)).all()
+        counts = profile_counts(session)
+        seen_today = dict(
+            session.execute(
+                select(Profile.niche_id, func.count(distinct(StoryResult.profile_id)))
+                .join(Profile, Profile.id == StoryResult.profile_id)
+                .where(StoryResult.detected_at >= start_of_day)
+                .group_by(Profile.niche_id)
+            ).all()
+        )
+        health_counts = dict(
+            session.execute(select(Proxy.health, func.count()).group_by(Proxy.health)).all()
+        )
+        throughput = _checks_per_minute(session, now)
+    return ok(
+        {
+            "niches": [
+                {
+                    "id": n.id,
+                    "name": n.name,
+                    "daily_story_target": n.daily_story_target,
+                    "stories_today": seen_today.get(n.id, 0),
+                    "profile_count": counts.get(n.id, 0),
+                }
+                for n in niches
+            ],
+            "throughput": throughput,
+            "pairs": {h: health_counts.get(h, 0) for h in PAIR_HEALTH_VALUES},
+        }
+    )
+
+
+def _checks_per_minute(session: Any, now: datetime) -> list[dict[str, Any]]:
+    since = (now - timedelta(minutes=59)).replace(second=0, microsecond=0)
+    if session.get_bind().dialect.name == "sqlite":
+        minute = cast(func.strftime("%s", BatchProfile.processed_at), Integer) // 60
+    else:
+        minute = func.floor(func.extract("epoch", BatchProfile.processed_at) / 60)
+    rows = session.execute(
+        select(minute, func.count())
+        .where(BatchProfile.processed_at >= since)
+        .group_by(minute)
+    ).all()
+    by_minute = {int(m): c for m, c in rows if m is not None}
+    first = int(since.timestamp()) // 60
+    return [
+        {
+            "minute": datetime.fromtimestamp((first + i) * 60, tz=now.tzinfo).isoformat(),
+            "checks": by_minute.get(first + i, 0),
+        }
+        for i in range(60)
+    ]
+
+
+@bp.get("/events")
+def events() -> Response:
+    """Server-Sent Events: `batch`, `batch_deleted` and `proxy` changes, `ping` keep-alives."""
+    db = services().db
+    proxy_payloads = _proxy_serializer()
+    limit = min(float(request.args.get("max_seconds", EVENT_STREAM_SECONDS) or 0), EVENT_STREAM_SECONDS)
+
+    def stream() -> Iterator[str]:
+        batch_seen: dict[str, tuple[Any, ...]] = {}
+        proxy_seen: dict[str, tuple[Any, ...]] = {}
+        started = last_ping = time.monotonic()
+        yield "retry: 2000\n\n"
+        while time.monotonic() - started < limit:
+            with db.read() as session:
+                batches = session.scalars(select(Batch)).all()
+                changed = [b for b in batches if batch_seen.get(b.id) != _batch_key(b)]
+                gone = set(batch_seen) - {b.id for b in batches}
+                for payload in serialize_batches(session, changed):
+                    yield _sse("batch", payload)
+                batch_seen = {b.id: _batch_key(b) for b in batches}
+                for batch_id in gone:
+                    yield _sse("batch_deleted", {"id": batch_id})
+                proxies = session.scalars(select(Proxy)).all()
+                changed_proxies = [p for p in proxies if proxy_seen.get(p.id) != _proxy_key(p)]
+                for payload in proxy_payloads(session, changed_proxies):
+                    yield _sse("proxy", payload)
+                proxy_seen = {p.id: _proxy_key(p) for p in proxies}
+            if time.monotonic() - last_ping >= EVENT_PING_SECONDS:
+                last_ping = time.monotonic()
+                yield _sse("ping", {"time": utcnow().isoformat()})
+            time.sleep(EVENT_POLL_SECONDS)
+
+    response = Response(stream_with_context(stream()), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"
+    return response
+
+
+def _batch_key(batch: Batch) -> tuple[Any, ...]:
+    return (
+        batch.status,
+        batch.queue_position,
+        batch.completed_profiles,
+        batch.successful_checks,
+        batch.failed_checks,
+        batch.updated_at,
+    )
+
+
+def _proxy_key(proxy: Proxy) -> tuple[Any, ...]:
+    return (proxy.health, proxy.status, proxy.total_requests, proxy.cooldown_until, proxy.updated_at)
+
+
+def _proxy_serializer() -> Any:
+    from storycheck.proxies.service import serialize_proxies
+
+    secrets = services().secrets
+    return lambda session, proxies: serialize_proxies(session, proxies, secrets=secrets)
+
+
+def _sse(event: str, data: Any) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"

@@ -1,0 +1,33 @@
+"""The per-application service container the blueprints reach through `services()`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from flask import current_app
+
+from storycheck.batches.state import BatchStateManager
+from storycheck.config import Config
+from storycheck.crypto import SecretBox
+from storycheck.db import Database
+
+if TYPE_CHECKING:
+    from storycheck.engine.pool import WorkerPool
+
+
+@dataclass
+class Services:
+    """Everything a request handler may need, built once by `create_app`."""
+
+    config: Config
+    db: Database
+    secrets: SecretBox
+    state: BatchStateManager
+    pool: WorkerPool | None = None
+    reconciler: Any = None
+
+
+def services() -> Services:
+    """The services of the application handling the current request."""
+    return current_app.extensions["storycheck"]  # type: ignore[no-any-return]

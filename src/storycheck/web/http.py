@@ -1,0 +1,157 @@
+"""Request parsing and response helpers shared by every blueprint (thin views use these)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from flask import Response, jsonify, request
+
+from storycheck.errors import ValidationError
+
+
+def json_body(*, required: bool = True) -> dict[str, Any]:
+    """Parse the request body as a JSON object, or raise a 400 that says what is wrong."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        if required:
+            raise ValidationError("A JSON object body is required", code="invalid_request")
+        return {}
+    try:
+        data = request.get_json(force=True, silent=False)
+    except Exception as exc:  # Werkzeug raises BadRequest with a parser message
+        raise ValidationError("The request body is not valid JSON", code="invalid_json") from exc
+    if data is None:
+        if required:
+            raise ValidationError("A JSON object body is required", code="invalid_request")
+        return {}
+    if not isinstance(data, dict):
+        raise ValidationError("The request body must be a JSON object", code="invalid_request")
+    return data
+
+
+def ok(payload: Any, status: int = 200) -> Response:
+    """Serialise a payload as JSON with the given status."""
+    response = jsonify(payload)
+    response.status_code = status
+    return response
+
+
+def no_content() -> Response:
+    """An empty 204 answer."""
+    return Response(status=204)
+
+
+def query_int(
+    name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    """Read an integer query parameter, rejecting junk and out-of-range values with a 400."""
+    raw = request.args.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ValidationError(
+            f"Invalid parameter value: {name} must be an integer",
+            details={"field": name, "valid_range": _range_text(minimum, maximum)},
+        ) from exc
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise ValidationError(
+            f"Invalid parameter value: {name} must be within {_range_text(minimum, maximum)}",
+            details={"field": name, "valid_range": _range_text(minimum, maximum)},
+        )
+    return value
+
+
+def query_datetime(name: str) -> datetime | None:
+    """Read an ISO-8601 query parameter (a trailing `Z` is accepted)."""
+    raw = request.args.get(name)
+    if raw is None or raw.strip() in ("", "null", "undefined"):
+        return None
+    try:
+        value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValidationError(
+            "Invalid date format. Use ISO 8601 format.", details={"field": name}
+        ) from exc
+    if value.tzinfo is None:
+        from datetime import UTC
+
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def query_bool(name: str) -> bool | None:
+    """Read `true`/`false` (or 1/0) from the query string; absent means None."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    lowered = raw.strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise ValidationError(f"Invalid parameter value: {name} must be true or false",
+                          details={"field": name})
+
+
+def require_str(
+    data: Mapping[str, Any], name: str, *, max_length: int = 255, allow_empty: bool = False
+) -> str:
+    """Return a required string field, trimmed, or raise a 400 naming the field."""
+    if name not in data or data[name] is None:
+        raise ValidationError(f"{name} is required", details={"field": name})
+    value = data[name]
+    if not isinstance(value, str):
+        raise ValidationError(f"{name} must be a string", details={"field": name})
+    value = value.strip()
+    if not value and not allow_empty:
+        raise ValidationError(f"{name} cannot be empty", details={"field": name})
+    if len(value) > max_length:
+        raise ValidationError(
+            f"{name} is longer than {max_length} characters",
+            details={"field": name, "valid_range": f"1-{max_length} characters"},
+        )
+    return value
+
+
+def optional_int(
+    data: Mapping[str, Any], name: str, *, minimum: int | None = None, maximum: int | None = None
+) -> int | None:
+    """Return an optional integer field (bools are rejected), range-checked."""
+    if name not in data or data[name] is None:
+        return None
+    value = data[name]
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValidationError(f"{name} must be an integer", details={"field": name})
+    try:
+        if isinstance(value, float):
+            if not math.isfinite(value) or not value.is_integer():
+                raise ValueError(value)
+        number = int(value)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{name} must be an integer", details={"field": name}) from exc
+    if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
+        raise ValidationError(
+            f"{name} must be within {_range_text(minimum, maximum)}",
+            details={"field": name, "valid_range": _range_text(minimum, maximum)},
+        )
+    return number
+
+
+def _range_text(minimum: int | None, maximum: int | None) -> str:
+    if minimum is not None and maximum is not None:
+        return f"{minimum}-{maximum}"
+    if minimum is not None:
+        return f">={minimum}"
+    if maximum is not None:
+        return f"<={maximum}"
+    return "any integer"
+
+
+def iso(value: datetime | None) -> str | None:
+    """Render a timestamp as ISO-8601 (UTC with offset), or None."""
+    return value.isoformat() if value is not None else None

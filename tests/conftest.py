@@ -1,0 +1,128 @@
+"""Shared fixtures: real databases (SQLite file and the local PostgreSQL), the app, its client."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from storycheck.app import create_app, shutdown
+from storycheck.config import Config
+from storycheck.db import Database
+from storycheck.migrate import upgrade
+from storycheck.models import Base
+
+PG_ADMIN_URL = os.environ.get(
+    "STORYCHECK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+TEST_SECRET_KEY = "test-secret-key-not-for-production"
+
+
+def _pg_available() -> str | None:
+    try:
+        engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # any failure means: skip the PostgreSQL variants
+        return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(exc).__name__}"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that each test copies (migrating once keeps the suite fast)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    database = Database(f"sqlite:///{path}")
+    upgrade(database.engine)
+    database.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A migrated PostgreSQL database for this test session, dropped at the end."""
+    reason = _pg_available()
+    if reason:
+        pytest.skip(reason)
+    name = f"storycheck_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    database = Database(url)
+    upgrade(database.engine)
+    database.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate_pg(url: str) -> None:
+    engine = create_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(
+    params=[pytest.param("sqlite"), pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, migrated database URL: once a SQLite file, once the local PostgreSQL."""
+    if request.param == "sqlite":
+        target = tmp_path / "storycheck.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), target)
+        return f"sqlite:///{target}"
+    url: str = request.getfixturevalue("pg_database")
+    _truncate_pg(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """A fresh, migrated SQLite database URL (for tests that only make sense on one backend)."""
+    target = tmp_path / "storycheck.db"
+    shutil.copy(sqlite_template, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def config(database_url: str) -> Config:
+    """Configuration for an API test: no background engine, a fixed secret key."""
+    return Config(database_url=database_url, engine_enabled=False, secret_key=TEST_SECRET_KEY)
+
+
+@pytest.fixture
+def app(config: Config):  # type: ignore[no-untyped-def]
+    """The Flask app on a fresh database, without background threads."""
+    application = create_app(config, start_background=False)
+    application.config["TESTING"] = True
+    yield application
+    shutdown(application)
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    """A test client of `app`."""
+    return app.test_client()
+
+
+@pytest.fixture
+def db(app) -> Database:  # type: ignore[no-untyped-def]
+    """The app's Database."""
+    return app.extensions["storycheck"].db  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def services(app):  # type: ignore[no-untyped-def]
+    """The app's service container (state manager, secrets, …)."""
+    return app.extensions["storycheck"]
