@@ -118,6 +118,22 @@ class Database:
             session.close()
 
     @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """Yield a session whose reads all see one consistent snapshot of the database.
+
+        PostgreSQL runs it as REPEATABLE READ; SQLite's WAL gives every read transaction a
+        snapshot from its first read on.
+        """
+        session = self._sessions()
+        try:
+            if not self.is_sqlite:
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
+    @contextmanager
     def write(self) -> Iterator[Session]:
         """Yield a session inside one write transaction, committed on success.
 

@@ -30,6 +30,6 @@ def snapshot(db: Database) -> dict[str, tuple[str, int | None]]:
 
 def assert_invariants(db: Database) -> None:
     """Fail with the list of violations when any invariant of §3.3 is broken."""
-    with db.read() as session:
+    with db.snapshot() as session:
         violations = check_invariants(session)
     assert violations == []

@@ -42,7 +42,7 @@ def health() -> Response:
 @bp.get("/admin/invariants")
 def invariants() -> Response:
     """Check the batch-state invariants I1–I5 now."""
-    with services().db.read() as session:
+    with services().db.snapshot() as session:
         violations = check_invariants(session)
     return ok({"ok": not violations, "violations": violations})
 
