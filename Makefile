@@ -1,0 +1,57 @@
+# storycheck — `make demo` runs the whole system, `make test` installs what is missing and tests.
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+CLIENT_STAMP := client/node_modules/.installed-stamp
+CLIENT_SOURCES := $(shell find client/src client/index.html client/vite.config.js -type f 2>/dev/null)
+PYTEST_ARGS ?=
+
+.PHONY: install client chromium test test-python test-client run demo lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+$(CLIENT_STAMP): client/package.json client/package-lock.json
+	cd client && npm ci --no-audit --no-fund
+	touch $@
+
+client/dist/index.html: $(CLIENT_STAMP) $(CLIENT_SOURCES)
+	cd client && npm run build
+
+client: client/dist/index.html
+
+# Browser tests drive Debian's Chromium (Playwright's own browser download cannot work here).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
+	  echo "chromium could not be installed: browser tests will be skipped"
+
+test-client: $(CLIENT_STAMP)
+	cd client && npm test
+
+test-python: install client chromium
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test: install client chromium test-client test-python
+
+lint: install
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy src/storycheck/batches src/storycheck/engine
+
+run: install client
+	$(VENV)/bin/storycheck serve
+
+demo: install client
+	$(VENV)/bin/storycheck demo
+
+bench: install
+	$(PY) bench/bench_state.py
+
+clean:
+	rm -rf $(VENV) client/node_modules client/dist
