@@ -1,0 +1,198 @@
+"""Batch routes: the original client's contract, the new routes, and bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import make_niche, make_profiles
+
+CONTRACT_FIELDS = {
+    "id", "niche_id", "niche", "status", "queue_position", "total_profiles",
+    "completed_profiles", "successful_checks", "failed_checks", "completion_rate",
+    "profiles_with_stories", "created_at", "updated_at", "completed_at",
+    "stories_found", "checks_failed", "pending_profiles", "rate_per_minute", "eta_seconds",
+}
+
+
+@pytest.fixture
+def niche(db):
+    niche_id = make_niche(db, name="fitness")
+    return niche_id, make_profiles(db, niche_id, 4)
+
+
+def _create(client, niche) -> dict:
+    niche_id, profile_ids = niche
+    response = client.post("/api/batches", json={"niche_id": niche_id, "profile_ids": profile_ids})
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def _assert_error(response, status: int) -> dict:
+    assert response.status_code == status, response.get_data(as_text=True)
+    body = response.json
+    assert isinstance(body.get("error"), str) and body["error"]
+    assert isinstance(body.get("message"), str) and body["message"]
+    return body
+
+
+def test_create_returns_the_contract_batch_object(client, niche):
+    batch = _create(client, niche)
+    assert CONTRACT_FIELDS <= set(batch)
+    assert batch["status"] == "in_progress" and batch["queue_position"] == 0
+    assert batch["niche"]["name"] == "fitness" and batch["niche"]["profile_count"] == 4
+    assert batch["total_profiles"] == 4 and batch["profiles_with_stories"] == []
+
+
+def test_second_batch_waits_at_position_one(client, niche):
+    _create(client, niche)
+    second = _create(client, niche)
+    assert (second["status"], second["queue_position"]) == ("queued", 1)
+    listed = client.get("/api/batches").json
+    assert [b["queue_position"] for b in listed] == [0, 1]
+
+
+def test_stop_resume_start_roundtrip(client, niche):
+    first = _create(client, niche)
+    second = _create(client, niche)
+    stopped = client.post("/api/batches/stop", json={"batch_ids": [first["id"]]})
+    assert stopped.status_code == 200
+    assert [(b["id"], b["status"], b["queue_position"]) for b in stopped.json] == [
+        (first["id"], "paused", None)
+    ]
+    assert client.get(f"/api/batches/{second['id']}").json["status"] == "in_progress"
+    resumed = client.post("/api/batches/resume", json={"batch_ids": [first["id"]]})
+    assert resumed.json[0]["status"] == "queued" and resumed.json[0]["queue_position"] == 1
+    client.post("/api/batches/stop", json={"batch_ids": [first["id"]]})
+    started = client.post("/api/batches/start", json={"batch_ids": [first["id"]]})
+    assert started.status_code == 200 and started.json[0]["status"] == "queued"
+
+
+def test_start_running_batch_is_409_with_running_ids(client, niche):
+    first = _create(client, niche)
+    body = _assert_error(client.post("/api/batches/start", json={"batch_ids": [first["id"]]}), 409)
+    assert body["running_batch_ids"] == [first["id"]]
+
+
+def test_stop_paused_batch_is_409(client, niche):
+    first = _create(client, niche)
+    client.post("/api/batches/stop", json={"batch_ids": [first["id"]]})
+    _assert_error(client.post("/api/batches/stop", json={"batch_ids": [first["id"]]}), 409)
+
+
+def test_delete_then_list(client, niche):
+    first = _create(client, niche)
+    second = _create(client, niche)
+    response = client.delete("/api/batches", json={"batch_ids": [first["id"]]})
+    assert response.status_code == 204 and response.data == b""
+    listed = client.get("/api/batches").json
+    assert [(b["id"], b["status"], b["queue_position"]) for b in listed] == [
+        (second["id"], "in_progress", 0)
+    ]
+
+
+def test_reorder_and_detail(client, niche):
+    _create(client, niche)
+    a, b, c = (_create(client, niche) for _ in range(3))
+    response = client.post("/api/batches/reorder", json={"batch_ids": [c["id"]]})
+    assert response.status_code == 200
+    assert [x["id"] for x in response.json] == [c["id"], a["id"], b["id"]]
+    assert [x["queue_position"] for x in response.json] == [1, 2, 3]
+    detail = client.get(f"/api/batches/{a['id']}").json
+    assert detail["items_total"] == 4 and {i["status"] for i in detail["items"]} == {"pending"}
+    assert {"username", "has_story", "error", "attempts"} <= set(detail["items"][0])
+
+
+def test_logs_have_state_changes(client, niche):
+    batch = _create(client, niche)
+    body = client.get(f"/api/batches/{batch['id']}/logs?limit=20&offset=0").json
+    assert body["total"] >= 2 and body["limit"] == 20 and body["offset"] == 0
+    assert {"id", "timestamp", "event_type", "message", "profile_id", "proxy_id"} <= set(
+        body["logs"][0]
+    )
+    assert all(log["event_type"] == "STATE_CHANGE" for log in body["logs"])
+    unknown = client.get("/api/batches/00000000-0000-0000-0000-000000000000/logs").json
+    assert unknown["logs"] == [] and unknown["total"] == 0
+
+
+def test_results_csv(client, niche):
+    batch = _create(client, niche)
+    response = client.get(f"/api/batches/{batch['id']}/results.csv")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    lines = response.get_data(as_text=True).strip().splitlines()
+    assert lines[0].startswith("username,status,has_story") and len(lines) == 5
+
+
+def test_retry_failed_without_failures_is_409(client, niche):
+    batch = _create(client, niche)
+    _assert_error(client.post(f"/api/batches/{batch['id']}/retry-failed"), 409)
+
+
+def test_whole_niche_batch(client, niche):
+    niche_id, _ = niche
+    response = client.post("/api/batches", json={"niche_id": niche_id, "all_profiles": True})
+    assert response.status_code == 201 and response.json["total_profiles"] == 4
+
+
+def test_invariants_endpoint(client, niche):
+    _create(client, niche)
+    assert client.get("/api/admin/invariants").json == {"ok": True, "violations": []}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status"),
+    [
+        ("post", "/api/batches", {"json": {}}, 400),
+        ("post", "/api/batches", {"data": "{not json", "content_type": "application/json"}, 400),
+        ("post", "/api/batches", {"json": {"niche_id": "x"}}, 400),
+        ("post", "/api/batches", {"json": {"niche_id": "x", "profile_ids": "abc"}}, 400),
+        ("post", "/api/batches", {"json": {"niche_id": 5, "profile_ids": ["a"]}}, 400),
+        ("post", "/api/batches", {"json": {"niche_id": "nope", "profile_ids": ["a"]}}, 404),
+        ("post", "/api/batches", {"json": [1, 2]}, 400),
+        ("post", "/api/batches/stop", {"json": {}}, 400),
+        ("post", "/api/batches/stop", {"json": {"batch_ids": "x"}}, 400),
+        ("post", "/api/batches/stop", {"json": {"batch_ids": [1]}}, 400),
+        ("post", "/api/batches/resume", {"json": {"batch_ids": ["nope"]}}, 404),
+        ("post", "/api/batches/start", {"data": "", "content_type": "application/json"}, 400),
+        ("delete", "/api/batches", {"json": {"batch_ids": ["nope"]}}, 404),
+        ("post", "/api/batches/reorder", {"json": {"batch_ids": [None]}}, 400),
+        ("get", "/api/batches/nope", {}, 404),
+        ("get", "/api/batches/x/logs?limit=abc", {}, 400),
+        ("get", "/api/batches/x/logs?limit=100000", {}, 400),
+        ("get", "/api/batches/x/logs?start_time=yesterday", {}, 400),
+        ("get", "/api/batches?status=bogus", {}, 400),
+        ("post", "/api/batches/nope/retry-failed", {}, 404),
+        ("put", "/api/batches", {"json": {}}, 405),
+        ("get", "/api/nothing-here", {}, 404),
+    ],
+)
+def test_bad_input_is_a_clear_4xx(client, niche, method, path, kwargs, status):
+    _assert_error(getattr(client, method)(path, **kwargs), status)
+
+
+def test_unknown_profile_in_create_is_404(client, niche):
+    niche_id, profile_ids = niche
+    response = client.post(
+        "/api/batches", json={"niche_id": niche_id, "profile_ids": profile_ids + ["missing"]}
+    )
+    _assert_error(response, 404)
+    assert client.get("/api/batches").json == []
+
+
+def test_cors_preflight_with_credentials(client):
+    response = client.options(
+        "/api/batches/start",
+        headers={
+            "Origin": "http://localhost:3000",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "Content-Type",
+        },
+    )
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+    assert response.headers["Access-Control-Allow-Credentials"] == "true"
+    assert "POST" in response.headers["Access-Control-Allow-Methods"]
+
+
+def test_cors_refuses_other_origins(client):
+    response = client.get("/api/batches", headers={"Origin": "http://evil.example"})
+    assert "Access-Control-Allow-Origin" not in response.headers
