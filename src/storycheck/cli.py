@@ -22,6 +22,7 @@ def _setup_logging(verbose: bool = False) -> None:
     # Werkzeug logs each request line; keep that at warning level to avoid noise.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @click.group()
@@ -145,15 +146,15 @@ def list_batches(as_json: bool) -> None:
         )
 
 
-def _register_optional_commands() -> None:
-    try:
-        from storycheck.simulator.command import simulate
-    except ImportError:  # the simulator package is optional at import time
-        return
+def _register_commands() -> None:
+    from storycheck.demo import demo
+    from storycheck.simulator.command import simulate
+
     main.add_command(simulate)
+    main.add_command(demo)
 
 
-_register_optional_commands()
+_register_commands()
 
 
 if __name__ == "__main__":
