@@ -235,7 +235,7 @@ class BatchStateManager:
         """Put the listed queued batches, in this order, at `first_position`; others keep order."""
         with self.db.write() as session:
             self._lock_queue(session)
-            wanted = list(dict.fromkeys(batch_ids))
+            wanted = _validate_ids(batch_ids)
             batches = self._load(session, wanted)
             not_queued = [b for b in batches if b.status != QUEUED]
             if not_queued:

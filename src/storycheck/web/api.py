@@ -15,6 +15,7 @@ from storycheck.batches.invariants import check_invariants
 from storycheck.batches.models import Batch, BatchProfile
 from storycheck.batches.service import serialize_batches
 from storycheck.db import utcnow
+from storycheck.errors import ValidationError
 from storycheck.niches.models import Niche
 from storycheck.niches.service import profile_counts
 from storycheck.profiles.models import Profile
@@ -121,7 +122,7 @@ def events() -> Response:
     """Server-Sent Events: `batch`, `batch_deleted` and `proxy` changes, `ping` keep-alives."""
     db = services().db
     proxy_payloads = _proxy_serializer()
-    limit = min(float(request.args.get("max_seconds", EVENT_STREAM_SECONDS) or 0), EVENT_STREAM_SECONDS)
+    limit = _stream_seconds(request.args.get("max_seconds"))
 
     def stream() -> Iterator[str]:
         batch_seen: dict[str, tuple[Any, ...]] = {}
@@ -152,6 +153,24 @@ def events() -> Response:
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
     return response
+
+
+def _stream_seconds(raw: str | None) -> float:
+    """How long this stream lasts: `max_seconds` when given (tests), capped at the default."""
+    if raw is None or raw == "":
+        return EVENT_STREAM_SECONDS
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValidationError(
+            "max_seconds must be a number", details={"field": "max_seconds"}
+        ) from exc
+    if not 0 <= value <= EVENT_STREAM_SECONDS:
+        raise ValidationError(
+            f"max_seconds must be within 0-{EVENT_STREAM_SECONDS:g}",
+            details={"field": "max_seconds", "valid_range": f"0-{EVENT_STREAM_SECONDS:g}"},
+        )
+    return value
 
 
 def _batch_key(batch: Batch) -> tuple[Any, ...]:

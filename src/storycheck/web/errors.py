@@ -45,7 +45,11 @@ def register_error_handlers(app: Flask) -> None:
         message = _HTTP_MESSAGES.get(status, exc.description or exc.name or "Error")
         if status == 413:
             code = "payload_too_large"
-        return error_response(status, code, message)
+        response = error_response(status, code, message)
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value  # e.g. `Allow` on a 405
+        return response
 
     @app.errorhandler(OperationalError)
     def _operational(exc: OperationalError) -> Response:

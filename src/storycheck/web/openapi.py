@@ -1,0 +1,431 @@
+"""The OpenAPI 3.0 document served at /api/openapi.json (a test keeps it equal to the routes)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from storycheck import __version__
+
+JSON = "application/json"
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _array(items: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": items}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {**schema, "nullable": True}
+
+
+STR = {"type": "string"}
+INT = {"type": "integer"}
+NUM = {"type": "number"}
+BOOL = {"type": "boolean"}
+TIME = _nullable({"type": "string", "format": "date-time"})
+ID_LIST = _array({"type": "string"})
+
+ERROR_STATUSES = {
+    "400": "Bad input",
+    "401": "API token missing or wrong",
+    "404": "Unknown id",
+    "405": "Method not allowed",
+    "409": "Illegal transition or duplicate",
+    "413": "Body too large",
+    "415": "Unsupported media type",
+    "503": "Database busy; retry",
+}
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def _errors(*codes: str) -> dict[str, Any]:
+    chosen = codes or ("400", "404")
+    return {
+        code: _json(_ref("Error"), ERROR_STATUSES[code])
+        for code in (*chosen, "401", "405", "503")
+    }
+
+
+def _op(
+    summary: str,
+    responses: dict[str, Any],
+    *,
+    params: list[dict[str, Any]] | None = None,
+    body: dict[str, Any] | None = None,
+    body_required: bool = True,
+    errors: tuple[str, ...] = ("400", "404"),
+    tag: str,
+) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "tags": [tag],
+        "responses": {**responses, **_errors(*errors)},
+    }
+    if params:
+        operation["parameters"] = params
+    if body is not None:
+        operation["requestBody"] = {"required": body_required, "content": {JSON: {"schema": body}}}
+    return operation
+
+
+def _path_param(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": STR}
+
+
+def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description}
+
+
+def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+SCHEMAS: dict[str, Any] = {
+    "Error": _obj(
+        {"error": STR, "message": STR, "details": {"type": "object"},
+         "running_batch_ids": ID_LIST},
+        ["error", "message"],
+    ),
+    "Niche": _obj(
+        {"id": STR, "name": STR, "order": INT, "daily_story_target": INT, "profile_count": INT,
+         "created_at": TIME, "updated_at": TIME},
+        ["id", "name", "profile_count"],
+    ),
+    "Profile": _obj(
+        {"id": STR, "username": STR, "url": _nullable(STR), "niche_id": _nullable(STR),
+         "niche": _nullable(STR), "status": STR, "active_story": BOOL,
+         "last_story_detected": TIME, "total_checks": INT, "total_detections": INT,
+         "last_checked": TIME, "last_detected": TIME, "detection_rate": NUM,
+         "is_private": _nullable(BOOL), "created_at": TIME, "updated_at": TIME},
+        ["id", "username", "status", "active_story", "total_checks", "total_detections"],
+    ),
+    "ProfilePage": _obj(
+        {"profiles": _array(_ref("Profile")), "total": INT, "page": INT, "page_size": INT,
+         "sort_column": _nullable(STR), "sort_direction": STR, "filters": {"type": "object"}},
+        ["profiles", "total"],
+    ),
+    "ImportReport": _obj(
+        {"created": _array(_ref("Profile")),
+         "errors": _array(_obj({"line": STR, "error": STR, "line_number": INT})),
+         "total": INT, "created_count": INT, "error_count": INT, "duplicate_count": INT,
+         "invalid_format_count": INT},
+        ["created", "errors"],
+    ),
+    "Batch": _obj(
+        {"id": STR, "niche_id": STR, "niche": _ref("Niche"),
+         "status": {"type": "string", "enum": ["queued", "in_progress", "paused", "done"]},
+         "queue_position": _nullable(INT), "total_profiles": INT, "completed_profiles": INT,
+         "successful_checks": INT, "failed_checks": INT, "completion_rate": NUM,
+         "profiles_with_stories": _array(STR), "created_at": TIME, "updated_at": TIME,
+         "started_at": TIME, "completed_at": TIME, "stories_found": INT, "checks_failed": INT,
+         "pending_profiles": INT, "in_flight_profiles": INT, "rate_per_minute": INT,
+         "eta_seconds": _nullable(INT)},
+        ["id", "niche", "status", "queue_position", "total_profiles", "completed_profiles",
+         "successful_checks", "profiles_with_stories", "completed_at"],
+    ),
+    "BatchItem": _obj(
+        {"id": STR, "profile_id": STR, "username": STR,
+         "status": {"type": "string", "enum": ["pending", "in_flight", "completed", "failed"]},
+         "has_story": BOOL, "story_count": INT, "latest_story_at": TIME, "error": _nullable(STR),
+         "attempts": INT, "proxy_id": _nullable(STR), "processed_at": TIME},
+    ),
+    "BatchLog": _obj(
+        {"id": STR, "batch_id": STR, "timestamp": TIME, "event_type": STR, "message": STR,
+         "profile_id": _nullable(STR), "proxy_id": _nullable(STR)},
+        ["id", "timestamp", "event_type", "message"],
+    ),
+    "BatchIds": _obj({"batch_ids": ID_LIST}, ["batch_ids"]),
+    "Settings": _obj(
+        {"id": INT, "profiles_per_minute": INT, "max_threads": INT, "max_concurrent_batches": INT,
+         "default_batch_size": INT, "story_retention_hours": INT, "auto_trigger_enabled": BOOL,
+         "min_trigger_interval": INT, "proxy_test_timeout": INT, "proxy_max_failures": INT,
+         "proxy_hourly_limit": INT, "lookup_hourly_limit": INT, "min_request_interval": NUM,
+         "reel_ids_per_request": INT, "max_attempts": INT, "notifications_enabled": BOOL,
+         "notification_email": _nullable(STR), "created_at": TIME, "updated_at": TIME},
+    ),
+    "Proxy": _obj(
+        {"id": STR, "ip": STR, "port": INT, "scheme": STR, "username": _nullable(STR),
+         "password": _nullable(STR), "url": STR, "is_active": BOOL, "status": STR,
+         "health": {"type": "string",
+                    "enum": ["ready", "cooling", "open", "invalid", "challenge", "disabled"]},
+         "cooldown_until": TIME, "error_score": NUM, "consecutive_failures": INT,
+         "total_requests": INT, "failed_requests": INT, "requests_this_hour": INT,
+         "error_rate": NUM, "error_count": INT, "avg_response_time": INT, "last_used": TIME,
+         "last_success": TIME, "last_error": _nullable(STR),
+         "sessions": _array(_obj({"id": STR, "session": STR, "status": STR})),
+         "created_at": TIME, "updated_at": TIME},
+        ["id", "ip", "port", "status", "is_active", "health"],
+    ),
+    "ProxyErrorLog": _obj(
+        {"id": STR, "proxy_id": _nullable(STR), "session_id": _nullable(STR), "timestamp": TIME,
+         "error_message": STR, "state_change": BOOL, "transition_reason": _nullable(STR),
+         "recovery_time": TIME},
+        ["id", "timestamp", "error_message"],
+    ),
+}
+
+
+def _paths() -> dict[str, Any]:
+    niche_id, profile_id = _path_param("niche_id"), _path_param("profile_id")
+    batch_id, proxy_id = _path_param("batch_id"), _path_param("proxy_id")
+    page = _query("page", {"type": "integer", "minimum": 1})
+    page_size = _query("page_size", {"type": "integer", "minimum": 1, "maximum": 1000})
+    filters = [
+        _query("niche_id", STR), _query("status", STR), _query("search", STR),
+        _query("active_story", {"type": "string", "enum": ["true", "false"]}),
+    ]
+    sorting = [_query("sort_by", STR), _query("sort_direction", {"type": "string",
+                                                                  "enum": ["asc", "desc"]})]
+    limit_offset = [
+        _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}),
+        _query("offset", {"type": "integer", "minimum": 0}),
+    ]
+    batch_list = _json(_array(_ref("Batch")))
+    niche_body = _obj({"name": STR, "order": INT, "daily_story_target": INT})
+    profile_body = _obj({"username": STR, "status": STR, "niche_id": _nullable(STR)})
+    return {
+        "/api/niches": {
+            "get": _op("List niches", {"200": _json(_array(_ref("Niche")))}, tag="niches"),
+            "post": _op("Create a niche", {"201": _json(_ref("Niche"), "Created")},
+                        body=niche_body, errors=("400", "409", "415"), tag="niches"),
+        },
+        "/api/niches/reorder": {
+            "post": _op("Reorder niches", {"200": _json(_array(_ref("Niche")))},
+                        body=_obj({"niche_ids": ID_LIST}, ["niche_ids"]), tag="niches"),
+        },
+        "/api/niches/{niche_id}": {
+            "get": _op("Get a niche", {"200": _json(_ref("Niche"))}, params=[niche_id],
+                       tag="niches"),
+            "put": _op("Update a niche", {"200": _json(_ref("Niche"))}, params=[niche_id],
+                       body=niche_body, errors=("400", "404", "409", "415"), tag="niches"),
+            "delete": _op("Delete a niche (profiles move, batches are deleted)",
+                          {"204": {"description": "Deleted"}}, params=[niche_id], tag="niches"),
+        },
+        "/api/profiles": {
+            "get": _op("List profiles", {"200": _json(_ref("ProfilePage"))},
+                       params=[page, page_size, *filters, *sorting], tag="profiles"),
+            "post": _op("Create a profile", {"201": _json(_ref("Profile"), "Created")},
+                        body=_obj({"username": STR, "niche_id": _nullable(STR)}, ["username"]),
+                        errors=("400", "404", "409", "415"), tag="profiles"),
+        },
+        "/api/profiles/ids": {
+            "get": _op("Ids of every profile matching the filters",
+                       {"200": _json(_obj({"ids": ID_LIST, "total": INT}))},
+                       params=filters, tag="profiles"),
+        },
+        "/api/profiles/bulk": {
+            "post": _op("Change status or niche of many profiles",
+                        {"200": _json(_obj({"updated": INT}))},
+                        body=_obj({"profile_ids": ID_LIST, "status": STR,
+                                   "niche_id": _nullable(STR)}, ["profile_ids"]),
+                        errors=("400", "404", "415"), tag="profiles"),
+        },
+        "/api/profiles/refresh-stories": {
+            "post": _op("Clear expired active stories",
+                        {"200": _json(_obj({"message": STR, "cleared": INT}))},
+                        errors=("400",), tag="profiles"),
+        },
+        "/api/profiles/niches/{niche_id}/import": {
+            "post": {
+                **_op("Import usernames or profile URLs (multipart part `file`)",
+                      {"201": _json(_ref("ImportReport"), "All lines imported"),
+                       "207": _json(_ref("ImportReport"), "Imported with per-line errors")},
+                      params=[niche_id], errors=("400", "404", "413", "415"), tag="profiles"),
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": _obj({"file": {"type": "string", "format": "binary"}},
+                                           ["file"]),
+                        },
+                        "text/plain": {"schema": STR},
+                    },
+                },
+            },
+        },
+        "/api/profiles/{profile_id}": {
+            "get": _op("Get a profile", {"200": _json(_ref("Profile"))}, params=[profile_id],
+                       tag="profiles"),
+            "put": _op("Update a profile", {"200": _json(_ref("Profile"))}, params=[profile_id],
+                       body=profile_body, errors=("400", "404", "409", "415"), tag="profiles"),
+            "delete": _op("Soft-delete a profile", {"204": {"description": "Deleted"}},
+                          params=[profile_id], tag="profiles"),
+        },
+        "/api/profiles/{profile_id}/reactivate": {
+            "post": _op("Reactivate a profile", {"200": _json(_ref("Profile"))},
+                        params=[profile_id], tag="profiles"),
+        },
+        "/api/profiles/{profile_id}/record_check": {
+            "post": _op("Record a manual check", {"200": _json(_ref("Profile"))},
+                        params=[profile_id], body=_obj({"story_detected": BOOL}),
+                        body_required=False, errors=("400", "404", "415"), tag="profiles"),
+        },
+        "/api/batches": {
+            "get": _op("List batches (running, then queue order, then newest)",
+                       {"200": batch_list}, params=[_query("status", STR)],
+                       errors=("400",), tag="batches"),
+            "post": _op("Create a batch", {"201": _json(_ref("Batch"), "Created")},
+                        body=_obj({"niche_id": STR, "profile_ids": ID_LIST,
+                                   "all_profiles": BOOL}, ["niche_id"]),
+                        errors=("400", "404", "409", "413", "415"), tag="batches"),
+            "delete": _op("Delete batches", {"204": {"description": "Deleted"}},
+                          body=_ref("BatchIds"), errors=("400", "404", "415"), tag="batches"),
+        },
+        "/api/batches/start": {
+            "post": _op("Queue paused or done batches", {"200": batch_list},
+                        body=_ref("BatchIds"), errors=("400", "404", "409", "415"),
+                        tag="batches"),
+        },
+        "/api/batches/stop": {
+            "post": _op("Pause queued or running batches", {"200": batch_list},
+                        body=_ref("BatchIds"), errors=("400", "404", "409", "415"),
+                        tag="batches"),
+        },
+        "/api/batches/resume": {
+            "post": _op("Re-queue paused batches", {"200": batch_list},
+                        body=_ref("BatchIds"), errors=("400", "404", "409", "415"),
+                        tag="batches"),
+        },
+        "/api/batches/reorder": {
+            "post": _op("Move queued batches to the front, in order", {"200": batch_list},
+                        body=_ref("BatchIds"), errors=("400", "404", "409", "415"),
+                        tag="batches"),
+        },
+        "/api/batches/{batch_id}": {
+            "get": _op("A batch with its items",
+                       {"200": _json({"allOf": [_ref("Batch"), _obj(
+                           {"items": _array(_ref("BatchItem")), "items_total": INT})]})},
+                       params=[batch_id,
+                               _query("items_limit", {"type": "integer", "minimum": 0,
+                                                      "maximum": 10000}),
+                               _query("items_offset", {"type": "integer", "minimum": 0}),
+                               _query("item_status", STR)],
+                       tag="batches"),
+        },
+        "/api/batches/{batch_id}/retry-failed": {
+            "post": _op("Retry a batch's failed items", {"200": _json(_ref("Batch"))},
+                        params=[batch_id], errors=("400", "404", "409"), tag="batches"),
+        },
+        "/api/batches/{batch_id}/logs": {
+            "get": _op("A page of the batch log, newest first",
+                       {"200": _json(_obj({"logs": _array(_ref("BatchLog")), "total": INT,
+                                           "limit": INT, "offset": INT}, ["logs", "total"]))},
+                       params=[batch_id, *limit_offset, _query("event_type", STR),
+                               _query("start_time", STR), _query("end_time", STR)],
+                       errors=("400",), tag="batches"),
+        },
+        "/api/batches/{batch_id}/results.csv": {
+            "get": _op("Outcomes as CSV",
+                       {"200": {"description": "CSV",
+                                "content": {"text/csv": {"schema": STR}}}},
+                       params=[batch_id], tag="batches"),
+        },
+        "/api/settings": {
+            "get": _op("Current settings", {"200": _json(_ref("Settings"))}, errors=("400",),
+                       tag="settings"),
+            "put": _op("Change settings (snake_case or the original client's camelCase)",
+                       {"200": _json(_ref("Settings"))}, body={"type": "object"},
+                       errors=("400", "415"), tag="settings"),
+        },
+        "/api/proxies": {
+            "get": _op("List proxy + session pairs", {"200": _json(_array(_ref("Proxy")))},
+                       errors=("400",), tag="proxies"),
+            "post": _op("Add a pair", {"201": _json(_ref("Proxy"), "Created")},
+                        body=_obj({"ip": STR, "port": {"oneOf": [INT, STR]}, "scheme": STR,
+                                   "username": _nullable(STR), "password": _nullable(STR),
+                                   "url": STR, "session": STR}),
+                        errors=("400", "409", "415"), tag="proxies"),
+        },
+        "/api/proxies/import": {
+            "post": _op("Bulk-add `proxy_url|sessionid` lines",
+                        {"201": _json({"type": "object"}, "All added"),
+                         "207": _json({"type": "object"}, "Added with per-line errors")},
+                        body=_obj({"lines": {"oneOf": [STR, _array(STR)]}}, ["lines"]),
+                        errors=("400", "413", "415"), tag="proxies"),
+        },
+        "/api/proxies/{proxy_id}": {
+            "delete": _op("Delete a pair", {"204": {"description": "Deleted"}},
+                          params=[proxy_id], tag="proxies"),
+        },
+        "/api/proxies/{proxy_id}/status": {
+            "patch": _op("Enable or disable a pair", {"200": _json(_ref("Proxy"))},
+                         params=[proxy_id], body=_obj({"status": STR}, ["status"]),
+                         errors=("400", "404", "415"), tag="proxies"),
+        },
+        "/api/proxies/{proxy_id}/session": {
+            "put": _op("Replace a pair's session cookie", {"200": _json(_ref("Proxy"))},
+                       params=[proxy_id], body=_obj({"session": STR}, ["session"]),
+                       errors=("400", "404", "409", "415"), tag="proxies"),
+        },
+        "/api/proxies/{proxy_id}/error-logs": {
+            "get": _op("A pair's error log, newest first",
+                       {"200": _json(_obj({"logs": _array(_ref("ProxyErrorLog")),
+                                           "total": INT, "limit": INT, "offset": INT},
+                                          ["logs", "total"]))},
+                       params=[proxy_id, _query("limit", {"type": "integer", "minimum": 1,
+                                                          "maximum": 100}),
+                               _query("offset", {"type": "integer", "minimum": 0})],
+                       tag="proxies"),
+        },
+        "/api/events": {
+            "get": {
+                "summary": "Server-Sent Events: batch, batch_deleted, proxy, ping",
+                "tags": ["system"],
+                "parameters": [_query("max_seconds", {"type": "number", "minimum": 0})],
+                "responses": {"200": {"description": "event stream",
+                                      "content": {"text/event-stream": {"schema": STR}}},
+                              **_errors("400")},
+            },
+        },
+        "/api/dashboard": {
+            "get": _op("Stories today per niche, throughput, pair health",
+                       {"200": _json(_obj({"niches": _array({"type": "object"}),
+                                           "throughput": _array({"type": "object"}),
+                                           "pairs": {"type": "object"}}))},
+                       errors=("400",), tag="system"),
+        },
+        "/api/health": {
+            "get": _op("Liveness", {"200": _json(_obj({"status": STR}))}, errors=("400",),
+                       tag="system"),
+        },
+        "/api/admin/invariants": {
+            "get": _op("Check the batch-state invariants I1–I5",
+                       {"200": _json(_obj({"ok": BOOL, "violations": _array(STR)}))},
+                       errors=("400",), tag="system"),
+        },
+        "/api/openapi.json": {
+            "get": _op("This document", {"200": _json({"type": "object"})}, errors=("400",),
+                       tag="system"),
+        },
+    }
+
+
+@cache
+def build_spec() -> dict[str, Any]:
+    """The whole OpenAPI document."""
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "storycheck API",
+            "version": __version__,
+            "description": "Find which Instagram accounts have an active story right now. "
+            "Errors always carry `error` and `message`.",
+        },
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{}, {"bearer": []}],
+        "paths": _paths(),
+    }
