@@ -13,6 +13,8 @@ from storycheck.db import Database
 def finish_items(db: Database, batch_id: str, *, story: bool = False, status: str = "completed") -> None:
     """Give every open item of a batch a final outcome and update counters, as the engine does."""
     with db.write() as session:
+        # Lock order of every writer: the batch row first, then its items (no deadlocks).
+        session.execute(select(Batch.id).where(Batch.id == batch_id).with_for_update())
         session.execute(
             update(BatchProfile)
             .where(BatchProfile.batch_id == batch_id, BatchProfile.status.in_(("pending", "in_flight")))

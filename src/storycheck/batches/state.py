@@ -19,7 +19,10 @@ Every change is one transaction: the queue is locked (SQLite `BEGIN IMMEDIATE`, 
 advisory transaction lock plus `SELECT … FOR UPDATE`), the transition table is checked, status,
 positions, counters and a `STATE_CHANGE` log row are written with conditional updates
 (`WHERE status = :expected`; zero rows means a lost race and becomes a 409), and only after the
-commit is the worker pool told which batches run. `reconcile()` makes the pool match the
+commit is the worker pool told which batches run.
+
+Lock order, for every writer in the code base (PostgreSQL deadlocks otherwise): the queue lock,
+then batch rows (by id), then their items, then profiles (by id). `reconcile()` makes the pool match the
 database, so a crash between commit and notification heals itself.
 """
 
