@@ -1,0 +1,59 @@
+import BatchTable from './components/batch/BatchTable.jsx'
+import ErrorBanner from './components/common/ErrorBanner.jsx'
+import TokenPrompt from './components/common/TokenPrompt.jsx'
+import Dashboard from './components/dashboard/Dashboard.jsx'
+import NicheFeed from './components/niche/NicheFeed.jsx'
+import ProxiesPage from './components/proxy/ProxiesPage.jsx'
+import SettingsForm from './components/settings/SettingsForm.jsx'
+import { Link, useRoute } from './lib/router.js'
+
+export const TABS = [
+  { path: '/', label: 'Niche Feed', testId: 'nav-niche-feed', Page: NicheFeed },
+  { path: '/batches', label: 'Batches', testId: 'nav-batches', Page: BatchTable },
+  { path: '/proxies', label: 'Proxies', testId: 'nav-proxies', Page: ProxiesPage },
+  { path: '/settings', label: 'Settings', testId: 'nav-settings', Page: SettingsForm },
+  { path: '/dashboard', label: 'Dashboard', testId: 'nav-dashboard', Page: Dashboard },
+]
+
+function NotFound() {
+  return (
+    <div className="page">
+      <h1>Page not found</h1>
+      <p>
+        <Link to="/">Go to the Niche Feed</Link>
+      </p>
+    </div>
+  )
+}
+
+export default function App() {
+  const path = useRoute()
+  const tab = TABS.find((t) => t.path === path)
+  const Page = tab ? tab.Page : NotFound
+  return (
+    <div className="app">
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <span className="brand">storycheck</span>
+        <nav aria-label="Main">
+          <ul className="tabs">
+            {TABS.map((t) => (
+              <li key={t.path}>
+                <Link to={t.path} className="tab" aria-current={t.path === path ? 'page' : undefined} data-testid={t.testId}>
+                  {t.label}
+                </Link>
+              </li>
+            ))}
+          </ul>
+        </nav>
+      </header>
+      <ErrorBanner />
+      <main id="main" className="content">
+        <Page />
+      </main>
+      <TokenPrompt />
+    </div>
+  )
+}

@@ -1,0 +1,111 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { TOKEN_STORAGE_KEY } from '../api/index.js'
+import { useBatchStore } from '../stores/batchStore.js'
+import { POLL_INTERVAL_MS, isPolling, setBatchesVisible, startEventStream, stopEventStream, useStreamStore } from '../stores/eventStream.js'
+import { useProxyStore } from '../stores/proxyStore.js'
+import { makeBatch, mockFetch } from '../test/fetchMock.js'
+
+class FakeEventSource {
+  static instances = []
+  constructor(url) {
+    this.url = url
+    this.readyState = 0
+    this.listeners = {}
+    FakeEventSource.instances.push(this)
+  }
+  addEventListener(type, fn) {
+    ;(this.listeners[type] ||= []).push(fn)
+  }
+  emit(type, data) {
+    if (type === 'open') this.readyState = 1
+    for (const fn of this.listeners[type] || []) fn({ type, data: data === undefined ? undefined : JSON.stringify(data) })
+  }
+  close() {
+    this.readyState = 2
+  }
+}
+
+const initialBatch = useBatchStore.getState()
+const initialProxy = useProxyStore.getState()
+
+beforeEach(() => {
+  FakeEventSource.instances = []
+  useBatchStore.setState(initialBatch, true)
+  useProxyStore.setState(initialProxy, true)
+})
+
+afterEach(() => {
+  stopEventStream()
+  setBatchesVisible(false)
+  vi.useRealTimers()
+})
+
+describe('event stream', () => {
+  it('applies batch, batch_deleted and proxy events to the stores', () => {
+    startEventStream({ EventSource: FakeEventSource })
+    const es = FakeEventSource.instances[0]
+    expect(es.url).toBe('/api/events')
+    es.emit('open')
+    expect(useStreamStore.getState().mode).toBe('live')
+    const b = makeBatch({ id: 'b1', status: 'in_progress', queue_position: 0 })
+    es.emit('batch', b)
+    expect(useBatchStore.getState().batches.map((x) => x.id)).toEqual(['b1'])
+    es.emit('batch', { ...b, completed_profiles: 7 })
+    expect(useBatchStore.getState().batches[0].completed_profiles).toBe(7)
+    es.emit('batch_deleted', { id: 'b1' })
+    expect(useBatchStore.getState().batches).toEqual([])
+    es.emit('proxy', { id: 'x1', ip: '127.0.0.1', port: 8080, health: 'cooling' })
+    expect(useProxyStore.getState().proxies[0].health).toBe('cooling')
+  })
+
+  it('passes a stored token as ?token= (EventSource cannot send headers)', () => {
+    window.localStorage.setItem(TOKEN_STORAGE_KEY, 'tok en')
+    startEventStream({ EventSource: FakeEventSource })
+    expect(FakeEventSource.instances[0].url).toBe('/api/events?token=tok+en')
+  })
+
+  it('falls back to polling GET /batches every 3 s while the Batches tab is shown', async () => {
+    vi.useFakeTimers()
+    const { calls } = mockFetch({ 'GET /batches': [] })
+    startEventStream({ EventSource: FakeEventSource })
+    const es = FakeEventSource.instances[0]
+    es.emit('open')
+    setBatchesVisible(true)
+    expect(isPolling()).toBe(false)
+    es.emit('error')
+    expect(useStreamStore.getState().mode).toBe('polling')
+    expect(isPolling()).toBe(true)
+    await vi.advanceTimersByTimeAsync(POLL_INTERVAL_MS * 2 + 10)
+    expect(calls.filter((c) => c.path === '/batches')).toHaveLength(2)
+    setBatchesVisible(false)
+    expect(isPolling()).toBe(false)
+    await vi.advanceTimersByTimeAsync(POLL_INTERVAL_MS * 2)
+    expect(calls.filter((c) => c.path === '/batches')).toHaveLength(2)
+    // the browser reconnects: polling stops, and the list is reloaded once
+    setBatchesVisible(true)
+    es.emit('open')
+    expect(isPolling()).toBe(false)
+    expect(useStreamStore.getState().mode).toBe('live')
+  })
+
+  it('polls when EventSource is not available', () => {
+    vi.useFakeTimers()
+    mockFetch({ 'GET /batches': [] })
+    startEventStream({ EventSource: null })
+    setBatchesVisible(true)
+    expect(useStreamStore.getState().mode).toBe('polling')
+    expect(isPolling()).toBe(true)
+  })
+
+  it('reconnects after the browser gave up on the stream', async () => {
+    vi.useFakeTimers()
+    mockFetch({ 'GET /batches': [] })
+    startEventStream({ EventSource: FakeEventSource })
+    const es = FakeEventSource.instances[0]
+    es.readyState = 2
+    es.emit('error')
+    expect(useStreamStore.getState().mode).toBe('polling')
+    await vi.advanceTimersByTimeAsync(10000)
+    expect(FakeEventSource.instances).toHaveLength(2)
+  })
+})

@@ -1,0 +1,352 @@
+import { useEffect, useState } from 'react'
+import { batches as batchesApi, downloadWithToken, hasToken } from '../../api/index.js'
+import { batchStatusLabel, formatDateTime, formatDuration, formatNumber, formatRate, queuePositionLabel } from '../../lib/format.js'
+import { allSelected, modifiers } from '../../lib/selection.js'
+import { useBatchStore } from '../../stores/batchStore.js'
+import { setBatchesVisible, useStreamStore } from '../../stores/eventStream.js'
+import { showError } from '../../stores/uiStore.js'
+import ProgressBar from '../common/ProgressBar.jsx'
+import StatusChip from '../common/StatusChip.jsx'
+import BatchLogModal from './BatchLogModal.jsx'
+import BatchResultsModal from './BatchResultsModal.jsx'
+
+const BATCH_DRAG_TYPE = 'application/x-storycheck-batch'
+const STATUS_KIND = { queued: 'queued', in_progress: 'running', paused: 'paused', done: 'done' }
+
+export function storiesFound(batch) {
+  return batch.stories_found ?? batch.successful_checks ?? 0
+}
+
+function eligible(batches, statuses) {
+  return batches.filter((b) => statuses.includes(b.status)).map((b) => b.id)
+}
+
+function StreamBadge() {
+  const mode = useStreamStore((s) => s.mode)
+  const text = { live: 'Live', polling: 'Polling every 3 s', connecting: 'Connecting…', off: 'Offline' }[mode] || mode
+  return (
+    <span className={`stream-badge stream-${mode}`} data-testid="stream-mode" title="How this page gets updates">
+      {text}
+    </span>
+  )
+}
+
+function Toolbar({ onOpenLogs }) {
+  const batches = useBatchStore((s) => s.batches)
+  const selectedIds = useBatchStore((s) => s.selectedIds)
+  const busy = useBatchStore((s) => s.busy)
+  const { start, stop, resume, remove, retryFailed, moveSelection } = useBatchStore.getState()
+  const selected = batches.filter((b) => selectedIds.has(b.id))
+
+  const startIds = eligible(selected, ['paused', 'done', 'queued'])
+  const stopIds = eligible(selected, ['queued', 'in_progress'])
+  const resumeIds = eligible(selected, ['paused'])
+  const retryIds = selected.filter((b) => (b.checks_failed ?? b.failed_checks ?? 0) > 0).map((b) => b.id)
+
+  const queue = batches.filter((b) => b.status === 'queued').map((b) => b.id)
+  const queuedSelected = queue.filter((id) => selectedIds.has(id))
+  const canMoveUp = queuedSelected.some((id) => {
+    const i = queue.indexOf(id)
+    return i > 0 && !selectedIds.has(queue[i - 1])
+  })
+  const canMoveDown = queuedSelected.some((id) => {
+    const i = queue.indexOf(id)
+    return i < queue.length - 1 && !selectedIds.has(queue[i + 1])
+  })
+
+  const confirmDelete = () => {
+    const n = selected.length
+    if (window.confirm(`Delete ${n} batch${n === 1 ? '' : 'es'}? Their results and logs are deleted too.`))
+      remove(selected.map((b) => b.id))
+  }
+
+  return (
+    <div className="toolbar batch-toolbar" aria-label="Batch actions">
+      <span className="selection-count" data-testid="batch-selection-count">
+        {selected.length} selected
+      </span>
+      <button
+        type="button"
+        className="primary"
+        disabled={busy || !startIds.length}
+        onClick={() => start(startIds)}
+        data-testid="batch-start"
+      >
+        Start
+      </button>
+      <button type="button" disabled={busy || !stopIds.length} onClick={() => stop(stopIds)} data-testid="batch-stop">
+        Stop
+      </button>
+      <button type="button" disabled={busy || !resumeIds.length} onClick={() => resume(resumeIds)} data-testid="batch-resume">
+        Resume
+      </button>
+      <button type="button" disabled={busy || !retryIds.length} onClick={() => retryFailed(retryIds)} data-testid="batch-retry-failed">
+        Retry failed
+      </button>
+      <button
+        type="button"
+        disabled={busy || !canMoveUp}
+        onClick={() => moveSelection(-1)}
+        data-testid="batch-move-up"
+        aria-label="Move selected queued batches up"
+      >
+        ↑ Move up
+      </button>
+      <button
+        type="button"
+        disabled={busy || !canMoveDown}
+        onClick={() => moveSelection(1)}
+        data-testid="batch-move-down"
+        aria-label="Move selected queued batches down"
+      >
+        ↓ Move down
+      </button>
+      <button type="button" className="danger" disabled={busy || !selected.length} onClick={confirmDelete} data-testid="batch-delete">
+        Delete
+      </button>
+      {selected.length === 1 && (
+        <button type="button" onClick={() => onOpenLogs(selected[0])}>
+          Logs
+        </button>
+      )}
+      <span className="spacer" />
+      <StreamBadge />
+    </div>
+  )
+}
+
+function exportCsv(event, batch) {
+  if (!hasToken()) return // a plain link works
+  event.preventDefault()
+  downloadWithToken(`/batches/${encodeURIComponent(batch.id)}/results.csv`, `batch-${batch.id}.csv`).catch(showError)
+}
+
+function BatchRow({ batch, selected, onOpenLogs, onOpenResults, dragId, setDragId }) {
+  const { clickRow, toggleRow, moveBatchTo } = useBatchStore.getState()
+  const [over, setOver] = useState(false)
+  const queued = batch.status === 'queued'
+  const failed = batch.checks_failed ?? batch.failed_checks ?? 0
+  const stories = storiesFound(batch)
+  const done = batch.status === 'done'
+
+  const onKeyDown = (event) => {
+    if (event.target !== event.currentTarget) return
+    if (event.key === ' ') {
+      event.preventDefault()
+      toggleRow(batch.id, modifiers(event))
+    } else if (event.key === 'Enter') {
+      event.preventDefault()
+      onOpenLogs(batch)
+    } else if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
+      event.preventDefault()
+      const next = event.key === 'ArrowDown' ? event.currentTarget.nextElementSibling : event.currentTarget.previousElementSibling
+      if (next) next.focus()
+    }
+  }
+
+  return (
+    <tr
+      data-testid="batch-row"
+      data-batch-id={batch.id}
+      data-status={batch.status}
+      className={`${selected ? 'selected' : ''}${over ? ' drop-target' : ''}${dragId === batch.id ? ' dragging' : ''}`.trim() || undefined}
+      aria-selected={selected}
+      tabIndex={0}
+      draggable={queued}
+      onClick={(e) => clickRow(batch.id, modifiers(e))}
+      onMouseDown={(e) => e.shiftKey && e.preventDefault()}
+      onKeyDown={onKeyDown}
+      onDragStart={(e) => {
+        e.dataTransfer.setData(BATCH_DRAG_TYPE, batch.id)
+        e.dataTransfer.effectAllowed = 'move'
+        setDragId(batch.id)
+      }}
+      onDragEnd={() => setDragId(null)}
+      onDragOver={(e) => {
+        if (!queued || !e.dataTransfer.types.includes(BATCH_DRAG_TYPE)) return
+        e.preventDefault()
+        setOver(true)
+      }}
+      onDragLeave={() => setOver(false)}
+      onDrop={(e) => {
+        setOver(false)
+        const id = e.dataTransfer.getData(BATCH_DRAG_TYPE)
+        if (!queued || !id) return
+        e.preventDefault()
+        moveBatchTo(id, batch.id)
+      }}
+    >
+      <td className="check-col" onClick={(e) => e.stopPropagation()}>
+        {/* onClick (not onChange) sees the shift key, for range selection */}
+        <input
+          type="checkbox"
+          aria-label={`Select batch of ${batch.niche?.name || 'unknown niche'} created ${formatDateTime(batch.created_at)}`}
+          checked={selected}
+          onChange={() => {}}
+          onClick={(e) => toggleRow(batch.id, modifiers(e))}
+        />
+      </td>
+      <td>
+        {queued && (
+          <span className="drag-handle" aria-hidden="true" title="Drag to reorder the queue">
+            ⋮⋮{' '}
+          </span>
+        )}
+        {batch.niche?.name || '—'}
+      </td>
+      <td>
+        <StatusChip kind={STATUS_KIND[batch.status] || 'neutral'} data-testid="batch-status">
+          {batchStatusLabel(batch.status)}
+        </StatusChip>
+      </td>
+      <td>
+        <ProgressBar value={batch.completed_profiles || 0} max={batch.total_profiles || 0} label="Progress" testId="batch-progress" />
+      </td>
+      <td className="num" data-testid="batch-queue-position">
+        {queuePositionLabel(batch)}
+      </td>
+      <td className="num">
+        <button
+          type="button"
+          className="link-button"
+          data-testid="batch-stories"
+          aria-label={`${stories} stories found; show accounts`}
+          onClick={(e) => {
+            e.stopPropagation()
+            onOpenResults(batch)
+          }}
+        >
+          {formatNumber(stories)}
+        </button>
+      </td>
+      <td className={`num${failed ? ' warn-text' : ''}`} data-testid="batch-failed">
+        {formatNumber(failed)}
+      </td>
+      <td className="num">{batch.status === 'in_progress' ? formatRate(batch.rate_per_minute) : '—'}</td>
+      <td className="num" data-testid="batch-eta">
+        {done ? '-' : formatDuration(batch.eta_seconds)}
+      </td>
+      <td>{formatDateTime(batch.created_at)}</td>
+      <td>{formatDateTime(batch.completed_at)}</td>
+      <td onClick={(e) => e.stopPropagation()}>
+        <div className="actions">
+          <button
+            type="button"
+            data-testid="batch-logs"
+            onClick={() => onOpenLogs(batch)}
+            aria-label={`Logs of batch ${batch.niche?.name || ''}`.trim()}
+          >
+            Logs
+          </button>
+          <a
+            className="button"
+            href={batchesApi.resultsCsvUrl(batch.id)}
+            download={`batch-${batch.id}.csv`}
+            data-testid="batch-export"
+            onClick={(e) => exportCsv(e, batch)}
+          >
+            Export CSV
+          </a>
+        </div>
+      </td>
+    </tr>
+  )
+}
+
+/** The Batches tab: every batch with its state, progress and queue place, and the actions. */
+export default function BatchTable() {
+  const batches = useBatchStore((s) => s.batches)
+  const loading = useBatchStore((s) => s.loading)
+  const loaded = useBatchStore((s) => s.loaded)
+  const selectedIds = useBatchStore((s) => s.selectedIds)
+  const { fetchBatches, selectAll, clearSelection } = useBatchStore.getState()
+  const [logBatch, setLogBatch] = useState(null)
+  const [resultsBatch, setResultsBatch] = useState(null)
+  const [dragId, setDragId] = useState(null)
+
+  useEffect(() => {
+    fetchBatches()
+    setBatchesVisible(true)
+    return () => setBatchesVisible(false)
+  }, [fetchBatches])
+
+  const ids = batches.map((b) => b.id)
+  const everySelected = allSelected(selectedIds, ids)
+  // Modals follow live updates of their batch.
+  const liveResults = resultsBatch ? batches.find((b) => b.id === resultsBatch.id) || resultsBatch : null
+
+  return (
+    <div className="page batches-page">
+      <header className="page-header">
+        <h1>Batches</h1>
+        <button type="button" onClick={() => fetchBatches()} disabled={loading} data-testid="batch-refresh">
+          {loading ? 'Refreshing…' : 'Refresh'}
+        </button>
+      </header>
+      <Toolbar onOpenLogs={setLogBatch} />
+      <div className="table-wrap" aria-busy={loading}>
+        <table className="data-table" data-testid="batch-table">
+          <thead>
+            <tr>
+              <th scope="col" className="check-col">
+                <input
+                  type="checkbox"
+                  aria-label="Select all batches"
+                  checked={everySelected}
+                  disabled={!ids.length}
+                  onChange={() => (everySelected ? clearSelection() : selectAll())}
+                />
+              </th>
+              <th scope="col">Niche</th>
+              <th scope="col">Status</th>
+              <th scope="col" className="progress-col">
+                Progress
+              </th>
+              <th scope="col" className="num">
+                Queue
+              </th>
+              <th scope="col" className="num">
+                Stories found
+              </th>
+              <th scope="col" className="num">
+                Failed
+              </th>
+              <th scope="col" className="num">
+                Rate/min
+              </th>
+              <th scope="col" className="num">
+                ETA
+              </th>
+              <th scope="col">Created</th>
+              <th scope="col">Completed</th>
+              <th scope="col">
+                <span className="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {batches.map((b) => (
+              <BatchRow
+                key={b.id}
+                batch={b}
+                selected={selectedIds.has(b.id)}
+                onOpenLogs={setLogBatch}
+                onOpenResults={setResultsBatch}
+                dragId={dragId}
+                setDragId={setDragId}
+              />
+            ))}
+          </tbody>
+        </table>
+        {!loaded && loading && <p className="empty">Loading batches…</p>}
+        {loaded && !batches.length && (
+          <p className="empty" data-testid="batches-empty">
+            No batches yet — select profiles in the Niche Feed and press “Check selected”.
+          </p>
+        )}
+      </div>
+      {logBatch && <BatchLogModal batch={logBatch} onClose={() => setLogBatch(null)} />}
+      {liveResults && <BatchResultsModal batch={liveResults} onClose={() => setResultsBatch(null)} />}
+    </div>
+  )
+}

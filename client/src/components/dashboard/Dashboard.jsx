@@ -1,0 +1,175 @@
+import { useEffect, useState } from 'react'
+import { formatTime } from '../../lib/format.js'
+import { usePolling } from '../../lib/hooks.js'
+import { useDashboardStore } from '../../stores/dashboardStore.js'
+import { useNicheStore } from '../../stores/nicheStore.js'
+import StatusChip from '../common/StatusChip.jsx'
+import { HEALTH_KIND } from '../proxy/proxyFormat.js'
+
+export const DASHBOARD_POLL_MS = 10000
+const HEALTH_STATES = ['ready', 'cooling', 'open', 'invalid', 'challenge', 'disabled']
+
+function TargetInput({ niche, onSaved }) {
+  const updateNiche = useNicheStore((s) => s.updateNiche)
+  const [value, setValue] = useState(String(niche.daily_story_target ?? ''))
+  useEffect(() => setValue(String(niche.daily_story_target ?? '')), [niche.daily_story_target])
+  const save = async () => {
+    const n = Number(value)
+    if (!Number.isInteger(n) || n < 0 || n === niche.daily_story_target) {
+      setValue(String(niche.daily_story_target ?? ''))
+      return
+    }
+    if (await updateNiche(niche.id, { daily_story_target: n })) onSaved()
+  }
+  return (
+    <input
+      className="target-input"
+      type="number"
+      min={0}
+      step={1}
+      value={value}
+      aria-label={`Daily story target of ${niche.name}`}
+      onChange={(e) => setValue(e.target.value)}
+      onBlur={save}
+      onKeyDown={(e) => e.key === 'Enter' && e.currentTarget.blur()}
+    />
+  )
+}
+
+/** Per niche: accounts with a story seen today against the niche's daily target. */
+function NicheTargets({ niches, onSaved }) {
+  if (!niches.length) return <p className="empty">No niches yet.</p>
+  return (
+    <ul className="target-list">
+      <li className="target-row target-head" aria-hidden="true">
+        <span>Niche</span>
+        <span />
+        <span className="target-numbers">today / target</span>
+        <span>target</span>
+      </li>
+      {niches.map((n) => {
+        const target = Number(n.daily_story_target) || 0
+        const today = Number(n.stories_today) || 0
+        const pct = target > 0 ? Math.min(100, (today / target) * 100) : today > 0 ? 100 : 0
+        const met = target > 0 && today >= target
+        return (
+          <li key={n.id} className="target-row" data-testid="dashboard-niche">
+            <span className="target-name" title={`${n.profile_count ?? 0} profiles`}>
+              {n.name}
+            </span>
+            <div
+              className="target-track"
+              role="meter"
+              aria-label={`${n.name}: ${today} of ${target} stories today`}
+              aria-valuemin={0}
+              aria-valuemax={target || 1}
+              aria-valuenow={today}
+            >
+              <div className={`target-fill${met ? ' met' : ''}`} style={{ width: `${pct}%` }} />
+            </div>
+            <span className="target-numbers" data-testid="dashboard-niche-numbers">
+              {today} / {target}
+            </span>
+            <TargetInput niche={n} onSaved={onSaved} />
+          </li>
+        )
+      })}
+    </ul>
+  )
+}
+
+/** Checks per minute over the last hour as SVG bars (oldest left, now right). */
+export function ThroughputChart({ points }) {
+  const width = 600
+  const height = 120
+  const data = Array.isArray(points) ? points.slice(-60) : []
+  const max = Math.max(1, ...data.map((p) => Number(p.checks) || 0))
+  const slot = width / 60
+  const offset = 60 - data.length
+  const total = data.reduce((sum, p) => sum + (Number(p.checks) || 0), 0)
+  const last = data.length ? Number(data[data.length - 1].checks) || 0 : 0
+  return (
+    <figure className="chart" data-testid="throughput-chart">
+      <svg
+        viewBox={`0 0 ${width} ${height + 16}`}
+        role="img"
+        aria-label={`Checks per minute, last hour: ${total} in total, ${last} in the last minute`}
+      >
+        <line x1="0" y1={height} x2={width} y2={height} className="axis" />
+        <line x1="0" y1="0" x2={width} y2="0" className="gridline" />
+        {data.map((p, i) => {
+          const value = Number(p.checks) || 0
+          const h = (value / max) * (height - 4)
+          return (
+            <rect key={p.minute ?? i} x={(offset + i) * slot + 1} y={height - h} width={Math.max(1, slot - 2)} height={h} className="bar">
+              <title>{`${formatTime(p.minute)}: ${value} checks`}</title>
+            </rect>
+          )
+        })}
+        <text x="2" y={height + 13} className="chart-label">
+          −60 min
+        </text>
+        <text x={width - 2} y={height + 13} className="chart-label" textAnchor="end">
+          now
+        </text>
+        <text x="4" y="12" className="chart-label">
+          {max}/min
+        </text>
+      </svg>
+      <figcaption>
+        {total.toLocaleString('en-US')} checks in the last hour · {last.toLocaleString('en-US')} in the last minute
+      </figcaption>
+    </figure>
+  )
+}
+
+function PairHealth({ pairs }) {
+  return (
+    <ul className="health-summary">
+      {HEALTH_STATES.map((state) => (
+        <li key={state} data-testid={`pair-health-${state}`}>
+          <StatusChip kind={HEALTH_KIND[state]}>{state}</StatusChip>
+          <span className="health-count">{Number(pairs?.[state]) || 0}</span>
+        </li>
+      ))}
+    </ul>
+  )
+}
+
+/** The Dashboard tab, refreshed every 10 s while visible. */
+export default function Dashboard() {
+  const data = useDashboardStore((s) => s.data)
+  const loading = useDashboardStore((s) => s.loading)
+  const updatedAt = useDashboardStore((s) => s.updatedAt)
+  const fetchDashboard = useDashboardStore((s) => s.fetchDashboard)
+
+  useEffect(() => {
+    fetchDashboard()
+  }, [fetchDashboard])
+  usePolling(() => fetchDashboard({ quiet: true }), DASHBOARD_POLL_MS)
+
+  return (
+    <div className="page dashboard" data-testid="dashboard">
+      <header className="page-header">
+        <h1>Dashboard</h1>
+        <span className="muted small">{updatedAt ? `Updated ${formatTime(updatedAt)} · every 10 s` : loading ? 'Loading…' : ''}</span>
+      </header>
+      {data && (
+        <div className="dashboard-grid">
+          <section className="card">
+            <h2>Stories today vs daily target</h2>
+            <NicheTargets niches={Array.isArray(data.niches) ? data.niches : []} onSaved={() => fetchDashboard({ quiet: true })} />
+          </section>
+          <section className="card">
+            <h2>Checks per minute</h2>
+            <ThroughputChart points={data.throughput} />
+          </section>
+          <section className="card">
+            <h2>Pair health</h2>
+            <PairHealth pairs={data.pairs} />
+          </section>
+        </div>
+      )}
+    </div>
+  )
+}

@@ -1,0 +1,316 @@
+import { useEffect, useState } from 'react'
+import { formatDateTime, formatNumber, formatPercent } from '../../lib/format.js'
+import { useDebouncedValue } from '../../lib/hooks.js'
+import { allSelected, modifiers } from '../../lib/selection.js'
+import { useNicheStore } from '../../stores/nicheStore.js'
+import { PAGE_SIZES, PROFILE_STATUSES, pageCount, pageRange, useProfileStore } from '../../stores/profileStore.js'
+import Pager from '../common/Pager.jsx'
+import StatusChip from '../common/StatusChip.jsx'
+
+const COLUMNS = [
+  { key: 'username', label: 'Username' },
+  { key: 'niche', label: 'Niche' },
+  { key: 'status', label: 'Status' },
+  { key: 'active_story', label: 'Story', sortable: false },
+  { key: 'last_checked', label: 'Last checked' },
+  { key: 'last_detected', label: 'Last story' },
+  { key: 'detection_rate', label: 'Detection rate', num: true },
+  { key: 'total_checks', label: 'Checks', num: true },
+]
+
+const PROFILE_STATUS_KIND = { active: 'ok', inactive: 'neutral', deleted: 'muted', suspended: 'warn' }
+
+function profileUrl(profile) {
+  return profile.url || `https://instagram.com/${profile.username}`
+}
+
+function detectionRate(profile) {
+  if (profile.detection_rate !== undefined && profile.detection_rate !== null) return profile.detection_rate
+  return profile.total_checks ? (profile.total_detections / profile.total_checks) * 100 : 0
+}
+
+function Filters() {
+  const search = useProfileStore((s) => s.search)
+  const status = useProfileStore((s) => s.status)
+  const activeStory = useProfileStore((s) => s.activeStory)
+  const pageSize = useProfileStore((s) => s.pageSize)
+  const { setSearch, setStatus, setActiveStory, setPageSize } = useProfileStore.getState()
+  const [text, setText] = useState(search)
+  const debounced = useDebouncedValue(text, 300)
+  useEffect(() => {
+    setSearch(debounced)
+  }, [debounced, setSearch])
+
+  return (
+    <div className="toolbar filters">
+      <input
+        type="search"
+        aria-label="Search usernames"
+        placeholder="Search usernames…"
+        data-testid="profile-search"
+        value={text}
+        onChange={(e) => setText(e.target.value)}
+      />
+      <label className="inline-field">
+        <span>Status</span>
+        <select value={status} onChange={(e) => setStatus(e.target.value)} data-testid="status-filter">
+          <option value="any">any</option>
+          {PROFILE_STATUSES.map((s) => (
+            <option key={s} value={s}>
+              {s}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label className="inline-field">
+        <span>Story</span>
+        <select value={activeStory} onChange={(e) => setActiveStory(e.target.value)} data-testid="story-filter">
+          <option value="any">any</option>
+          <option value="true">has active story</option>
+          <option value="false">no active story</option>
+        </select>
+      </label>
+      <label className="inline-field">
+        <span>Per page</span>
+        <select value={pageSize} onChange={(e) => setPageSize(e.target.value)} data-testid="page-size">
+          {PAGE_SIZES.map((n) => (
+            <option key={n} value={n}>
+              {n}
+            </option>
+          ))}
+        </select>
+      </label>
+    </div>
+  )
+}
+
+function SelectionBar() {
+  const selectedIds = useProfileStore((s) => s.selectedIds)
+  const total = useProfileStore((s) => s.total)
+  const hasRows = useProfileStore((s) => s.profiles.length > 0)
+  const niches = useNicheStore((s) => s.niches)
+  const { selectPage, selectAllMatching, selectActiveStories, clearSelection, bulkUpdate } = useProfileStore.getState()
+  const [status, setStatus] = useState('')
+  const [nicheId, setNicheId] = useState('')
+  const [busy, setBusy] = useState(false)
+  const count = selectedIds.size
+
+  const run = async (fn) => {
+    setBusy(true)
+    try {
+      await fn()
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  return (
+    <div className="toolbar selection-bar" aria-label="Selection">
+      <span className="selection-count" data-testid="selection-count" aria-live="polite">
+        {count.toLocaleString('en-US')} selected
+      </span>
+      <button type="button" disabled={!hasRows} onClick={selectPage} data-testid="select-page">
+        Select all on page
+      </button>
+      <button type="button" disabled={!total || busy} onClick={() => run(selectAllMatching)} data-testid="select-all-matching">
+        Select all {total.toLocaleString('en-US')} matching
+      </button>
+      <button type="button" disabled={busy} onClick={() => run(selectActiveStories)} data-testid="select-active-stories">
+        Select accounts with active stories
+      </button>
+      <button type="button" disabled={!count} onClick={clearSelection} data-testid="clear-selection">
+        Clear selection
+      </button>
+      <span className="toolbar-group">
+        <select
+          aria-label="New status for the selection"
+          value={status}
+          onChange={(e) => setStatus(e.target.value)}
+          data-testid="bulk-status-select"
+        >
+          <option value="">Set status…</option>
+          {PROFILE_STATUSES.map((s) => (
+            <option key={s} value={s}>
+              {s}
+            </option>
+          ))}
+        </select>
+        <button
+          type="button"
+          disabled={!count || !status || busy}
+          data-testid="bulk-status-apply"
+          onClick={() => run(async () => (await bulkUpdate({ status })) && setStatus(''))}
+        >
+          Apply
+        </button>
+      </span>
+      <span className="toolbar-group">
+        <select
+          aria-label="Move the selection to niche"
+          value={nicheId}
+          onChange={(e) => setNicheId(e.target.value)}
+          data-testid="bulk-niche-select"
+        >
+          <option value="">Move to niche…</option>
+          {niches.map((n) => (
+            <option key={n.id} value={n.id}>
+              {n.name}
+            </option>
+          ))}
+        </select>
+        <button
+          type="button"
+          disabled={!count || !nicheId || busy}
+          data-testid="bulk-niche-apply"
+          onClick={() => run(async () => (await bulkUpdate({ niche_id: nicheId })) && setNicheId(''))}
+        >
+          Move
+        </button>
+      </span>
+    </div>
+  )
+}
+
+function SortHeader({ column }) {
+  const sortBy = useProfileStore((s) => s.sortBy)
+  const sortDirection = useProfileStore((s) => s.sortDirection)
+  const setSort = useProfileStore((s) => s.setSort)
+  if (column.sortable === false) return <th scope="col">{column.label}</th>
+  const active = sortBy === column.key
+  return (
+    <th
+      scope="col"
+      className={column.num ? 'num' : undefined}
+      aria-sort={active ? (sortDirection === 'asc' ? 'ascending' : 'descending') : 'none'}
+    >
+      <button type="button" className="sort-button" onClick={() => setSort(column.key)} data-testid={`sort-${column.key}`}>
+        {column.label}
+        <span className="sort-indicator" aria-hidden="true">
+          {active ? (sortDirection === 'asc' ? '▲' : '▼') : '↕'}
+        </span>
+      </button>
+    </th>
+  )
+}
+
+function focusSibling(row, direction) {
+  const next = direction > 0 ? row.nextElementSibling : row.previousElementSibling
+  if (next && next.tabIndex >= 0) next.focus()
+}
+
+/** Profiles of the chosen niche with filters, sorting, paging and multi-select. */
+export default function ProfileTable({ emptyMessage }) {
+  const profiles = useProfileStore((s) => s.profiles)
+  const total = useProfileStore((s) => s.total)
+  const page = useProfileStore((s) => s.page)
+  const pageSize = useProfileStore((s) => s.pageSize)
+  const loading = useProfileStore((s) => s.loading)
+  const loaded = useProfileStore((s) => s.loaded)
+  const selectedIds = useProfileStore((s) => s.selectedIds)
+  const { clickRow, toggleRow, selectPage, deselectPage, setPage } = useProfileStore.getState()
+  const niches = useNicheStore((s) => s.niches)
+  const nicheNames = new Map(niches.map((n) => [n.id, n.name]))
+
+  const pageIds = profiles.map((p) => p.id)
+  const pageAllSelected = allSelected(selectedIds, pageIds)
+  const { from, to } = pageRange({ page, pageSize, total, profiles })
+  const pages = pageCount({ total, pageSize })
+
+  const onRowKey = (event, profile) => {
+    if (event.target !== event.currentTarget) return
+    if (event.key === ' ') {
+      event.preventDefault()
+      toggleRow(profile.id, modifiers(event))
+    } else if (event.key === 'Enter') {
+      event.preventDefault()
+      window.open(profileUrl(profile), '_blank', 'noopener')
+    } else if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
+      event.preventDefault()
+      focusSibling(event.currentTarget, event.key === 'ArrowDown' ? 1 : -1)
+    }
+  }
+
+  return (
+    <section className="profiles" aria-label="Profiles">
+      <Filters />
+      <SelectionBar />
+      <div className="table-wrap" aria-busy={loading}>
+        <table className="data-table" data-testid="profile-table">
+          <thead>
+            <tr>
+              <th scope="col" className="check-col">
+                <input
+                  type="checkbox"
+                  aria-label="Select all profiles on this page"
+                  checked={pageAllSelected}
+                  disabled={!pageIds.length}
+                  onChange={() => (pageAllSelected ? deselectPage() : selectPage())}
+                />
+              </th>
+              {COLUMNS.map((c) => (
+                <SortHeader key={c.key} column={c} />
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {profiles.map((p) => {
+              const selected = selectedIds.has(p.id)
+              return (
+                <tr
+                  key={p.id}
+                  data-testid="profile-row"
+                  data-profile-id={p.id}
+                  className={selected ? 'selected' : undefined}
+                  aria-selected={selected}
+                  tabIndex={0}
+                  onClick={(e) => clickRow(p.id, modifiers(e))}
+                  onMouseDown={(e) => e.shiftKey && e.preventDefault()}
+                  onKeyDown={(e) => onRowKey(e, p)}
+                >
+                  <td className="check-col" onClick={(e) => e.stopPropagation()}>
+                    {/* onClick (not onChange) sees the shift key, for range selection */}
+                    <input
+                      type="checkbox"
+                      aria-label={`Select ${p.username}`}
+                      checked={selected}
+                      onChange={() => {}}
+                      onClick={(e) => toggleRow(p.id, modifiers(e))}
+                    />
+                  </td>
+                  <td>
+                    <a href={profileUrl(p)} target="_blank" rel="noreferrer" onClick={(e) => e.stopPropagation()} tabIndex={-1}>
+                      {p.username}
+                    </a>
+                    {p.is_private && <span className="muted small"> (private)</span>}
+                  </td>
+                  <td>{nicheNames.get(p.niche_id) || p.niche || '—'}</td>
+                  <td>
+                    <StatusChip kind={PROFILE_STATUS_KIND[p.status] || 'neutral'}>{p.status}</StatusChip>
+                  </td>
+                  <td>
+                    {p.active_story ? (
+                      <span className="story-dot on" title="Active story" aria-label="Active story" />
+                    ) : (
+                      <span className="story-dot" title="No active story" aria-label="No active story" />
+                    )}
+                  </td>
+                  <td>{formatDateTime(p.last_checked)}</td>
+                  <td>{formatDateTime(p.last_detected)}</td>
+                  <td className="num">{formatPercent(detectionRate(p))}</td>
+                  <td className="num">{formatNumber(p.total_checks ?? 0)}</td>
+                </tr>
+              )
+            })}
+          </tbody>
+        </table>
+        {loading && !profiles.length && <p className="empty">Loading profiles…</p>}
+        {loaded && !loading && !profiles.length && (
+          <p className="empty" data-testid="profiles-empty">
+            {emptyMessage || 'No profiles match these filters'}
+          </p>
+        )}
+      </div>
+      <Pager from={from} to={to} total={total} page={page} pages={pages} onPage={setPage} label="Profile pages" testId="profile-pager" />
+    </section>
+  )
+}

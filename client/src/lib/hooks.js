@@ -1,0 +1,53 @@
+import { useEffect, useRef, useState, useSyncExternalStore } from 'react'
+
+/** The value, once it has stopped changing for `delay` ms. */
+export function useDebouncedValue(value, delay = 300) {
+  const [debounced, setDebounced] = useState(value)
+  useEffect(() => {
+    const timer = setTimeout(() => setDebounced(value), delay)
+    return () => clearTimeout(timer)
+  }, [value, delay])
+  return debounced
+}
+
+function subscribeVisibility(callback) {
+  document.addEventListener('visibilitychange', callback)
+  return () => document.removeEventListener('visibilitychange', callback)
+}
+
+/** True while the browser tab is visible. */
+export function useDocumentVisible() {
+  return useSyncExternalStore(
+    subscribeVisibility,
+    () => document.visibilityState !== 'hidden',
+    () => true,
+  )
+}
+
+/**
+ * Calls `fn` every `intervalMs` while `enabled` and the browser tab is visible (the first call
+ * happens after one interval; callers load initial data themselves).
+ */
+export function usePolling(fn, intervalMs, enabled = true) {
+  const visible = useDocumentVisible()
+  const fnRef = useRef(fn)
+  fnRef.current = fn
+  useEffect(() => {
+    if (!enabled || !visible) return undefined
+    const timer = setInterval(() => fnRef.current(), intervalMs)
+    return () => clearInterval(timer)
+  }, [enabled, visible, intervalMs])
+}
+
+/** Closes on Escape. */
+export function useEscape(onEscape) {
+  const ref = useRef(onEscape)
+  ref.current = onEscape
+  useEffect(() => {
+    const handler = (event) => {
+      if (event.key === 'Escape') ref.current()
+    }
+    document.addEventListener('keydown', handler)
+    return () => document.removeEventListener('keydown', handler)
+  }, [])
+}

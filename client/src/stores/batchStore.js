@@ -1,0 +1,231 @@
+// Batches: the list (kept in the server's order), the selection, and every batch action.
+// The client never decides a status or a queue position: it shows what the server returns
+// (action answers, the event stream, or a reload).
+import { create } from 'zustand'
+import { batches as batchesApi } from '../api/index.js'
+import { moveSelected, moveTo, sameOrder } from '../lib/order.js'
+import { checkboxSelection, clickSelection } from '../lib/selection.js'
+import { notify, showError } from './uiStore.js'
+
+const STATUS_RANK = { in_progress: 0, queued: 1 }
+
+/** Running first, then queue order, then newest — the order GET /batches answers with. */
+export function sortBatches(list) {
+  return [...list].sort((a, b) => {
+    const ra = STATUS_RANK[a.status] ?? 2
+    const rb = STATUS_RANK[b.status] ?? 2
+    if (ra !== rb) return ra - rb
+    if (ra === 1) return (a.queue_position ?? Infinity) - (b.queue_position ?? Infinity)
+    return String(b.created_at || '').localeCompare(String(a.created_at || ''))
+  })
+}
+
+/** Replaces (or adds) batches by id. */
+export function mergeBatches(list, updates) {
+  const byId = new Map(list.map((b) => [b.id, b]))
+  for (const batch of updates) {
+    if (batch && batch.id) byId.set(batch.id, { ...byId.get(batch.id), ...batch })
+  }
+  return sortBatches([...byId.values()])
+}
+
+/** Ids of queued batches in queue order. */
+export function queuedIds(list) {
+  return list
+    .filter((b) => b.status === 'queued')
+    .sort((a, b) => (a.queue_position ?? Infinity) - (b.queue_position ?? Infinity))
+    .map((b) => b.id)
+}
+
+function nicheName(batch) {
+  return batch?.niche?.name || 'unknown niche'
+}
+
+let fetchSeq = 0
+
+export const useBatchStore = create((set, get) => {
+  /** Shows an action error; a 409 refused start names the batches that are running. */
+  const report = (err) => {
+    const running = err?.data?.running_batch_ids
+    if (err?.status === 409 && Array.isArray(running) && running.length) {
+      const byId = new Map(get().batches.map((b) => [b.id, b]))
+      const names = running.map((id) => (byId.has(id) ? `${nicheName(byId.get(id))} (${id.slice(0, 8)})` : id))
+      showError(`${err.message} Running: ${names.join(', ')}.`)
+    } else {
+      showError(err)
+    }
+  }
+
+  const keepSelection = (batches) => {
+    const ids = new Set(batches.map((b) => b.id))
+    const selectedIds = new Set([...get().selectedIds].filter((id) => ids.has(id)))
+    return selectedIds.size === get().selectedIds.size ? get().selectedIds : selectedIds
+  }
+
+  /** Runs a POST that answers `[Batch]` (start/stop/resume), merges it, then reloads. */
+  const transition = async (call, ids, verb) => {
+    const list = [...ids]
+    if (!list.length) return false
+    set({ busy: true })
+    try {
+      const updated = await call(list)
+      if (Array.isArray(updated)) set({ batches: mergeBatches(get().batches, updated) })
+      if (verb) notify(`${verb} ${list.length} batch${list.length === 1 ? '' : 'es'}`)
+      return true
+    } catch (err) {
+      report(err)
+      return false
+    } finally {
+      set({ busy: false })
+      // Other batches moved too (queue renumbered, next one promoted): reload quietly.
+      get().fetchBatches({ quiet: true })
+    }
+  }
+
+  return {
+    batches: [],
+    loading: false,
+    loaded: false,
+    busy: false,
+    selectedIds: new Set(),
+    anchorId: null,
+
+    async fetchBatches({ quiet = false } = {}) {
+      const seq = ++fetchSeq
+      if (!quiet) set({ loading: true })
+      try {
+        const list = await batchesApi.list()
+        if (seq !== fetchSeq) return
+        const batches = sortBatches(Array.isArray(list) ? list : [])
+        set({ batches, loaded: true, selectedIds: keepSelection(batches) })
+      } catch (err) {
+        if (seq === fetchSeq && !quiet) showError(err)
+      } finally {
+        if (seq === fetchSeq) set({ loading: false })
+      }
+    },
+
+    /** POST /batches with `{niche_id, profile_ids}` or `{niche_id, all_profiles: true}`. */
+    async createBatch(payload) {
+      try {
+        const batch = await batchesApi.create(payload)
+        if (batch && batch.id) set({ batches: mergeBatches(get().batches, [batch]) })
+        notify(batch?.id ? `Batch created for ${nicheName(batch)}: ${batch.total_profiles ?? 0} profiles` : 'Batch created')
+        return batch
+      } catch (err) {
+        report(err)
+        return null
+      }
+    },
+
+    start: (ids) => transition(batchesApi.start, ids, 'Started'),
+    stop: (ids) => transition(batchesApi.stop, ids, 'Stopped'),
+    resume: (ids) => transition(batchesApi.resume, ids, 'Resumed'),
+
+    async remove(ids) {
+      const list = [...ids]
+      if (!list.length) return false
+      set({ busy: true })
+      try {
+        await batchesApi.delete(list)
+        const gone = new Set(list)
+        const batches = get().batches.filter((b) => !gone.has(b.id))
+        set({ batches, selectedIds: new Set([...get().selectedIds].filter((id) => !gone.has(id))) })
+        notify(`Deleted ${list.length} batch${list.length === 1 ? '' : 'es'}`)
+        return true
+      } catch (err) {
+        report(err)
+        return false
+      } finally {
+        set({ busy: false })
+        get().fetchBatches({ quiet: true })
+      }
+    },
+
+    /** POST /batches/{id}/retry-failed for each id. */
+    async retryFailed(ids) {
+      const list = [...ids]
+      if (!list.length) return false
+      set({ busy: true })
+      try {
+        const updated = []
+        for (const id of list) updated.push(await batchesApi.retryFailed(id))
+        set({ batches: mergeBatches(get().batches, updated) })
+        notify(`Retrying failed checks of ${list.length} batch${list.length === 1 ? '' : 'es'}`)
+        return true
+      } catch (err) {
+        report(err)
+        return false
+      } finally {
+        set({ busy: false })
+        get().fetchBatches({ quiet: true })
+      }
+    },
+
+    /** Saves a new queue order (the full list of queued ids); positions show at once. */
+    async reorder(orderedIds) {
+      const current = queuedIds(get().batches)
+      if (sameOrder(current, orderedIds)) return true
+      const position = new Map(orderedIds.map((id, i) => [id, i + 1]))
+      set({
+        batches: sortBatches(
+          get().batches.map((b) => (position.has(b.id) && b.status === 'queued' ? { ...b, queue_position: position.get(b.id) } : b)),
+        ),
+      })
+      try {
+        const updated = await batchesApi.reorder(orderedIds)
+        if (Array.isArray(updated)) set({ batches: mergeBatches(get().batches, updated) })
+        return true
+      } catch (err) {
+        report(err)
+        get().fetchBatches({ quiet: true })
+        return false
+      }
+    },
+
+    /** Moves the selected queued batches one place up (-1) or down (+1). */
+    moveSelection(direction) {
+      const order = queuedIds(get().batches)
+      return get().reorder(moveSelected(order, get().selectedIds, direction))
+    },
+
+    /** Drag-and-drop: puts `dragId` where `targetId` is. */
+    moveBatchTo(dragId, targetId) {
+      return get().reorder(moveTo(queuedIds(get().batches), dragId, targetId))
+    },
+
+    // --- live updates ----------------------------------------------------------------------
+
+    applyBatch(batch) {
+      if (batch && batch.id) set({ batches: mergeBatches(get().batches, [batch]) })
+    },
+    removeBatch(id) {
+      const selectedIds = new Set(get().selectedIds)
+      selectedIds.delete(id)
+      set({ batches: get().batches.filter((b) => b.id !== id), selectedIds })
+    },
+
+    // --- selection -------------------------------------------------------------------------
+
+    clickRow(id, mods) {
+      const ids = get().batches.map((b) => b.id)
+      const next = clickSelection({ selected: get().selectedIds, anchorId: get().anchorId }, ids, id, mods)
+      set({ selectedIds: next.selected, anchorId: next.anchorId })
+    },
+    toggleRow(id, mods) {
+      const ids = get().batches.map((b) => b.id)
+      const next = checkboxSelection({ selected: get().selectedIds, anchorId: get().anchorId }, ids, id, mods)
+      set({ selectedIds: next.selected, anchorId: next.anchorId })
+    },
+    selectAll() {
+      set({ selectedIds: new Set(get().batches.map((b) => b.id)) })
+    },
+    clearSelection() {
+      set({ selectedIds: new Set(), anchorId: null })
+    },
+    selectedBatches() {
+      const selected = get().selectedIds
+      return get().batches.filter((b) => selected.has(b.id))
+    },
+  }
+})

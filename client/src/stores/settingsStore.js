@@ -1,0 +1,53 @@
+// Settings: loaded from GET /settings, saved with PUT /settings (only the changed fields).
+import { create } from 'zustand'
+import { settings as settingsApi } from '../api/index.js'
+import { settingsErrorsFrom } from '../lib/settingsSchema.js'
+import { notify, showError } from './uiStore.js'
+
+export const useSettingsStore = create((set, get) => ({
+  settings: null,
+  loading: false,
+  saving: false,
+  serverErrors: {}, // field → message from the last 400
+  formError: null,
+  savedAt: null,
+
+  async load() {
+    set({ loading: true })
+    try {
+      set({ settings: await settingsApi.get() })
+    } catch (err) {
+      showError(err)
+    } finally {
+      set({ loading: false })
+    }
+  },
+
+  /** Saves `changes` (snake_case); resolves to true on success. Validation errors stay inline. */
+  async save(changes) {
+    set({ saving: true, serverErrors: {}, formError: null })
+    try {
+      const saved = await settingsApi.update(changes)
+      set({ settings: saved && typeof saved === 'object' ? { ...get().settings, ...saved } : get().settings, savedAt: Date.now() })
+      notify('Settings saved')
+      return true
+    } catch (err) {
+      if (err?.status === 400) {
+        const { fieldErrors, formError } = settingsErrorsFrom(err)
+        set({ serverErrors: fieldErrors, formError })
+      } else {
+        showError(err)
+      }
+      return false
+    } finally {
+      set({ saving: false })
+    }
+  },
+
+  clearServerError(name) {
+    if (!get().serverErrors[name]) return
+    const serverErrors = { ...get().serverErrors }
+    delete serverErrors[name]
+    set({ serverErrors })
+  },
+}))
