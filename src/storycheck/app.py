@@ -178,7 +178,11 @@ def _register_client(app: Flask, config: Config) -> None:
             )
         target = directory / path
         if path and target.is_file():
-            return send_from_directory(directory, path)
+            response = send_from_directory(directory, path)
+            if path.startswith("assets/"):
+                # Vite puts a content hash in every asset name: safe to cache for a year.
+                response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+            return response
         response = send_from_directory(directory, "index.html")
         response.headers["Cache-Control"] = "no-cache"
         return response
