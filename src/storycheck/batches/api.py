@@ -53,7 +53,9 @@ def create_batch() -> Response:
     niche_id = require_str(data, "niche_id", max_length=64)
     all_profiles = data.get("all_profiles", False)
     if not isinstance(all_profiles, bool):
-        raise ValidationError("all_profiles must be true or false", details={"field": "all_profiles"})
+        raise ValidationError(
+            "all_profiles must be true or false", details={"field": "all_profiles"}
+        )
     profile_ids = data.get("profile_ids")
     if not all_profiles:
         if profile_ids is None or profile_ids == []:

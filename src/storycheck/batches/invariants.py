@@ -24,9 +24,10 @@ def check_invariants(session: Session, *, now: datetime | None = None) -> list[s
     """
     now = now or utcnow()
     violations: list[str] = []
-    limit = session.scalar(
-        select(SystemSettings.max_concurrent_batches).where(SystemSettings.id == 1)
-    ) or 1
+    limit = (
+        session.scalar(select(SystemSettings.max_concurrent_batches).where(SystemSettings.id == 1))
+        or 1
+    )
     batches = session.scalars(select(Batch)).all()
     running = [b for b in batches if b.status == BatchStatus.IN_PROGRESS.value]
     queued = [b for b in batches if b.status == BatchStatus.QUEUED.value]

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -76,6 +77,12 @@ class Batch(Base):
     updated_at: Mapped[datetime | None] = mapped_column(default=utcnow, onupdate=utcnow)
     started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
+    # The first STORY_PREVIEW_LIMIT usernames with a story, as a JSON list, written with the
+    # counters: the batch list shows them without reading per-profile rows.
+    story_preview: Mapped[str | None] = mapped_column(Text)
+
+
+STORY_PREVIEW_LIMIT = 50
 
 
 class BatchProfile(Base):
@@ -92,9 +99,7 @@ class BatchProfile(Base):
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    batch_id: Mapped[str] = mapped_column(
-        String(36), ForeignKey("batches.id", ondelete="CASCADE")
-    )
+    batch_id: Mapped[str] = mapped_column(String(36), ForeignKey("batches.id", ondelete="CASCADE"))
     profile_id: Mapped[str] = mapped_column(
         String(36), ForeignKey("profiles.id", ondelete="CASCADE"), index=True
     )
@@ -128,9 +133,7 @@ class BatchLog(Base):
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    batch_id: Mapped[str] = mapped_column(
-        String(36), ForeignKey("batches.id", ondelete="CASCADE")
-    )
+    batch_id: Mapped[str] = mapped_column(String(36), ForeignKey("batches.id", ondelete="CASCADE"))
     timestamp: Mapped[datetime] = mapped_column(default=utcnow)
     event_type: Mapped[str] = mapped_column(String(50))
     message: Mapped[str] = mapped_column(String(500))

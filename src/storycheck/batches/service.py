@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
@@ -12,16 +13,20 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storycheck.batches.models import Batch, BatchLog, BatchProfile, BatchStatus, ItemStatus
+from storycheck.batches.models import (
+    STORY_PREVIEW_LIMIT,
+    Batch,
+    BatchLog,
+    BatchProfile,
+    BatchStatus,
+    ItemStatus,
+)
 from storycheck.db import utcnow
 from storycheck.errors import NotFound, ValidationError
 from storycheck.niches.models import Niche
 from storycheck.niches.service import niche_to_dict, profile_counts
 from storycheck.profiles.models import Profile
 from storycheck.web.http import iso
-
-# The list answer carries this many story usernames per batch; GET /batches/{id} has them all.
-LIST_STORY_USERNAMES = 100
 
 BATCH_STATUSES = tuple(s.value for s in BatchStatus)
 ITEM_STATUSES = tuple(s.value for s in ItemStatus)
@@ -38,13 +43,17 @@ def list_batches(session: Session, *, status: str | None = None) -> list[dict[st
         query = query.where(Batch.status == status)
     order = func.coalesce(Batch.queue_position, 1_000_000_000)
     batches = session.scalars(query.order_by(order, Batch.created_at.desc(), Batch.id)).all()
-    return serialize_batches(session, batches, story_limit=LIST_STORY_USERNAMES)
+    return serialize_batches(session, batches)
 
 
 def serialize_batches(
-    session: Session, batches: Sequence[Batch], *, story_limit: int | None = LIST_STORY_USERNAMES
+    session: Session, batches: Sequence[Batch], *, full_story_list: bool = False
 ) -> list[dict[str, Any]]:
-    """Batch objects with their niche and live figures, in a fixed number of queries."""
+    """Batch objects with their niche and live figures, in a fixed number of queries.
+
+    `profiles_with_stories` is the stored preview (at most STORY_PREVIEW_LIMIT names) unless
+    `full_story_list` asks for every name, read from the items.
+    """
     if not batches:
         return []
     ids = [b.id for b in batches]
@@ -53,7 +62,10 @@ def serialize_batches(
     counts = profile_counts(session, niche_ids)
     in_flight = _in_flight_counts(session, ids)
     rates = _recent_rates(session, ids)
-    stories = _story_usernames(session, ids, story_limit)
+    if full_story_list:
+        stories = _story_usernames(session, ids)
+    else:
+        stories = {b.id: story_preview(b) for b in batches}
     return [
         batch_to_dict(
             batch,
@@ -119,7 +131,7 @@ def batch_payloads(session: Session, batches: Sequence[Batch]) -> list[dict[str,
         b.id: b for b in session.scalars(select(Batch).where(Batch.id.in_([b.id for b in batches])))
     }
     ordered = [fresh[b.id] for b in batches if b.id in fresh]
-    return serialize_batches(session, ordered, story_limit=LIST_STORY_USERNAMES)
+    return serialize_batches(session, ordered)
 
 
 def get_batch(
@@ -134,13 +146,13 @@ def get_batch(
     batch = session.get(Batch, batch_id)
     if batch is None:
         raise NotFound(f"Batch {batch_id} not found")
-    payload = serialize_batches(session, [batch], story_limit=None)[0]
+    payload = serialize_batches(session, [batch], full_story_list=True)[0]
     query = select(BatchProfile, Profile.username).join(
         Profile, Profile.id == BatchProfile.profile_id
     )
     query = query.where(BatchProfile.batch_id == batch_id)
-    count_query = select(func.count()).select_from(BatchProfile).where(
-        BatchProfile.batch_id == batch_id
+    count_query = (
+        select(func.count()).select_from(BatchProfile).where(BatchProfile.batch_id == batch_id)
     )
     if item_status is not None:
         if item_status not in ITEM_STATUSES:
@@ -265,41 +277,46 @@ def results_csv(session: Session, batch_id: str) -> Iterator[str]:
         )
 
 
+def story_preview(batch: Batch) -> list[str]:
+    """The stored list of story usernames of a batch (at most STORY_PREVIEW_LIMIT)."""
+    if not batch.story_preview:
+        return []
+    try:
+        names = json.loads(batch.story_preview)
+    except ValueError:
+        return []
+    return sorted(str(n) for n in names) if isinstance(names, list) else []
+
+
 def _in_flight_counts(session: Session, ids: list[str]) -> dict[str, int]:
+    # Few items are in flight at any time: the status index finds them without the id list.
     rows = session.execute(
         select(BatchProfile.batch_id, func.count())
-        .where(BatchProfile.status == ItemStatus.IN_FLIGHT.value, BatchProfile.batch_id.in_(ids))
+        .where(BatchProfile.status == ItemStatus.IN_FLIGHT.value)
         .group_by(BatchProfile.batch_id)
     )
-    return {batch_id: count for batch_id, count in rows}
+    wanted = set(ids)
+    return {batch_id: count for batch_id, count in rows if batch_id in wanted}
 
 
 def _recent_rates(session: Session, ids: list[str]) -> dict[str, int]:
     since = utcnow() - timedelta(minutes=1)
     rows = session.execute(
         select(BatchProfile.batch_id, func.count())
-        .where(BatchProfile.processed_at >= since, BatchProfile.batch_id.in_(ids))
+        .where(BatchProfile.processed_at >= since)
         .group_by(BatchProfile.batch_id)
     )
-    return {batch_id: count for batch_id, count in rows}
+    wanted = set(ids)
+    return {batch_id: count for batch_id, count in rows if batch_id in wanted}
 
 
-def _story_usernames(
-    session: Session, ids: list[str], limit: int | None
-) -> dict[str, list[str]]:
+def _story_usernames(session: Session, ids: list[str]) -> dict[str, list[str]]:
     query = (
         select(BatchProfile.batch_id, Profile.username)
         .join(Profile, Profile.id == BatchProfile.profile_id)
         .where(BatchProfile.batch_id.in_(ids), BatchProfile.has_story.is_(True))
         .where(BatchProfile.status == ItemStatus.COMPLETED.value)
     )
-    if limit is not None:
-        ranked = query.add_columns(
-            func.row_number()
-            .over(partition_by=BatchProfile.batch_id, order_by=Profile.username)
-            .label("rank")
-        ).subquery()
-        query = select(ranked.c.batch_id, ranked.c.username).where(ranked.c.rank <= limit)
     result: dict[str, list[str]] = defaultdict(list)
     for batch_id, username in session.execute(query):
         result[batch_id].append(username)

@@ -28,6 +28,7 @@ database, so a crash between commit and notification heals itself.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from storycheck.batches.models import (
     FINAL_ITEM_STATUSES,
+    STORY_PREVIEW_LIMIT,
     Batch,
     BatchLog,
     BatchProfile,
@@ -137,8 +139,9 @@ class BatchStateManager:
             session.add(batch)
             session.flush()
             if ids:
-                session.execute(
-                    insert(BatchProfile),
+                # Core executemany: a 100,000-profile batch is one fast statement batch.
+                session.connection().execute(
+                    insert(BatchProfile.__table__),
                     [
                         {
                             "id": new_id(),
@@ -209,12 +212,13 @@ class BatchStateManager:
             illegal = [b for b in batches if b.status not in (QUEUED, IN_PROGRESS)]
             if illegal:
                 raise self._illegal(illegal, "stop", "only queued or running batches can be paused")
+            vacated = [b.queue_position for b in batches if b.status == QUEUED]
             for batch in batches:
                 was_running = batch.status == IN_PROGRESS
                 self._set_state(session, batch, PAUSED, None)
                 if was_running:
                     effects.stopped.append(batch.id)
-            self._renumber(session)
+            self._close_gaps(session, vacated)
             self._promote(session, effects)
             ids = [b.id for b in batches]
         self._notify(effects)
@@ -228,8 +232,9 @@ class BatchStateManager:
             batches = self._load(session, batch_ids)
             ids = [b.id for b in batches]
             effects.stopped.extend(b.id for b in batches if b.status == IN_PROGRESS)
+            vacated = [b.queue_position for b in batches if b.status == QUEUED]
             self._delete_rows(session, ids)
-            self._renumber(session)
+            self._close_gaps(session, vacated)
             self._promote(session, effects)
         self._notify(effects)
         return len(ids)
@@ -491,7 +496,18 @@ class BatchStateManager:
                 set_committed_value(batch, "queue_position", position)
 
     def _renumber(self, session: Session) -> None:
+        """Rewrite every queued position to 1..n in queue order (the reconciler's healer)."""
         self._write_positions(session, self._queue(session))
+
+    def _close_gaps(self, session: Session, vacated: Iterable[int | None]) -> None:
+        """Shift the queue up behind each vacated position: O(1) statements, not O(queue)."""
+        for position in sorted((p for p in vacated if p), reverse=True):
+            session.execute(
+                update(Batch)
+                .where(Batch.status == QUEUED, Batch.queue_position > position)
+                .values(queue_position=Batch.queue_position - 1)
+                .execution_options(synchronize_session=False)
+            )
 
     def _promote(self, session: Session, effects: _Effects) -> None:
         limit = _max_concurrent(session)
@@ -520,7 +536,6 @@ class BatchStateManager:
                 .execution_options(synchronize_session=False)
             )
             running += 1
-        self._renumber(session)
 
     def _open_items(self, session: Session, batch_id: str) -> int:
         return (
@@ -558,7 +573,13 @@ class BatchStateManager:
         session.execute(
             update(Batch)
             .where(Batch.id == batch_id)
-            .values(completed_profiles=0, successful_checks=0, failed_checks=0, started_at=None)
+            .values(
+                completed_profiles=0,
+                successful_checks=0,
+                failed_checks=0,
+                started_at=None,
+                story_preview=None,
+            )
             .execution_options(synchronize_session=False)
         )
         self._log(session, batch_id, "Items reset for a re-run")
@@ -569,7 +590,7 @@ class BatchStateManager:
         session.execute(
             update(Batch)
             .where(Batch.id == batch_id)
-            .values(**counts)
+            .values(**counts, story_preview=story_preview_from_items(session, batch_id))
             .execution_options(synchronize_session=False)
         )
 
@@ -656,6 +677,22 @@ class BatchStateManager:
         with self.db.read() as session:
             found = {b.id: b for b in session.scalars(select(Batch).where(Batch.id.in_(ids)))}
         return [found[i] for i in ids if i in found]
+
+
+def story_preview_from_items(session: Session, batch_id: str) -> str:
+    """The JSON preview of story usernames (at most STORY_PREVIEW_LIMIT), read from the items."""
+    names = session.scalars(
+        select(Profile.username)
+        .join(BatchProfile, BatchProfile.profile_id == Profile.id)
+        .where(
+            BatchProfile.batch_id == batch_id,
+            BatchProfile.status == ItemStatus.COMPLETED.value,
+            BatchProfile.has_story.is_(True),
+        )
+        .order_by(Profile.username)
+        .limit(STORY_PREVIEW_LIMIT)
+    ).all()
+    return json.dumps(list(names))
 
 
 def counters_from_items(session: Session, batch_id: str) -> dict[str, int]:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 18:39:26.918544
+Create Date: 2026-11-28 19:08:40.070000
 """
 
 from __future__ import annotations
@@ -112,6 +112,7 @@ def upgrade() -> None:
         sa.Column("updated_at", storycheck.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("started_at", storycheck.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("completed_at", storycheck.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("story_preview", sa.Text(), nullable=True),
         sa.CheckConstraint(
             "(status = 'in_progress' AND queue_position = 0) OR (status = 'queued' AND queue_position >= 1) OR (status IN ('paused', 'done') AND queue_position IS NULL)",
             name=op.f("ck_batches_position_matches_status"),
