@@ -16,7 +16,6 @@ from storycheck.niches.models import Niche
 from storycheck.profiles.models import Profile
 from storycheck.web.http import iso
 
-
 NAME_MAX_LENGTH = 50
 ORDER_RANGE = (-1_000_000, 1_000_000)
 TARGET_RANGE = (0, 1_000_000)
@@ -37,7 +36,7 @@ def profile_counts(session: Session, niche_ids: Iterable[str] | None = None) -> 
         if not ids:
             return {}
         query = query.where(Profile.niche_id.in_(ids))
-    return {niche_id: count for niche_id, count in session.execute(query)}
+    return {niche_id: count for niche_id, count in session.execute(query) if niche_id}
 
 
 def niche_to_dict(niche: Niche, profile_count: int) -> dict[str, Any]:

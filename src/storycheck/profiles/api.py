@@ -1,0 +1,211 @@
+"""Profile routes: thin views over `profiles.service` and `profiles.importer`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, request
+from sqlalchemy.exc import DataError
+
+from storycheck.errors import ValidationError
+from storycheck.profiles import importer, service
+from storycheck.web.context import services
+from storycheck.web.errors import error_response
+from storycheck.web.http import json_body, no_content, ok, query_bool, query_int
+
+bp = Blueprint("profiles", __name__, url_prefix="/api/profiles")
+
+
+@bp.errorhandler(DataError)
+def _unstorable(exc: DataError) -> Response:
+    """A value the database refuses (e.g. a NUL character on PostgreSQL) is bad input, not a 500."""
+    return error_response(
+        400,
+        "invalid_value",
+        "The request contains a value that cannot be stored (e.g. a NUL character)",
+    )
+
+
+def _filters() -> service.ProfileFilters:
+    return service.check_filters(
+        niche_id=request.args.get("niche_id"),
+        status=request.args.get("status"),
+        search=request.args.get("search"),
+        active_story=query_bool("active_story"),
+    )
+
+
+def _niche_id(data: dict[str, Any]) -> str | None:
+    """`niche_id` from a body: a string, or null/"" for "no niche"."""
+    value = data.get("niche_id")
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValidationError("niche_id must be a string", details={"field": "niche_id"})
+    return value
+
+
+@bp.get("")
+def list_profiles() -> Response:
+    """A page of profiles with filters and a stable sort."""
+    page = query_int("page", 1, minimum=1, maximum=service.PAGE_MAX)
+    page_size = query_int("page_size", 50, minimum=1, maximum=service.PAGE_SIZE_MAX)
+    filters = _filters()
+    sort_by, direction = service.check_sort(
+        request.args.get("sort_by"), request.args.get("sort_direction")
+    )
+    with services().db.read() as session:
+        payload = service.list_profiles(
+            session,
+            filters=filters,
+            page=page,
+            page_size=page_size,
+            sort_by=sort_by,
+            sort_direction=direction,
+        )
+    return ok(payload)
+
+
+@bp.get("/ids")
+def list_profile_ids() -> Response:
+    """The ids of every profile matching the filters ("select all matching")."""
+    filters = _filters()
+    sort_by, direction = service.check_sort(
+        request.args.get("sort_by"), request.args.get("sort_direction")
+    )
+    with services().db.read() as session:
+        payload = service.profile_ids(
+            session, filters=filters, sort_by=sort_by, sort_direction=direction
+        )
+    return ok(payload)
+
+
+@bp.get("/<profile_id>")
+def get_profile(profile_id: str) -> Response:
+    """One profile."""
+    with services().db.read() as session:
+        profile = service.get_profile(session, profile_id=profile_id)
+        return ok(service.profile_payload(session, profile))
+
+
+@bp.post("")
+def create_profile() -> Response:
+    """Create a profile `{username, niche_id?}`."""
+    data = json_body()
+    if not data:
+        raise ValidationError("No data provided", code="invalid_request")
+    username = service.clean_username(data.get("username"))
+    niche_id = _niche_id(data)
+    with services().db.write() as session:
+        profile = service.create_profile(session, username=username, niche_id=niche_id)
+        payload = service.profile_payload(session, profile)
+    return ok(payload, 201)
+
+
+@bp.put("/<profile_id>")
+def update_profile(profile_id: str) -> Response:
+    """Change `username`, `status` and/or `niche_id`."""
+    data = json_body()
+    changes: dict[str, Any] = {}
+    if "username" in data:
+        changes["username"] = service.clean_username(data["username"])
+    if "status" in data:
+        changes["status"] = service.check_status(data["status"])
+    if "niche_id" in data:
+        changes["niche_id"] = _niche_id(data)
+    with services().db.write() as session:
+        profile = service.update_profile(session, profile_id=profile_id, **changes)
+        payload = service.profile_payload(session, profile)
+    return ok(payload)
+
+
+@bp.post("/bulk")
+def bulk_update() -> Response:
+    """Set `status` and/or `niche_id` of many profiles `{profile_ids, status?, niche_id?}`."""
+    data = json_body()
+    ids = service.check_ids(data.get("profile_ids"))
+    changes: dict[str, Any] = {}
+    if "status" in data:
+        changes["status"] = service.check_status(data["status"])
+    if "niche_id" in data:
+        changes["niche_id"] = _niche_id(data)
+    with services().db.write() as session:
+        payload = service.bulk_update(session, profile_ids=ids, **changes)
+    return ok(payload)
+
+
+@bp.delete("/<profile_id>")
+def delete_profile(profile_id: str) -> Response:
+    """Soft delete: the profile's status becomes `deleted`."""
+    with services().db.write() as session:
+        service.soft_delete(session, profile_id=profile_id)
+    return no_content()
+
+
+@bp.post("/<profile_id>/reactivate")
+def reactivate_profile(profile_id: str) -> Response:
+    """Make a profile active again."""
+    with services().db.write() as session:
+        profile = service.reactivate(session, profile_id=profile_id)
+        payload = service.profile_payload(session, profile)
+    return ok(payload)
+
+
+@bp.post("/<profile_id>/record_check")
+def record_check(profile_id: str) -> Response:
+    """Count one check `{story_detected?: bool}` (no body means no story)."""
+    data = json_body(required=False)
+    detected = data.get("story_detected", False)
+    if detected is None:
+        detected = False
+    if not isinstance(detected, bool):
+        raise ValidationError(
+            "story_detected must be true or false", details={"field": "story_detected"}
+        )
+    with services().db.write() as session:
+        profile = service.record_check(session, profile_id=profile_id, story_detected=detected)
+        payload = service.profile_payload(session, profile)
+    return ok(payload)
+
+
+@bp.post("/refresh-stories")
+def refresh_stories() -> Response:
+    """Clear stale `active_story` flags and delete expired story results."""
+    with services().db.write() as session:
+        payload = service.refresh_stories(session)
+    return ok(payload)
+
+
+@bp.post("/niches/<niche_id>/import")
+def import_profiles(niche_id: str) -> Response:
+    """Import a username list (multipart part `file`, or a text/plain body) into a niche."""
+    raw = _upload()
+    with services().db.write() as session:
+        report = importer.import_profiles(session, niche_id=niche_id, raw=raw)
+    return ok(report.to_dict(), 201 if report.error_count == 0 else 207)
+
+
+def _upload() -> bytes:
+    """The uploaded list: the multipart part `file`, else a raw (text) body."""
+    # Import errors put a readable text in `error`: the original client shows that field.
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise ValidationError(
+                "No file provided: send the list as a multipart part named 'file'",
+                code="No file provided",
+            )
+        if not upload.filename:
+            raise ValidationError("No file selected", code="No file selected")
+        data: bytes = upload.stream.read()
+        return data
+    if request.mimetype in ("application/json", "application/x-www-form-urlencoded"):
+        raise ValidationError(
+            "No file provided: upload multipart/form-data with a part named 'file', "
+            "or send the list as a text/plain body",
+            code="No file provided",
+        )
+    raw = request.get_data(cache=False)
+    if not raw:
+        raise ValidationError("No file provided", code="No file provided")
+    return raw

@@ -1,0 +1,130 @@
+"""Proxy routes: thin views over `proxies.service`. Secrets are masked in every answer."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+from sqlalchemy.exc import DataError
+
+from storycheck.errors import ValidationError
+from storycheck.proxies import service
+from storycheck.web.context import services
+from storycheck.web.errors import error_response
+from storycheck.web.http import json_body, no_content, ok
+
+bp = Blueprint("proxies", __name__, url_prefix="/api/proxies")
+
+
+@bp.errorhandler(DataError)
+def _unstorable(exc: DataError) -> Response:
+    """A value the database refuses (e.g. a NUL character on PostgreSQL) is bad input, not a 500."""
+    return error_response(
+        400,
+        "invalid_value",
+        "The request contains a value that cannot be stored (e.g. a NUL character)",
+    )
+
+
+LOG_LIMIT_DEFAULT = 20
+LOG_LIMIT_MAX = 100
+
+
+@bp.get("")
+def list_proxies() -> Response:
+    """Every proxy + session pair, oldest first."""
+    app = services()
+    with app.db.read() as session:
+        return ok(service.list_proxies(session, secrets=app.secrets))
+
+
+@bp.post("")
+def create_proxy() -> Response:
+    """Add a pair: `{ip, port, session, username?, password?, scheme?}` or `{url, session}`."""
+    data = json_body()
+    pair = service.parse_proxy(data)
+    app = services()
+    with app.db.write() as session:
+        proxy = service.create_proxy(session, pair=pair, secrets=app.secrets)
+        payload = service.proxy_payload(session, proxy, secrets=app.secrets)
+    return ok(payload, 201)
+
+
+@bp.post("/import")
+def import_proxies() -> Response:
+    """Add many pairs from `{lines}`: one `proxy_url|sessionid` per line, reported per line."""
+    data = json_body()
+    app = services()
+    with app.db.write() as session:
+        created, errors = service.import_proxies(
+            session, lines=data.get("lines"), secrets=app.secrets
+        )
+        payload = {
+            "created": service.serialize_proxies(session, created, secrets=app.secrets),
+            "errors": errors,
+            "total": len(created) + len(errors),
+            "created_count": len(created),
+            "error_count": len(errors),
+        }
+    return ok(payload, 207 if errors else 201)
+
+
+@bp.patch("/<proxy_id>/status")
+def set_status(proxy_id: str) -> Response:
+    """Switch a pair `active`, `disabled` or `rate_limited`."""
+    data = json_body()
+    app = services()
+    with app.db.write() as session:
+        proxy = service.set_status(session, proxy_id=proxy_id, status=data.get("status"))
+        payload = service.proxy_payload(session, proxy, secrets=app.secrets)
+    return ok(payload)
+
+
+@bp.put("/<proxy_id>/session")
+def replace_session(proxy_id: str) -> Response:
+    """Replace a pair's Instagram cookie `{session}`; the pair becomes ready again."""
+    data = json_body()
+    if data.get("session") in (None, ""):
+        raise ValidationError(
+            "Missing required fields: session",
+            details={"missing_fields": ["session"], "field": "session"},
+        )
+    cookie = service.clean_session(data["session"])
+    app = services()
+    with app.db.write() as session:
+        proxy = service.replace_session(
+            session, proxy_id=proxy_id, cookie=cookie, secrets=app.secrets
+        )
+        payload = service.proxy_payload(session, proxy, secrets=app.secrets)
+    return ok(payload)
+
+
+@bp.delete("/<proxy_id>")
+def delete_proxy(proxy_id: str) -> Response:
+    """Delete a pair (also after it was used by batches)."""
+    with services().db.write() as session:
+        service.delete_proxy(session, proxy_id=proxy_id)
+    return no_content()
+
+
+@bp.get("/<proxy_id>/error-logs")
+def error_logs(proxy_id: str) -> Response:
+    """A page of a pair's error log, newest first (`limit` 1–100, `offset` ≥ 0)."""
+    limit = _log_param("limit", LOG_LIMIT_DEFAULT, 1, LOG_LIMIT_MAX, "1-100")
+    offset = _log_param("offset", 0, 0, 1_000_000_000, ">=0")
+    with services().db.read() as session:
+        return ok(service.error_logs(session, proxy_id=proxy_id, limit=limit, offset=offset))
+
+
+def _log_param(name: str, default: int, minimum: int, maximum: int | None, valid: str) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = None
+    if value is None or value < minimum or (maximum is not None and value > maximum):
+        raise ValidationError(
+            f"Invalid {name} parameter",
+            details={"field": name, "valid_range": valid},
+        )
+    return value

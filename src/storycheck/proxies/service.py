@@ -1,0 +1,572 @@
+"""Proxy + session pairs: create, import, switch on/off, replace the cookie, delete, report.
+
+Secrets never leave this module in clear: the proxy password and the session cookie are stored
+encrypted (`SecretBox`), duplicates are found through a keyed digest, and every answer shows
+them masked. Error messages and logs never contain them either.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from storycheck.crypto import SecretBox, SecretKeyError, mask
+from storycheck.db import utcnow
+from storycheck.errors import Conflict, NotFound, ValidationError
+from storycheck.proxies.models import (
+    PROXY_SCHEMES,
+    PROXY_STATUSES,
+    IgSession,
+    PairHealth,
+    Proxy,
+    ProxyErrorLog,
+    ProxyUsage,
+)
+from storycheck.web.http import iso
+
+_HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,253}[A-Za-z0-9])?$")
+_SCHEME_PREFIX = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://", re.ASCII)
+SESSION_MAX_LENGTH = 4096
+IMPORT_MAX_LINES = 10_000
+# Kinds of request counted against a pair's hourly budget (ProxyUsage.kind).
+USAGE_KINDS = ("lookup", "stories")
+_SCHEME_ALIASES = {"socks5h": "socks5", "socks": "socks5"}
+_MASK = "…"
+
+
+@dataclass(frozen=True)
+class ProxyInput:
+    """A validated proxy + session pair, ready to store."""
+
+    scheme: str
+    ip: str
+    port: int
+    username: str | None
+    password: str | None
+    session: str
+
+
+# ---------------------------------------------------------------------------------- parsing
+
+
+def parse_proxy(data: Mapping[str, Any]) -> ProxyInput:
+    """Validate `{ip, port, session, username?, password?, scheme?}` or `{url, session}`."""
+    url = data.get("url")
+    if url not in (None, ""):
+        if not isinstance(url, str):
+            raise ValidationError("url must be a string", details={"field": "url"})
+        missing = [] if _present(data.get("session")) else ["session"]
+        if missing:
+            raise _missing(missing)
+        scheme, ip, port, username, password = parse_proxy_url(url)
+        return ProxyInput(scheme, ip, port, username, password, clean_session(data["session"]))
+
+    missing = [name for name in ("ip", "port", "session") if not _present(data.get(name))]
+    if missing:
+        raise _missing(missing)
+    if not isinstance(data["ip"], str):
+        raise ValidationError(
+            "ip must be a string", code="invalid_request", details={"field": "ip"}
+        )
+    ip = data["ip"].strip()
+    scheme_given = data.get("scheme")
+    prefix = _SCHEME_PREFIX.match(ip)
+    if prefix:
+        ip = ip[prefix.end() :]
+        scheme_given = scheme_given or prefix.group("scheme")
+    scheme = clean_scheme(scheme_given)
+    return ProxyInput(
+        scheme=scheme,
+        ip=clean_host(ip),
+        port=clean_port(data["port"]),
+        username=_optional_text(data, "username"),
+        password=_optional_text(data, "password"),
+        session=clean_session(data["session"]),
+    )
+
+
+def parse_proxy_url(url: str) -> tuple[str, str, int, str | None, str | None]:
+    """Split `scheme://user:pass@host:port` (the scheme defaults to http)."""
+    text = url.strip()
+    if "://" not in text:
+        text = "http://" + text
+    try:
+        parts = urlsplit(text)
+        port_value = parts.port
+    except ValueError:
+        raise ValidationError(
+            "The proxy URL is not valid: use scheme://user:password@host:port",
+            code="invalid_request",
+            details={"field": "url"},
+        ) from None
+    if port_value is None:
+        raise ValidationError(
+            "The proxy URL has no port: use scheme://user:password@host:port",
+            code="invalid_request",
+            details={"field": "port", "valid_range": "1-65535"},
+        )
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValidationError(
+            "The proxy URL must not have a path or query", details={"field": "url"}
+        )
+    username = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password else None
+    return (
+        clean_scheme(parts.scheme),
+        clean_host(parts.hostname or ""),
+        clean_port(port_value),
+        username,
+        password,
+    )
+
+
+def clean_scheme(value: object) -> str:
+    """`http` (the default), `https` or `socks5` (`socks5h` is read as `socks5`)."""
+    if value in (None, ""):
+        return "http"
+    if not isinstance(value, str):
+        raise ValidationError("scheme must be a string", details={"field": "scheme"})
+    scheme = value.strip().lower()
+    scheme = _SCHEME_ALIASES.get(scheme, scheme)
+    if scheme not in PROXY_SCHEMES:
+        raise ValidationError(
+            f"Unsupported proxy scheme: {value[:20]}",
+            code="invalid_request",
+            details={"field": "scheme", "valid_range": list(PROXY_SCHEMES)},
+        )
+    return scheme
+
+
+def clean_host(value: str) -> str:
+    """A host name or an IPv4/IPv6 address."""
+    host = value.strip().strip("[]")
+    if not host:
+        raise _missing(["ip"])
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    if len(host) > 255 or not _HOST_RE.match(host):
+        raise ValidationError(
+            "ip must be a host name or an IP address",
+            code="invalid_request",
+            details={"field": "ip"},
+        )
+    return host.lower()
+
+
+def clean_port(value: object) -> int:
+    """A port number 1–65535, given as an integer or a numeric string."""
+    port: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        port = value
+    elif isinstance(value, float) and value.is_integer():
+        port = int(value)
+    elif isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 6:
+        port = int(value.strip())
+    echo = value if isinstance(value, int | float | str) and len(str(value)) <= 20 else None
+    if port is None:
+        raise ValidationError(
+            "Port must be a valid integer",
+            code="invalid_request",
+            details={"port": echo, "field": "port", "valid_range": "1-65535"},
+        )
+    if not 1 <= port <= 65535:
+        raise ValidationError(
+            "Port must be between 1 and 65535",
+            code="invalid_request",
+            details={"port": echo, "field": "port", "valid_range": "1-65535"},
+        )
+    return port
+
+
+def clean_session(value: object) -> str:
+    """The Instagram `sessionid` cookie; a whole `Cookie:` string is accepted too."""
+    if not isinstance(value, str):
+        raise ValidationError(
+            "session must be a string (the Instagram sessionid cookie)",
+            details={"field": "session"},
+        )
+    text = value.strip()
+    if "sessionid=" in text:
+        for part in text.split(";"):
+            name, _, cookie = part.strip().partition("=")
+            if name.strip() == "sessionid":
+                text = cookie.strip()
+                break
+    if not text:
+        raise _missing(["session"])
+    if len(text) > SESSION_MAX_LENGTH or any(c.isspace() or c in ";," for c in text):
+        raise ValidationError(
+            "session does not look like an Instagram sessionid cookie",
+            details={"field": "session"},
+        )
+    return text
+
+
+def _present(value: object) -> bool:
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
+def _missing(fields: list[str]) -> ValidationError:
+    return ValidationError(
+        "Missing required fields: " + ", ".join(fields),
+        details={"missing_fields": fields, "field": fields[0]},
+    )
+
+
+def _optional_text(data: Mapping[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > 255:
+        raise ValidationError(
+            f"{name} must be a string of at most 255 characters", details={"field": name}
+        )
+    return value
+
+
+# ---------------------------------------------------------------------------------- serialise
+
+
+def serialize_proxies(
+    session: Session, proxies: Sequence[Proxy], *, secrets: SecretBox
+) -> list[dict[str, Any]]:
+    """Proxy objects (secrets masked) with their sessions and last-hour usage, in 2 queries."""
+    if not proxies:
+        return []
+    ids = [p.id for p in proxies]
+    sessions: dict[str, list[IgSession]] = {}
+    for row in session.scalars(
+        select(IgSession).where(IgSession.proxy_id.in_(ids)).order_by(IgSession.created_at)
+    ):
+        sessions.setdefault(row.proxy_id, []).append(row)
+    usage = requests_last_hour(session, ids)
+    return [
+        proxy_to_dict(p, sessions.get(p.id, []), usage.get(p.id, 0), secrets=secrets)
+        for p in proxies
+    ]
+
+
+def proxy_to_dict(
+    proxy: Proxy, sessions: Sequence[IgSession], requests_this_hour: int, *, secrets: SecretBox
+) -> dict[str, Any]:
+    """The proxy object of the API: original fields plus health; secrets masked."""
+    total = proxy.total_requests or 0
+    failed = proxy.failed_requests or 0
+    password = _MASK if proxy.password_encrypted else None
+    return {
+        "id": proxy.id,
+        "ip": proxy.ip,
+        "port": proxy.port,
+        "scheme": proxy.scheme,
+        "username": proxy.username,
+        "password": password,
+        "url": masked_url(proxy),
+        "is_active": bool(proxy.is_active),
+        "status": proxy.status,
+        "health": proxy.health,
+        "cooldown_until": iso(proxy.cooldown_until),
+        "error_score": proxy.error_score or 0.0,
+        "consecutive_failures": proxy.consecutive_failures or 0,
+        "total_requests": total,
+        "failed_requests": failed,
+        "requests_this_hour": requests_this_hour,
+        "error_rate": round(failed / total * 100, 2) if total else 0.0,
+        "error_count": proxy.error_count or 0,
+        "avg_response_time": proxy.avg_response_time or 0,
+        "last_used": iso(proxy.last_used),
+        "last_success": iso(proxy.last_success),
+        "last_error": proxy.last_error,
+        "sessions": [
+            {
+                "id": s.id,
+                "session": _masked_secret(secrets, s.session_encrypted),
+                "status": s.status,
+            }
+            for s in sessions
+        ],
+        "created_at": iso(proxy.created_at),
+        "updated_at": iso(proxy.updated_at),
+    }
+
+
+def masked_url(proxy: Proxy) -> str:
+    """`scheme://user:…@host:port` — the password never shown."""
+    host = f"[{proxy.ip}]" if ":" in proxy.ip else proxy.ip
+    credentials = ""
+    if proxy.username:
+        credentials = proxy.username + (f":{_MASK}" if proxy.password_encrypted else "") + "@"
+    elif proxy.password_encrypted:
+        credentials = f":{_MASK}@"
+    return f"{proxy.scheme}://{credentials}{host}:{proxy.port}"
+
+
+def _masked_secret(secrets: SecretBox, token: str) -> str:
+    try:
+        return mask(secrets.decrypt(token)) or _MASK
+    except SecretKeyError:
+        return _MASK  # a key mismatch must not hide the list; the engine reports it loudly
+
+
+def requests_last_hour(session: Session, proxy_ids: Sequence[str]) -> dict[str, int]:
+    """Requests per proxy in the last 60 minutes (the sliding-hour budget the engine uses)."""
+    first_minute = int(time.time()) // 60 - 59
+    rows = session.execute(
+        select(ProxyUsage.proxy_id, func.sum(ProxyUsage.requests))
+        .where(
+            ProxyUsage.proxy_id.in_(list(proxy_ids)),
+            ProxyUsage.minute >= first_minute,
+            ProxyUsage.kind.in_(USAGE_KINDS),
+        )
+        .group_by(ProxyUsage.proxy_id)
+    )
+    return {proxy_id: int(total or 0) for proxy_id, total in rows}
+
+
+def proxy_payload(session: Session, proxy: Proxy, *, secrets: SecretBox) -> dict[str, Any]:
+    """One proxy as the API shows it."""
+    return serialize_proxies(session, [proxy], secrets=secrets)[0]
+
+
+# ---------------------------------------------------------------------------------- commands
+
+
+def list_proxies(session: Session, *, secrets: SecretBox) -> list[dict[str, Any]]:
+    """Every proxy, oldest first."""
+    proxies = session.scalars(select(Proxy).order_by(Proxy.created_at, Proxy.id)).all()
+    return serialize_proxies(session, proxies, secrets=secrets)
+
+
+def get_proxy(session: Session, *, proxy_id: str) -> Proxy:
+    """The proxy with this id, or a 404."""
+    proxy = session.get(Proxy, proxy_id)
+    if proxy is None:
+        raise NotFound(f"Proxy {proxy_id[:64]} not found", details={"proxy_id": proxy_id[:64]})
+    return proxy
+
+
+def create_proxy(session: Session, *, pair: ProxyInput, secrets: SecretBox) -> Proxy:
+    """Store a proxy and its session (both `active`, health `ready`); duplicates are a 409."""
+    digest = secrets.digest(pair.session)
+    _ensure_session_free(session, digest)
+    existing = session.scalar(
+        select(Proxy.id).where(Proxy.ip == pair.ip, Proxy.port == pair.port).limit(1)
+    )
+    if existing is not None:
+        raise Conflict(
+            "A proxy with this IP and port already exists",
+            code="duplicate_proxy",
+            details={"ip": pair.ip, "port": pair.port, "proxy_id": existing},
+        )
+    proxy = Proxy(
+        scheme=pair.scheme,
+        ip=pair.ip,
+        port=pair.port,
+        username=pair.username,
+        password_encrypted=secrets.encrypt(pair.password) if pair.password else None,
+        is_active=True,
+        status="active",
+        health=PairHealth.READY.value,
+    )
+    session.add(proxy)
+    session.flush()
+    session.add(
+        IgSession(
+            session_encrypted=secrets.encrypt(pair.session),
+            session_digest=digest,
+            ds_user_id=_ds_user_id(pair.session),
+            status="active",
+            proxy_id=proxy.id,
+        )
+    )
+    session.flush()
+    return proxy
+
+
+def import_proxies(
+    session: Session, *, lines: object, secrets: SecretBox
+) -> tuple[list[Proxy], list[dict[str, Any]]]:
+    """Create a pair per `proxy_url|sessionid` line; bad or duplicate lines are reported.
+
+    Reported lines are masked (`scheme://user:…@host:port|abcd…wxyz`): they hold secrets.
+    """
+    entries = _import_lines(lines)
+    created: list[Proxy] = []
+    errors: list[dict[str, Any]] = []
+    for number, line in entries:
+        url, separator, cookie = line.rpartition("|")
+        try:
+            if not separator:
+                raise ValidationError("Expected proxy_url|sessionid")
+            scheme, ip, port, username, password = parse_proxy_url(url)
+            pair = ProxyInput(scheme, ip, port, username, password, clean_session(cookie))
+            with session.begin_nested():
+                created.append(create_proxy(session, pair=pair, secrets=secrets))
+        except (ValidationError, Conflict) as exc:
+            errors.append(
+                {
+                    "line": _masked_line(url, cookie, separator),
+                    "line_number": number,
+                    "error": exc.message,
+                }
+            )
+    return created, errors
+
+
+def _import_lines(lines: object) -> list[tuple[int, str]]:
+    if isinstance(lines, list) and all(isinstance(line, str) for line in lines):
+        raw = list(lines)
+    elif isinstance(lines, str):
+        raw = re.split(r"\r\n|\r|\n", lines)
+    else:
+        raise ValidationError(
+            "lines is required: text with one proxy_url|sessionid per line",
+            details={"field": "lines"},
+        )
+    entries = [(n, s) for n, line in enumerate(raw, start=1) if (s := line.strip())]
+    entries = [(n, s) for n, s in entries if not s.startswith("#")]
+    if not entries:
+        raise ValidationError("lines contains no proxies", details={"field": "lines"})
+    if len(entries) > IMPORT_MAX_LINES:
+        raise ValidationError(
+            f"At most {IMPORT_MAX_LINES} proxies can be imported at once",
+            details={"field": "lines", "valid_range": f"1-{IMPORT_MAX_LINES} lines"},
+        )
+    return entries
+
+
+def _masked_line(url: str, cookie: str, separator: str) -> str:
+    if not separator:
+        return mask(cookie.strip()) or _MASK  # no "|": the line may be a bare cookie
+    try:
+        scheme, ip, port, username, password = parse_proxy_url(url)
+        credentials = (username or "") + (f":{_MASK}" if password else "")
+        shown_url = f"{scheme}://{credentials + '@' if credentials else ''}{ip}:{port}"
+    except ValidationError:
+        # Unparseable: show the host only; anything after it may be a password.
+        rest = url.strip().split("://", 1)[-1].rsplit("@", 1)[-1]
+        host, colon, _ = rest.partition(":")
+        shown_url = host[:80] + (f":{_MASK}" if colon else "")
+    return f"{shown_url}|{mask(cookie.strip()) or _MASK}"
+
+
+def set_status(session: Session, *, proxy_id: str, status: object) -> Proxy:
+    """Switch a pair on (`active`) or off (`disabled`, `rate_limited`); health follows."""
+    if status is None or status == "":
+        raise ValidationError(
+            "Status field is required",
+            code="missing_field",
+            details={"required_field": "status", "field": "status"},
+        )
+    if not isinstance(status, str) or status not in PROXY_STATUSES:
+        raise ValidationError(
+            f"Invalid status. Must be one of: {', '.join(PROXY_STATUSES)}",
+            code="invalid_request",
+            details={"field": "status", "valid_range": list(PROXY_STATUSES)},
+        )
+    proxy = get_proxy(session, proxy_id=proxy_id)
+    proxy.status = status
+    proxy.is_active = status == "active"
+    if status == "disabled":
+        proxy.health = PairHealth.DISABLED.value
+    elif status == "active" and proxy.health == PairHealth.DISABLED.value:
+        proxy.health = PairHealth.READY.value
+        proxy.cooldown_until = None
+        proxy.consecutive_failures = 0
+    session.flush()
+    return proxy
+
+
+def replace_session(session: Session, *, proxy_id: str, cookie: str, secrets: SecretBox) -> Proxy:
+    """Give a pair a new Instagram cookie; the pair is `ready` again (unless switched off)."""
+    proxy = get_proxy(session, proxy_id=proxy_id)
+    digest = secrets.digest(cookie)
+    _ensure_session_free(session, digest, exclude_proxy_id=proxy.id)
+    row = session.scalar(select(IgSession).where(IgSession.proxy_id == proxy.id))
+    if row is None:
+        row = IgSession(proxy_id=proxy.id)
+        session.add(row)
+    row.session_encrypted = secrets.encrypt(cookie)
+    row.session_digest = digest
+    row.csrftoken_encrypted = None
+    row.ds_user_id = _ds_user_id(cookie)
+    row.status = "active"
+    if proxy.status != "disabled":
+        proxy.health = PairHealth.READY.value
+        proxy.cooldown_until = None
+        proxy.consecutive_failures = 0
+        proxy.error_score = 0.0
+    proxy.updated_at = utcnow()
+    session.flush()
+    return proxy
+
+
+def delete_proxy(session: Session, *, proxy_id: str) -> None:
+    """Delete a pair; its session, usage and error log go with it, history keeps a null link."""
+    get_proxy(session, proxy_id=proxy_id)
+    session.execute(delete(IgSession).where(IgSession.proxy_id == proxy_id))
+    session.execute(
+        delete(Proxy).where(Proxy.id == proxy_id).execution_options(synchronize_session=False)
+    )
+
+
+def error_logs(session: Session, *, proxy_id: str, limit: int, offset: int) -> dict[str, Any]:
+    """A page of a pair's error log, newest first."""
+    if session.get(Proxy, proxy_id) is None:
+        raise NotFound("Proxy not found", details={"proxy_id": proxy_id[:64]})
+    where = ProxyErrorLog.proxy_id == proxy_id
+    total = session.scalar(select(func.count()).select_from(ProxyErrorLog).where(where)) or 0
+    logs = session.scalars(
+        select(ProxyErrorLog)
+        .where(where)
+        .order_by(ProxyErrorLog.timestamp.desc(), ProxyErrorLog.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return {
+        "logs": [
+            {
+                "id": log.id,
+                "proxy_id": log.proxy_id,
+                "session_id": log.session_id,
+                "timestamp": iso(log.timestamp),
+                "error_message": log.error_message,
+                "state_change": bool(log.state_change),
+                "transition_reason": log.transition_reason,
+                "recovery_time": iso(log.recovery_time),
+            }
+            for log in logs
+        ],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+    }
+
+
+def _ensure_session_free(
+    session: Session, digest: str, *, exclude_proxy_id: str | None = None
+) -> None:
+    query = select(IgSession.proxy_id).where(IgSession.session_digest == digest)
+    if exclude_proxy_id is not None:
+        query = query.where(IgSession.proxy_id != exclude_proxy_id)
+    if session.scalar(query.limit(1)) is not None:
+        raise Conflict(
+            "This session is already in use",
+            code="duplicate_session",
+            details={"field": "session"},
+        )
+
+
+def _ds_user_id(cookie: str) -> str | None:
+    """The account id at the start of a sessionid cookie (`<id>%3A…` or `<id>:…`)."""
+    head = unquote(cookie).split(":", 1)[0]
+    return head if head.isdigit() and len(head) <= 64 else None

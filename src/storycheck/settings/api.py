@@ -1,0 +1,40 @@
+"""Settings routes: read and partially update the single settings row."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response
+from sqlalchemy.exc import DataError
+
+from storycheck.settings import service
+from storycheck.web.context import services
+from storycheck.web.errors import error_response
+from storycheck.web.http import json_body, ok
+
+bp = Blueprint("settings", __name__, url_prefix="/api/settings")
+
+
+@bp.errorhandler(DataError)
+def _unstorable(exc: DataError) -> Response:
+    """A value the database refuses (e.g. a NUL character on PostgreSQL) is bad input, not a 500."""
+    return error_response(
+        400,
+        "invalid_value",
+        "The request contains a value that cannot be stored (e.g. a NUL character)",
+    )
+
+
+@bp.get("")
+def get_settings() -> Response:
+    """The settings object (created with the defaults on first access)."""
+    with services().db.write() as session:
+        payload = service.settings_to_dict(service.get_settings(session))
+    return ok(payload)
+
+
+@bp.put("")
+def update_settings() -> Response:
+    """Apply any subset of settings (snake_case or camelCase); all or nothing."""
+    data = json_body()
+    with services().db.write() as session:
+        payload = service.settings_to_dict(service.update_settings(session, changes=data))
+    return ok(payload)

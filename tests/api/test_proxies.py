@@ -1,0 +1,473 @@
+"""Proxy routes: create/import/status/session/delete/error logs; secrets never leave in clear."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import insert, select, update
+
+from storycheck.batches.models import BatchLog, BatchProfile
+from storycheck.db import new_id, utcnow
+from storycheck.proxies.models import IgSession, Proxy, ProxyErrorLog, ProxyUsage
+from tests.factories import make_niche, make_profiles
+
+COOKIE = "58210394%3AqWeRtYuIoPaSdF%3A17%3AAYdZxCvBnM"
+COOKIE_2 = "77777777%3AzXcVbNmAsDfGhJ%3A20%3AAYfKlMnOpQr"
+PASSWORD = "hunter2-Sup3rSecret"
+
+PROXY_FIELDS = {
+    "id",
+    "ip",
+    "port",
+    "scheme",
+    "username",
+    "password",
+    "url",
+    "is_active",
+    "status",
+    "health",
+    "cooldown_until",
+    "error_score",
+    "consecutive_failures",
+    "total_requests",
+    "failed_requests",
+    "requests_this_hour",
+    "error_rate",
+    "error_count",
+    "avg_response_time",
+    "last_used",
+    "last_success",
+    "last_error",
+    "sessions",
+    "created_at",
+    "updated_at",
+}
+
+
+def _error(response, status: int) -> dict:  # type: ignore[no-untyped-def]
+    assert response.status_code == status, response.get_data(as_text=True)
+    body = response.get_json()
+    assert isinstance(body["error"], str) and body["error"]
+    assert isinstance(body["message"], str) and body["message"]
+    return body  # type: ignore[no-any-return]
+
+
+def _no_secrets(response, *secrets: str) -> None:  # type: ignore[no-untyped-def]
+    text = response.get_data(as_text=True)
+    for secret in secrets or (COOKIE, COOKIE_2, PASSWORD):
+        assert secret not in text
+
+
+def _create(client, **overrides) -> dict:  # type: ignore[no-untyped-def]
+    payload = {
+        "ip": "10.0.0.1",
+        "port": 8080,
+        "session": COOKIE,
+        "username": "proxyuser",
+        "password": PASSWORD,
+    }
+    payload.update(overrides)
+    response = client.post("/api/proxies", json=payload)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    _no_secrets(response)
+    return response.get_json()  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------------------------- create
+
+
+def test_create_stores_secrets_encrypted_and_masks_them(client, db):  # type: ignore[no-untyped-def]
+    body = _create(client)
+
+    assert set(body) == PROXY_FIELDS
+    assert (body["ip"], body["port"], body["scheme"], body["username"]) == (
+        "10.0.0.1",
+        8080,
+        "http",
+        "proxyuser",
+    )
+    assert (body["status"], body["is_active"], body["health"]) == ("active", True, "ready")
+    assert body["password"] == "…"
+    assert body["url"] == "http://proxyuser:…@10.0.0.1:8080"
+    assert len(body["sessions"]) == 1
+    assert body["sessions"][0]["status"] == "active"
+    assert body["sessions"][0]["session"] == f"{COOKIE[:4]}…{COOKIE[-4:]}"
+    with db.read() as session:
+        proxy = session.get(Proxy, body["id"])
+        ig = session.scalar(select(IgSession).where(IgSession.proxy_id == body["id"]))
+        assert proxy is not None and ig is not None
+        assert PASSWORD not in (proxy.password_encrypted or "")
+        assert COOKIE not in ig.session_encrypted
+        assert ig.ds_user_id == "58210394"
+
+
+def test_create_from_a_url(client):  # type: ignore[no-untyped-def]
+    body = _create(
+        client, ip=None, port=None, url=f"socks5://bob:{PASSWORD}@proxy.example.com:1080"
+    )
+    assert (body["scheme"], body["ip"], body["port"], body["username"]) == (
+        "socks5",
+        "proxy.example.com",
+        1080,
+        "bob",
+    )
+    assert body["url"] == "socks5://bob:…@proxy.example.com:1080"
+
+
+def test_create_strips_a_scheme_prefix_and_accepts_a_numeric_string_port(client):  # type: ignore[no-untyped-def]
+    body = _create(client, ip="socks5://192.168.1.9", port="1081", username=None, password=None)
+    assert (body["scheme"], body["ip"], body["port"]) == ("socks5", "192.168.1.9", 1081)
+    assert body["password"] is None and body["url"] == "socks5://192.168.1.9:1081"
+
+
+def test_create_accepts_a_whole_cookie_header(client, db):  # type: ignore[no-untyped-def]
+    body = _create(client, session=f"csrftoken=abc; sessionid={COOKIE}; ds_user_id=58210394")
+    assert body["sessions"][0]["session"] == f"{COOKIE[:4]}…{COOKIE[-4:]}"
+    duplicate = client.post("/api/proxies", json={"ip": "10.0.0.2", "port": 1, "session": COOKIE})
+    assert _error(duplicate, 409)["error"] == "duplicate_session"
+
+
+def test_missing_fields(client):  # type: ignore[no-untyped-def]
+    body = _error(client.post("/api/proxies", json={"ip": "1.2.3.4"}), 400)
+    assert body["error"] == "validation_error"
+    assert body["details"]["missing_fields"] == ["port", "session"]
+    body = _error(client.post("/api/proxies", json={"url": "http://h:1"}), 400)
+    assert body["details"]["missing_fields"] == ["session"]
+
+
+@pytest.mark.parametrize("port", ["abc", "80a", True, [80], 0, 70000, -1, 1.5])
+def test_bad_ports(client, port):  # type: ignore[no-untyped-def]
+    body = _error(
+        client.post("/api/proxies", json={"ip": "1.2.3.4", "port": port, "session": COOKIE}), 400
+    )
+    assert body["details"]["field"] == "port"
+    assert "port" in body["details"]
+    _no_secrets(client.get("/api/proxies"))
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"ip": 5, "port": 1, "session": COOKIE},
+        {"ip": "not a host!", "port": 1, "session": COOKIE},
+        {"ip": "1.2.3.4", "port": 1, "session": COOKIE, "scheme": "ftp"},
+        {"ip": "1.2.3.4", "port": 1, "session": 12345},
+        {"ip": "1.2.3.4", "port": 1, "session": "has spaces in it"},
+        {"ip": "1.2.3.4", "port": 1, "session": COOKIE, "password": 5},
+        {"url": "http://host", "session": COOKIE},
+        {"url": "http://host:99999", "session": COOKIE},
+        {"url": "http://host:80/path", "session": COOKIE},
+        {"url": 7, "session": COOKIE},
+    ],
+)
+def test_invalid_input_is_400(client, payload):  # type: ignore[no-untyped-def]
+    response = client.post("/api/proxies", json=payload)
+    _error(response, 400)
+    _no_secrets(response)
+
+
+def test_malformed_bodies(client):  # type: ignore[no-untyped-def]
+    _error(client.post("/api/proxies", data="{", content_type="application/json"), 400)
+    _error(client.post("/api/proxies", data="null", content_type="application/json"), 400)
+    _error(client.post("/api/proxies", json=[1, 2]), 400)
+    _error(client.post("/api/proxies"), 400)
+
+
+def test_duplicate_session_is_409_without_echoing_it(client):  # type: ignore[no-untyped-def]
+    _create(client)
+    response = client.post("/api/proxies", json={"ip": "10.0.0.9", "port": 1, "session": COOKIE})
+    body = _error(response, 409)
+    assert body["error"] == "duplicate_session"
+    assert body["message"] == "This session is already in use"
+    _no_secrets(response)
+
+
+def test_duplicate_ip_and_port_is_409(client):  # type: ignore[no-untyped-def]
+    _create(client)
+    body = _error(
+        client.post("/api/proxies", json={"ip": "10.0.0.1", "port": "8080", "session": COOKIE_2}),
+        409,
+    )
+    assert body["error"] == "duplicate_proxy"
+    assert body["details"]["ip"] == "10.0.0.1" and body["details"]["port"] == 8080
+
+
+def test_list_is_ordered_by_creation_and_has_no_secrets(client):  # type: ignore[no-untyped-def]
+    first = _create(client)
+    second = _create(client, ip="10.0.0.2", session=COOKIE_2)
+
+    response = client.get("/api/proxies")
+
+    assert response.status_code == 200
+    assert [p["id"] for p in response.get_json()] == [first["id"], second["id"]]
+    _no_secrets(response)
+
+
+def test_usage_figures(client, db):  # type: ignore[no-untyped-def]
+    proxy = _create(client)
+    now_minute = int(time.time()) // 60
+    with db.write() as session:
+        session.execute(
+            update(Proxy)
+            .where(Proxy.id == proxy["id"])
+            .values(total_requests=40, failed_requests=10)
+        )
+        session.execute(
+            insert(ProxyUsage),
+            [
+                {"proxy_id": proxy["id"], "kind": "stories", "minute": now_minute, "requests": 5},
+                {
+                    "proxy_id": proxy["id"],
+                    "kind": "lookup",
+                    "minute": now_minute - 30,
+                    "requests": 2,
+                },
+                {
+                    "proxy_id": proxy["id"],
+                    "kind": "stories",
+                    "minute": now_minute - 61,
+                    "requests": 9,
+                },
+            ],
+        )
+
+    listed = client.get("/api/proxies").get_json()[0]
+
+    assert listed["requests_this_hour"] == 7
+    assert listed["error_rate"] == 25.0
+
+
+# ---------------------------------------------------------------------------------- import
+
+
+def test_import_reports_each_line(client):  # type: ignore[no-untyped-def]
+    _create(client)
+    lines = "\n".join(
+        [
+            f"socks5://alice:{PASSWORD}@1.1.1.1:1080|{COOKIE_2}",  # 1 ok
+            "",  # blank
+            "# a comment",
+            f"http://2.2.2.2:3128|{COOKIE}",  # 4 duplicate session
+            f"http://bob:{PASSWORD}@3.3.3.3|abcdefghijklmnop",  # 5 no port
+            f"9.9.9.9:1:{PASSWORD}",  # 6 no separator
+            f"http://1.1.1.1:1080|{'Z' * 40}",  # 7 duplicate ip:port from line 1
+            "4.4.4.4:8000|plainsessionvalue123",  # 8 ok
+        ]
+    )
+
+    response = client.post("/api/proxies/import", json={"lines": lines})
+
+    assert response.status_code == 207
+    _no_secrets(response)
+    body = response.get_json()
+    assert [p["ip"] for p in body["created"]] == ["1.1.1.1", "4.4.4.4"]
+    assert [e["line_number"] for e in body["errors"]] == [4, 5, 6, 7]
+    assert [e["error"] for e in body["errors"]][0] == "This session is already in use"
+    assert (body["created_count"], body["error_count"], body["total"]) == (2, 4, 6)
+    assert len(client.get("/api/proxies").get_json()) == 3
+
+
+def test_import_all_good_is_201(client):  # type: ignore[no-untyped-def]
+    response = client.post(
+        "/api/proxies/import",
+        json={"lines": [f"http://5.5.5.5:80|{COOKIE}", f"https://6.6.6.6:443|{COOKIE_2}"]},
+    )
+    assert response.status_code == 201
+    assert response.get_json()["created_count"] == 2
+
+
+def test_import_rejects_a_bad_body(client):  # type: ignore[no-untyped-def]
+    _error(client.post("/api/proxies/import", json={}), 400)
+    _error(client.post("/api/proxies/import", json={"lines": 5}), 400)
+    _error(client.post("/api/proxies/import", json={"lines": "\n\n"}), 400)
+
+
+# ---------------------------------------------------------------------------------- status
+
+
+def test_status_changes_drive_is_active_and_health(client):  # type: ignore[no-untyped-def]
+    pid = _create(client)["id"]
+
+    body = client.patch(f"/api/proxies/{pid}/status", json={"status": "disabled"}).get_json()
+    assert (body["status"], body["is_active"], body["health"]) == ("disabled", False, "disabled")
+
+    body = client.patch(f"/api/proxies/{pid}/status", json={"status": "active"}).get_json()
+    assert (body["status"], body["is_active"], body["health"]) == ("active", True, "ready")
+
+    body = client.patch(f"/api/proxies/{pid}/status", json={"status": "rate_limited"}).get_json()
+    assert (body["status"], body["is_active"]) == ("rate_limited", False)
+
+
+def test_status_errors(client):  # type: ignore[no-untyped-def]
+    pid = _create(client)["id"]
+    body = _error(client.patch(f"/api/proxies/{pid}/status", json={}), 400)
+    assert body["error"] == "missing_field" and body["details"]["required_field"] == "status"
+    _error(client.patch(f"/api/proxies/{pid}/status", json={"status": "broken"}), 400)
+    _error(client.patch(f"/api/proxies/{pid}/status", json={"status": 1}), 400)
+    _error(
+        client.patch(f"/api/proxies/{pid}/status", data="x", content_type="application/json"), 400
+    )
+    _error(client.patch("/api/proxies/ghost/status", json={"status": "active"}), 404)
+
+
+# ---------------------------------------------------------------------------------- session
+
+
+def test_replace_session_makes_the_pair_ready(client, db):  # type: ignore[no-untyped-def]
+    pid = _create(client)["id"]
+    with db.write() as session:
+        session.execute(
+            update(Proxy)
+            .where(Proxy.id == pid)
+            .values(health="invalid", cooldown_until=utcnow(), consecutive_failures=4)
+        )
+        session.execute(update(IgSession).where(IgSession.proxy_id == pid).values(status="invalid"))
+
+    response = client.put(f"/api/proxies/{pid}/session", json={"session": COOKIE_2})
+
+    assert response.status_code == 200
+    _no_secrets(response)
+    body = response.get_json()
+    assert body["health"] == "ready" and body["cooldown_until"] is None
+    assert body["sessions"][0]["status"] == "active"
+    assert body["sessions"][0]["session"] == f"{COOKIE_2[:4]}…{COOKIE_2[-4:]}"
+    # the old cookie is free again
+    _create(client, ip="10.0.0.3", session=COOKIE)
+
+
+def test_replace_session_errors(client):  # type: ignore[no-untyped-def]
+    first = _create(client)["id"]
+    _create(client, ip="10.0.0.2", session=COOKIE_2)
+    response = client.put(f"/api/proxies/{first}/session", json={"session": COOKIE_2})
+    assert _error(response, 409)["error"] == "duplicate_session"
+    _no_secrets(response)
+    _error(client.put(f"/api/proxies/{first}/session", json={}), 400)
+    _error(client.put(f"/api/proxies/{first}/session", json={"session": 42}), 400)
+    _error(client.put("/api/proxies/ghost/session", json={"session": "abcdefghijklmnopq"}), 404)
+    # the same cookie again on the same pair is fine
+    assert client.put(f"/api/proxies/{first}/session", json={"session": COOKIE}).status_code == 200
+
+
+# ---------------------------------------------------------------------------------- delete
+
+
+def test_delete_after_use(client, db, services):  # type: ignore[no-untyped-def]
+    pid = _create(client)["id"]
+    niche = make_niche(db, name="n")
+    profiles = make_profiles(db, niche, 2)
+    batch = services.state.create_batch(niche_id=niche, profile_ids=profiles)
+    with db.write() as session:
+        session_id = session.scalar(select(IgSession.id).where(IgSession.proxy_id == pid))
+        session.execute(
+            update(BatchProfile)
+            .where(BatchProfile.batch_id == batch.id)
+            .values(proxy_id=pid, session_id=session_id)
+        )
+        session.add(
+            BatchLog(
+                id=new_id(), batch_id=batch.id, event_type="INFO", message="used", proxy_id=pid
+            )
+        )
+        session.add(ProxyErrorLog(id=new_id(), proxy_id=pid, error_message="timeout"))
+        session.add(ProxyUsage(proxy_id=pid, kind="stories", minute=1, requests=3))
+
+    assert client.delete(f"/api/proxies/{pid}").status_code == 204
+
+    assert client.get("/api/proxies").get_json() == []
+    with db.read() as session:
+        items = session.scalars(select(BatchProfile).where(BatchProfile.batch_id == batch.id)).all()
+        assert len(items) == 2
+        assert all(i.proxy_id is None and i.session_id is None for i in items)
+        assert session.scalars(select(ProxyErrorLog)).all() == []
+        assert session.scalars(select(IgSession)).all() == []
+    _error(client.delete(f"/api/proxies/{pid}"), 404)
+
+
+# ---------------------------------------------------------------------------------- error logs
+
+
+def test_error_logs_page_newest_first(client, db):  # type: ignore[no-untyped-def]
+    pid = _create(client)["id"]
+    base = utcnow()
+    with db.write() as session:
+        for i in range(25):
+            session.add(
+                ProxyErrorLog(
+                    id=new_id(),
+                    proxy_id=pid,
+                    timestamp=base - timedelta(minutes=i),
+                    error_message=f"error {i}",
+                    state_change=i == 0,
+                )
+            )
+
+    body = client.get(f"/api/proxies/{pid}/error-logs").get_json()
+    assert (body["total"], body["limit"], body["offset"]) == (25, 20, 0)
+    assert [log["error_message"] for log in body["logs"][:2]] == ["error 0", "error 1"]
+    assert set(body["logs"][0]) == {
+        "id",
+        "proxy_id",
+        "session_id",
+        "timestamp",
+        "error_message",
+        "state_change",
+        "transition_reason",
+        "recovery_time",
+    }
+    assert body["logs"][0]["state_change"] is True
+
+    page = client.get(f"/api/proxies/{pid}/error-logs?limit=10&offset=20").get_json()
+    assert [log["error_message"] for log in page["logs"]] == [f"error {i}" for i in range(20, 25)]
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "valid_range"),
+    [
+        ("limit=0", "limit", "1-100"),
+        ("limit=101", "limit", "1-100"),
+        ("limit=abc", "limit", "1-100"),
+        ("offset=-1", "offset", ">=0"),
+        ("offset=x", "offset", ">=0"),
+        ("offset=999999999999999999999", "offset", ">=0"),
+    ],
+)
+def test_error_log_parameters(client, query, field, valid_range):  # type: ignore[no-untyped-def]
+    pid = _create(client)["id"]
+    body = _error(client.get(f"/api/proxies/{pid}/error-logs?{query}"), 400)
+    assert body["message"] == f"Invalid {field} parameter"
+    assert body["details"] == {"field": field, "valid_range": valid_range}
+
+
+def test_error_logs_of_unknown_proxy(client):  # type: ignore[no-untyped-def]
+    assert _error(client.get("/api/proxies/ghost/error-logs"), 404)["message"] == "Proxy not found"
+
+
+def test_secrets_are_never_logged(client, caplog):  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.DEBUG)
+    _create(client)
+    client.post("/api/proxies", json={"ip": "10.0.0.1", "port": 8080, "session": COOKIE})
+    client.post("/api/proxies", json={"ip": "10.0.0.5", "port": "bad", "session": COOKIE_2})
+    client.post("/api/proxies/import", json={"lines": f"http://u:{PASSWORD}@7.7.7.7:1|{COOKIE}"})
+    client.get("/api/proxies")
+    for secret in (COOKIE, COOKIE_2, PASSWORD):
+        assert secret not in caplog.text
+
+
+def test_nul_characters_never_cause_a_500(client):  # type: ignore[no-untyped-def]
+    pid = _create(client)["id"]
+    for response in (
+        client.post(
+            "/api/proxies",
+            json={"ip": "10.9.9.9", "port": 1, "session": COOKIE_2, "username": "u\x00"},
+        ),
+        client.post("/api/proxies/import", json={"lines": f"http://u%00:p@8.8.8.8:1|{COOKIE_2}"}),
+        client.get("/api/proxies/%00/error-logs"),
+        client.patch("/api/proxies/%00/status", json={"status": "active"}),
+        client.put(f"/api/proxies/{pid}/session", json={"session": "abc\x00defghijklmnop"}),
+        client.delete("/api/proxies/%00"),
+    ):
+        assert response.status_code < 500
+        _no_secrets(response)
