@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 
 from sqlalchemy import update
+from tests.factories import make_niche, make_profiles
 
 from storycheck.app import create_app, shutdown
 from storycheck.batches.models import STORY_PREVIEW_LIMIT, Batch, BatchProfile
 from storycheck.config import Config
-from tests.factories import make_niche, make_profiles
 
 
 def main() -> None:

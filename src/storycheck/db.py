@@ -94,6 +94,10 @@ class Database:
                 raise ValueError("storycheck needs a file-based SQLite database")
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True, pool_recycle=1800)
+            if url.startswith("postgresql+psycopg"):
+                # Server-side prepared plans made while a table was small outlive its growth
+                # (a 5,000-key IN lookup became a full scan); plan every statement afresh.
+                kwargs["connect_args"] = {"prepare_threshold": None}
         self.engine = create_engine(url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)

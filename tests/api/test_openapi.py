@@ -6,8 +6,8 @@ import re
 
 import pytest
 import schemathesis
-from schemathesis import checks
 from hypothesis import HealthCheck, settings
+from schemathesis import checks
 
 from storycheck.app import create_app, shutdown
 from storycheck.config import Config

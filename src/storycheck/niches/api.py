@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response
-from sqlalchemy.exc import DataError
 
 from storycheck.errors import ValidationError
 from storycheck.niches import service
 from storycheck.niches.service import ORDER_RANGE, TARGET_RANGE
 from storycheck.web.context import services
-from storycheck.web.errors import error_response
 from storycheck.web.http import json_body, no_content, ok, optional_int
 
 bp = Blueprint("niches", __name__, url_prefix="/api/niches")
 
-
-@bp.errorhandler(DataError)
-def _unstorable(exc: DataError) -> Response:
-    """A value the database refuses (e.g. a NUL character on PostgreSQL) is bad input, not a 500."""
-    return error_response(
-        400,
-        "invalid_value",
-        "The request contains a value that cannot be stored (e.g. a NUL character)",
-    )
 
 
 @bp.get("")

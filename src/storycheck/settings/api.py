@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response
-from sqlalchemy.exc import DataError
 
 from storycheck.settings import service
 from storycheck.web.context import services
-from storycheck.web.errors import error_response
 from storycheck.web.http import json_body, ok
 
 bp = Blueprint("settings", __name__, url_prefix="/api/settings")
 
-
-@bp.errorhandler(DataError)
-def _unstorable(exc: DataError) -> Response:
-    """A value the database refuses (e.g. a NUL character on PostgreSQL) is bad input, not a 500."""
-    return error_response(
-        400,
-        "invalid_value",
-        "The request contains a value that cannot be stored (e.g. a NUL character)",
-    )
 
 
 @bp.get("")

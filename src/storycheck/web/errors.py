@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, jsonify
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from storycheck.errors import StorycheckError
@@ -59,6 +59,15 @@ def register_error_handlers(app: Flask) -> None:
             )
         log.exception("Database error")
         return error_response(500, "database_error", "A database error occurred")
+
+    @app.errorhandler(DataError)
+    def _unstorable(exc: DataError) -> Response:
+        # e.g. a NUL character, which PostgreSQL refuses: bad input, not a server error.
+        return error_response(
+            400,
+            "invalid_value",
+            "The request contains a value that cannot be stored (e.g. a NUL character)",
+        )
 
     @app.errorhandler(IntegrityError)
     def _integrity(exc: IntegrityError) -> Response:
