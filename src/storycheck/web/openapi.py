@@ -119,7 +119,7 @@ SCHEMAS: dict[str, Any] = {
         {"created": _array(_ref("Profile")),
          "errors": _array(_obj({"line": STR, "error": STR, "line_number": INT})),
          "total": INT, "created_count": INT, "error_count": INT, "duplicate_count": INT,
-         "invalid_format_count": INT},
+         "invalid_format_count": INT, "created_truncated": BOOL, "errors_truncated": BOOL},
         ["created", "errors"],
     ),
     "Batch": _obj(
@@ -221,12 +221,12 @@ def _paths() -> dict[str, Any]:
         },
         "/api/profiles/ids": {
             "get": _op("Ids of every profile matching the filters",
-                       {"200": _json(_obj({"ids": ID_LIST, "total": INT}))},
+                       {"200": _json(_obj({"ids": ID_LIST, "total": INT, "truncated": BOOL}))},
                        params=filters, tag="profiles"),
         },
         "/api/profiles/bulk": {
             "post": _op("Change status or niche of many profiles",
-                        {"200": _json(_obj({"updated": INT}))},
+                        {"200": _json(_obj({"updated": INT, "not_found": INT}))},
                         body=_obj({"profile_ids": ID_LIST, "status": STR,
                                    "niche_id": _nullable(STR)}, ["profile_ids"]),
                         errors=("400", "404", "415"), tag="profiles"),
