@@ -5,6 +5,8 @@ from __future__ import annotations
 import hmac
 import logging
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask, Response, request, send_from_directory
@@ -26,17 +28,31 @@ PACKAGE_STATIC = Path(__file__).parent / "static"
 REPO_CLIENT_DIST = Path(__file__).resolve().parents[2] / "client" / "dist"
 
 
-class Reconciler:
-    """Calls `BatchStateManager.reconcile()` every few seconds in a daemon thread."""
+class Maintenance:
+    """Background upkeep in one daemon thread.
 
-    def __init__(self, state: BatchStateManager, interval: float) -> None:
+    Every `interval` seconds the state manager reconciles the pool with the database; every
+    `housekeeping_interval` seconds expired stories are cleared and the daily-target
+    auto-trigger runs.
+    """
+
+    def __init__(
+        self,
+        state: BatchStateManager,
+        interval: float,
+        *,
+        housekeeping: Callable[[], None],
+        housekeeping_interval: float = 60.0,
+    ) -> None:
         self.state = state
         self.interval = interval
+        self.housekeeping = housekeeping
+        self.housekeeping_interval = housekeeping_interval
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="reconciler", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="maintenance", daemon=True)
 
     def start(self) -> None:
-        """Begin periodic reconciliation."""
+        """Begin periodic work."""
         self._thread.start()
 
     def stop(self) -> None:
@@ -46,11 +62,33 @@ class Reconciler:
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
+        last_housekeeping = 0.0
         while not self._stop.wait(self.interval):
             try:
                 self.state.reconcile()
             except Exception:  # keep healing on the next tick
                 log.exception("Reconcile failed")
+            if time.monotonic() - last_housekeeping >= self.housekeeping_interval:
+                last_housekeeping = time.monotonic()
+                try:
+                    self.housekeeping()
+                except Exception:
+                    log.exception("Housekeeping failed")
+
+
+def housekeeping_job(db: Database, state: BatchStateManager) -> Callable[[], None]:
+    """Clear expired stories, then let the auto-trigger create batches for niches under target."""
+    from storycheck.niches.autotrigger import AutoTrigger
+    from storycheck.profiles.service import refresh_stories
+
+    trigger = AutoTrigger(db, state)
+
+    def run() -> None:
+        with db.write() as session:
+            refresh_stories(session)
+        trigger.tick()
+
+    return run
 
 
 def key_directory(database_url: str) -> Path:
@@ -86,8 +124,10 @@ def create_app(config: Config | None = None, *, start_background: bool | None = 
         pool.start()
     state.reconcile(release_all_leases=config.broker_url is None)
     if background:
-        services.reconciler = Reconciler(state, config.reconcile_interval)
-        services.reconciler.start()
+        services.maintenance = Maintenance(
+            state, config.reconcile_interval, housekeeping=housekeeping_job(db, state)
+        )
+        services.maintenance.start()
 
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = config.max_content_length
@@ -113,8 +153,8 @@ def create_app(config: Config | None = None, *, start_background: bool | None = 
 def shutdown(app: Flask) -> None:
     """Stop background work: reconciler first, then the pool (which returns or records leases)."""
     services: Services = app.extensions["storycheck"]
-    if services.reconciler is not None:
-        services.reconciler.stop()
+    if services.maintenance is not None:
+        services.maintenance.stop()
     if services.pool is not None:
         services.pool.stop(timeout=5.0)
     services.db.dispose()

@@ -5,22 +5,21 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from datetime import datetime, time as dtime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, request, stream_with_context
-from sqlalchemy import Integer, cast, distinct, func, select
+from sqlalchemy import Integer, cast, func, select
 
 from storycheck.batches.invariants import check_invariants
 from storycheck.batches.models import Batch, BatchProfile
 from storycheck.batches.service import serialize_batches
 from storycheck.db import utcnow
 from storycheck.errors import ValidationError
+from storycheck.niches.autotrigger import stories_seen_today
 from storycheck.niches.models import Niche
 from storycheck.niches.service import profile_counts
-from storycheck.profiles.models import Profile
 from storycheck.proxies.models import PAIR_HEALTH_VALUES, Proxy
-from storycheck.stories.models import StoryResult
 from storycheck.web.context import services
 from storycheck.web.http import ok
 
@@ -61,18 +60,10 @@ def dashboard() -> Response:
     """Stories seen today per niche against its target, checks per minute, pair health."""
     db = services().db
     now = utcnow()
-    start_of_day = datetime.combine(now.date(), dtime.min, tzinfo=now.tzinfo)
     with db.read() as session:
         niches = session.scalars(select(Niche).order_by(Niche.order, Niche.name)).all()
         counts = profile_counts(session)
-        seen_today = dict(
-            session.execute(
-                select(Profile.niche_id, func.count(distinct(StoryResult.profile_id)))
-                .join(Profile, Profile.id == StoryResult.profile_id)
-                .where(StoryResult.detected_at >= start_of_day)
-                .group_by(Profile.niche_id)
-            ).all()
-        )
+        seen_today = stories_seen_today(session, now)
         health_counts = dict(
             session.execute(select(Proxy.health, func.count()).group_by(Proxy.health)).all()
         )

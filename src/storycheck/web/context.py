@@ -25,7 +25,7 @@ class Services:
     secrets: SecretBox
     state: BatchStateManager
     pool: WorkerPool | None = None
-    reconciler: Any = None
+    maintenance: Any = None
 
 
 def services() -> Services:
