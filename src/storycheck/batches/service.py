@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storycheck.batches.models import (
-    STORY_PREVIEW_LIMIT,
     Batch,
     BatchLog,
     BatchProfile,
