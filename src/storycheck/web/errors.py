@@ -53,7 +53,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     def _operational(exc: OperationalError) -> Response:
-        if "locked" in str(exc.orig).lower() or "busy" in str(exc.orig).lower():
+        text = str(exc.orig).lower()
+        if "locked" in text or "busy" in text or "deadlock" in text:
             return error_response(
                 503, "database_busy", "The database is busy; please retry in a moment"
             )

@@ -1,0 +1,190 @@
+"""The unit of work and the `Checker` protocol: a pair plus claimed items in, outcomes out.
+
+The scheduler decides *what* one request carries (a username lookup, or a group of user ids
+for a story query) and *which* pair sends it; a `Checker` sends it and reports per-item
+answers, or the one classified failure that hit the whole request. `InstagramChecker` does
+this over HTTP with one `InstagramClient` per pair; unit tests pass a fake.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import httpx
+
+from storycheck.engine.client import InstagramClient, PairIdentity, redact
+from storycheck.engine.errors import IgError, NotFoundUser, Transient
+from storycheck.engine.pacing import Kind
+
+
+@dataclass(eq=False)
+class WorkItem:
+    """One leased batch item (a `batch_profiles` row) while the engine holds it."""
+
+    id: str  # batch_profiles.id
+    batch_id: str
+    profile_id: str
+    username: str
+    lease_token: str
+    ig_user_id: str | None = None
+    is_private: bool | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    avoid_pair: str | None = None  # retry elsewhere after a transient failure
+    resolved_now: bool = False  # the id was looked up in this run: cache it on the profile
+    ready_since: float = 0.0
+
+
+@dataclass(frozen=True)
+class ItemAnswer:
+    """What Instagram said about one item: its identity (lookup) or its stories (query)."""
+
+    item_id: str
+    ig_user_id: str | None = None
+    is_private: bool | None = None
+    not_found: bool = False
+    has_story: bool = False
+    story_count: int = 0
+    newest_taken_at: int | None = None
+    expiring_at: int | None = None
+
+
+@dataclass
+class CheckOutcome:
+    """The result of one request: per-item answers, or the failure of the whole request."""
+
+    answers: dict[str, ItemAnswer] = field(default_factory=dict)
+    failure: IgError | None = None
+    elapsed: float = 0.0
+    answered_at: float = 0.0
+
+
+class Checker(Protocol):
+    """Sends one request for `items` through `pair` and reports the outcome (never raises
+    for Instagram's answers: they come back classified in `CheckOutcome.failure`)."""
+
+    async def check(
+        self,
+        pair: PairIdentity,
+        kind: Kind,
+        items: Sequence[WorkItem],
+        *,
+        dense: bool,
+        timeout: float,
+    ) -> CheckOutcome:
+        """Look up the one item (`kind="lookup"`) or query the stories of all `items`."""
+
+    async def forget_pair(self, proxy_id: str) -> None:
+        """Close what belongs to a pair that changed or disappeared."""
+
+    async def aclose(self) -> None:
+        """Release every connection."""
+
+
+class InstagramChecker:
+    """The real checker: one `InstagramClient` (one proxy-bound connection pool) per pair."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        transport_factory: Callable[[], httpx.AsyncBaseTransport] | None = None,
+    ) -> None:
+        self.base_url = base_url
+        self._transport_factory = transport_factory
+        self._clients: dict[str, tuple[PairIdentity, InstagramClient]] = {}
+
+    async def client_for(self, pair: PairIdentity) -> InstagramClient:
+        """The pair's client, rebuilt when its proxy or session changed.
+
+        A pair has one request in flight at most, and this is called when the next one
+        starts, so a replaced client is idle and can be closed at once.
+        """
+        entry = self._clients.get(pair.proxy_id)
+        if entry is not None and _same_identity(entry[0], pair):
+            return entry[1]
+        transport = self._transport_factory() if self._transport_factory else None
+        client = InstagramClient(pair, base_url=self.base_url, transport=transport)
+        self._clients[pair.proxy_id] = (pair, client)
+        if entry is not None:
+            await entry[1].aclose()
+        return client
+
+    async def check(
+        self,
+        pair: PairIdentity,
+        kind: Kind,
+        items: Sequence[WorkItem],
+        *,
+        dense: bool,
+        timeout: float,
+    ) -> CheckOutcome:
+        """Send one lookup or one story query and turn the answer into per-item answers."""
+        outcome = CheckOutcome()
+        started = time.monotonic()
+        try:
+            client = await self.client_for(pair)
+            if kind == "lookup":
+                item = items[0]
+                try:
+                    user = await client.resolve(item.username, timeout=timeout)
+                except NotFoundUser:
+                    outcome.answers[item.id] = ItemAnswer(item.id, not_found=True)
+                else:
+                    outcome.answers[item.id] = ItemAnswer(
+                        item.id, ig_user_id=user.user_id, is_private=user.is_private
+                    )
+            else:
+                ids = [item.ig_user_id for item in items if item.ig_user_id]
+                reels = await client.stories(ids, dense=dense, timeout=timeout)
+                for item in items:
+                    reel = reels.get(item.ig_user_id or "")
+                    if reel is None:
+                        outcome.failure = Transient("answer lacks a requested id")
+                        outcome.answers.clear()
+                        break
+                    outcome.answers[item.id] = ItemAnswer(
+                        item.id,
+                        ig_user_id=item.ig_user_id,
+                        has_story=reel.has_story,
+                        story_count=reel.item_count,
+                        newest_taken_at=reel.newest_taken_at,
+                        expiring_at=reel.expiring_at,
+                    )
+        except IgError as exc:
+            outcome.failure = exc
+            outcome.answers.clear()
+        except Exception as exc:  # noqa: BLE001 - any client-side failure is this request's
+            # E.g. a malformed proxy URL: its text may hold the proxy password.
+            message = redact(str(exc), pair.secrets())[:120]
+            outcome.failure = Transient(f"client error {type(exc).__name__}: {message}")
+            outcome.answers.clear()
+        outcome.elapsed = time.monotonic() - started
+        outcome.answered_at = time.time()
+        return outcome
+
+    async def forget_pair(self, proxy_id: str) -> None:
+        """Close the pair's client."""
+        entry = self._clients.pop(proxy_id, None)
+        if entry is not None:
+            await entry[1].aclose()
+
+    async def aclose(self) -> None:
+        """Close every client."""
+        clients = [client for _, client in self._clients.values()]
+        self._clients.clear()
+        for client in clients:
+            await client.aclose()
+
+
+def _same_identity(a: PairIdentity, b: PairIdentity) -> bool:
+    return (a.proxy_url, a.sessionid, a.csrftoken, a.ds_user_id, a.session_id) == (
+        b.proxy_url,
+        b.sessionid,
+        b.csrftoken,
+        b.ds_user_id,
+        b.session_id,
+    )

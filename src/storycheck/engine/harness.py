@@ -1,0 +1,299 @@
+"""Seeding and driving helpers shared by the engine's tests, benchmarks and standalone runner.
+
+They write rows straight through the models (no API), the way an operator's import would
+leave them: profiles (optionally with a cached user id), and proxy + session pairs with
+their secrets encrypted by the given `SecretBox`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import httpx
+from sqlalchemy import insert, select
+
+from storycheck.batches.models import Batch
+from storycheck.crypto import SecretBox
+from storycheck.db import Database, new_id, utcnow
+from storycheck.niches.models import Niche
+from storycheck.profiles.models import Profile, username_key
+from storycheck.proxies.models import IgSession, Proxy
+from storycheck.settings.models import SystemSettings
+from storycheck.simulator.config import PopulationConfig
+from storycheck.simulator.truth import Truth
+
+
+@dataclass(frozen=True)
+class ProxySpec:
+    """Where a proxy listens and how to log in to it."""
+
+    scheme: str
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def from_url(cls, url: str) -> ProxySpec:
+        """Parse `scheme://[user:pass@]host:port`."""
+        parts = urlsplit(url)
+        if parts.hostname is None or parts.port is None:
+            raise ValueError("proxy URL needs a host and a port")
+        return cls(
+            scheme=parts.scheme or "http",
+            host=parts.hostname,
+            port=parts.port,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+        )
+
+
+def set_settings(db: Database, **values: Any) -> None:
+    """Create or update the settings row."""
+    with db.write() as session:
+        row = session.get(SystemSettings, 1)
+        if row is None:
+            row = SystemSettings(id=1)
+            session.add(row)
+        for key, value in values.items():
+            setattr(row, key, value)
+
+
+def seed_niche(db: Database, name: str | None = None) -> str:
+    """Insert a niche and return its id."""
+    niche_id = new_id()
+    with db.write() as session:
+        session.add(Niche(id=niche_id, name=name or f"niche-{niche_id[:8]}", order=0))
+    return niche_id
+
+
+def seed_profiles(
+    db: Database,
+    niche_id: str | None,
+    usernames: Sequence[str],
+    *,
+    user_ids: Mapping[str, str | None] | None = None,
+) -> list[str]:
+    """Insert active profiles (with cached user ids when given) and return their ids."""
+    now = utcnow()
+    rows = [
+        {
+            "id": new_id(),
+            "username": name,
+            "username_key": username_key(name),
+            "url": f"https://instagram.com/{name}",
+            "niche_id": niche_id,
+            "status": "active",
+            "active_story": False,
+            "total_checks": 0,
+            "total_detections": 0,
+            "not_found": False,
+            "ig_user_id": (user_ids or {}).get(name),
+            "created_at": now,
+            "updated_at": now,
+        }
+        for name in usernames
+    ]
+    with db.write() as session:
+        for start in range(0, len(rows), 5000):
+            session.execute(insert(Profile), rows[start : start + 5000])
+    return [str(r["id"]) for r in rows]
+
+
+def seed_pairs(
+    db: Database,
+    secrets: SecretBox,
+    proxies: Sequence[ProxySpec],
+    session_ids: Sequence[str],
+) -> list[str]:
+    """Insert one proxy + session pair per (proxy, session) and return the proxy ids."""
+    ids: list[str] = []
+    with db.write() as session:
+        for spec, cookie in zip(proxies, session_ids, strict=True):
+            proxy = Proxy(
+                id=new_id(),
+                scheme=spec.scheme,
+                ip=spec.host,
+                port=spec.port,
+                username=spec.username,
+                password_encrypted=secrets.encrypt(spec.password) if spec.password else None,
+                is_active=True,
+                status="active",
+                health="ready",
+            )
+            session.add(proxy)
+            session.flush()
+            session.add(
+                IgSession(
+                    id=new_id(),
+                    session_encrypted=secrets.encrypt(cookie),
+                    session_digest=secrets.digest(cookie),
+                    proxy_id=proxy.id,
+                    status="active",
+                )
+            )
+            ids.append(proxy.id)
+    return ids
+
+
+def batch_row(db: Database, batch_id: str) -> Batch | None:
+    """A fresh copy of one batch row."""
+    with db.read() as session:
+        return session.scalar(
+            select(Batch).where(Batch.id == batch_id).execution_options(populate_existing=True)
+        )
+
+
+def wait_until(
+    condition: Callable[[], bool], *, timeout: float, interval: float = 0.1, what: str = ""
+) -> None:
+    """Poll `condition` until it holds; raise TimeoutError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what or condition}")
+        time.sleep(interval)
+
+
+class Reconciler:
+    """Calls `reconcile()` every `interval` seconds in a thread, like the app does."""
+
+    def __init__(self, reconcile: Callable[[], object], interval: float = 1.0) -> None:
+        self._reconcile = reconcile
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="reconciler", daemon=True)
+
+    def start(self) -> Reconciler:
+        """Start ticking."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop and wait for the thread."""
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._reconcile()
+            except Exception:  # a busy database must not kill the ticker
+                time.sleep(self._interval)
+
+
+class SimulatorProcess:
+    """`python -m storycheck.simulator` with N proxies and N sessions in a child process.
+
+    The engine then competes with neither the simulator nor the proxies for the GIL; the
+    referee and fault controls are used over the simulator's `/__sim__` HTTP API, and the
+    truth is computed locally from the same seed and population.
+    """
+
+    def __init__(
+        self,
+        pairs: int,
+        args: Sequence[str] = (),
+        *,
+        seed: int = 0,
+        population: PopulationConfig | None = None,
+    ) -> None:
+        self.population = population or PopulationConfig()
+        self.truth_model = Truth(seed, self.population)
+        command = [
+            sys.executable,
+            "-m",
+            "storycheck.simulator",
+            "--port",
+            "0",
+            "--seed",
+            str(seed),
+            "--sessions",
+            str(pairs),
+            "--proxies",
+            str(pairs),
+            "--slot-seconds",
+            str(self.population.slot_seconds),
+            "--story-ttl",
+            str(self.population.story_ttl_seconds),
+            "--story-probability",
+            str(self.population.story_probability),
+            "--json",
+            "--log-level",
+            "ERROR",
+            *args,
+        ]
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            self.process.kill()
+            raise RuntimeError("the simulator did not start")
+        info = json.loads(line)
+        self.base_url: str = info["base_url"]
+        self.proxies = [ProxySpec.from_url(url) for url in info["proxies"]]
+        self.sessions: list[str] = info["sessions"]
+        self.http = httpx.Client(base_url=self.base_url, timeout=10, trust_env=False)
+
+    def stats(self) -> dict[str, Any]:
+        """The referee's record."""
+        return dict(self.http.get("/__sim__/stats").json())
+
+    def requests(self, endpoint: str | None = None) -> int:
+        """Requests the simulator has answered (all, or one endpoint)."""
+        total = self.stats()["total"]
+        return int(total["total"] if endpoint is None else total["by_endpoint"].get(endpoint, 0))
+
+    def reset(self) -> None:
+        """Clear the referee's record and every limit window."""
+        self.http.post("/__sim__/reset", json={}).raise_for_status()
+
+    def set_faults(self, **changes: float) -> None:
+        """Change fault injection at run time."""
+        self.http.post("/__sim__/faults", json=changes).raise_for_status()
+
+    def flag_session(self, session_id: str, action: str, kind: str | None = None) -> None:
+        """`logout`, `challenge` (with `kind`) or `restore` one session."""
+        body = {"kind": kind} if kind else {}
+        self.http.post(f"/__sim__/sessions/{session_id}/{action}", json=body).raise_for_status()
+
+    def truth(self, username: str, at: float) -> dict[str, Any]:
+        """What the simulator says about `username` at unix time `at`."""
+        return self.truth_model.lookup(username, at)
+
+    def known_ids(self, usernames: Sequence[str]) -> dict[str, str | None]:
+        """User ids of the usernames that exist, as an earlier lookup would have cached them."""
+        found: dict[str, str | None] = {}
+        for name in usernames:
+            truth = self.truth(name, 0.0)
+            if truth["exists"]:
+                found[name] = truth["user_id"]
+        return found
+
+    @staticmethod
+    def usernames(count: int, prefix: str = "user", start: int = 0) -> list[str]:
+        """Deterministic usernames of the seeded world (about 5% do not exist)."""
+        return [f"{prefix}{i:06d}" for i in range(start, start + count)]
+
+    def stop(self) -> None:
+        """Stop the child process."""
+        self.http.close()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()

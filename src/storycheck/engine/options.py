@@ -1,0 +1,56 @@
+"""Engine knobs that are not user settings: time scales, lease lengths, backoff shape.
+
+Production uses the defaults. Tests and benchmarks compress time (a 20-second "hour"), either
+by passing `EngineOptions(...)` to the pool or through the environment / `Config.extra`:
+`STORYCHECK_ENGINE_WINDOW_SECONDS=20` or `extra={"engine_window_seconds": "20"}`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """Time scales and tuning of the check engine."""
+
+    window_seconds: float = 3600.0  # the "hour" of proxy_hourly_limit / lookup_hourly_limit
+    pacing_margin: float = 0.05  # seconds of slack on every window entry
+    lease_seconds: float = 120.0  # how long a claimed item stays ours without renewal
+    renew_interval: float = 30.0
+    flush_interval: float = 0.5  # usage reservations, pair counters, error and batch logs
+    refresh_interval: float = 2.0  # re-read pairs and settings (user changes)
+    partial_wait: float = 60.0  # how long looked-up ids wait to fill a story group
+    cooldown_base: float = 60.0  # rate-limit backoff ceiling at level 0, doubled per level
+    cooldown_cap: float = 3600.0
+    min_cooldown: float = 5.0
+    open_cooldown: float = 60.0  # circuit open → first half-open probe
+    dense: bool = True  # prefer the GraphQL form (50 ids per request)
+    dense_retry_after: float = 600.0  # try GraphQL again this long after it was refused
+    recheck_interval: float = 1.0  # re-claim delay when a batch looked finished but was not
+    max_claim: int = 2000  # items per claim transaction
+    record_group: int = 64  # requests whose outcomes share one commit at most
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, extra: Mapping[str, str] | None = None
+    ) -> EngineOptions:
+        """Defaults overridden by `engine_<field>` in `extra`, then `STORYCHECK_ENGINE_<FIELD>`."""
+        env = os.environ if env is None else env
+        changes: dict[str, object] = {}
+        for spec in dataclasses.fields(cls):
+            raw = (extra or {}).get(f"engine_{spec.name}")
+            raw = env.get(f"STORYCHECK_ENGINE_{spec.name.upper()}", raw)
+            if raw in (None, ""):
+                continue
+            assert raw is not None
+            if spec.type in ("bool", bool):
+                changes[spec.name] = raw.strip().lower() in {"1", "true", "yes", "on"}
+            elif spec.type in ("int", int):
+                changes[spec.name] = int(raw)
+            else:
+                changes[spec.name] = float(raw)
+        return dataclasses.replace(cls(), **changes)  # type: ignore[arg-type]

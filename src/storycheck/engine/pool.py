@@ -1,0 +1,161 @@
+"""WorkerPool: the in-process check engine, driven by the batch state manager.
+
+Wiring (what the app factory does)::
+
+    pool = WorkerPool(db=db, config=config, secrets=secret_box)
+    state = BatchStateManager(db, pool); pool.attach(state)
+    pool.start()                                  # background thread with an asyncio loop
+    state.reconcile(release_all_leases=True)      # startup: leases back, pool.sync(running)
+    ...                                           # state.reconcile() every few seconds
+    pool.stop(timeout=5.0)                        # stop claiming; finish or return leases
+
+The state manager tells the pool, after each commit, which batches run (`register_batch`,
+`unregister_batch`, `sync`); the pool calls `state.complete_if_finished(batch_id)` when every
+item of a running batch is final. The pool never writes batch status itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+from storycheck.config import Config
+from storycheck.crypto import SecretBox
+from storycheck.db import Database
+from storycheck.engine.checker import Checker, InstagramChecker
+from storycheck.engine.options import EngineOptions
+from storycheck.engine.pacing import Pacer
+from storycheck.engine.recorder import Recorder
+from storycheck.engine.scheduler import Completer, Scheduler
+
+log = logging.getLogger(__name__)
+
+
+class WorkerPool:
+    """Runs in-progress batches on a background asyncio loop; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        config: Config,
+        secrets: SecretBox,
+        checker: Checker | None = None,
+        options: EngineOptions | None = None,
+        pacer: Pacer | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.config = config
+        self.options = options or EngineOptions.from_env(extra=config.extra)
+        self.scheduler = Scheduler(
+            recorder=Recorder(db),
+            checker=checker or InstagramChecker(base_url=config.instagram_url),
+            secrets=secrets,
+            options=self.options,
+            pacer=pacer,
+            clock=clock,
+        )
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._main: asyncio.Task[None] | None = None
+        self._stopped = threading.Event()
+
+    def __repr__(self) -> str:
+        state = "running" if self.is_running else "stopped"
+        return f"<WorkerPool {state} batches={sorted(self.running_ids())}>"
+
+    # ------------------------------------------------------------------ wiring
+
+    def attach(self, state: Completer) -> None:
+        """Give the pool the state manager it reports finished batches to."""
+        self.scheduler.completer = state
+
+    @property
+    def is_running(self) -> bool:
+        """True between `start()` and `stop()`."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Start the engine thread; returns once it accepts registrations."""
+        if self._thread is not None:
+            raise RuntimeError("the worker pool is already started")
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            self._loop = loop
+            try:
+                self._main = loop.create_task(self.scheduler.run(ready=ready.set))
+                loop.run_until_complete(self._main)
+            except asyncio.CancelledError:
+                pass
+            except BaseException as exc:  # reported to start() or logged
+                failure.append(exc)
+                log.exception("the check engine stopped with an error")
+            finally:
+                ready.set()
+                try:
+                    loop.run_until_complete(loop.shutdown_asyncgens())
+                finally:
+                    loop.close()
+                    self._stopped.set()
+
+        self._thread = threading.Thread(target=run, name="storycheck-engine", daemon=True)
+        self._thread.start()
+        ready.wait(timeout=30)
+        if failure:
+            raise RuntimeError("the check engine failed to start") from failure[0]
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop gracefully: no new claims or requests; requests in flight finish (bounded by
+        `timeout`) and are recorded; every other lease goes back to pending."""
+        thread, loop, main = self._thread, self._loop, self._main
+        if thread is None or loop is None:
+            self.scheduler.close()
+            return
+        if thread.is_alive() and main is not None and not loop.is_closed():
+            try:
+                future = asyncio.run_coroutine_threadsafe(self.scheduler.shutdown(timeout), loop)
+                future.result(timeout=timeout + 10)
+            except Exception:
+                log.exception("engine shutdown did not finish cleanly")
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(main.cancel)
+        thread.join(timeout=timeout + 10)
+        self._thread = None
+        self.scheduler.close()
+
+    # ------------------------------------------------------------------ PoolListener
+
+    def register_batch(self, batch_id: str) -> None:
+        """Start running `batch_id` (called after the commit that made it in_progress)."""
+        self.scheduler.register(batch_id)
+
+    def unregister_batch(self, batch_id: str) -> None:
+        """Stop `batch_id`: once this returns, no request of it starts. Requests already in
+        flight finish and are recorded (nothing is written if the batch was deleted)."""
+        self.scheduler.unregister(batch_id)
+
+    def sync(self, running_ids: Iterable[str]) -> None:
+        """Make the running set equal `running_ids` (the reconciler's view of the database)."""
+        wanted = set(running_ids)
+        current = self.scheduler.running_ids()
+        for batch_id in current - wanted:
+            self.scheduler.unregister(batch_id)
+        for batch_id in wanted - current:
+            self.scheduler.register(batch_id)
+
+    def running_ids(self) -> set[str]:
+        """The batches the pool runs now."""
+        return self.scheduler.running_ids()
+
+    def request_stats(self, batch_id: str) -> tuple[int, int]:
+        """(requests started, requests in flight) of one batch; for tests and the dashboard."""
+        return self.scheduler.request_stats(batch_id)

@@ -1,0 +1,227 @@
+"""Recorder: leases and exactly-once recording against a real SQLite file."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import func, select
+
+from storycheck.batches.invariants import check_invariants
+from storycheck.batches.models import Batch, BatchLog, BatchProfile
+from storycheck.batches.state import BatchStateManager
+from storycheck.db import Database
+from storycheck.engine.checker import WorkItem
+from storycheck.engine.harness import ProxySpec, seed_niche, seed_pairs, seed_profiles
+from storycheck.engine.health import PairEvent
+from storycheck.engine.recorder import ItemOutcome, LogRow, PairWrite, PersistJob, Recorder
+from storycheck.profiles.models import Profile
+from storycheck.proxies.models import Proxy, ProxyErrorLog, ProxyUsage
+from storycheck.stories.models import StoryResult
+
+
+@pytest.fixture
+def any_db(database_url: str) -> Iterator[Database]:
+    """The SQLite file, and (marked `postgres`) the local PostgreSQL."""
+    db = Database(database_url)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def world(any_db: Database) -> tuple[Database, BatchStateManager, Recorder, str]:
+    niche = seed_niche(any_db)
+    names = [f"user{i:03d}" for i in range(10)]
+    seed_profiles(any_db, niche, names, user_ids={n: str(1000 + i) for i, n in enumerate(names)})
+    return any_db, BatchStateManager(any_db), Recorder(any_db), niche
+
+
+def outcomes(items: list[WorkItem], *, story_every: int = 2) -> list[ItemOutcome]:
+    now = time.time()
+    return [
+        ItemOutcome(
+            item=item,
+            status="completed",
+            processed_at=now,
+            has_story=i % story_every == 0,
+            story_count=1 if i % story_every == 0 else 0,
+            newest_taken_at=int(now) - 60 if i % story_every == 0 else None,
+        )
+        for i, item in enumerate(items)
+    ]
+
+
+def counters(db: Database, batch_id: str) -> tuple[int, int, int]:
+    with db.read() as session:
+        batch = session.get(Batch, batch_id)
+        assert batch is not None
+        return batch.completed_profiles, batch.successful_checks, batch.failed_checks
+
+
+def count(db: Database, model: type, **where: object) -> int:
+    with db.read() as session:
+        query = select(func.count()).select_from(model)
+        for key, value in where.items():
+            query = query.where(getattr(model, key) == value)
+        return int(session.scalar(query) or 0)
+
+
+def test_claim_leases_only_items_of_running_batches(world: tuple) -> None:
+    db, state, recorder, niche = world
+    running = state.create_batch(niche_id=niche, all_profiles=True).id
+    queued = state.create_batch(niche_id=niche, all_profiles=True).id
+    assert recorder.claim(queued, resolved=True, limit=100, lease_seconds=30, now=time.time()) == []
+    items = recorder.claim(running, resolved=True, limit=4, lease_seconds=30, now=time.time())
+    assert len(items) == 4 and len({i.lease_token for i in items}) == 1
+    assert (
+        recorder.claim(running, resolved=False, limit=10, lease_seconds=30, now=time.time()) == []
+    )
+    with db.read() as session:
+        leased = session.scalars(
+            select(BatchProfile).where(BatchProfile.status == "in_flight")
+        ).all()
+        assert {bp.id for bp in leased} == {i.id for i in items}
+        assert all(bp.lease_token == items[0].lease_token and bp.lease_expires_at for bp in leased)
+    state.stop([running])
+    assert recorder.claim(running, resolved=True, limit=10, lease_seconds=30, now=time.time()) == []
+
+
+def test_outcomes_are_recorded_exactly_once(world: tuple) -> None:
+    db, state, recorder, niche = world
+    batch_id = state.create_batch(niche_id=niche, all_profiles=True).id
+    items = recorder.claim(batch_id, resolved=True, limit=10, lease_seconds=30, now=time.time())
+    answers = outcomes(items)
+    report = recorder.record(answers, retention_hours=24, now=time.time())
+    assert report.recorded == {i.id for i in items}
+    assert counters(db, batch_id) == (10, 5, 0)
+    # The same answers again (a duplicate), then a late answer: nothing changes.
+    again = recorder.record(answers, retention_hours=24, now=time.time())
+    assert again.recorded == set()
+    assert counters(db, batch_id) == (10, 5, 0)
+    assert count(db, StoryResult) == 5
+    assert count(db, BatchLog, event_type="STORY_FOUND") == 5
+    with db.read() as session:
+        assert session.scalar(select(func.sum(Profile.total_checks))) == 10
+        assert session.scalar(select(func.sum(Profile.total_detections))) == 5
+        result = session.scalars(select(StoryResult)).first()
+        assert result is not None
+        assert (result.expires_at - result.detected_at).total_seconds() == pytest.approx(24 * 3600)
+        assert check_invariants(session) == []
+    state.complete_if_finished(batch_id)
+
+
+def test_an_answer_for_a_lost_lease_changes_nothing(world: tuple) -> None:
+    db, state, recorder, niche = world
+    batch_id = state.create_batch(niche_id=niche, all_profiles=True).id
+    stale = recorder.claim(batch_id, resolved=True, limit=10, lease_seconds=30, now=time.time())
+    # The lease expires and the reconciler hands the items out again.
+    state.reconcile(release_all_leases=True)
+    fresh = recorder.claim(batch_id, resolved=True, limit=10, lease_seconds=30, now=time.time())
+    assert {i.id for i in fresh} == {i.id for i in stale}
+    assert recorder.record(outcomes(stale), retention_hours=24, now=time.time()).recorded == set()
+    assert counters(db, batch_id) == (0, 0, 0)
+    assert recorder.record(outcomes(fresh), retention_hours=24, now=time.time()).recorded
+    assert counters(db, batch_id) == (10, 5, 0)
+
+
+def test_nothing_is_written_for_a_deleted_batch(world: tuple) -> None:
+    db, state, recorder, niche = world
+    batch_id = state.create_batch(niche_id=niche, all_profiles=True).id
+    items = recorder.claim(batch_id, resolved=True, limit=10, lease_seconds=30, now=time.time())
+    for item in items[:3]:
+        item.resolved_now = True
+    state.delete([batch_id])
+    assert recorder.record(outcomes(items), retention_hours=24, now=time.time()).recorded == set()
+    assert recorder.release(items, now=time.time()) == 0
+    recorder.persist(
+        PersistJob(logs=[LogRow(batch_id, "RETRY", "late", time.time())]), now=time.time()
+    )
+    assert count(db, StoryResult) == 0
+    assert count(db, BatchLog, batch_id=batch_id) == 0
+    with db.read() as session:
+        assert session.scalar(select(func.sum(Profile.total_checks))) == 0
+
+
+def test_release_returns_items_keeping_attempts_and_looked_up_ids(any_db: Database) -> None:
+    engine_db = any_db
+    niche = seed_niche(engine_db)
+    seed_profiles(engine_db, niche, ["a", "b"])
+    state = BatchStateManager(engine_db)
+    recorder = Recorder(engine_db)
+    batch_id = state.create_batch(niche_id=niche, all_profiles=True).id
+    items = recorder.claim(batch_id, resolved=False, limit=10, lease_seconds=30, now=time.time())
+    items[0].ig_user_id, items[0].is_private, items[0].resolved_now = "77", True, True
+    items[1].attempts = 2
+    assert recorder.release(items, now=time.time()) == 2
+    with engine_db.read() as session:
+        rows = {bp.profile_id: bp for bp in session.scalars(select(BatchProfile))}
+        assert {bp.status for bp in rows.values()} == {"pending"}
+        assert rows[items[1].profile_id].attempts == 2
+        profile = session.get(Profile, items[0].profile_id)
+        assert profile is not None and (profile.ig_user_id, profile.is_private) == ("77", True)
+    # Now resolved, the item is claimed as ready for a story query.
+    again = recorder.claim(batch_id, resolved=True, limit=10, lease_seconds=30, now=time.time())
+    assert [i.ig_user_id for i in again] == ["77"]
+
+
+def test_a_rerun_refreshes_its_story_result_instead_of_duplicating_it(world: tuple) -> None:
+    db, state, recorder, niche = world
+    batch_id = state.create_batch(niche_id=niche, all_profiles=True).id
+    items = recorder.claim(batch_id, resolved=True, limit=10, lease_seconds=30, now=time.time())
+    recorder.record(outcomes(items, story_every=1), retention_hours=24, now=time.time())
+    assert state.complete_if_finished(batch_id)
+    state.start([batch_id])
+    items = recorder.claim(batch_id, resolved=True, limit=10, lease_seconds=30, now=time.time())
+    recorder.record(outcomes(items, story_every=1), retention_hours=24, now=time.time())
+    assert count(db, StoryResult) == 10
+    assert counters(db, batch_id) == (10, 10, 0)
+
+
+def test_persist_writes_usage_counters_and_loses_health_races_to_the_api(
+    any_db: Database,
+) -> None:
+    engine_db = any_db
+    from storycheck.crypto import SecretBox
+
+    [proxy_id] = seed_pairs(engine_db, SecretBox("k"), [ProxySpec("http", "h", 1)], ["cookie-1"])
+    recorder = Recorder(engine_db)
+    now = time.time()
+    write = PairWrite(
+        proxy_id=proxy_id,
+        session_id=None,
+        requests=5,
+        failures=1,
+        requests_this_hour=5,
+        avg_response_ms=30,
+        errors_since_success=1,
+        error_score=1.0,
+        consecutive_failures=1,
+        backoff_level=1,
+        last_used=now,
+        last_success=now,
+        last_error="HTTP 500",
+        health="cooling",
+        expected_health="ready",
+        cooldown_until=now + 30,
+    )
+    event = PairEvent(proxy_id, None, now, "rate limited", True, "ready → cooling: test")
+    job = PersistJob(usage={(proxy_id, "stories", 7): 3}, pairs=[write], events=[event])
+    report = recorder.persist(job, now=now)
+    assert report.health_written == {proxy_id: "cooling"}
+    recorder.persist(PersistJob(usage={(proxy_id, "stories", 7): 2}), now=now)
+    with engine_db.read() as session:
+        assert session.scalar(select(ProxyUsage.requests)) == 5
+        proxy = session.get(Proxy, proxy_id)
+        assert proxy is not None
+        assert (proxy.health, proxy.total_requests, proxy.failed_requests) == ("cooling", 5, 1)
+        assert session.scalar(select(func.count()).select_from(ProxyErrorLog)) == 1
+    with engine_db.write() as session:
+        proxy = session.get(Proxy, proxy_id)
+        assert proxy is not None
+        proxy.health = "disabled"  # the user switched the pair off meanwhile
+    write.health, write.expected_health = "ready", "cooling"
+    report = recorder.persist(PersistJob(pairs=[write]), now=now)
+    assert report.health_conflicts == {proxy_id}
+    with engine_db.read() as session:
+        assert session.scalar(select(Proxy.health)) == "disabled"
