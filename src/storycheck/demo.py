@@ -142,7 +142,8 @@ def demo(
             address_profile=Limit(400, 3600.0),
             address_stories=Limit(1000, 3600.0),
         ),
-        population=PopulationConfig(story_probability=0.15, slot_seconds=1800.0),
+        # About a third of the accounts have a story at any time, as in a lively niche.
+        population=PopulationConfig(story_probability=0.01, slot_seconds=1800.0),
     )
     simulator = SimulatorServer(sim_config).start()
     fleet = ProxyFleet(proxy_count).start()
