@@ -1,0 +1,57 @@
+"""Small Playwright helpers shared by the browser tests (what a user clicks, what they see)."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator, Page
+
+
+def open_niche(page: Page, name: str) -> None:
+    """Show one niche in the feed by clicking it in the sidebar."""
+    from playwright.sync_api import expect
+
+    item = page.get_by_test_id("niche-item").filter(has_text=name)
+    item.get_by_test_id("niche-name").click()
+    expect(item).to_have_class(re.compile(r"\bselected\b"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(name)
+
+
+def plain_cell(row: Locator) -> Locator:
+    """A profile row's Niche cell: no checkbox, link or button in it, so a click selects the row."""
+    return row.locator("td").nth(2)
+
+
+def batch_cell(row: Locator) -> Locator:
+    """A batch row's Niche cell (plain text): a click there selects the row."""
+    return row.locator("td").nth(1)
+
+
+def batch_row(page: Page, batch_id: str) -> Locator:
+    return page.locator(f'[data-testid="batch-row"][data-batch-id="{batch_id}"]')
+
+
+def select_batch(row: Locator) -> None:
+    """Click a batch row: selects only this row."""
+    from playwright.sync_api import expect
+
+    batch_cell(row).click()
+    expect(row).to_have_attribute("aria-selected", "true")
+
+
+def mark_page(page: Page) -> None:
+    """Tag the loaded document; `assert_not_reloaded` fails if the page was loaded again."""
+    page.evaluate("window.__storycheckNoReload = true")
+
+
+def assert_not_reloaded(page: Page) -> None:
+    assert page.evaluate("window.__storycheckNoReload === true"), "the page was reloaded"
+
+
+def wait_live(page: Page) -> None:
+    """Wait until the event stream is connected (the badge says Live)."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_test_id("stream-mode")).to_have_text("Live")
