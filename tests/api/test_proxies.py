@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
 from storycheck.batches.models import BatchLog, BatchProfile
 from storycheck.db import new_id, utcnow
@@ -208,35 +207,26 @@ def test_list_is_ordered_by_creation_and_has_no_secrets(client):  # type: ignore
 
 def test_usage_figures(client, db):  # type: ignore[no-untyped-def]
     proxy = _create(client)
-    now_minute = int(time.time()) // 60
+    stale = _create(client, ip="10.0.0.3", session=COOKIE_2)
     with db.write() as session:
+        # The engine writes the requests it really sent in the last hour (not its reservations).
         session.execute(
             update(Proxy)
             .where(Proxy.id == proxy["id"])
-            .values(total_requests=40, failed_requests=10)
+            .values(total_requests=40, failed_requests=10, requests_this_hour=7,
+                    last_used=utcnow())
         )
         session.execute(
-            insert(ProxyUsage),
-            [
-                {"proxy_id": proxy["id"], "kind": "stories", "minute": now_minute, "requests": 5},
-                {
-                    "proxy_id": proxy["id"],
-                    "kind": "lookup",
-                    "minute": now_minute - 30,
-                    "requests": 2,
-                },
-                {
-                    "proxy_id": proxy["id"],
-                    "kind": "stories",
-                    "minute": now_minute - 61,
-                    "requests": 9,
-                },
-            ],
+            update(Proxy)
+            .where(Proxy.id == stale["id"])
+            .values(requests_this_hour=9, last_used=utcnow() - timedelta(hours=2))
         )
 
-    listed = client.get("/api/proxies").get_json()[0]
+    listed = {p["id"]: p for p in client.get("/api/proxies").get_json()}
 
-    assert listed["requests_this_hour"] == 7
+    assert listed[proxy["id"]]["requests_this_hour"] == 7
+    assert listed[stale["id"]]["requests_this_hour"] == 0  # nothing sent within the hour
+    listed = listed[proxy["id"]]
     assert listed["error_rate"] == 25.0
 
 

@@ -45,7 +45,7 @@ describe('settings schema', () => {
     expect(validateSetting(field('max_threads'), '0')).toBe('Must be 1–256')
     expect(validateSetting(field('max_threads'), '2.5')).toMatch(/whole number/)
     expect(validateSetting(field('max_threads'), '')).toMatch(/Required/)
-    expect(validateSetting(field('profiles_per_minute'), '-1')).toBe('Must be ≥ 0')
+    expect(validateSetting(field('profiles_per_minute'), '-1')).toBe('Must be 0–100000')
     expect(validateSetting(field('min_request_interval'), '0.5')).toBeNull()
     expect(validateSetting(field('notification_email'), 'nope')).toMatch(/email/)
     expect(validateSetting(field('notification_email'), '')).toBeNull()

@@ -10,6 +10,7 @@ export const SETTINGS_GROUPS = [
         label: 'Profiles per minute',
         type: 'int',
         min: 0,
+        max: 100000,
         default: 0,
         help: 'Global cap on checks per minute; 0 = unlimited',
       },

@@ -2,6 +2,7 @@
 //   event: batch          data: Batch  → batchStore.applyBatch
 //   event: batch_deleted  data: {id}   → batchStore.removeBatch
 //   event: proxy          data: Proxy  → proxyStore.applyProxy
+//   event: proxy_deleted  data: {id}   → proxyStore.dropProxy
 // While the stream is down (error, or no EventSource at all) the Batches tab polls
 // GET /api/batches every 3 s instead, but only while it is shown and the browser tab is visible.
 // EventSource cannot send headers, so a stored API token travels as `?token=`.
@@ -93,6 +94,10 @@ function connect() {
   es.addEventListener('proxy', (event) => {
     const proxy = parse(event)
     if (proxy) useProxyStore.getState().applyProxy(proxy)
+  })
+  es.addEventListener('proxy_deleted', (event) => {
+    const data = parse(event)
+    if (data && data.id) useProxyStore.getState().dropProxy(data.id)
   })
   es.addEventListener('error', () => {
     if (source !== es) return

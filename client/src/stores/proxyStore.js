@@ -16,6 +16,7 @@ function upsert(list, proxy) {
 
 export const useProxyStore = create((set, get) => ({
   proxies: [],
+  deletedIds: [],
   loading: false,
   loaded: false,
 
@@ -78,7 +79,7 @@ export const useProxyStore = create((set, get) => ({
   async removeProxy(id) {
     try {
       await proxiesApi.delete(id)
-      set({ proxies: get().proxies.filter((p) => p.id !== id) })
+      get().dropProxy(id)
       notify('Proxy deleted')
       return true
     } catch (err) {
@@ -88,6 +89,16 @@ export const useProxyStore = create((set, get) => ({
   },
 
   applyProxy(proxy) {
-    if (proxy && proxy.id) set({ proxies: upsert(get().proxies, proxy) })
+    // A late event must not bring back a pair that was just deleted.
+    if (proxy && proxy.id && !get().deletedIds.includes(proxy.id)) {
+      set({ proxies: upsert(get().proxies, proxy) })
+    }
+  },
+
+  dropProxy(id) {
+    set({
+      proxies: get().proxies.filter((p) => p.id !== id),
+      deletedIds: [...get().deletedIds.slice(-49), id],
+    })
   },
 }))

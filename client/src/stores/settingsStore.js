@@ -25,7 +25,7 @@ export const useSettingsStore = create((set, get) => ({
 
   /** Saves `changes` (snake_case); resolves to true on success. Validation errors stay inline. */
   async save(changes) {
-    set({ saving: true, serverErrors: {}, formError: null })
+    set({ saving: true, serverErrors: {}, formError: null, savedAt: null })
     try {
       const saved = await settingsApi.update(changes)
       set({ settings: saved && typeof saved === 'object' ? { ...get().settings, ...saved } : get().settings, savedAt: Date.now() })

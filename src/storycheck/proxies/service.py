@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -28,7 +28,6 @@ from storycheck.proxies.models import (
     PairHealth,
     Proxy,
     ProxyErrorLog,
-    ProxyUsage,
 )
 from storycheck.web.http import iso
 
@@ -240,7 +239,7 @@ def _optional_text(data: Mapping[str, Any], name: str) -> str | None:
 def serialize_proxies(
     session: Session, proxies: Sequence[Proxy], *, secrets: SecretBox
 ) -> list[dict[str, Any]]:
-    """Proxy objects (secrets masked) with their sessions and last-hour usage, in 2 queries."""
+    """Proxy objects (secrets masked) with their sessions, in 2 queries."""
     if not proxies:
         return []
     ids = [p.id for p in proxies]
@@ -249,9 +248,16 @@ def serialize_proxies(
         select(IgSession).where(IgSession.proxy_id.in_(ids)).order_by(IgSession.created_at)
     ):
         sessions.setdefault(row.proxy_id, []).append(row)
-    usage = requests_last_hour(session, ids)
+    hour_ago = utcnow() - timedelta(hours=1)
     return [
-        proxy_to_dict(p, sessions.get(p.id, []), usage.get(p.id, 0), secrets=secrets)
+        proxy_to_dict(
+            p,
+            sessions.get(p.id, []),
+            # The engine writes what the pair really sent in its sliding hour whenever it uses
+            # it; a pair idle for an hour has sent nothing in the last hour.
+            p.requests_this_hour if p.last_used is not None and p.last_used > hour_ago else 0,
+            secrets=secrets,
+        )
         for p in proxies
     ]
 
@@ -315,21 +321,6 @@ def _masked_secret(secrets: SecretBox, token: str) -> str:
         return mask(secrets.decrypt(token)) or _MASK
     except SecretKeyError:
         return _MASK  # a key mismatch must not hide the list; the engine reports it loudly
-
-
-def requests_last_hour(session: Session, proxy_ids: Sequence[str]) -> dict[str, int]:
-    """Requests per proxy in the last 60 minutes (the sliding-hour budget the engine uses)."""
-    first_minute = int(time.time()) // 60 - 59
-    rows = session.execute(
-        select(ProxyUsage.proxy_id, func.sum(ProxyUsage.requests))
-        .where(
-            ProxyUsage.proxy_id.in_(list(proxy_ids)),
-            ProxyUsage.minute >= first_minute,
-            ProxyUsage.kind.in_(USAGE_KINDS),
-        )
-        .group_by(ProxyUsage.proxy_id)
-    )
-    return {proxy_id: int(total or 0) for proxy_id, total in rows}
 
 
 def proxy_payload(session: Session, proxy: Proxy, *, secrets: SecretBox) -> dict[str, Any]:

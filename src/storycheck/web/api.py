@@ -110,7 +110,7 @@ def _checks_per_minute(session: Any, now: datetime) -> list[dict[str, Any]]:
 
 @bp.get("/events")
 def events() -> Response:
-    """Server-Sent Events: `batch`, `batch_deleted` and `proxy` changes, `ping` keep-alives."""
+    """Server-Sent Events: `batch`, `batch_deleted`, `proxy`, `proxy_deleted`, `ping`."""
     db = services().db
     proxy_payloads = _proxy_serializer()
     limit = _stream_seconds(request.args.get("max_seconds"))
@@ -132,8 +132,11 @@ def events() -> Response:
                     yield _sse("batch_deleted", {"id": batch_id})
                 proxies = session.scalars(select(Proxy)).all()
                 changed_proxies = [p for p in proxies if proxy_seen.get(p.id) != _proxy_key(p)]
+                gone_proxies = set(proxy_seen) - {p.id for p in proxies}
                 for payload in proxy_payloads(session, changed_proxies):
                     yield _sse("proxy", payload)
+                for proxy_id in gone_proxies:
+                    yield _sse("proxy_deleted", {"id": proxy_id})
                 proxy_seen = {p.id: _proxy_key(p) for p in proxies}
             if time.monotonic() - last_ping >= EVENT_PING_SECONDS:
                 last_ping = time.monotonic()

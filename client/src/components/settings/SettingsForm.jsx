@@ -159,7 +159,7 @@ export default function SettingsForm() {
         {loading && <span className="muted">Loading…</span>}
       </header>
       {SETTINGS_GROUPS.map((group) => (
-        <fieldset key={group.title} className="card settings-group">
+        <fieldset key={group.title} className="card settings-group" disabled={!settings}>
           <legend>{group.title}</legend>
           {group.fields.map((field) => (
             <SettingField
