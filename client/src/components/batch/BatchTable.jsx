@@ -243,9 +243,11 @@ function BatchRow({ batch, selected, onOpenLogs, onOpenResults, dragId, setDragI
             href={batchesApi.resultsCsvUrl(batch.id)}
             download={`batch-${batch.id}.csv`}
             data-testid="batch-export"
+            aria-label="Export results as CSV"
+            title="Export results as CSV"
             onClick={(e) => exportCsv(e, batch)}
           >
-            Export CSV
+            CSV
           </a>
         </div>
       </td>
