@@ -148,6 +148,7 @@ class Scheduler:
         pacer: Pacer | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        pair_filter: Callable[[set[str]], set[str]] | None = None,
     ) -> None:
         self.recorder = recorder
         self.checker = checker
@@ -192,6 +193,10 @@ class Scheduler:
         self.last_refresh = -INF
         self.last_renew = 0.0
         self.last_prune = 0.0
+        # Distributed mode: only the pairs this filter lets through are used (the worker's
+        # share, see storycheck.distributed.ownership); `sending` counts requests per pair.
+        self.pair_filter = pair_filter
+        self.sending: Counter[str] = Counter()
 
     # ------------------------------------------------------------------ cross-thread API
 
@@ -217,6 +222,16 @@ class Scheduler:
         with self.gate:
             run = self.runs.get(batch_id)
             return (run.requests_started, run.requests_in_flight) if run else (0, 0)
+
+    def refresh_soon(self) -> None:
+        """Re-read pairs (and apply `pair_filter`) at the next maintenance tick (loop only)."""
+        self.last_refresh = -INF
+        if self.flush_wake is not None:
+            self.flush_wake.set()
+
+    def engaged_pairs(self) -> set[str]:
+        """Pairs the engine may use or still has a request on (loop only)."""
+        return set(self.pairs) | {pair_id for pair_id, count in self.sending.items() if count}
 
     def _call_soon(self, callback: Callable[[str], None], batch_id: str) -> None:
         loop = self.loop
@@ -259,10 +274,16 @@ class Scheduler:
         deadline = time.monotonic() + max(0.0, timeout * 0.6)
         requests = [t for t in self.tasks if t.get_name().startswith("request")]
         if requests:
-            await asyncio.wait(requests, timeout=max(0.0, deadline - time.monotonic()))
-        for task in list(self.tasks):
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+            _, late = await asyncio.wait(
+                requests, timeout=max(0.0, deadline - time.monotonic())
+            )
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        # Claims and releases are short database jobs: cancelling one that is queued in the
+        # database thread would strand its items in flight, so let them finish instead.
+        while others := [t for t in self.tasks if not t.done()]:
+            await asyncio.gather(*others, return_exceptions=True)
         with contextlib.suppress(Exception):
             await self._drain_records()
         leftovers = [item for run in self.runs.values() for item in run.held.values()]
@@ -363,6 +384,8 @@ class Scheduler:
     def _top_up(self, now: float) -> None:
         if self.stopping or not self.loaded:
             return
+        if self.pair_filter is not None and not self.usable:
+            return  # leased items would only wait here while other workers could check them
         for run in list(self.runs.values()):
             if run.closing or now < run.claim_after:
                 continue
@@ -629,6 +652,7 @@ class Scheduler:
         pair = request.pair
         pair.busy = True
         pair.last_start = now
+        self.sending[pair.proxy_id] += 1
         self.pacer.acquire(pair.proxy_id, request.kind, now)
         self.ledger.consume(pair.proxy_id, request.kind, now)
         self.global_limits.in_flight += 1
@@ -696,6 +720,9 @@ class Scheduler:
             now = self.clock()
             self.pacer.complete(pair.proxy_id, request.kind, now, sent=bool(live))
             pair.busy = False
+            self.sending[pair.proxy_id] -= 1
+            if self.sending[pair.proxy_id] <= 0:
+                del self.sending[pair.proxy_id]
             self.global_limits.in_flight -= 1
             with self.gate:
                 for batch_id in counted:
@@ -1033,15 +1060,36 @@ class Scheduler:
     async def _refresh(self, initial: bool = False) -> None:
         settings = await self._db(self.recorder.load_settings)
         rows = await self._db(self.recorder.load_pairs)
+        admitted: set[str] = set()
+        if self.pair_filter is not None:
+            allowed = self.pair_filter({row.proxy_id for row in rows})
+            rows = [row for row in rows if row.proxy_id in allowed]
+            admitted = {row.proxy_id for row in rows} - set(self.pairs)
+        since = minute_of(self.clock() - self.options.window_seconds) - 1
         if initial:
-            since = minute_of(self.clock() - self.options.window_seconds) - 1
             usage = await self._db(self.recorder.load_usage, since_minute=since)
+        elif admitted:
+            # A pair handed over from another worker: its budget so far comes from the
+            # persisted ledger, exactly as across a restart.
+            usage = [
+                bucket
+                for bucket in await self._db(self.recorder.load_usage, since_minute=since)
+                if bucket[0] in admitted
+            ]
+            for proxy_id in admitted:
+                self.pacer.forget(proxy_id)
+                self.ledger.forget(proxy_id)
         else:
             usage = []
         self.last_refresh = self.clock()
         self._apply_settings(settings)
         self._apply_pairs(rows)
         now = self.clock()
+        for proxy_id in admitted:
+            # The previous holder's last request may have started just now.
+            self.pacer.not_before(proxy_id, now + self.limits.min_interval)
+        if self.pair_filter is not None and not self.usable:
+            self._release_waiting()
         for proxy_id, kind, minute, count in usage:
             if kind not in ("lookup", "stories"):
                 continue
@@ -1129,6 +1177,15 @@ class Scheduler:
             if not pair.busy:
                 self._spawn(self.checker.forget_pair(proxy_id), f"forget-{proxy_id[:8]}")
         self._refresh_usable()
+
+    def _release_waiting(self) -> None:
+        """Give back every leased item not in flight (no pair left to check them here)."""
+        for run in list(self.runs.values()):
+            waiting = list(run.lookups) + list(run.ready)
+            run.lookups.clear()
+            run.ready.clear()
+            run.exhausted = {True: False, False: False}
+            self._release(run, waiting)
 
     def _report_problem(self, pair: Pair, now: float) -> None:
         if pair.problem and pair.row.session_id is not None:

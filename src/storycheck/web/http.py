@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from datetime import datetime
@@ -29,6 +30,14 @@ def json_body(*, required: bool = True) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ValidationError("The request body must be a JSON object", code="invalid_request")
+    try:
+        # JSON may escape a lone UTF-16 surrogate ("\ud800"), which no database can store.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError(
+            "The request body contains an invalid unicode escape (a lone surrogate)",
+            code="invalid_json",
+        ) from exc
     return data
 
 
@@ -42,6 +51,10 @@ def ok(payload: Any, status: int = 200) -> Response:
 def no_content() -> Response:
     """An empty 204 answer."""
     return Response(status=204)
+
+
+# Offsets and page numbers beyond this are nonsense (and overflow SQLite's 64-bit integers).
+MAX_QUERY_INT = 1_000_000_000
 
 
 def query_int(
@@ -58,7 +71,9 @@ def query_int(
             f"Invalid parameter value: {name} must be an integer",
             details={"field": name, "valid_range": _range_text(minimum, maximum)},
         ) from exc
-    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+    if maximum is None:
+        maximum = MAX_QUERY_INT
+    if (minimum is not None and value < minimum) or value > maximum:
         raise ValidationError(
             f"Invalid parameter value: {name} must be within {_range_text(minimum, maximum)}",
             details={"field": name, "valid_range": _range_text(minimum, maximum)},
