@@ -8,15 +8,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import click
-from sqlalchemy import insert
 
 from storycheck.config import Config
 from storycheck.crypto import SecretBox
-from storycheck.db import Database, new_id, utcnow
+from storycheck.db import Database, new_id
+from storycheck.engine.harness import seed_profiles
 from storycheck.migrate import upgrade
 from storycheck.niches.models import Niche
-from storycheck.profiles.models import Profile, username_key
-from storycheck.proxies.service import ProxyInput, create_proxy
+from storycheck.profiles.models import username_key
+from storycheck.proxies.service import create_proxy, parse_proxy
 from storycheck.settings.service import get_settings
 from storycheck.simulator import (
     Limit,
@@ -63,46 +63,22 @@ def seed_demo_database(
 ) -> None:
     """Fill a fresh database with niches, profiles and one proxy+session pair per proxy."""
     rng = random.Random(seed)
-    now = utcnow()
+    names = demo_usernames(profiles, rng)
     with database.write() as session:
         niche_ids = []
         for order, name in enumerate(DEMO_NICHES, start=1):
             niche = Niche(id=new_id(), name=name, order=order, daily_story_target=25)
             session.add(niche)
             niche_ids.append(niche.id)
-        session.flush()
-        rows = []
-        for index, username in enumerate(demo_usernames(profiles, rng)):
-            resolved = rng.random() < resolved_share
-            rows.append(
-                {
-                    "id": new_id(),
-                    "username": username,
-                    "username_key": username_key(username),
-                    "url": f"https://instagram.com/{username}",
-                    "niche_id": niche_ids[index % len(niche_ids)],
-                    "status": "active",
-                    "active_story": False,
-                    "total_checks": 0,
-                    "total_detections": 0,
-                    "not_found": False,
-                    # Most accounts were looked up before (ids cached), as in a mature install.
-                    "ig_user_id": user_id_for(username) if resolved else None,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
-        session.execute(insert(Profile), rows)
+    for index, niche_id in enumerate(niche_ids):
+        members = names[index :: len(niche_ids)]
+        # Most accounts were looked up before (ids cached), as in a mature install.
+        known = {n: user_id_for(n) for n in members if rng.random() < resolved_share}
+        seed_profiles(database, niche_id, members, user_ids=known)
+    with database.write() as session:
         for url, cookie in zip(proxy_urls, session_ids, strict=False):
-            scheme, rest = url.split("://", 1)
-            host, port = rest.rsplit("@", 1)[-1].rsplit(":", 1)
-            create_proxy(
-                session,
-                pair=ProxyInput(
-                    scheme=scheme, ip=host, port=int(port), username=None, password=None, session=cookie
-                ),
-                secrets=secrets,
-            )
+            pair = parse_proxy({"url": url, "session": cookie})
+            create_proxy(session, pair=pair, secrets=secrets)
         settings = get_settings(session)
         # Stay under the simulator's Instagram-like budgets (200 requests/hour per session).
         settings.proxy_hourly_limit = 180
