@@ -113,15 +113,24 @@ def create_app(config: Config | None = None, *, start_background: bool | None = 
     secrets = SecretBox.from_config(config.secret_key, key_directory(config.database_url))
 
     pool = None
-    if background:
+    dispatcher = None
+    if background and config.broker_url:
+        # Distributed mode: `storycheck worker` processes run the checks; the server keeps
+        # the state manager and tells every worker after each change (DESIGN.md §7).
+        from storycheck.distributed.dispatcher import Dispatcher
+
+        dispatcher = Dispatcher.for_broker(config.broker_url)
+        log.info("Distributed mode: checks run in `storycheck worker` processes")
+    elif background:
         from storycheck.engine.pool import WorkerPool
 
         pool = WorkerPool(db=db, config=config, secrets=secrets)
-    state = BatchStateManager(db, pool)
+    state = BatchStateManager(db, pool if dispatcher is None else dispatcher)
     services = Services(config=config, db=db, secrets=secrets, state=state, pool=pool)
     if pool is not None:
         pool.attach(state)
         pool.start()
+    # Never release every lease in distributed mode: workers elsewhere hold live ones.
     state.reconcile(release_all_leases=config.broker_url is None)
     if background:
         services.maintenance = Maintenance(
@@ -157,6 +166,9 @@ def shutdown(app: Flask) -> None:
         services.maintenance.stop()
     if services.pool is not None:
         services.pool.stop(timeout=5.0)
+    close = getattr(services.state.pool, "close", None)  # the distributed mode's Dispatcher
+    if close is not None:
+        close()
     services.db.dispose()
 
 

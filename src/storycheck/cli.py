@@ -148,10 +148,12 @@ def list_batches(as_json: bool) -> None:
 
 def _register_commands() -> None:
     from storycheck.demo import demo
+    from storycheck.distributed.worker import worker
     from storycheck.simulator.command import simulate
 
     main.add_command(simulate)
     main.add_command(demo)
+    main.add_command(worker)
 
 
 _register_commands()

@@ -2,6 +2,7 @@
 
 from storycheck.batches.models import Batch, BatchLog, BatchProfile, BatchStatus, ItemStatus
 from storycheck.db import Base
+from storycheck.distributed.models import PairLease, WorkerHeartbeat
 from storycheck.niches.models import Niche
 from storycheck.profiles.models import Profile
 from storycheck.proxies.models import IgSession, PairHealth, Proxy, ProxyErrorLog, ProxyUsage
@@ -17,6 +18,7 @@ __all__ = [
     "IgSession",
     "ItemStatus",
     "Niche",
+    "PairLease",
     "PairHealth",
     "Profile",
     "Proxy",
@@ -24,4 +26,5 @@ __all__ = [
     "ProxyUsage",
     "StoryResult",
     "SystemSettings",
+    "WorkerHeartbeat",
 ]

@@ -17,6 +17,7 @@ item of a running batch is final. The pool never writes batch status itself.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import threading
@@ -48,6 +49,7 @@ class WorkerPool:
         options: EngineOptions | None = None,
         pacer: Pacer | None = None,
         clock: Callable[[], float] = time.time,
+        pair_filter: Callable[[set[str]], set[str]] | None = None,
     ) -> None:
         self.db = db
         self.config = config
@@ -59,6 +61,7 @@ class WorkerPool:
             options=self.options,
             pacer=pacer,
             clock=clock,
+            pair_filter=pair_filter,
         )
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -155,6 +158,33 @@ class WorkerPool:
     def running_ids(self) -> set[str]:
         """The batches the pool runs now."""
         return self.scheduler.running_ids()
+
+    # ------------------------------------------------------------------ pair filter hooks
+
+    def refresh_pairs(self) -> None:
+        """Re-read pairs and re-apply `pair_filter` soon (the worker's share changed)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(self.scheduler.refresh_soon)
+
+    def pairs_in_use(self, timeout: float = 5.0) -> set[str]:
+        """Pairs the engine may use or still has a request on; empty when it does not run."""
+        loop = self._loop
+        if not self.is_running or loop is None or loop.is_closed():
+            return set()
+        answer: concurrent.futures.Future[set[str]] = concurrent.futures.Future()
+
+        def ask() -> None:
+            with contextlib.suppress(concurrent.futures.InvalidStateError):
+                answer.set_result(self.scheduler.engaged_pairs())
+
+        try:
+            loop.call_soon_threadsafe(ask)
+        except RuntimeError:  # the loop closed meanwhile
+            return set()
+        return answer.result(timeout=timeout)
 
     def request_stats(self, batch_id: str) -> tuple[int, int]:
         """(requests started, requests in flight) of one batch; for tests and the dashboard."""

@@ -1,0 +1,283 @@
+"""Distributed mode end to end: `storycheck serve` + two `storycheck worker` processes on one
+PostgreSQL database and Redis, against the simulator through its proxy fleet.
+
+Each test starts its own workers; the server, the simulator and the database live for the
+module. Batches are created, paused and resumed only through the server's HTTP API.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from tests.distributed.conftest import (
+    PAIRS,
+    RequestWatch,
+    Server,
+    Simulator,
+    heartbeats,
+    item_counts,
+    owners,
+    wait_fair_split,
+    wait_until,
+)
+
+from storycheck.batches.invariants import check_invariants
+from storycheck.batches.models import BatchProfile
+from storycheck.db import Database
+from storycheck.profiles.models import Profile
+from storycheck.stories.models import StoryResult
+
+pytestmark = [pytest.mark.celery, pytest.mark.postgres]
+
+
+def usernames(count: int, start: int) -> list[str]:
+    """Usernames of the simulator's world (about 5% do not exist); disjoint ranges per test."""
+    return [f"dist{i:06d}" for i in range(start, start + count)]
+
+
+def assert_exactly_once(db: Database, sim: Simulator, batch_id: str, total: int) -> None:
+    """Every item final and equal to the truth; counters equal items (I3); nothing twice."""
+    with db.snapshot() as session:
+        assert check_invariants(session) == []
+        rows = session.execute(
+            select(BatchProfile, Profile)
+            .join(Profile, Profile.id == BatchProfile.profile_id)
+            .where(BatchProfile.batch_id == batch_id)
+        ).all()
+        assert len(rows) == total
+        for item, profile in rows:
+            assert item.status in ("completed", "failed"), (profile.username, item.status)
+            assert item.processed_at is not None
+            truth = sim.truth(profile.username, item.processed_at.timestamp())
+            if not truth["exists"]:
+                assert (item.status, item.error) == ("failed", "not_found"), profile.username
+                continue
+            assert item.status == "completed", (profile.username, item.error)
+            assert item.has_story == truth["has_story"], profile.username
+            assert profile.total_checks == 1, profile.username  # counted exactly once
+        ids = [item.id for item, _ in rows]
+        completed = sum(1 for item, _ in rows if item.status == "completed")
+        with_story = sum(1 for item, _ in rows if item.has_story)
+        profile_ids = [profile.id for _, profile in rows]
+        checks = session.scalar(
+            select(func.sum(Profile.total_checks)).where(Profile.id.in_(profile_ids))
+        )
+        assert checks == completed
+        stories = session.scalar(
+            select(func.count()).select_from(StoryResult).where(StoryResult.batch_id == batch_id)
+        )
+        distinct = session.scalar(
+            select(func.count(func.distinct(StoryResult.batch_profile_id))).where(
+                StoryResult.batch_profile_id.in_(ids)
+            )
+        )
+        assert stories == distinct == with_story
+
+
+def no_violations(sim: Simulator) -> None:
+    violations = sim.violations()
+    assert violations["count"] == 0, violations["samples"][:5]
+
+
+def test_two_workers_complete_a_batch_created_through_the_api(
+    server: Server, sim: Simulator, db: Database, start_worker: Any
+) -> None:
+    sim.reset()
+    first = start_worker("w1")
+    second = start_worker("w2")
+    held = wait_fair_split(db, ["w1", "w2"])
+    names = usernames(300, 0)
+
+    started = time.monotonic()
+    batch_id = server.create_batch(names)
+    final = server.wait_status(batch_id, "done", timeout=60)
+    elapsed = time.monotonic() - started
+
+    assert final["completed_profiles"] == final["total_profiles"] == 300
+    assert item_counts(db, batch_id).keys() <= {"completed", "failed"}
+    assert_exactly_once(db, sim, batch_id, 300)
+    assert server.call("GET", "/api/admin/invariants")["ok"] is True
+    no_violations(sim)
+    # Each username was looked up exactly once, by one of the two workers.
+    assert sim.stats()["total"]["by_endpoint"]["web_profile_info"] == 300
+    # The split did not change while the batch ran, and both workers checked profiles
+    # through the pairs they held.
+    assert owners(db) == held
+    with db.read() as session:
+        by_pair = dict(
+            session.execute(
+                select(BatchProfile.proxy_id, func.count())
+                .where(BatchProfile.batch_id == batch_id, BatchProfile.proxy_id.is_not(None))
+                .group_by(BatchProfile.proxy_id)
+            ).all()
+        )
+    per_worker: dict[str, int] = {}
+    for proxy_id, count in by_pair.items():
+        worker = held[proxy_id].split("-")[0]
+        per_worker[worker] = per_worker.get(worker, 0) + count
+    assert set(per_worker) == {"w1", "w2"}, per_worker
+    assert min(per_worker.values()) >= 0.25 * sum(per_worker.values()), per_worker
+    # Two workers together run at the pool's ceiling: 6 pairs x 5 lookups/s → ≥ 10 s.
+    assert elapsed >= 300 / (PAIRS * 5) * 0.9
+
+    # Graceful stop: both exit 0, hand their pairs back and leave the worker list.
+    assert first.terminate(timeout=20) == 0, first.output()[-3000:]
+    assert second.terminate(timeout=20) == 0, second.output()[-3000:]
+    assert owners(db) == {}
+    assert heartbeats(db) == []
+    assert "Traceback" not in first.output() + second.output()
+
+
+def test_a_worker_joining_mid_batch_takes_half_the_pairs_without_breaking_pacing(
+    server: Server, sim: Simulator, db: Database, start_worker: Any
+) -> None:
+    sim.reset()
+    start_worker("j1")
+    wait_fair_split(db, ["j1"])
+    batch_id = server.create_batch(usernames(400, 30_000))
+    wait_until(
+        lambda: server.batch(batch_id)["completed_profiles"] >= 60,
+        timeout=30,
+        what="the first worker under way",
+    )
+    joined_at = time.time()
+    start_worker("j2")
+    # The first worker hands three pairs back while it is using them at their full budget;
+    # the newcomer continues from the persisted ledger, so no session or address is pushed
+    # over its limit at the hand-over.
+    held = wait_fair_split(db, ["j1", "j2"], timeout=20)
+    final = server.wait_status(batch_id, "done", timeout=60)
+    assert final["completed_profiles"] == 400
+    assert_exactly_once(db, sim, batch_id, 400)
+    no_violations(sim)
+    newcomer = {pid for pid, owner in held.items() if owner.startswith("j2-")}
+    with db.read() as session:
+        by_newcomer = session.scalar(
+            select(func.count())
+            .select_from(BatchProfile)
+            .where(
+                BatchProfile.batch_id == batch_id,
+                BatchProfile.proxy_id.in_(newcomer),
+                BatchProfile.processed_at > datetime.fromtimestamp(joined_at, UTC),
+            )
+        )
+    assert by_newcomer and by_newcomer > 0
+
+
+def test_pause_reaches_every_worker_within_seconds_and_resume_finishes(
+    server: Server, sim: Simulator, db: Database, start_worker: Any
+) -> None:
+    sim.reset()
+    # A 30-second poll: only the broadcast can tell the workers within the bound below.
+    start_worker("p1", "--sync-interval", "30")
+    start_worker("p2", "--sync-interval", "30")
+    wait_fair_split(db, ["p1", "p2"])
+    batch_id = server.create_batch(usernames(400, 10_000))
+    wait_until(
+        lambda: server.batch(batch_id)["completed_profiles"] >= 60,
+        timeout=30,
+        what="a quarter of the batch",
+    )
+
+    watch = RequestWatch(sim)
+    watch.sample()
+    server.call("POST", "/api/batches/stop", json={"batch_ids": [batch_id]})
+    stopped_at = time.monotonic()
+    while time.monotonic() - stopped_at < 4.0:
+        watch.sample()
+        time.sleep(0.05)
+    quiet_after = watch.last_change() - stopped_at
+    print(f"last request {quiet_after:.3f}s after the pause answered")
+    # Requests already in flight when the API answered may still arrive; nothing after that
+    # (the broadcast reaches both workers within milliseconds; the bound leaves room).
+    assert quiet_after < 1.5, f"requests kept arriving {quiet_after:.2f}s after the pause"
+    paused = server.batch(batch_id)
+    assert paused["status"] == "paused"
+    assert paused["completed_profiles"] < 400
+    # Both workers returned their leased items (I4 holds without waiting for lease expiry).
+    wait_until(
+        lambda: item_counts(db, batch_id).get("in_flight", 0) == 0,
+        timeout=3,
+        what="no item in flight",
+    )
+    frozen = server.batch(batch_id)["completed_profiles"]
+    time.sleep(1.0)
+    assert server.batch(batch_id)["completed_profiles"] == frozen
+
+    server.call("POST", "/api/batches/resume", json={"batch_ids": [batch_id]})
+    final = server.wait_status(batch_id, "done", timeout=60)
+    assert final["completed_profiles"] == 400
+    assert_exactly_once(db, sim, batch_id, 400)
+    no_violations(sim)
+
+
+def test_kill_minus_nine_one_worker_the_other_finishes_without_duplicates(
+    server: Server, sim: Simulator, db: Database, start_worker: Any
+) -> None:
+    sim.reset()
+    victim = start_worker("k1")
+    survivor = start_worker("k2")
+    held = wait_fair_split(db, ["k1", "k2"])
+    victim_pairs = {pid for pid, owner in held.items() if owner.startswith("k1-")}
+    batch_id = server.create_batch(usernames(400, 20_000))
+    wait_until(
+        lambda: server.batch(batch_id)["completed_profiles"] >= 80,
+        timeout=30,
+        what="a fifth of the batch",
+    )
+
+    victim.process.send_signal(signal.SIGKILL)  # type: ignore[union-attr]
+    victim.process.wait(timeout=10)  # type: ignore[union-attr]
+    killed_at = time.time()
+    # Item leases last 4 s and live workers renew them every second: 2.5 s after the kill,
+    # leases running out within 4.5 s of it are the dead worker's.
+    time.sleep(max(0.0, killed_at + 2.5 - time.time()))
+    with db.read() as session:
+        orphaned = set(
+            session.scalars(
+                select(BatchProfile.id).where(
+                    BatchProfile.batch_id == batch_id,
+                    BatchProfile.status == "in_flight",
+                    BatchProfile.lease_expires_at < datetime.fromtimestamp(killed_at + 4.5, UTC),
+                )
+            )
+        )
+    assert orphaned, "the killed worker held no leased items"
+    print(f"{len(orphaned)} item(s) were leased by the killed worker")
+
+    final = server.wait_status(batch_id, "done", timeout=90)
+    assert final["completed_profiles"] == 400
+    assert_exactly_once(db, sim, batch_id, 400)
+    assert server.call("GET", "/api/admin/invariants")["ok"] is True
+    no_violations(sim)
+    # The survivor took the dead worker's pairs over and used them.
+    assert set(owners(db)) == set(held)
+    assert all(owner.startswith("k2-") for owner in owners(db).values())
+    with db.read() as session:
+        taken_over = session.scalar(
+            select(func.count())
+            .select_from(BatchProfile)
+            .where(
+                BatchProfile.batch_id == batch_id,
+                BatchProfile.proxy_id.in_(victim_pairs),
+                BatchProfile.processed_at > func.to_timestamp(killed_at + 1),
+            )
+        )
+    assert taken_over and taken_over > 0
+    # The dead worker's items came back and were checked once, after the kill.
+    with db.read() as session:
+        redone = session.execute(
+            select(BatchProfile.status, BatchProfile.processed_at).where(
+                BatchProfile.id.in_(orphaned)
+            )
+        ).all()
+    assert len(redone) == len(orphaned)
+    assert all(status in ("completed", "failed") for status, _ in redone)
+    assert all(at is not None and at.timestamp() > killed_at for _, at in redone)
+    assert survivor.alive()
+    assert survivor.terminate(timeout=20) == 0, survivor.output()[-3000:]
