@@ -20,8 +20,9 @@ the engine tops reservations up in the background in small chunks. After a crash
 reserved request counts as sent at the end of its minute (or now, if earlier), which is never
 earlier than the real send time: conservative by construction.
 
-`Pacer` is the interface; `InMemoryPacer` is the single-process implementation. A shared
-implementation (Redis or PostgreSQL) for distributed workers plugs in behind the same methods.
+`Pacer` is the interface; `InMemoryPacer` is the implementation. In distributed mode each pair
+is owned by one worker at a time (`storycheck.distributed.ownership`), so the in-memory pacer
+of its owner is the only one pacing it, and the ledger carries the budget across a hand-over.
 """
 
 from __future__ import annotations
