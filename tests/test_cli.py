@@ -33,5 +33,5 @@ def test_import_then_list_batches(tmp_path, monkeypatch):
 
 def test_help_lists_every_command():
     output = CliRunner().invoke(main, ["--help"]).output
-    for command in ("serve", "db", "import", "batches", "simulate", "demo"):
+    for command in ("serve", "db", "import", "batches", "simulate", "demo", "worker"):
         assert command in output
