@@ -38,11 +38,12 @@ test-client: $(CLIENT_STAMP)
 test-python: install client chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test: install client chromium test-client test-python
+test: install client chromium lint test-client test-python
 
+# ruff everywhere; mypy --strict on the batch state and the engine (STYLE.md habit 10).
 lint: install
 	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/mypy src/storycheck/batches src/storycheck/engine
+	$(VENV)/bin/mypy --strict src/storycheck/batches src/storycheck/engine
 
 run: install client
 	$(VENV)/bin/storycheck serve

@@ -33,9 +33,9 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, cast
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -70,6 +70,9 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     (PAUSED, QUEUED): "resume",
     (DONE, QUEUED): "rerun",
 }
+
+# The items table as a Core table, for executemany inserts without ORM overhead.
+BATCH_ITEMS = cast(Table, BatchProfile.__table__)
 
 # A PostgreSQL advisory lock key that serialises every queue change across processes.
 QUEUE_LOCK_KEY = 727002
@@ -141,7 +144,7 @@ class BatchStateManager:
             if ids:
                 # Core executemany: a 100,000-profile batch is one fast statement batch.
                 session.connection().execute(
-                    insert(BatchProfile.__table__),
+                    insert(BATCH_ITEMS),
                     [
                         {
                             "id": new_id(),
