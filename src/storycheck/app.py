@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 PACKAGE_STATIC = Path(__file__).parent / "static"
 REPO_CLIENT_DIST = Path(__file__).resolve().parents[2] / "client" / "dist"
+CWD_CLIENT_DIST = Path("client") / "dist"
 
 
 class Maintenance:
@@ -207,7 +208,10 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _client_dir(config: Config) -> Path | None:
-    for candidate in (config.static_folder, PACKAGE_STATIC, REPO_CLIENT_DIST):
+    # Configured folder, files packaged with a wheel, the checkout this package lives in, or
+    # the checkout the server was started from (a non-editable install run from the repo).
+    candidates = (config.static_folder, PACKAGE_STATIC, REPO_CLIENT_DIST, CWD_CLIENT_DIST)
+    for candidate in candidates:
         if candidate and (Path(candidate) / "index.html").exists():
             return Path(candidate)
     return None
