@@ -19,7 +19,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.live import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 CLIENT_DIST = REPO / "client" / "dist"
@@ -73,12 +74,6 @@ def skip_reason() -> str | None:
 
 
 SKIP_REASON = skip_reason()
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _slug(text: str) -> str:
@@ -249,7 +244,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             env.pop(name, None)
         # A free port can be taken by someone else before the server binds it: try again.
         for attempt in range(3):
-            port = _free_port()
+            port = free_port()
             base_url = f"http://127.0.0.1:{port}"
             env["STORYCHECK_PORT"] = str(port)
             log_file = log_path.open("wb")

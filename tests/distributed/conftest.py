@@ -25,6 +25,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
+from tests.live import free_port, wait_until
 
 from storycheck.batches.models import BatchProfile
 from storycheck.db import Database
@@ -70,26 +71,6 @@ SETTINGS = {
     "max_threads": 16,
     "proxy_test_timeout": 3,
 }
-
-
-def wait_until(
-    condition: Callable[[], bool], *, timeout: float, interval: float = 0.1, what: str = "condition"
-) -> None:
-    """Poll `condition` until it holds; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
-
-
-def free_port() -> int:
-    """A loopback TCP port nothing listens on right now."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def base_env(database_url: str, broker_url: str, instagram_url: str) -> dict[str, str]:

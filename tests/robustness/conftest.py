@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -31,6 +30,7 @@ from storycheck.simulator import (
     SimulatorConfig,
     SimulatorServer,
 )
+from tests.live import free_port, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 STORYCHECK_BIN = REPO / ".venv" / "bin" / "storycheck"
@@ -56,24 +56,6 @@ ENGINE_ENV = {
     "STORYCHECK_ENGINE_MIN_COOLDOWN": "0.2",
     "STORYCHECK_ENGINE_OPEN_COOLDOWN": "0.5",
 }
-
-
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(
-    condition: Callable[[], bool], *, timeout: float, interval: float = 0.1, what: str = "condition"
-) -> None:
-    """Poll `condition` until it holds; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
 
 
 # ---------------------------------------------------------------------------------- HTTP client
