@@ -403,12 +403,14 @@ def shoot(page: Any) -> Shooter:
 
 
 def save_doc_screenshot(page: Any, name: str) -> Path:
-    """A 1280x800 screenshot for the README, into docs/screenshots (and the artifacts)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    """A 1280x800 screenshot for the README into the artifacts; also into docs/screenshots when
+    STORYCHECK_UPDATE_SCREENSHOTS=1 (so a test run leaves the checkout unchanged)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
+    path = ARTIFACTS / f"docs-{name}.png"
     page.screenshot(path=str(path), full_page=False)
-    shutil.copyfile(path, ARTIFACTS / f"docs-{name}.png")
+    if os.environ.get("STORYCHECK_UPDATE_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, SCREENSHOTS / f"{name}.png")
     return path
 
 

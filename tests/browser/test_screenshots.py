@@ -1,8 +1,9 @@
 """Screenshots of the main screens for the README, taken from a realistic live run.
 
 Runs first in the browser suite (see `pytest_collection_modifyitems` in conftest), while the
-database holds only what this test creates. Writes docs/screenshots/{niche-feed,batches,
-proxies,dashboard}.png at 1280x800 and copies them to test-artifacts/browser/.
+database holds only what this test creates. Saves {niche-feed,batches,proxies,dashboard}.png at
+1280x800 into test-artifacts/browser/, and into docs/screenshots/ with
+STORYCHECK_UPDATE_SCREENSHOTS=1.
 """
 
 from __future__ import annotations
