@@ -62,14 +62,17 @@ export const useBatchStore = create((set, get) => {
     return selectedIds.size === get().selectedIds.size ? get().selectedIds : selectedIds
   }
 
-  /** Runs a POST that answers `[Batch]` (start/stop/resume), merges it, then reloads. */
-  const transition = async (call, ids, verb) => {
+  const mergeAnswer = (updated) => {
+    if (Array.isArray(updated)) set({ batches: mergeBatches(get().batches, updated) })
+  }
+
+  /** Runs a batch action on `ids`, applies its answer (default: merge `[Batch]`), then reloads. */
+  const transition = async (call, ids, verb, apply = mergeAnswer) => {
     const list = [...ids]
     if (!list.length) return false
     set({ busy: true })
     try {
-      const updated = await call(list)
-      if (Array.isArray(updated)) set({ batches: mergeBatches(get().batches, updated) })
+      apply(await call(list), list)
       if (verb) notify(`${verb} ${list.length} batch${list.length === 1 ? '' : 'es'}`)
       return true
     } catch (err) {
@@ -122,45 +125,24 @@ export const useBatchStore = create((set, get) => {
     stop: (ids) => transition(batchesApi.stop, ids, 'Stopped'),
     resume: (ids) => transition(batchesApi.resume, ids, 'Resumed'),
 
-    async remove(ids) {
-      const list = [...ids]
-      if (!list.length) return false
-      set({ busy: true })
-      try {
-        await batchesApi.delete(list)
+    remove: (ids) =>
+      transition(batchesApi.delete, ids, 'Deleted', (_answer, list) => {
         const gone = new Set(list)
         const batches = get().batches.filter((b) => !gone.has(b.id))
         set({ batches, selectedIds: new Set([...get().selectedIds].filter((id) => !gone.has(id))) })
-        notify(`Deleted ${list.length} batch${list.length === 1 ? '' : 'es'}`)
-        return true
-      } catch (err) {
-        report(err)
-        return false
-      } finally {
-        set({ busy: false })
-        get().fetchBatches({ quiet: true })
-      }
-    },
+      }),
 
     /** POST /batches/{id}/retry-failed for each id. */
-    async retryFailed(ids) {
-      const list = [...ids]
-      if (!list.length) return false
-      set({ busy: true })
-      try {
-        const updated = []
-        for (const id of list) updated.push(await batchesApi.retryFailed(id))
-        set({ batches: mergeBatches(get().batches, updated) })
-        notify(`Retrying failed checks of ${list.length} batch${list.length === 1 ? '' : 'es'}`)
-        return true
-      } catch (err) {
-        report(err)
-        return false
-      } finally {
-        set({ busy: false })
-        get().fetchBatches({ quiet: true })
-      }
-    },
+    retryFailed: (ids) =>
+      transition(
+        async (list) => {
+          const updated = []
+          for (const id of list) updated.push(await batchesApi.retryFailed(id))
+          return updated
+        },
+        ids,
+        'Retrying failed checks of',
+      ),
 
     /** Saves a new queue order (the full list of queued ids); positions show at once. */
     async reorder(orderedIds) {
