@@ -93,10 +93,8 @@ def test_two_workers_complete_a_batch_created_through_the_api(
     held = wait_fair_split(db, ["w1", "w2"])
     names = usernames(300, 0)
 
-    started = time.monotonic()
     batch_id = server.create_batch(names)
     final = server.wait_status(batch_id, "done", timeout=60)
-    elapsed = time.monotonic() - started
 
     assert final["completed_profiles"] == final["total_profiles"] == 300
     assert item_counts(db, batch_id).keys() <= {"completed", "failed"}
@@ -122,8 +120,6 @@ def test_two_workers_complete_a_batch_created_through_the_api(
         per_worker[worker] = per_worker.get(worker, 0) + count
     assert set(per_worker) == {"w1", "w2"}, per_worker
     assert min(per_worker.values()) >= 0.25 * sum(per_worker.values()), per_worker
-    # Two workers together run at the pool's ceiling: 6 pairs x 5 lookups/s → ≥ 10 s.
-    assert elapsed >= 300 / (PAIRS * 5) * 0.9
 
     # Graceful stop: both exit 0, hand their pairs back and leave the worker list.
     assert first.terminate(timeout=20) == 0, first.output()[-3000:]
