@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from tests.distributed.conftest import (
-    PAIRS,
     RequestWatch,
     Server,
     Simulator,
