@@ -45,11 +45,13 @@ class ItemAnswer:
     item_id: str
     ig_user_id: str | None = None
     is_private: bool | None = None
+    followed_by_viewer: bool | None = None  # lookup: does this pair's session follow the user
     not_found: bool = False
     has_story: bool = False
     story_count: int = 0
-    newest_taken_at: int | None = None
-    expiring_at: int | None = None
+    oldest_taken_at: int | None = None  # epoch seconds of the oldest live story item
+    newest_taken_at: int | None = None  # epoch seconds of the newest live story item
+    expiring_at: int | None = None  # epoch seconds when the newest item expires
 
 
 @dataclass

@@ -107,6 +107,7 @@ class ResolvedUser:
     user_id: str
     is_private: bool
     username: str
+    followed_by_viewer: bool = False
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ class ReelInfo:
     user_id: str
     has_story: bool
     item_count: int = 0
+    oldest_taken_at: int | None = None
     newest_taken_at: int | None = None
     expiring_at: int | None = None
 
