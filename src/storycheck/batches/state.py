@@ -39,6 +39,7 @@ from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from storycheck.batches.guard import state_writer
 from storycheck.batches.models import (
     FINAL_ITEM_STATUSES,
     STORY_PREVIEW_LIMIT,
@@ -151,7 +152,7 @@ class BatchStateManager:
     ) -> Batch:
         """Create a batch of the given profiles at the end of the queue; start it if a slot is free."""
         effects = _Effects()
-        with self.db.write() as session:
+        with state_writer(), self.db.write() as session:
             self._lock_queue(session)
             if session.get(Niche, niche_id) is None:
                 raise NotFound(f"Niche {niche_id} not found", code="niche_not_found")
@@ -243,7 +244,7 @@ class BatchStateManager:
         if event not in SELECTION_EVENTS:
             raise ValidationError(f"Unknown batch action: {event}")
         effects = _Effects()
-        with self.db.write() as session:
+        with state_writer(), self.db.write() as session:
             self._lock_queue(session)
             batches = self._load(session, batch_ids)
             moves = EVENTS[event]
@@ -279,7 +280,7 @@ class BatchStateManager:
         """Queue a paused or done batch, at `queue_position` (1 = next) or at the end, in one
         transaction."""
         effects = _Effects()
-        with self.db.write() as session:
+        with state_writer(), self.db.write() as session:
             self._lock_queue(session)
             batch = self._load(session, [batch_id])[0]
             if batch.status != QUEUED:
@@ -319,7 +320,7 @@ class BatchStateManager:
     def delete(self, batch_ids: Sequence[str]) -> int:
         """Delete batches with their items, results and logs; renumber and promote."""
         effects = _Effects()
-        with self.db.write() as session:
+        with state_writer(), self.db.write() as session:
             self._lock_queue(session)
             batches = self._load(session, batch_ids)
             ids = [b.id for b in batches]
@@ -340,7 +341,7 @@ class BatchStateManager:
         no batch can be created for the niche between the two, so one transaction suffices.
         """
         effects = _Effects()
-        with self.db.write() as session:
+        with state_writer(), self.db.write() as session:
             self._lock_queue(session)
             batches = list(
                 session.scalars(
@@ -365,7 +366,7 @@ class BatchStateManager:
 
     def reorder(self, batch_ids: Sequence[str], *, first_position: int = 1) -> list[Batch]:
         """Put the listed queued batches, in this order, at `first_position`; others keep order."""
-        with self.db.write() as session:
+        with state_writer(), self.db.write() as session:
             self._lock_queue(session)
             wanted = _validate_ids(batch_ids)
             batches = self._load(session, wanted)
@@ -388,7 +389,7 @@ class BatchStateManager:
     def retry_failed(self, batch_id: str) -> Batch:
         """Send a batch's failed items back to pending; a done batch is queued again."""
         effects = _Effects()
-        with self.db.write() as session:
+        with state_writer(), self.db.write() as session:
             self._lock_queue(session)
             batch = self._load(session, [batch_id])[0]
             failed = (
@@ -432,7 +433,7 @@ class BatchStateManager:
     def complete_if_finished(self, batch_id: str) -> bool:
         """Mark a running batch done when every item is final; promote the next. True if done."""
         effects = _Effects()
-        with self.db.write() as session:
+        with state_writer(), self.db.write() as session:
             self._lock_queue(session)
             batch = session.get(Batch, batch_id)
             if batch is None or batch.status != IN_PROGRESS:
@@ -463,7 +464,7 @@ class BatchStateManager:
         """
         effects = _Effects()
         now = self.clock()
-        with self.db.write() as session:
+        with state_writer(), self.db.write() as session:
             self._lock_queue(session)
             lease_filter = [BatchProfile.status == ItemStatus.IN_FLIGHT.value]
             if not release_all_leases:
