@@ -16,7 +16,7 @@ from storycheck.simulator.answers import HTML_TYPE, LOGIN_PAGE
 from storycheck.simulator.sessions import CHALLENGE_STATES, SessionState
 
 if TYPE_CHECKING:
-    from storycheck.simulator.server import SimulatorState
+    from storycheck.simulator.state import SimulatorState
 
 logger = logging.getLogger(__name__)
 
