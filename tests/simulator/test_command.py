@@ -175,9 +175,11 @@ def test_build_config_maps_the_web_client_and_truth_options() -> None:
             "--doc-id",
             "222",
             "--proxy-silent-close",
+            "--no-private-stories",
         ],
     )
     config = build_config(dict(context.params))
+    assert config.population.private_stories is False
     assert config.limits.session_total == Limit(30, 60)
     assert config.population.business_deleted_share == 0.2
     assert config.not_found_style == "user_null" and config.min_chrome_major == 132
@@ -186,6 +188,7 @@ def test_build_config_maps_the_web_client_and_truth_options() -> None:
     defaults = build_config(dict(simulate.make_context("simulate", []).params))
     assert defaults.limits.session_total is None and defaults.doc_ids == ()
     assert defaults.not_found_style == "empty" and not defaults.proxy_silent_close
+    assert defaults.population.private_stories is True
 
 
 def test_simulate_process_with_silent_proxies_and_dense_doc_id() -> None:
