@@ -79,6 +79,7 @@ def clean_name(value: object) -> str:
     name = value.strip()
     if not name:
         raise ValidationError("Niche name cannot be empty", details={"field": "name"})
+    reject_control_characters(name, "name")
     if len(name) > NAME_MAX_LENGTH:
         raise ValidationError(
             f"Niche name is longer than {NAME_MAX_LENGTH} characters",

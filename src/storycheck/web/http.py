@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from flask import Response, jsonify, request
 
-from storycheck.errors import ValidationError
+from storycheck.errors import ValidationError, reject_control_characters
 
 
 def json_body(*, required: bool = True) -> dict[str, Any]:
@@ -53,9 +52,6 @@ def no_content() -> Response:
     """An empty 204 answer."""
     return Response(status=204)
 
-
-# C0 controls and DEL: never part of a name, a host or a user name.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 # Offsets and page numbers beyond this are nonsense (and overflow SQLite's 64-bit integers).
 MAX_QUERY_INT = 1_000_000_000
@@ -129,11 +125,7 @@ def require_str(
     value = value.strip()
     if not value and not allow_empty:
         raise ValidationError(f"{name} cannot be empty", details={"field": name})
-    if _CONTROL.search(value):
-        raise ValidationError(
-            f"{name} must not contain control characters (newlines, tabs, NUL, …)",
-            details={"field": name},
-        )
+    reject_control_characters(value, name)
     if len(value) > max_length:
         raise ValidationError(
             f"{name} is longer than {max_length} characters",
