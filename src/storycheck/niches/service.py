@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from storycheck.batches.state import BatchStateManager
 from storycheck.db import Database, utcnow
-from storycheck.errors import NotFound, ValidationError
+from storycheck.errors import NotFound, ValidationError, reject_control_characters
 from storycheck.niches.models import Niche
 from storycheck.profiles.models import Profile
 from storycheck.web.http import iso
