@@ -246,6 +246,7 @@ def test_cursor_pages_cover_everything_once(client, world):
         {"at": "soon"},
         {"cursor": "garbage"},
         {"search": "x" * 101},
+        {"since": "999999d", "at": "0005-01-01T00:00:00Z"},
     ],
 )
 def test_live_rejects_bad_parameters(client, world, params):
@@ -336,3 +337,21 @@ def test_story_feed_announces_new_and_expired_windows_once(db):
     # Another listener at the same position gets the same events from the same single read.
     assert feed.poll(0)[1] == events
     assert feed.poll(position)[1] == []  # nothing is announced twice
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/stories/live",
+        "/api/stories/live.csv",
+        "/api/stories/live.json",
+        "/api/stories/live/counts",
+        "/api/profiles/export.csv",
+    ],
+)
+def test_exports_answer_bad_input_before_streaming(client, world, path):
+    # PostgreSQL refuses NUL characters: the answer is a 400, not a broken download.
+    response = client.get(path, query_string={"search": "a\x00b"})
+    assert response.status_code in (200, 400)
+    if response.status_code == 400:
+        assert response.get_json()["message"]
