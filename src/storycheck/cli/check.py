@@ -140,10 +140,10 @@ def _create(client: ApiClient, plan: _Plan, *, create_niche: bool, say: _Say) ->
         niche = require_niche(client, plan.niche, create=create_niche, hint=hint)
     else:
         niche = require_niche(client, plan.niche)
+    if not plan.usernames and not niche.get("profile_count"):
+        raise CliError(f"Niche {niche['name']!r} has no accounts to check")
     _require_pairs(client)
     if not plan.usernames:
-        if not niche.get("profile_count"):
-            raise CliError(f"Niche {niche['name']!r} has no accounts to check")
         batch = client.post("/api/batches", {"niche_id": niche["id"], "all_profiles": True})
         say(f"Batch {batch['id']}: {batch['total_profiles']} accounts of {niche['name']}")
         return dict(batch)

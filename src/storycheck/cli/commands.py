@@ -207,6 +207,8 @@ def import_profiles(niche: str, file: str, server: str | None, token: str | None
         raise CliError(f"Cannot read {file}: it is a directory") from None
     except OSError as exc:
         raise CliError(f"Cannot read {file}: {exc.strerror or exc}") from None
+    if not raw.strip():
+        raise CliError(f"{file} contains no usernames (it is empty or only has blank lines)")
     with connect(Target(server, token), create_database=True) as client:
         existing = find_niche(client, niche)
         target = existing or require_niche(client, niche, create=True)
