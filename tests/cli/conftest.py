@@ -16,14 +16,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.robustness.conftest import (  # noqa: F401 - fixtures shared with the robustness suite
-    ENGINE_ENV,
-    FAST_SETTINGS,
-    SERVER_SECRET_KEY,
-    STORYCHECK_BIN,
-    start_server,
-    usernames,
-)
 
 from storycheck.crypto import SecretBox
 from storycheck.db import Database
@@ -35,6 +27,14 @@ from storycheck.simulator import (
     ProxyFleet,
     SimulatorConfig,
     SimulatorServer,
+)
+from tests.robustness.conftest import (  # noqa: F401 - fixtures shared with the robustness suite
+    ENGINE_ENV,
+    FAST_SETTINGS,
+    SERVER_SECRET_KEY,
+    STORYCHECK_BIN,
+    start_server,
+    usernames,
 )
 
 PAIRS = 4
