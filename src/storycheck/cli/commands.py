@@ -27,7 +27,7 @@ STORIES_PAGE = 500
 WATCH_SECONDS = 1.0
 # Without a terminal `--watch` prints a fresh table this often instead of redrawing one.
 WATCH_PIPE_SECONDS = 5.0
-_RELATIVE_SINCE = re.compile(r"^\d{1,6}[mhd]$")
+_RELATIVE_SINCE = re.compile(r"^\d{1,6}[smhd]$")  # the API's spans: 90s, 30m, 2h, 1d
 
 
 def _since(value: str | None) -> str | None:
