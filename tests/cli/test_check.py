@@ -1,7 +1,7 @@
 """`storycheck check` end to end: a real subprocess, a real engine, the simulator as the truth.
 
 Local mode runs the engine inside the CLI process on a SQLite file; `--server` mode drives a
-running `storycheck serve` through its API. Either way the accounts printed at the end must be
+running `storycheck serve` through its API (and Ctrl-C pauses the batch, `--batch` resumes it). Either way the accounts printed at the end must be
 exactly those the simulator says have a story, and the progress goes out as plain lines
 (stdout is not a terminal here).
 """
@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
 from pathlib import Path
 
-from tests.cli.conftest import World, account_file, cli_env, usernames
+from tests.cli.conftest import STORYCHECK_BIN, World, account_file, cli_env, usernames
+from tests.live import wait_until
 from tests.robustness.conftest import Api
 
 PROFILES = 300
@@ -43,29 +46,49 @@ def test_check_file_in_process_prints_progress_and_exactly_the_live_stories(
 
 
 
-def test_check_through_a_server_json_and_stories(tmp_path: Path, world: World, start_server, run_cli):
+def test_check_through_a_server_ctrl_c_pauses_then_batch_resumes_to_the_live_stories(
+    tmp_path: Path, world: World, start_server, run_cli
+):
     server = start_server(world.sim.base_url)
     api = Api(server.base_url)
     for url, session in zip(world.fleet.urls, world.sim.session_ids, strict=False):
         api.add_pair(url, session)
-    api.fast_settings()
+    # Slow at first (one request per pair every 2 s), so Ctrl-C lands mid-batch.
+    api.fast_settings(min_request_interval=2)
     names = usernames(PROFILES, start=1000)
     accounts = account_file(tmp_path, names)
     # The CLI's own database setting points elsewhere: --server alone decides where it works.
     env = cli_env(tmp_path / "unused.db")
+    check = ["check", "--server", server.base_url, "--json"]
 
-    result = run_cli(
-        "check",
-        "--server",
-        server.base_url,
-        "--file",
-        str(accounts),
-        "--niche",
-        "Travel",
-        "--create-niche",
-        "--json",
-        env=env,
+    out, err = tmp_path / "check.out", tmp_path / "check.err"
+    with open(out, "wb") as stdout, open(err, "wb") as stderr:
+        first = subprocess.Popen(
+            [str(STORYCHECK_BIN), *check, "--file", str(accounts), "--niche", "Travel"]
+            + ["--create-niche"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+        )
+    try:
+        wait_until(lambda: b"checking:" in err.read_bytes(), timeout=60, what="progress")
+        first.send_signal(signal.SIGINT)
+        assert first.wait(timeout=30) == 130
+    finally:
+        first.kill()
+    batch_id = api.ok("GET", "/api/batches")[0]["id"]
+    assert api.batch(batch_id, items_limit=0)["status"] == "paused"
+    assert out.read_text() == ""  # no half a JSON document
+    # (Requests in flight at the pause still finish, so the count may move on a little.)
+    assert re.fullmatch(
+        rf"Error: Interrupted: paused batch {batch_id} at \d+/{PROFILES}; "
+        rf"`storycheck check --batch {batch_id}` resumes it",
+        err.read_text().splitlines()[-1],
     )
+
+    api.fast_settings()
+    result = run_cli(*check, "--batch", batch_id, env=env)
 
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -79,11 +102,10 @@ def test_check_through_a_server_json_and_stories(tmp_path: Path, world: World, s
 
     # Without --server, on the server's database, the CLI finds the server through the engine
     # lock and asks it (no second engine on the same file).
-    on_file = cli_env(server.database_path)
-    listed = run_cli("batches", env=on_file)
+    listed = run_cli("batches", env=cli_env(server.database_path))
     assert listed.returncode == 0, listed.stderr
     assert f"Using the storycheck server at {server.base_url}" in listed.stderr
-    assert report["batch"]["id"] in listed.stdout and "done" in listed.stdout
+    assert batch_id in listed.stdout and "done" in listed.stdout
 
     # `--niche` matches ignoring case ("travel" is the niche "Travel" the check created).
     stories = run_cli("stories", "--niche", "travel", "--server", server.base_url, env=env)
