@@ -62,11 +62,21 @@ class RateMeter:
 
     window: float = RATE_WINDOW
     samples: deque[tuple[float, int]] = field(default_factory=deque)
+    first: tuple[float, int] | None = None  # the first sample while running
+
+    def average(self, now: float, completed: int) -> float | None:
+        """Checks per second since the first running sample (the figure a finished batch shows)."""
+        if self.first is None or now - self.first[0] < 0.5 or completed <= self.first[1]:
+            return None
+        return (completed - self.first[1]) / (now - self.first[0])
 
     def add(self, now: float, completed: int) -> float | None:
         """Record a sample; return the rate (None until two samples span some time)."""
         if self.samples and completed < self.samples[-1][1]:
             self.samples.clear()  # the batch was re-run from scratch
+            self.first = None
+        if self.first is None:
+            self.first = (now, completed)
         self.samples.append((now, completed))
         while len(self.samples) > 2 and now - self.samples[0][0] > self.window:
             self.samples.popleft()
@@ -80,9 +90,13 @@ def figures(batch: dict[str, Any], meter: RateMeter) -> Figures:
     """The display figures of a batch payload."""
     total = int(batch.get("total_profiles") or 0)
     completed = int(batch.get("completed_profiles") or 0)
-    running = batch.get("status") == "in_progress"
-    rate = meter.add(time.monotonic(), completed) if running else None
-    eta = (total - completed) / rate if rate else None
+    now = time.monotonic()
+    if batch.get("status") == "in_progress":
+        rate = meter.add(now, completed)
+        eta = (total - completed) / rate if rate else None
+    else:
+        rate = meter.average(now, completed) if batch.get("status") == "done" else None
+        eta = None
     return Figures(
         status=str(batch.get("status")),
         position=batch.get("queue_position"),
