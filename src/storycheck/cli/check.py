@@ -181,19 +181,25 @@ def _require_pairs(client: ApiClient) -> None:
 def _follow(client: ApiClient, batch_id: str, say: _Say) -> dict[str, Any]:
     batch = client.get(f"/api/batches/{batch_id}", items_limit=0)
     if batch["status"] == "paused":
-        batch = client.post("/api/batches/resume", {"batch_ids": [batch_id]})[0]
+        # strict: a batch that cannot resume is a 409 with the reason, not a silent skip.
+        batch = client.post("/api/batches/resume?strict=1", {"batch_ids": [batch_id]})[0]
         say(f"Resumed batch {batch_id}")
     return dict(batch)
 
 
 def _interrupted(client: ApiClient, batch_id: str) -> click.ClickException:
+    message = ""
     try:
-        batch = client.post("/api/batches/stop", {"batch_ids": [batch_id]})[0]
+        paused = client.post("/api/batches/stop?strict=1", {"batch_ids": [batch_id]})
+    except ApiError as exc:  # done or deleted meanwhile: nothing to pause
+        paused, message = [], f"Interrupted ({exc.message})"
+    if paused:
+        batch = paused[0]
         progress = f" at {batch['completed_profiles']}/{batch['total_profiles']}"
         message = f"Interrupted: paused batch {batch_id}{progress}; "
         message += f"`storycheck check --batch {batch_id}` resumes it"
-    except ApiError as exc:  # done or deleted meanwhile: nothing to pause
-        message = f"Interrupted ({exc.message})"
+    elif not message:
+        message = f"Interrupted (batch {batch_id} was not running any more)"
     error = click.ClickException(message)
     error.exit_code = EXIT_INTERRUPTED
     return error
