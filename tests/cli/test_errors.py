@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from storycheck.cli import main
 from storycheck.db import Database
-from storycheck.engine.harness import seed_niche
+from storycheck.engine.harness import seed_niche, seed_profiles
 from storycheck.migrate import upgrade
 from tests.cli.conftest import cli_env
 from tests.live import free_port
@@ -42,11 +42,12 @@ def files(tmp_path: Path) -> dict[str, Path]:
 
 @pytest.fixture
 def database(tmp_path: Path) -> Path:
-    """A migrated database with one niche, "Fitness", and no proxy pairs."""
+    """A migrated database: niche "Fitness" with one account, an empty niche, no proxy pairs."""
     path = tmp_path / "existing.db"
     db = Database(f"sqlite:///{path}")
     upgrade(db.engine)
-    seed_niche(db, "Fitness")
+    seed_profiles(db, seed_niche(db, "Fitness"), ["carol"])
+    seed_niche(db, "Empty")
     db.dispose()
     return path
 
@@ -96,10 +97,10 @@ def test_missing_database_is_named_and_never_created(tmp_path: Path, monkeypatch
         (["check", "--file", "{folder}", "--niche", "Fitness"], "is a directory"),
         (["check", "--file", "{latin1}", "--niche", "Fitness"], "is not UTF-8 text"),
         (["check", "--file", "{invalid}", "--niche", "Fitness"], "2 lines are not a username"),
-        (["check", "Cooking"], "No niche named 'Cooking' (niches: Fitness)"),
+        (["check", "Cooking"], "No niche named 'Cooking' (niches: "),
         (["check", "--niche", "Cooking", "alice"], "add --create-niche to create it"),
         (["check", "fitness"], "No active proxy + session pair"),
-        (["check", "--niche", "Fitness"], "has no accounts to check"),
+        (["check", "--niche", "empty"], "Niche 'Empty' has no accounts to check"),
         (["check", "alice", "bob"], "needs --niche NAME"),
         (["check", "--json", "--csv", "Fitness"], "choose one of --json and --csv"),
         (["check"], "name a NICHE"),
