@@ -14,6 +14,9 @@ import signal
 import subprocess
 from pathlib import Path
 
+from click.testing import CliRunner
+
+from storycheck.cli import main
 from tests.cli.conftest import STORYCHECK_BIN, World, account_file, cli_env, usernames
 from tests.live import wait_until
 from tests.robustness.conftest import Api
@@ -101,13 +104,15 @@ def test_check_through_a_server_ctrl_c_pauses_then_batch_resumes_to_the_live_sto
     assert not (tmp_path / "unused.db").exists()
 
     # Without --server, on the server's database, the CLI finds the server through the engine
-    # lock and asks it (no second engine on the same file).
-    listed = run_cli("batches", env=cli_env(server.database_path))
-    assert listed.returncode == 0, listed.stderr
-    assert f"Using the storycheck server at {server.base_url}" in listed.stderr
-    assert batch_id in listed.stdout and "done" in listed.stdout
-
-    # `--niche` matches ignoring case ("travel" is the niche "Travel" the check created).
-    stories = run_cli("stories", "--niche", "travel", "--server", server.base_url, env=env)
+    # lock and asks it (no second engine on the same file). `--niche` matches ignoring case
+    # ("travel" is the niche "Travel" the check created).
+    stories = run_cli("stories", "--niche", "travel", env=cli_env(server.database_path))
     assert stories.returncode == 0, stories.stderr
+    assert stories.stderr.splitlines() == [
+        f"Using the storycheck server at {server.base_url} (it serves this database)"
+    ]
     assert set(ACCOUNT.findall(stories.stdout)) == expected
+
+    listed = CliRunner().invoke(main, ["batches", "--server", server.base_url], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert batch_id in listed.stdout and "done" in listed.stdout
