@@ -31,7 +31,7 @@ def _setup_logging(verbose: bool, service: bool) -> None:
 class StorycheckGroup(click.Group):
     """A click group whose every error is one line on stderr, never a usage block or traceback."""
 
-    def main(  # type: ignore[override]
+    def main(
         self,
         args: Sequence[str] | None = None,
         prog_name: str | None = None,

@@ -15,6 +15,7 @@ after pausing the batch so no check runs on behind the user's back (`--batch ID`
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -87,13 +88,19 @@ def check(
     _report(batch, stories, started, as_json=as_json, as_csv=as_csv, say=say)
 
 
-class _Plan:
-    """What the arguments ask for: a whole niche, or listed usernames into a niche."""
+class Interrupted(click.ClickException):
+    """Ctrl-C during a check: the batch was paused (exit code 130)."""
 
-    def __init__(self, niche: str | None, usernames: list[str], skipped: str) -> None:
-        self.niche = niche
-        self.usernames = usernames
-        self.skipped = skipped
+    exit_code = EXIT_INTERRUPTED
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What the arguments ask for: a whole niche (no usernames), or listed usernames."""
+
+    niche: str | None
+    usernames: list[str]
+    skipped: str  # what was not a username, for a notice
 
 
 def _plan(
@@ -187,22 +194,20 @@ def _follow(client: ApiClient, batch_id: str, say: _Say) -> dict[str, Any]:
     return dict(batch)
 
 
-def _interrupted(client: ApiClient, batch_id: str) -> click.ClickException:
-    message = ""
+def _interrupted(client: ApiClient, batch_id: str) -> Interrupted:
+    """Pause the batch the user walked away from; say how to pick it up again."""
     try:
+        # strict: a batch that cannot pause any more is a 409 with the reason, not a skip.
         paused = client.post("/api/batches/stop?strict=1", {"batch_ids": [batch_id]})
     except ApiError as exc:  # done or deleted meanwhile: nothing to pause
-        paused, message = [], f"Interrupted ({exc.message})"
-    if paused:
-        batch = paused[0]
-        progress = f" at {batch['completed_profiles']}/{batch['total_profiles']}"
-        message = f"Interrupted: paused batch {batch_id}{progress}; "
-        message += f"`storycheck check --batch {batch_id}` resumes it"
-    elif not message:
-        message = f"Interrupted (batch {batch_id} was not running any more)"
-    error = click.ClickException(message)
-    error.exit_code = EXIT_INTERRUPTED
-    return error
+        return Interrupted(f"Interrupted ({exc.message})")
+    if not paused:
+        return Interrupted(f"Interrupted (batch {batch_id} was not running any more)")
+    batch = paused[0]
+    return Interrupted(
+        f"Interrupted: paused batch {batch_id} at {batch['completed_profiles']}/"
+        f"{batch['total_profiles']}; `storycheck check --batch {batch_id}` resumes it"
+    )
 
 
 def batch_stories(client: ApiClient, batch: dict[str, Any]) -> list[dict[str, Any]]:
