@@ -187,6 +187,7 @@ def _watch_batches(client: ApiClient) -> None:
                     live.update(batches_table(client.get("/api/batches")))
         while True:
             out.print(batches_table(client.get("/api/batches")))
+            out.file.flush()  # a pipe is block-buffered: each table must show when printed
             time.sleep(WATCH_PIPE_SECONDS)
     except KeyboardInterrupt:
         return  # Ctrl-C is how a watch ends
