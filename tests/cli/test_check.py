@@ -47,6 +47,14 @@ def test_check_file_in_process_prints_progress_and_exactly_the_live_stories(
     # Nothing was created in the working directory (no stray ./storycheck.db).
     assert list((tmp_path / "cwd").iterdir()) == []
 
+    # The whole niche, named in any case, as JSON (in this process: the same code, no start-up).
+    again = CliRunner().invoke(main, ["check", "fitness", "--json", "--quiet"], env=env)
+    assert again.exit_code == 0, again.stderr
+    report = json.loads(again.stdout)
+    assert report["batch"]["niche"] == "Fitness"
+    assert report["batch"]["completed_profiles"] == PROFILES
+    assert {s["username"] for s in report["stories"]} == world.live_story_accounts(names)
+
 
 
 def test_check_through_a_server_ctrl_c_pauses_then_batch_resumes_to_the_live_stories(
