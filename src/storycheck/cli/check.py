@@ -39,7 +39,10 @@ EXIT_INTERRUPTED = 130
 RESULTS_PAGE = 500
 
 
-@click.command()
+@click.command(
+    epilog="Exit codes: 0 the batch is done; 1 an error (one line on stderr); 130 Ctrl-C, "
+    "which pauses the batch (`storycheck check --batch ID` resumes it)."
+)
 @click.argument("names", nargs=-1, metavar="[NICHE | USERNAME...]")
 @click.option("--file", "file_path", metavar="FILE", help="Usernames or profile URLs, one a line.")
 @click.option("--niche", metavar="NAME", help="Niche of the accounts of --file / USERNAME...")

@@ -128,6 +128,7 @@ def target_options(command: Any) -> Any:
         "--token",
         envvar="STORYCHECK_API_TOKEN",
         default=None,
+        metavar="TOKEN",
         help="API token of the server (default STORYCHECK_API_TOKEN).",
     )(command)
     return click.option(

@@ -54,7 +54,11 @@ def _since(value: str | None) -> str | None:
 @click.option("--since", metavar="WHEN", help="Posted within 30m / 2h / 1d, or since an ISO time.")
 @click.option("--search", metavar="TEXT", help="Only usernames containing TEXT.")
 @click.option(
-    "--sort", type=click.Choice(["posted", "expires"]), default="posted", show_default=True
+    "--sort",
+    type=click.Choice(["posted", "expires"]),
+    default="posted",
+    show_default=True,
+    help="Newest post first, or the story expiring soonest first.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
@@ -69,7 +73,7 @@ def stories(
     server: str | None,
     token: str | None,
 ) -> None:
-    """Who has a live story now, across all niches (newest first)."""
+    """Who has a live story now, across all niches: posted when, expiring when, its link."""
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
     since = _since(since)
@@ -106,7 +110,7 @@ def live_stories(
                 since=since,
                 search=search,
                 sort=sort,
-                order="desc",
+                order="asc" if sort == "expires" else "desc",
                 limit=STORIES_PAGE,
                 cursor=cursor,
             )
