@@ -8,6 +8,8 @@ exactly those the simulator says have a story, and the progress goes out as plai
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import signal
@@ -54,6 +56,13 @@ def test_check_file_in_process_prints_progress_and_exactly_the_live_stories(
     assert report["batch"]["niche"] == "Fitness"
     assert report["batch"]["completed_profiles"] == PROFILES
     assert {s["username"] for s in report["stories"]} == world.live_story_accounts(names)
+
+    # `stories --csv` reads the same truth back from the database, with no engine running.
+    exported = CliRunner().invoke(main, ["stories", "--csv"], env=env)
+    assert exported.exit_code == 0, exported.stderr
+    rows = list(csv.DictReader(io.StringIO(exported.stdout)))
+    assert {r["username"] for r in rows} == world.live_story_accounts(names)
+    assert {r["niche_name"] for r in rows} == {"Fitness"}
 
 
 
