@@ -11,7 +11,7 @@ from tests.cli.conftest import STORYCHECK_BIN, cli_env
 from tests.live import free_port, wait_until
 
 
-def test_demo_prints_the_export_line_and_the_cli_uses_the_demo_server(tmp_path: Path, run_cli):
+def test_demo_prints_the_export_line_and_the_cli_watches_the_demo_server(tmp_path: Path, run_cli):
     workdir = tmp_path / "cwd"  # run_cli's working directory: it must stay empty
     port = free_port()
     database = tmp_path / "demo.db"
@@ -39,12 +39,27 @@ def test_demo_prints_the_export_line_and_the_cli_uses_the_demo_server(tmp_path: 
         url = shlex.split(export.split("=", 1)[1])[0]
         assert url == f"sqlite:///{database}"
 
-        listed = run_cli("batches", env=cli_env(database))
-        assert listed.returncode == 0, listed.stderr
-        assert listed.stderr.strip() == (
+        # `batches --watch` on the demo's file: it finds the demo server, redraws until Ctrl-C.
+        watch_out = tmp_path / "watch.out"
+        with open(watch_out, "wb") as stdout:
+            watch = subprocess.Popen(
+                [str(STORYCHECK_BIN), "batches", "--watch"],
+                cwd=workdir,
+                env=cli_env(database),
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=subprocess.PIPE,
+            )
+        try:
+            wait_until(lambda: b"Batches at" in watch_out.read_bytes(), timeout=60, what="table")
+            watch.send_signal(signal.SIGINT)
+            assert watch.wait(timeout=30) == 0  # Ctrl-C is how a watch ends
+        finally:
+            watch.kill()
+        assert watch.stderr is not None
+        assert watch.stderr.read().decode().strip() == (
             f"Using the storycheck server at http://127.0.0.1:{port} (it serves this database)"
         )
-        assert listed.stdout.strip() == "No batches."
     finally:
         demo.send_signal(signal.SIGINT)
         demo.wait(timeout=30)
