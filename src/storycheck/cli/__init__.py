@@ -10,7 +10,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -39,7 +39,11 @@ class StorycheckGroup(click.Group):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
-        """Run the command; turn every exception into one line and an exit code."""
+        """Run the command; turn every exception into one line and an exit code.
+
+        Always exits (`standalone_mode` is accepted for click's callers and ignored): the CLI's
+        promise of one-line errors holds however it is invoked.
+        """
         verbose = bool(args and ("-v" in args or "--verbose" in args)) or (
             args is None and ("-v" in sys.argv[1:2] or "--verbose" in sys.argv[1:2])
         )
@@ -61,7 +65,7 @@ class StorycheckGroup(click.Group):
         sys.exit(result if isinstance(result, int) else 0)
 
 
-def _fail(message: str, code: int) -> None:
+def _fail(message: str, code: int) -> NoReturn:
     first_line = message.strip().splitlines()[0] if message.strip() else "failed"
     click.echo(f"Error: {first_line}", err=True)
     sys.exit(code)

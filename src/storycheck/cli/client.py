@@ -23,7 +23,7 @@ from typing import Any
 import click
 import httpx
 
-from storycheck.cli.lock import EngineLock, holder, sqlite_path
+from storycheck.cli.lock import EngineLock, Holder, holder, lock_path, sqlite_path
 from storycheck.config import Config
 
 log = logging.getLogger(__name__)
@@ -157,7 +157,8 @@ def connect(
     config = Config.from_env()
     token = target.token or config.api_token
     if target.server:
-        with _http_client(target.server.rstrip("/"), token) as client:
+        # A remote server may sit behind the proxy the environment names (HTTPS_PROXY, NO_PROXY).
+        with _http_client(target.server.rstrip("/"), token, trust_env=True) as client:
             yield client
         return
 
@@ -169,28 +170,35 @@ def connect(
     owner = holder(config.database_url)
     if owner is not None and owner.url:
         if announce:
-            click.echo(f"Using the storycheck server at {owner.url} (it serves this database)", err=True)
-        with _http_client(owner.url, token) as client:
+            click.echo(
+                f"Using the storycheck server at {owner.url} (it serves this database)", err=True
+            )
+        with _http_client(owner.url, token, trust_env=False) as client:
             yield client
         return
     if engine and owner is not None:
-        pid = f" (pid {owner.pid})" if owner.pid else ""
-        raise CliError(
-            f"Another storycheck {owner.kind}{pid} runs the engine on {shown_url(config.database_url)}; "
-            "wait for it to finish, or run `storycheck serve` and check through it"
-        )
+        raise _engine_busy(config.database_url, owner)
     if path is not None and not path.exists():
         click.echo(f"Creating a new database at {shown_url(config.database_url)}", err=True)
     with _in_process_client(config, token, engine=engine) as client:
         yield client
 
 
+def _engine_busy(database_url: str, owner: Holder | None) -> CliError:
+    kind = owner.kind if owner is not None else "process"
+    pid = f" (pid {owner.pid})" if owner is not None and owner.pid else ""
+    return CliError(
+        f"Another storycheck {kind}{pid} runs the engine on {shown_url(database_url)}; "
+        "wait for it to finish, or run `storycheck serve` and check through it"
+    )
+
+
 @contextmanager
-def _http_client(base_url: str, token: str | None) -> Iterator[ApiClient]:
+def _http_client(base_url: str, token: str | None, *, trust_env: bool) -> Iterator[ApiClient]:
     if not base_url.startswith(("http://", "https://")):
         raise CliError(f"--server must be an http:// or https:// URL, not {base_url!r}")
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    http = httpx.Client(base_url=base_url, headers=headers, timeout=30.0, trust_env=False)
+    http = httpx.Client(base_url=base_url, headers=headers, timeout=30.0, trust_env=trust_env)
     try:
         client = ApiClient(http, base_url)
         client.get("/api/health")
@@ -206,6 +214,9 @@ def _in_process_client(config: Config, token: str | None, *, engine: bool) -> It
     lock = None
     if engine:
         lock = EngineLock.acquire(config.database_url, kind="check")
+        if lock is None and lock_path(config.database_url) is not None:
+            # Someone took the lock since `connect` looked: never run a second engine.
+            raise _engine_busy(config.database_url, holder(config.database_url))
     try:
         if engine:
             # The same application `storycheck serve` runs, engine and reconciler included.
