@@ -28,7 +28,9 @@ from storycheck.config import Config
 
 log = logging.getLogger(__name__)
 
-LOCAL_BASE_URL = "http://storycheck.local"
+# The in-process app serves "127.0.0.1" (a loopback name its Host allow-list accepts); no
+# request leaves the process.
+LOCAL_BASE_URL = "http://127.0.0.1"
 DATABASE_HINT = (
     "set STORYCHECK_DATABASE_URL (e.g. `export STORYCHECK_DATABASE_URL=sqlite:////path/to/"
     "storycheck.db`) or pass --server URL"
@@ -218,11 +220,12 @@ def _in_process_client(config: Config, token: str | None, *, engine: bool) -> It
             # Someone took the lock since `connect` looked: never run a second engine.
             raise _engine_busy(config.database_url, holder(config.database_url))
     try:
+        local = replace(config, host="127.0.0.1")
         if engine:
             # The same application `storycheck serve` runs, engine and reconciler included.
-            app = create_app(replace(config, engine_enabled=True), start_background=True)
+            app = create_app(replace(local, engine_enabled=True), start_background=True)
         else:
-            app = create_app(config, start_background=False, release_leases=False)
+            app = create_app(local, start_background=False, release_leases=False)
     except Exception:
         if lock is not None:
             lock.release()

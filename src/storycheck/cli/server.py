@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-import signal
 import threading
-from typing import Any
 
 import click
 
 from storycheck.cli.client import shown_url
 from storycheck.cli.lock import EngineLock
-from storycheck.config import Config, is_loopback
+from storycheck.config import Config
 
 
 @click.command()
@@ -35,44 +32,27 @@ def local_url(host: str, port: int) -> str:
 def run_server(
     config: Config, *, host: str, port: int, ready: threading.Event | None = None
 ) -> None:
-    """Serve until a signal arrives; then stop claiming work and exit within seconds."""
-    from werkzeug.serving import make_server
+    """Serve with the production WSGI server until a signal arrives (see web/server.py).
 
-    from storycheck.app import create_app, shutdown
+    While it serves, the server holds the engine lock of its SQLite file with its address, so
+    CLI commands on that file talk to it instead of starting a second engine.
+    """
+    from storycheck.web.server import BindRefused
+    from storycheck.web.server import run_server as serve_forever
 
-    if not is_loopback(host) and not config.api_token:
-        raise click.ClickException(
-            f"Refusing to bind {host}: set STORYCHECK_API_TOKEN to serve beyond this machine"
-        )
-    app = create_app(config)
-    server = make_server(host, port, app, threaded=True)
-    log = logging.getLogger("storycheck")
-    # Tell CLI commands on the same SQLite file to use this server rather than a second engine.
-    lock = EngineLock.acquire(
-        config.database_url, kind="server", url=local_url(host, server.server_port)
+    # Port 0 (any free port) has no address to announce before binding: no lock then.
+    lock = (
+        EngineLock.acquire(config.database_url, kind="server", url=local_url(host, port))
+        if port
+        else None
     )
-    stopping = threading.Event()
-
-    def _stop(signum: int, _frame: Any) -> None:
-        if stopping.is_set():
-            return
-        stopping.set()
-        log.info("Signal %s: shutting down", signum)
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _stop)
-        signal.signal(signal.SIGINT, _stop)
-    log.info("storycheck listening on http://%s:%s", host, server.server_port)
-    if ready is not None:
-        ready.set()
     try:
-        server.serve_forever()
+        serve_forever(config, host=host, port=port, ready=ready)
+    except BindRefused as exc:
+        raise click.ClickException(str(exc)) from None
     finally:
-        shutdown(app)
         if lock is not None:
             lock.release()
-        log.info("storycheck stopped")
 
 
 @click.group()
