@@ -1,8 +1,8 @@
 """Follow a batch until it is done: a live rich progress bar, or periodic plain lines.
 
 The bar (on a terminal) shows checked/total, percent, rate, ETA, stories found and failures;
-without a terminal the same figures go out as one line every few seconds and at every status
-change, so logs and CI output stay readable.
+without a terminal the same figures go out as one line every 2 s (growing to 30 s on long
+batches) and at every status change, so logs and CI output stay readable.
 """
 
 from __future__ import annotations
@@ -20,7 +20,10 @@ from storycheck.cli.client import ApiClient, ApiError, CliError
 from storycheck.cli.output import console, duration
 
 POLL_SECONDS = 0.5
+# Plain lines come every LINE_SECONDS at first, then further apart (a tenth of the time spent,
+# at most LINE_SECONDS_MAX): a long batch does not flood a log.
 LINE_SECONDS = 2.0
+LINE_SECONDS_MAX = 30.0
 # The rate is measured over the last RATE_WINDOW seconds of progress.
 RATE_WINDOW = 20.0
 
@@ -115,7 +118,6 @@ def wait_done(
     *,
     display: str,
     to_stderr: bool,
-    line_seconds: float = LINE_SECONDS,
 ) -> dict[str, Any]:
     """Poll the batch until it is done and return its last payload.
 
@@ -127,6 +129,7 @@ def wait_done(
     if display == "bar":
         return _with_bar(client, batch_id, meter, to_stderr)
     stream = sys.stderr if to_stderr else sys.stdout
+    started = time.monotonic()
     last_line = 0.0
     last_label = ""
     while True:
@@ -134,13 +137,18 @@ def wait_done(
         shown = figures(batch, meter)
         now = time.monotonic()
         changed = shown.label != last_label
-        if display == "lines" and (changed or now - last_line >= line_seconds):
+        if display == "lines" and (changed or now - last_line >= line_interval(now - started)):
             stream.write(shown.line() + "\n")
             stream.flush()
             last_line, last_label = now, shown.label
         if _finished(batch, shown):
             return batch
         time.sleep(POLL_SECONDS)
+
+
+def line_interval(elapsed: float) -> float:
+    """Seconds between plain progress lines after `elapsed` seconds of watching."""
+    return min(LINE_SECONDS_MAX, max(LINE_SECONDS, elapsed / 10))
 
 
 def _with_bar(
