@@ -149,7 +149,6 @@ def connect(
     *,
     engine: bool = False,
     create_database: bool = False,
-    announce: bool = True,
 ) -> Iterator[ApiClient]:
     """An `ApiClient` for this command (see the module docstring for how the transport is chosen).
 
@@ -171,10 +170,7 @@ def connect(
         )
     owner = holder(config.database_url)
     if owner is not None and owner.url:
-        if announce:
-            click.echo(
-                f"Using the storycheck server at {owner.url} (it serves this database)", err=True
-            )
+        click.echo(f"Using the storycheck server at {owner.url} (it serves this database)", err=True)
         with _http_client(owner.url, token, trust_env=False) as client:
             yield client
         return

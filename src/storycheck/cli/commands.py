@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import time
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import click
@@ -13,7 +12,7 @@ from rich.live import Live
 from rich.table import Table
 
 from storycheck.cli.client import ApiClient, ApiError, CliError, Target, connect, target_options
-from storycheck.cli.lookup import find_niche, require_niche
+from storycheck.cli.lookup import find_niche, read_file, require_niche
 from storycheck.cli.output import (
     STORY_COLUMNS,
     console,
@@ -206,17 +205,12 @@ def _watch_batches(client: ApiClient) -> None:
 @target_options
 def import_profiles(niche: str, file: str, server: str | None, token: str | None) -> None:
     """Import usernames or profile URLs from FILE into NICHE (any case; created if missing)."""
-    try:
-        raw = Path(file).read_bytes()
-    except IsADirectoryError:
-        raise CliError(f"Cannot read {file}: it is a directory") from None
-    except OSError as exc:
-        raise CliError(f"Cannot read {file}: {exc.strerror or exc}") from None
+    raw = read_file(file)
     if not raw.strip():
         raise CliError(f"{file} contains no usernames (it is empty or only has blank lines)")
     with connect(Target(server, token), create_database=True) as client:
         existing = find_niche(client, niche)
-        target = existing or require_niche(client, niche, create=True)
+        target = existing or dict(client.post("/api/niches", {"name": niche.strip()}))
         report = client.post(
             f"/api/profiles/niches/{target['id']}/import",
             content=raw,

@@ -78,16 +78,21 @@ class Usernames:
         return f"{count} {noun} not a username or profile URL, e.g. {source}:{line} {text[:60]!r}"
 
 
+def read_file(path: str) -> bytes:
+    """The bytes of a file the user named; a one-line `CliError` when it cannot be read."""
+    try:
+        return Path(path).read_bytes()
+    except IsADirectoryError:
+        raise CliError(f"Cannot read {path}: it is a directory") from None
+    except OSError as exc:
+        raise CliError(f"Cannot read {path}: {exc.strerror or exc}") from None
+
+
 def read_usernames(path: str | None, extra: tuple[str, ...]) -> Usernames:
     """Usernames from FILE (one per line) and the command line; a bad file is a `CliError`."""
     found = Usernames()
     if path is not None:
-        try:
-            raw = Path(path).read_bytes()
-        except IsADirectoryError as exc:
-            raise CliError(f"Cannot read {path}: it is a directory") from exc
-        except OSError as exc:
-            raise CliError(f"Cannot read {path}: {exc.strerror or exc}") from exc
+        raw = read_file(path)
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
