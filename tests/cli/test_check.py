@@ -9,11 +9,16 @@ exactly those the simulator says have a story, and the progress goes out as plai
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import json
+import os
+import pty
 import re
 import signal
+import struct
 import subprocess
+import termios
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -130,6 +135,35 @@ def test_check_through_a_server_ctrl_c_pauses_then_batch_resumes_to_the_live_sto
     ]
     assert set(ACCOUNT.findall(stories.stdout)) == expected
 
+    # On a terminal the progress is a rich bar (following the finished batch: it shows done).
+    on_terminal = ["check", "--server", server.base_url, "--batch", batch_id]
+    shown = run_on_terminal([str(STORYCHECK_BIN), *on_terminal], env=env)
+    assert "━" in shown and re.search(r"done\s+━+ 300/300 100%", shown), shown
+    assert set(ACCOUNT.findall(shown.split("accounts with a live story", 1)[1])) == expected
+
     listed = CliRunner().invoke(main, ["batches", "--server", server.base_url], env=env)
     assert listed.exit_code == 0, listed.output
     assert batch_id in listed.stdout and "done" in listed.stdout
+
+
+def run_on_terminal(command: list[str], env: dict[str, str]) -> str:
+    """Run `command` with a pseudo-terminal as stdout; return what it showed, escapes removed."""
+    leader, follower = pty.openpty()
+    # A wide terminal: table rows stay on one line.
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
+    process = subprocess.Popen(
+        command, env=env, stdin=subprocess.DEVNULL, stdout=follower, stderr=subprocess.PIPE
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the process is gone
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert process.wait(timeout=60) == 0, process.stderr.read() if process.stderr else ""
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode(errors="replace"))
