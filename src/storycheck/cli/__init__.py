@@ -1,4 +1,4 @@
-"""The `storycheck` command: serve, check, stories, batches, import, db, simulate, demo, worker.
+"""The `storycheck` command: serve, check, stories, batches, import, db, keys, simulate, demo, worker.
 
 Every failure a user can cause prints one line on stderr (`Error: …`) and exits non-zero;
 `-v` adds the traceback of an unexpected failure.
@@ -15,17 +15,16 @@ from typing import Any, NoReturn
 import click
 
 # Commands that run services keep INFO logs; the client commands print only warnings.
-SERVICE_COMMANDS = {"serve", "demo", "worker", "simulate", "db"}
+SERVICE_COMMANDS = {"serve", "demo", "worker", "simulate", "db", "keys"}
 EXIT_INTERRUPTED = 130
 
 
 def _setup_logging(verbose: bool, service: bool) -> None:
-    level = logging.DEBUG if verbose else logging.INFO if service else logging.WARNING
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Werkzeug logs each request line; keep that at warning level to avoid noise.
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from storycheck.logs import configure_logging
+
+    configure_logging(verbose)  # the redacting filter on every handler, quiet noisy libraries
+    if not verbose and not service:
+        logging.getLogger().setLevel(logging.WARNING)
 
 
 class StorycheckGroup(click.Group):
@@ -76,6 +75,7 @@ def _fail(message: str, code: int) -> NoReturn:
 COMMANDS = {
     "serve": "storycheck.cli.server:serve",
     "db": "storycheck.cli.server:db",
+    "keys": "storycheck.cli.server:keys",
     "check": "storycheck.cli.check:check",
     "stories": "storycheck.cli.commands:stories",
     "batches": "storycheck.cli.commands:batches",

@@ -1,4 +1,4 @@
-"""`storycheck serve` and `storycheck db upgrade`: the commands that run or prepare the server."""
+"""`storycheck serve`, `db upgrade` and `keys rotate`: the commands that run or prepare the server."""
 
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ def run_server(
     While it serves, the server holds the engine lock of its SQLite file with its address, so
     CLI commands on that file talk to it instead of starting a second engine.
     """
+    from storycheck.keys import KeyMismatch
     from storycheck.web.server import BindRefused
     from storycheck.web.server import run_server as serve_forever
 
@@ -48,7 +49,7 @@ def run_server(
     )
     try:
         serve_forever(config, host=host, port=port, ready=ready)
-    except BindRefused as exc:
+    except (BindRefused, KeyMismatch) as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         if lock is not None:
@@ -71,3 +72,31 @@ def db_upgrade() -> None:
     upgrade(database.engine)
     database.dispose()
     click.echo(f"Database {shown_url(config.database_url)} is up to date.")
+
+
+@click.group()
+def keys() -> None:
+    """The secret key that encrypts session cookies and proxy passwords."""
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt every stored secret with a new key (one transaction)."""
+    from storycheck.db import Database
+    from storycheck.keys import KeyMismatch, key_source, rotate
+    from storycheck.migrate import upgrade
+
+    config = Config.from_env()
+    db = Database(config.database_url)
+    try:
+        upgrade(db.engine)
+        count, new_key = rotate(config, db)
+    except KeyMismatch as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        db.dispose()
+    if new_key is None:
+        click.echo(f"Re-encrypted {count} secrets; {key_source(config).describe()} holds the new key.")
+    else:
+        click.echo(f"Re-encrypted {count} secrets. Set the new key everywhere before restarting:")
+        click.echo(f"export STORYCHECK_SECRET_KEY={new_key}")
