@@ -474,7 +474,7 @@ ALL_SECRETS = (COOKIE, COOKIE_2, PASSWORD, CSRF, MID, IG_DID, "SECRET")
 
 COOKIE_STRING = (
     f"csrftoken={CSRF}; mid={MID}; ig_did={IG_DID}; ds_user_id=58210394; "
-    f'sessionid={COOKIE}; rur="{RUR}"; dpr=2; other=ignored'
+    f"sessionid={COOKIE}; rur={RUR}; dpr=2; other=ignored"
 )
 JSON_EXPORT = [
     {"name": "sessionid", "value": COOKIE, "domain": ".instagram.com", "httpOnly": True},

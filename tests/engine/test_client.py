@@ -167,7 +167,7 @@ def test_rotated_cookies_and_www_claim_are_sent_next_and_offered_once() -> None:
     assert f"sessionid={COOKIE}" in seen[1].headers["Cookie"]  # a deletion is not adopted
     assert first.www_claim == "hmac.CLAIMvalue1"
     assert first.cookies["csrftoken"] == "NEWcsrf123" and first.cookies["sessionid"] == COOKIE
-    assert first.cookies["rur"] == "NEWrur\\0541"
+    assert first.cookies["rur"] == '"NEWrur\\0541"'  # quotes kept: sent back as set
     assert second is None  # nothing changed on the second answer
     assert "NEWcsrf123" not in repr(first) and "CLAIM" not in str(first)
 

@@ -432,9 +432,11 @@ def _set_cookie(header: str) -> tuple[str, str | None]:
     """Name and value of one Set-Cookie header; the value is None for a deletion."""
     pair, _, attributes = header.partition(";")
     name, _, value = pair.partition("=")
-    value = value.strip().strip('"')
+    # Quotes are part of the value (rur is set as "CLN\054…"): sent back exactly as set.
+    value = value.strip()
     lowered = attributes.lower().replace(" ", "")
-    if not value or "max-age=0" in lowered or "expires=thu,01-jan-1970" in lowered:
+    deleted = re.search(r"max-age=0(;|$)", lowered) or "expires=thu,01-jan-1970" in lowered
+    if not value or value == '""' or deleted:
         return name.strip(), None
     return name.strip(), value
 

@@ -112,7 +112,7 @@ def _cookie_string(text: str) -> list[tuple[str, str]]:
     for part in text.split(";"):
         name, sep, value = part.strip().partition("=")
         if sep:
-            pairs.append((name.strip(), value.strip().strip('"')))
+            pairs.append((name.strip(), value.strip()))  # quotes belong to the value
     return pairs
 
 
