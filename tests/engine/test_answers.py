@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,7 @@ from storycheck.engine.errors import (
     classify,
 )
 from storycheck.simulator import PopulationConfig, SimulatorConfig, SimulatorServer
+from storycheck.simulator.proxies import ProxyFleet
 
 C = Classification
 ITEMS_UNTOUCHED = "back to pending untouched (no attempt)"
@@ -327,3 +329,63 @@ def test_requests_look_like_the_web_client_and_follow_rotation(world: World, ses
         assert record["csrf_matches"] and record["www_claim_current"]
         assert {"sessionid", "csrftoken", "rur"} <= set(record["cookie_names"])
     assert rotated is not None and rotated.www_claim and rotated.cookies["csrftoken"]
+
+
+# ---------------------------------------------------------------------------------- connections
+
+
+@pytest.mark.parametrize("kind", ["http", "socks5"])
+def test_a_proxy_that_drops_each_keep_alive_costs_no_request(
+    world: World, session: str, kind: str
+) -> None:
+    fleet = ProxyFleet(1, kind=kind, silent_close=True).start()  # type: ignore[arg-type]
+    identity = PairIdentity(
+        proxy_id="p", session_id="s", label=kind, proxy_url=fleet.urls[0], sessionid=session
+    )
+
+    async def go() -> tuple[int, int]:
+        client = InstagramClient(identity, base_url=world.sim.base_url, timeout=5.0)
+        try:
+            for _ in range(6):
+                assert (await client.resolve(world.story)).username == world.story
+            return client.stats.requests, client.stats.reconnects
+        finally:
+            await client.aclose()
+
+    try:
+        requests, reconnects = asyncio.run(go())
+        closes = fleet.counters()[0]["silent_closes"]
+    finally:
+        fleet.stop()
+    assert requests == 6 and reconnects >= 1 and closes >= 1
+
+
+def test_a_socks_greeting_that_never_completes_is_a_connection_failure(
+    world: World, session: str
+) -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    identity = PairIdentity(
+        proxy_id="p",
+        session_id="s",
+        label="stuck",
+        proxy_url=f"socks5://127.0.0.1:{port}",
+        sessionid=session,
+    )
+
+    async def go() -> IgError:
+        client = InstagramClient(identity, base_url=world.sim.base_url, timeout=0.5)
+        try:
+            with pytest.raises(IgError) as caught:
+                await client.resolve(world.story)
+            return caught.value
+        finally:
+            await client.aclose()
+
+    try:
+        error = asyncio.run(go())  # the listener accepts but never answers the greeting
+    finally:
+        listener.close()
+    assert classify(error) is C.CONNECTION_FAILED
