@@ -574,3 +574,52 @@ def test_the_checker_turns_client_errors_into_redacted_transient_failures() -> N
     assert isinstance(outcome.failure, Transient)
     assert PASSWORD not in outcome.failure.message and "SECRET" not in outcome.failure.message
     asyncio.run(checker.aclose())
+
+
+def test_the_checker_passes_follow_state_story_window_and_saves_rotations_once() -> None:
+    from storycheck.engine.checker import InstagramChecker, WorkItem
+    from storycheck.engine.client import RotatedState
+
+    rotate = {"value": "csrftoken=ROTATED1; Path=/"}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        headers = {"set-cookie": rotate["value"], "x-ig-set-www-claim": "hmac.CLAIM1"}
+        if request.url.path.startswith("/api/v1/users/"):
+            user = {"id": "9", "is_private": True, "followed_by_viewer": True}
+            return httpx.Response(
+                200, json={"data": {"user": user}, "status": "ok"}, headers=headers
+            )
+        reel = {"id": "9", "items": [{"taken_at": 50, "expiring_at": 86450}, {"taken_at": 70}]}
+        return httpx.Response(200, json={"reels_media": [reel], "status": "ok"}, headers=headers)
+
+    saved: list[tuple[str, RotatedState]] = []
+    checker = InstagramChecker(
+        base_url="https://ig.test",
+        transport_factory=lambda: httpx.MockTransport(handler),
+        save_rotated=lambda session_id, state: saved.append((session_id, state)),
+    )
+    item = WorkItem(id="i", batch_id="b", profile_id="p", username="x", lease_token="t")
+
+    async def run() -> list[Any]:
+        looked = await checker.check(IDENTITY, "lookup", [item], dense_doc_id=None, timeout=1.0)
+        item.ig_user_id = "9"
+        queried = await checker.check(IDENTITY, "stories", [item], dense_doc_id=None, timeout=1.0)
+        client = await checker.client_for(IDENTITY)
+        # The same pair reloaded with the cookies it rotated itself keeps its client.
+        reloaded = dataclasses.replace(IDENTITY, csrftoken="ROTATED1", www_claim="hmac.CLAIM1")
+        same = await checker.client_for(reloaded) is client
+        pasted = dataclasses.replace(IDENTITY, sessionid="1%3AnewlyPASTED")
+        fresh = await checker.client_for(pasted) is not client
+        await checker.aclose()
+        return [looked, queried, same, fresh]
+
+    looked, queried, same, fresh = asyncio.run(run())
+    answer_ = looked.answers["i"]
+    assert (answer_.ig_user_id, answer_.is_private, answer_.followed_by_viewer) == ("9", True, True)
+    story = queried.answers["i"]
+    assert (story.has_story, story.story_count) == (True, 2)
+    assert (story.oldest_taken_at, story.newest_taken_at, story.expiring_at) == (50, 70, 86450)
+    assert len(saved) == 1  # the second answer set the same values: nothing to write
+    assert saved[0][0] == "session-1" and saved[0][1].cookies["csrftoken"] == "ROTATED1"
+    assert saved[0][1].www_claim == "hmac.CLAIM1"
+    assert same and fresh
