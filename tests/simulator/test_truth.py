@@ -98,3 +98,9 @@ def test_usernames_helper_filters_on_story_state() -> None:
     without = truth.usernames(5, kind="poster", without_story_at=START)
     assert all(truth.lookup(n, START)["has_story"] for n in with_story)
     assert not any(truth.lookup(n, START)["has_story"] for n in without)
+
+
+def test_private_stories_can_be_turned_off() -> None:
+    truth = Truth(5, PopulationConfig(story_probability=0.5, private_stories=False))
+    for name in truth.usernames(20, kind="private"):
+        assert truth.lookup(name, START)["has_story"] is False

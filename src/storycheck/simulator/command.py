@@ -183,6 +183,12 @@ LIMIT_HELP = "N/SECONDS (units s, m, h, d allowed) or 'off'"
     help="Seconds a story item stays live.",
 )
 @click.option(
+    "--private-stories/--no-private-stories",
+    default=True,
+    show_default=True,
+    help="Whether private accounts post stories (shown only to sessions that follow them).",
+)
+@click.option(
     "--business-deleted-share",
     default=0.0,
     show_default=True,
@@ -320,6 +326,7 @@ def build_config(options: dict[str, Any]) -> SimulatorConfig:
         slot_seconds=options["slot_seconds"],
         story_ttl_seconds=options["story_ttl"],
         business_deleted_share=options.get("business_deleted_share", 0.0),
+        private_stories=options.get("private_stories", True),
     )
     faults = FaultConfig(
         error_5xx_share=options["fault_5xx"],

@@ -126,8 +126,8 @@ class PopulationConfig:
     Time is cut into slots of `slot_seconds`; in each slot a public, posting user publishes one
     story post (1..`max_items_per_post` items, taken within the slot) with that user's own
     probability, drawn uniformly from [0, 2 × `story_probability`]. Each item is live from
-    its `taken_at` until `taken_at + story_ttl_seconds`. Private accounts post the same way,
-    but only sessions that follow them see their reels. `business_deleted_share` of the public
+    its `taken_at` until `taken_at + story_ttl_seconds`. Private accounts post the same way
+    (unless `private_stories` is off), but only sessions that follow them see their reels. `business_deleted_share` of the public
     accounts are business accounts whose web_profile_info answers Instagram's 400 "Asset …
     ig_business_category_subvertical has been deleted".
     """
@@ -136,6 +136,7 @@ class PopulationConfig:
     private_share: float = 0.10
     never_post_share: float = 0.20
     business_deleted_share: float = 0.0
+    private_stories: bool = True
     story_probability: float = 0.02
     slot_seconds: float = 3600.0
     story_ttl_seconds: float = 86400.0

@@ -193,11 +193,8 @@ class Truth:
             kind, business = (kind if kind in ("poster", "never_posts") else "poster"), True
         elif override is not None:
             kind, business = override, False
-        rate = (
-            self._unit("rate", name) * 2 * population.story_probability
-            if kind in _POSTING_KINDS
-            else 0.0
-        )
+        posts = kind == "poster" or (kind == "private" and population.private_stories)
+        rate = self._unit("rate", name) * 2 * population.story_probability if posts else 0.0
         full_name = name.replace("_", " ").replace(".", " ").title()
         followers = int(10 ** (2 + 4 * self._unit("followers", name)))
         return Profile(name, user_id, kind, full_name, followers, rate, business)

@@ -10,6 +10,7 @@ because the simulator serves plain HTTP on loopback (Instagram scopes them to
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from email.utils import formatdate
@@ -81,7 +82,7 @@ class WebClients:
     def claim(self, session: str) -> str:
         """Return the www-claim the session was given most recently."""
         client = self._client(session)
-        return f"hmac.AR{token(f'claim|{session}|{self._generation(client)}'.encode(), 46)}"
+        return f"hmac.AR{token(f'claim|{session}|{self._generation(client)}'.encode(), 40)}"
 
     def observe(self, session: str, request: web.Request, endpoint: str, now: float) -> None:
         """Record the non-secret facts of a request `session` sent."""
@@ -121,7 +122,8 @@ class WebClients:
             expires = formatdate(now + COOKIE_MAX_AGE, usegmt=True)
             csrf = token(f"csrf|{session}|{generation}".encode(), 32)
             user = session.split("%3A", 1)[0].split(":", 1)[0]
-            rur = f'"CLN\\054{user}\\054{int(now) + COOKIE_MAX_AGE}:01f7{token(csrf.encode(), 60)}"'
+            signature = hashlib.blake2b(csrf.encode(), digest_size=30).hexdigest()
+            rur = f'"CLN\\054{user}\\054{int(now) + COOKIE_MAX_AGE}:01f7{signature}"'
             headers.append(
                 (
                     "Set-Cookie",
