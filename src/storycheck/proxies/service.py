@@ -39,7 +39,7 @@ from storycheck.proxies.sessions import (
 )
 from storycheck.web.http import iso
 
-_HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,253}[A-Za-z0-9])?$")
+_HOST_RE = re.compile(r"\A[A-Za-z0-9]([A-Za-z0-9.-]{0,253}[A-Za-z0-9])?\Z")
 _SCHEME_PREFIX = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://", re.ASCII)
 IMPORT_MAX_LINES = 10_000
 # Kinds of request counted against a pair's hourly budget (ProxyUsage.kind).

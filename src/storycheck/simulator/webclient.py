@@ -58,6 +58,7 @@ class _Client:
     requests: int = 0
     sent_generation: int = -1
     last_request: dict[str, Any] | None = None
+    claim: tuple[int, str] | None = None  # (generation, value): computed once per rotation
 
 
 class WebClients:
@@ -82,7 +83,11 @@ class WebClients:
     def claim(self, session: str) -> str:
         """Return the www-claim the session was given most recently."""
         client = self._client(session)
-        return f"hmac.AR{token(f'claim|{session}|{self._generation(client)}'.encode(), 40)}"
+        generation = self._generation(client)
+        if client.claim is None or client.claim[0] != generation:
+            value = f"hmac.AR{token(f'claim|{session}|{generation}'.encode(), 40)}"
+            client.claim = (generation, value)
+        return client.claim[1]
 
     def observe(self, session: str, request: web.Request, endpoint: str, now: float) -> None:
         """Record the non-secret facts of a request `session` sent."""
