@@ -410,15 +410,19 @@ class InstagramClient:
             name, value = _set_cookie(header)
             if name in ROTATING_COOKIES and value and self._jar.get(name) != value:
                 self._jar[name] = value
-                self._secrets.add(value)
+                self._add_secret(value)
                 if name == "sessionid":
                     self.known_sessionids.add(value)
                 self._changed = True
         claim = response.headers.get("x-ig-set-www-claim")
         if claim and claim != self._www_claim:
             self._www_claim = claim
-            self._secrets.add(claim)
+            self._add_secret(claim)
             self._changed = True
+
+    def _add_secret(self, value: str) -> None:
+        if len(value) >= 3:  # redacting "0" would garble every message, and hides nothing
+            self._secrets.add(value)
 
     def _redact(self, text: str) -> str:
         return redact(text, self._secrets)
