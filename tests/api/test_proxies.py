@@ -597,7 +597,7 @@ def test_user_agent_per_pair(client, db):  # type: ignore[no-untyped-def]
         "missing_fields": ["user_agent"],
         "field": "user_agent",
     }
-    for bad in ("x" * 501, "tab\u0000here", 42, "Mozilla/5.0 ünïcode"):
+    for bad in ("x" * 501, "nul\u0000here", "two\nlines", 42, "Mozilla/5.0 ünïcode"):
         body = _error(client.put(f"/api/proxies/{pid}/user-agent", json={"user_agent": bad}), 400)
         assert body["details"]["field"] == "user_agent"
     _error(client.put("/api/proxies/ghost/user-agent", json={"user_agent": custom}), 404)

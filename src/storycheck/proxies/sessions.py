@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from storycheck.errors import ValidationError
+from storycheck.errors import ValidationError, reject_control_characters
 
 SESSION_MAX_LENGTH = 4096
 INPUT_MAX_LENGTH = 256 * 1024  # a whole browser export may hold many other sites' cookies
@@ -89,7 +89,7 @@ def clean_user_agent(value: object) -> str | None:
         return None
     if not isinstance(value, str):
         raise ValidationError("user_agent must be a string", details={"field": "user_agent"})
-    text = " ".join(value.split())
+    text = reject_control_characters(value, "user_agent").strip()
     if len(text) > USER_AGENT_MAX_LENGTH or not text.isprintable() or not text.isascii():
         raise ValidationError(
             f"user_agent must be printable ASCII of at most {USER_AGENT_MAX_LENGTH} characters",
