@@ -136,3 +136,4 @@ def test_postgresql_keys_live_in_the_user_config_folder(monkeypatch, tmp_path: P
     )
     assert explicit.path == tmp_path / "k"
     assert os.fspath(explicit.describe()).endswith("k")
+

@@ -87,6 +87,7 @@ def housekeeping_job(db: Database, state: BatchStateManager) -> Callable[[], Non
         with db.write() as session:
             refresh_stories(session)
         trigger.tick()
+        db.checkpoint()
 
     return run
 
