@@ -147,6 +147,7 @@ def list_batches(as_json: bool) -> None:
 
 
 def _register_commands() -> None:
+    from storycheck.alerts.command import alerts
     from storycheck.demo import demo
     from storycheck.distributed.worker import worker
     from storycheck.simulator.command import simulate
@@ -154,6 +155,7 @@ def _register_commands() -> None:
     main.add_command(simulate)
     main.add_command(demo)
     main.add_command(worker)
+    main.add_command(alerts)
 
 
 _register_commands()

@@ -26,6 +26,7 @@ class Services:
     state: BatchStateManager
     pool: WorkerPool | None = None
     maintenance: Any = None
+    alerts: Any = None  # storycheck.alerts.delivery.AlertDeliverer when delivery runs here
 
 
 def services() -> Services:
