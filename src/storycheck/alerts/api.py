@@ -119,8 +119,8 @@ def list_deliveries() -> Response:
         rows = session.execute(
             base.order_by(AlertDelivery.created_at.desc(), AlertDelivery.id)
             .limit(limit).offset(offset)
-        ).tuples().all()
-        deliveries = delivery_rows(rows)
+        ).all()
+        deliveries = delivery_rows([(d, e, c) for d, e, c in rows])
     return ok({"deliveries": deliveries, "total": total, "limit": limit, "offset": offset})
 
 
@@ -136,8 +136,8 @@ def retry_delivery(delivery_id: str) -> Response:
             .join(AlertEvent, AlertEvent.id == AlertDelivery.event_id)
             .join(AlertChannel, AlertChannel.id == AlertDelivery.channel_id)
             .where(AlertDelivery.id == delivery_id)
-        ).tuples().one()
-        payload = delivery_rows([row])[0]
+        ).one()
+        payload = delivery_rows([(row[0], row[1], row[2])])[0]
     return ok(payload)
 
 

@@ -51,11 +51,11 @@ def record_event(
             index_elements=["dedupe_key"]
         )
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        if conn.execute(select(AlertEvent.id).where(AlertEvent.dedupe_key == dedupe_key)).first():
+        if event_exists(conn, dedupe_key):
             return None
         statement = insert(AlertEvent).values(values)
-    result = conn.execute(statement)
-    return event_id if result.rowcount == 1 else None  # type: ignore[attr-defined]
+    inserted = conn.execute(statement.returning(AlertEvent.id)).scalar_one_or_none()
+    return str(inserted) if inserted is not None else None
 
 
 def event_exists(conn: Connection | Session, dedupe_key: str) -> bool:
