@@ -379,15 +379,16 @@ def retry_now(session: Session, delivery_id: str, now: datetime) -> AlertDeliver
 
 def send_test(spec: ChannelSpec, default_recipient: str | None, now: datetime) -> dict[str, Any]:
     """Send a test message over a channel now; raise SendError with the reason."""
-    event = {
-        "id": new_id(),
+    event_id = new_id()
+    event: dict[str, Any] = {
+        "id": event_id,
         "type": "alert.test",
         "created_at": now.isoformat(),
         "niche_id": None,
         "summary": f"Test alert from storycheck (channel {spec.name})",
         "payload": {"channel": spec.name},
     }
-    send(spec, [event], event["id"], default_recipient=default_recipient)
+    send(spec, [event], event_id, default_recipient=default_recipient)
     return event
 
 

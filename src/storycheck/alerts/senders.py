@@ -14,8 +14,8 @@ import smtplib
 import ssl
 import urllib.parse
 from collections.abc import Mapping, Sequence
-from functools import cache
 from email.message import EmailMessage
+from functools import cache
 from typing import Any
 
 import httpx
