@@ -112,6 +112,7 @@ def _checks_per_minute(session: Any, now: datetime) -> list[dict[str, Any]]:
 def events() -> Response:
     """Server-Sent Events: `batch`, `batch_deleted`, `proxy`, `proxy_deleted`, `ping`."""
     db = services().db
+    stopping = services().stopping
     proxy_payloads = _proxy_serializer()
     limit = _stream_seconds(request.args.get("max_seconds"))
 
@@ -120,7 +121,7 @@ def events() -> Response:
         proxy_seen: dict[str, tuple[Any, ...]] = {}
         started = last_ping = time.monotonic()
         yield "retry: 2000\n\n"
-        while time.monotonic() - started < limit:
+        while time.monotonic() - started < limit and not stopping.is_set():
             with db.read() as session:
                 batches = session.scalars(select(Batch)).all()
                 changed = [b for b in batches if batch_seen.get(b.id) != _batch_key(b)]
@@ -141,7 +142,7 @@ def events() -> Response:
             if time.monotonic() - last_ping >= EVENT_PING_SECONDS:
                 last_ping = time.monotonic()
                 yield _sse("ping", {"time": utcnow().isoformat()})
-            time.sleep(EVENT_POLL_SECONDS)
+            stopping.wait(EVENT_POLL_SECONDS)
 
     response = Response(stream_with_context(stream()), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
