@@ -58,7 +58,7 @@ describe('Alerts page', () => {
     await renderPage({})
     const row = screen.getByTestId('channel-row')
     expect(within(row).getByTestId('channel-target')).toHaveTextContent('https://hooks.example.com/c1')
-    expect(row).toHaveTextContent('signed …')
+    expect(row).toHaveTextContent('signed, secret hidden (…)')
     expect(row).toHaveTextContent('All events')
   })
 

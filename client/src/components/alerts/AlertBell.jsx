@@ -75,7 +75,12 @@ export default function AlertBell() {
         aria-label={unread ? `Alerts: ${unread} new` : 'Alerts'}
         data-testid="alert-bell"
       >
-        <span aria-hidden="true">🔔</span>
+        <svg className="bell-icon" viewBox="0 0 24 24" width="18" height="18" aria-hidden="true">
+          <path
+            fill="currentColor"
+            d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22Zm7-5-1.6-1.6V11a5.4 5.4 0 0 0-4.4-5.3V4.5a1 1 0 1 0-2 0v1.2A5.4 5.4 0 0 0 6.6 11v4.4L5 17v1h14v-1Z"
+          />
+        </svg>
         {unread > 0 && (
           <span className="bell-count" data-testid="alert-bell-count">
             {unread}

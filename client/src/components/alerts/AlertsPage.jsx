@@ -61,7 +61,7 @@ function ChannelCard({ channel, onChanged, onDeleted }) {
       </span>
       <small className="muted">
         {types} · {channel.rate_limit_per_minute ? `≤ ${channel.rate_limit_per_minute}/min` : 'no rate limit'}
-        {channel.secret ? ` · ${channel.kind === 'webhook' ? 'signed' : 'password'} ${channel.secret}` : ''}
+        {channel.secret ? ` · ${channel.kind === 'webhook' ? 'signed, secret' : 'password'} hidden (${channel.secret})` : ''}
       </small>
       <div className="channel-actions">
         <button type="button" onClick={sendTest} disabled={busy} data-testid="channel-test">
