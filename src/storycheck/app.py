@@ -33,8 +33,8 @@ class Maintenance:
     """Background upkeep in one daemon thread.
 
     Every `interval` seconds the state manager reconciles the pool with the database; every
-    `housekeeping_interval` seconds expired stories are cleared and the daily-target
-    auto-trigger runs.
+    `housekeeping_interval` seconds expired stories are cleared, stalled batches are alerted
+    and the daily-target auto-trigger runs.
     """
 
     def __init__(

@@ -86,7 +86,9 @@ class WorkerRuntime:
         from storycheck.alerts.delivery import AlertDeliverer, AlertOptions
 
         alert_options = AlertOptions.from_env()  # workers deliver alerts too, under leases
-        self.alerts = AlertDeliverer(self.db, secrets, alert_options) if alert_options.enabled else None
+        self.alerts = (
+            AlertDeliverer(self.db, secrets, alert_options) if alert_options.enabled else None
+        )
 
     def start(self) -> None:
         """Join the workers (heartbeat, first pair share), start the engine and the sync."""
