@@ -4,7 +4,7 @@ Like the engine's work items: a message is claimed in one transaction (status `i
 fresh lease token, attempts + 1), sent outside any transaction, and marked delivered in a
 third one only if the row still carries that token. A process killed after sending and before
 marking leaves a lease that expires; the delivery is sent again, once per crash, and none is
-lost. Each channel is served by its own task on a small thread pool, with the channel's
+lost. Each channel is served by one task at a time on a few daemon sender threads, with its
 timeout, so a receiver that hangs delays only its own deliveries — never the engine (which
 never waits for alerts) nor the maintenance thread (which does not send).
 """
@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
 import random
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -167,7 +167,9 @@ class AlertDeliverer:
         self.rng = rng or random.Random()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._pool: ThreadPoolExecutor | None = None
+        self._senders: list[threading.Thread] = []
+        # Channel ids to serve; None tells a sender thread to finish.
+        self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self._busy: set[str] = set()
         self._lock = threading.Lock()
 
@@ -182,7 +184,14 @@ class AlertDeliverer:
                     .values(status=PENDING, lease_token=None, lease_expires_at=None)
                     .execution_options(synchronize_session=False)
                 )
-        self._pool = ThreadPoolExecutor(self.options.sender_threads, "alert-send")
+        # Daemon threads: a send hanging until its timeout must not hold up the process's exit
+        # (a delivery cut off that way is sent again after its lease, like after a crash).
+        self._senders = [
+            threading.Thread(target=self._send_loop, name=f"alert-send-{n}", daemon=True)
+            for n in range(self.options.sender_threads)
+        ]
+        for sender in self._senders:
+            sender.start()
         self._thread = threading.Thread(target=self._run, name="alerts", daemon=True)
         self._thread.start()
 
@@ -191,8 +200,8 @@ class AlertDeliverer:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=timeout)
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        for _ in self._senders:
+            self._queue.put(None)
 
     def _run(self) -> None:
         while not self._stop.wait(self.options.poll_interval):
@@ -206,10 +215,10 @@ class AlertDeliverer:
         fan_out(self.db, self.clock(), limit=self.options.fanout_batch)
         for channel_id in self.due_channels():
             with self._lock:
-                if channel_id in self._busy or self._pool is None:
+                if channel_id in self._busy or not self._senders:
                     continue
                 self._busy.add(channel_id)
-            self._pool.submit(self._serve, channel_id)
+            self._queue.put(channel_id)
 
     def fan_out_now(self) -> int:
         """Create the deliveries of new events now (tests and one-shot runs)."""
@@ -227,6 +236,13 @@ class AlertDeliverer:
             return list(session.scalars(
                 select(AlertDelivery.channel_id).distinct().where(_due(self.clock()))
             ))
+
+    def _send_loop(self) -> None:
+        while True:
+            channel_id = self._queue.get()
+            if channel_id is None:
+                return
+            self._serve(channel_id)
 
     def _serve(self, channel_id: str) -> None:
         try:
