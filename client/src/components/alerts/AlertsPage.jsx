@@ -123,7 +123,7 @@ function DeliveryLog({ deliveries, total, status, setStatus, onRetry }) {
             <thead>
               <tr>
                 <th>Event</th>
-                <th>Channel</th>
+                <th className="hide-narrow">Channel</th>
                 <th>Status</th>
                 <th className="hide-narrow">Attempts</th>
                 <th className="hide-narrow">Last error</th>
@@ -138,8 +138,12 @@ function DeliveryLog({ deliveries, total, status, setStatus, onRetry }) {
                     {d.event_summary}
                     <br />
                     <small className="muted">{LABELS[d.event_type] || d.event_type}</small>
+                    <small className="narrow-only muted">
+                      {d.channel_name} · {d.attempts} attempt{d.attempts === 1 ? '' : 's'}
+                      {d.last_error ? ` · ${d.last_error}` : ''}
+                    </small>
                   </td>
-                  <td>{d.channel_name}</td>
+                  <td className="hide-narrow">{d.channel_name}</td>
                   <td>
                     <StatusChip kind={STATUS_CHIP[d.status]}>{d.status.replace('_', ' ')}</StatusChip>
                   </td>
