@@ -8,7 +8,7 @@ from storycheck.niches.models import Niche
 from storycheck.profiles.models import Profile
 from storycheck.proxies.models import IgSession, PairHealth, Proxy, ProxyErrorLog, ProxyUsage
 from storycheck.settings.models import SystemSettings
-from storycheck.stories.models import StoryResult
+from storycheck.stories.models import StoryResult, StoryWindow
 
 __all__ = [
     "AlertChannel",
@@ -29,6 +29,7 @@ __all__ = [
     "ProxyErrorLog",
     "ProxyUsage",
     "StoryResult",
+    "StoryWindow",
     "SystemSettings",
     "WorkerHeartbeat",
 ]
