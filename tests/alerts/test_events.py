@@ -169,3 +169,30 @@ def test_batch_stalled_only_without_usable_pairs_and_once_per_run(alert_db):
         assert check_stalled_batches(session, later + timedelta(minutes=5), 10) == []
     (event,) = _events(alert_db, "batch.stalled")
     assert json.loads(event.payload)["batch_id"] == batch.id
+
+
+def test_story_detected_names_the_window_record_sightings_opened(alert_db):
+    from storycheck.stories.windows import Sighting, record_sightings
+
+    niche_id = make_niche(alert_db, daily_story_target=0)
+    (profile_id,) = make_profiles(alert_db, niche_id, 1)
+    seen = utcnow().timestamp()
+    sighting = Sighting(profile_id=profile_id, batch_id=None, seen_at=seen, item_count=3,
+                        first_taken_at=seen - 600, last_taken_at=seen - 60,
+                        expires_at=seen + 3600)
+    with alert_db.write() as session:
+        conn = session.connection()
+        new = record_sightings(conn, [sighting])
+        assert new == [profile_id]
+        assert len(on_new_story_windows(conn, new, utcnow())) == 1
+    with alert_db.write() as session:
+        conn = session.connection()
+        # The same window seen again: record_sightings reports nothing new, and a duplicated
+        # call for the same window still records nothing.
+        assert record_sightings(conn, [sighting]) == []
+        assert on_new_story_windows(conn, [profile_id], utcnow()) == []
+    (event,) = _events(alert_db, "story.detected")
+    payload = json.loads(event.payload)
+    assert payload["item_count"] == 3 and payload["window_id"]
+    assert payload["expires_at"] and payload["posted_at"] < payload["expires_at"]
+    assert event.subject_id == profile_id

@@ -19,10 +19,9 @@ def test_channel(channel: str) -> None:
     from storycheck.alerts.channels import get_channel, load_spec
     from storycheck.alerts.delivery import send_test
     from storycheck.alerts.senders import SendError
-    from storycheck.app import key_directory
-    from storycheck.crypto import SecretBox
     from storycheck.db import Database, utcnow
     from storycheck.errors import NotFound
+    from storycheck.keys import open_secret_box
     from storycheck.migrate import upgrade
     from storycheck.settings.service import get_settings
 
@@ -30,7 +29,7 @@ def test_channel(channel: str) -> None:
     database = Database(config.database_url)
     try:
         upgrade(database.engine)
-        secrets = SecretBox.from_config(config.secret_key, key_directory(config.database_url))
+        secrets = open_secret_box(config, database)
         with database.read() as session:
             try:
                 spec = load_spec(get_channel(session, channel), secrets)

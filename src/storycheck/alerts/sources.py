@@ -24,7 +24,7 @@ from storycheck.db import utcnow
 from storycheck.niches.models import Niche
 from storycheck.profiles.models import Profile
 from storycheck.proxies.models import IgSession, PairHealth, Proxy
-from storycheck.stories.models import StoryResult
+from storycheck.stories.models import StoryResult, StoryWindow
 
 Conn = Connection | Session
 
@@ -58,10 +58,9 @@ def on_new_story_windows(
     `niche.target_reached` for each of their niches that reached its daily target today.
 
     Call it in the transaction that opened the windows, with the ids `record_sightings`
-    returned. `window_keys` (profile id → the window's id or first item time) makes the
-    dedupe key name the window; without it the window is named by `now`. `details`
-    (profile id → e.g. posted_at, expires_at, item_count) is merged into the payload.
-    Returns the ids of the events recorded.
+    returned. Each event names the profile's latest story window (its id is the dedupe key;
+    posted_at, first_posted_at, expires_at, item_count and batch_id go into the payload).
+    `window_keys` and `details` (profile id → …) override both. Returns the recorded event ids.
     """
     now = now or utcnow()
     ids = sorted(set(profile_ids))
@@ -71,10 +70,12 @@ def on_new_story_windows(
         select(Profile.id, Profile.username, Profile.niche_id).where(Profile.id.in_(ids))
     ).all()
     niches = _niche_names(conn, (p[2] for p in profiles if p[2] is not None))
+    windows = _latest_windows(conn, ids)
     recorded: list[str] = []
     by_niche: dict[str, set[str]] = defaultdict(set)
     for profile_id, username, niche_id in profiles:
-        key = (window_keys or {}).get(profile_id) or now.isoformat()
+        window = windows.get(profile_id, {})
+        key = (window_keys or {}).get(profile_id) or window.get("window_id") or now.isoformat()
         payload: dict[str, Any] = {
             "profile_id": profile_id,
             "username": username,
@@ -82,6 +83,7 @@ def on_new_story_windows(
             "niche_name": niches.get(niche_id, (None, 0))[0] if niche_id else None,
             "detected_at": now.isoformat(),
             "story_url": f"https://www.instagram.com/stories/{username}/",
+            **window,
         }
         payload.update((details or {}).get(profile_id, {}))
         event_id = record_event(
@@ -99,6 +101,34 @@ def on_new_story_windows(
             by_niche[niche_id].add(profile_id)
     recorded.extend(_targets_reached(conn, by_niche, niches, now))
     return recorded
+
+
+def _latest_windows(conn: Conn, profile_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Each profile's newest story window, as payload fields."""
+    rows = conn.execute(
+        select(
+            StoryWindow.profile_id, StoryWindow.id, StoryWindow.batch_id,
+            StoryWindow.last_taken_at, StoryWindow.first_taken_at, StoryWindow.expires_at,
+            StoryWindow.item_count,
+        )
+        .where(StoryWindow.profile_id.in_(profile_ids))
+        .order_by(StoryWindow.profile_id, StoryWindow.first_seen_at.desc())
+    ).all()
+    latest: dict[str, dict[str, Any]] = {}
+    for profile_id, window_id, batch_id, last, first, expires, items in rows:
+        latest.setdefault(profile_id, {
+            "window_id": window_id,
+            "batch_id": batch_id,
+            "posted_at": _iso(last),
+            "first_posted_at": _iso(first),
+            "expires_at": _iso(expires),
+            "item_count": items,
+        })
+    return latest
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 def _targets_reached(
