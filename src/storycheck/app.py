@@ -201,9 +201,18 @@ def _register_blueprints(app: Flask) -> None:
     from storycheck.profiles.api import bp as profiles_bp
     from storycheck.proxies.api import bp as proxies_bp
     from storycheck.settings.api import bp as settings_bp
+    from storycheck.stories.api import bp as stories_bp
     from storycheck.web.api import bp as system_bp
 
-    for blueprint in (niches_bp, profiles_bp, batches_bp, proxies_bp, settings_bp, system_bp):
+    for blueprint in (
+        niches_bp,
+        profiles_bp,
+        batches_bp,
+        proxies_bp,
+        settings_bp,
+        stories_bp,
+        system_bp,
+    ):
         app.register_blueprint(blueprint)
 
 

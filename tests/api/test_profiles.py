@@ -28,6 +28,11 @@ PROFILE_FIELDS = {
     "last_detected",
     "detection_rate",
     "is_private",
+    "not_found",
+    "not_found_at",
+    "story_posted_at",
+    "story_expires_at",
+    "story_live",
     "created_at",
     "updated_at",
 }
@@ -72,6 +77,7 @@ def test_list_envelope_and_default_order(client, db):  # type: ignore[no-untyped
         "niche_id": None,
         "status": None,
         "active_story": None,
+        "not_found": None,
     }
     assert [p["username"] for p in body["profiles"]] == ["Alpha", "bravo", "charlie"]
     first = body["profiles"][0]
@@ -87,7 +93,9 @@ def test_list_filters(client, db):  # type: ignore[no-untyped-def]
     _create(client, "two_a", a)
     in_b = _create(client, "one_b", b)
     client.put(f"/api/profiles/{in_b['id']}", json={"status": "inactive"})
-    _set(db, in_a["id"], active_story=True)
+    # A live story is the latest window not yet expired (the stored flag alone is not enough).
+    _set(db, in_a["id"], active_story=True, story_expires_at=utcnow() + timedelta(hours=1))
+    _set(db, in_b["id"], not_found=True)
 
     def names(**params):  # type: ignore[no-untyped-def]
         body = client.get("/api/profiles", query_string=params).get_json()
@@ -98,6 +106,8 @@ def test_list_filters(client, db):  # type: ignore[no-untyped-def]
     assert names(search="ONE") == (["one_a", "one_b"], 2)
     assert names(active_story="true") == (["one_a"], 1)
     assert names(active_story="false", niche_id=a) == (["two_a"], 1)
+    assert names(not_found="true") == (["one_b"], 1)
+    assert names(not_found="false") == (["one_a", "two_a"], 2)
     assert names(niche_id="", status="", search="") == (["one_a", "one_b", "two_a"], 3)
 
 
@@ -400,13 +410,26 @@ def test_record_check(client):  # type: ignore[no-untyped-def]
     _error(client.post("/api/profiles/ghost/record_check", json={}), 404)
 
 
-def test_refresh_stories_uses_the_retention_setting(client, db):  # type: ignore[no-untyped-def]
+def test_refresh_stories_clears_expired_windows(client, db):  # type: ignore[no-untyped-def]
     set_settings(db, story_retention_hours=2)
     now = utcnow()
     stale = _create(client, "stale")["id"]
     fresh = _create(client, "fresh")["id"]
-    _set(db, stale, active_story=True, last_story_detected=now - timedelta(hours=3))
-    _set(db, fresh, active_story=True, last_story_detected=now - timedelta(hours=1))
+    # Detected an hour ago but its story expired: "24 h after the check" no longer counts.
+    _set(
+        db,
+        stale,
+        active_story=True,
+        last_story_detected=now - timedelta(hours=1),
+        story_expires_at=now - timedelta(minutes=1),
+    )
+    _set(
+        db,
+        fresh,
+        active_story=True,
+        last_story_detected=now - timedelta(hours=5),
+        story_expires_at=now + timedelta(hours=1),
+    )
     with db.write() as session:
         session.execute(
             insert(StoryResult),

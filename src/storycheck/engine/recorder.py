@@ -55,6 +55,7 @@ from storycheck.profiles.models import Profile
 from storycheck.proxies.models import IgSession, Proxy, ProxyErrorLog, ProxyUsage
 from storycheck.settings.models import SystemSettings
 from storycheck.stories.models import StoryResult
+from storycheck.stories.windows import record_sightings, sightings_from_outcomes
 
 
 def _table(model: Any) -> Table:
@@ -504,6 +505,7 @@ class Recorder:
     def _insert_stories(
         self, sql: _Sql, matched: Sequence[ItemOutcome], retention_hours: int
     ) -> None:
+        record_sightings(sql.conn, sightings_from_outcomes(matched))
         found = [o for o in matched if o.status == COMPLETED and o.has_story]
         if not found:
             return

@@ -50,6 +50,12 @@ class Profile(Base):
     is_private: Mapped[bool | None] = mapped_column(Boolean)
     # Set when Instagram answered "no such user"; such profiles fail fast in later batches.
     not_found: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The latest story window, copied here by `stories.windows.record_sightings` so the
+    # "who has a story now" queries read one indexed table: live while now < story_expires_at.
+    story_posted_at: Mapped[datetime | None] = mapped_column(index=True)  # newest item taken
+    story_first_posted_at: Mapped[datetime | None]  # oldest live item taken
+    story_expires_at: Mapped[datetime | None] = mapped_column(index=True)
+    story_item_count: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
