@@ -66,6 +66,7 @@ def test_results_dialog_lists_every_story_and_the_failed_accounts(page: Page, li
     # "Failed" opens the failed accounts with their reasons.
     row.get_by_test_id("batch-failed").click()
     expect(dialog.get_by_test_id("results-tab-failed")).to_have_attribute("aria-selected", "true")
+    expect(dialog.get_by_test_id("results-pager-range")).to_contain_text(f"of {failed:,}")
     failed_names = result_usernames(page)
     assert len(failed_names) == failed
     missing = {n for n, t in truth.items() if not t["exists"]}
@@ -81,6 +82,7 @@ def test_results_dialog_lists_every_story_and_the_failed_accounts(page: Page, li
     dialog.get_by_test_id("results-search").fill("")
     dialog.get_by_test_id("results-tab-private").click()
     expect(dialog.get_by_test_id("results-tab-private")).to_have_attribute("aria-selected", "true")
-    assert set(result_usernames(page)) == private
+    expect(dialog.get_by_test_id("results-pager-range")).to_contain_text(f"of {len(private):,}")
     expect(dialog.get_by_test_id("result-label").first).to_have_text("private (unknown)")
+    assert set(result_usernames(page)) == private
     assert not page.js_errors, page.js_errors

@@ -33,6 +33,13 @@ export function resultLabel(item) {
   return item.outcome || 'pending'
 }
 
+/** The server's sentence about a failure, unless it only repeats the reason's name. */
+function failureDetail(item) {
+  const error = (item.error || '').trim()
+  if (!error || error.replace(/_/g, ' ').toLowerCase() === resultLabel(item)) return '—'
+  return error
+}
+
 function ExpiresCell({ value, now }) {
   if (!value) return <td>—</td>
   const live = toMs(value) > now
@@ -125,6 +132,7 @@ export default function BatchResultsModal({ batch, initialOutcome = 'story', onC
       </div>
       <input
         type="search"
+        className="results-search"
         aria-label="Search usernames"
         placeholder="Search usernames…"
         data-testid="results-search"
@@ -160,7 +168,7 @@ export default function BatchResultsModal({ batch, initialOutcome = 'story', onC
                 {showStoryTimes && <td title={exactTime(item.posted_at)}>{formatDateTime(item.posted_at)}</td>}
                 {showStoryTimes && <ExpiresCell value={item.expires_at} now={now} />}
                 {showStoryTimes && <td className="num">{formatNumber(item.item_count)}</td>}
-                {showReason && <td className="wrap small">{item.error || '—'}</td>}
+                {showReason && <td className="wrap small">{failureDetail(item)}</td>}
                 <td title={exactTime(item.checked_at)}>{formatDateTime(item.checked_at)}</td>
               </tr>
             ))}

@@ -122,13 +122,13 @@ function ActionBar() {
   )
 }
 
-function SortHeader({ field, label }) {
+function SortHeader({ field, label, num = false }) {
   const sort = useStoriesStore((s) => s.sort)
   const order = useStoriesStore((s) => s.order)
   const setSort = useStoriesStore((s) => s.setSort)
   const active = sort === field
   return (
-    <th scope="col" aria-sort={active ? (order === 'asc' ? 'ascending' : 'descending') : 'none'}>
+    <th scope="col" className={num ? 'num' : undefined} aria-sort={active ? (order === 'asc' ? 'ascending' : 'descending') : 'none'}>
       <button type="button" className="sort-button" onClick={() => setSort(field)} data-testid={`stories-sort-${field}`}>
         {label}
         <span className="sort-indicator" aria-hidden="true">
@@ -251,7 +251,7 @@ export default function StoriesNow() {
                 <th scope="col">Account</th>
                 <th scope="col">Niche</th>
                 <SortHeader field="posted" label="Posted" />
-                <SortHeader field="expires" label="Expires in" />
+                <SortHeader field="expires" label="Expires in" num />
                 <th scope="col" className="num">
                   Items
                 </th>
