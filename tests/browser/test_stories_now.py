@@ -224,9 +224,19 @@ def test_expiring_story_leaves_the_list(page: Page, live: Stack) -> None:
 
 
 def test_stories_now_fits_a_phone(page: Page, live: Stack) -> None:
+    prefix = f"phone{uuid.uuid4().hex[:6]}_"
+    name = find_user(live, lambda t, now: t["has_story"] and t["expiring_at"] - now > 3600, prefix)
+    niche = live.new_niche("Phone")
+    live.import_usernames(niche["id"], [name])
+    run_batch(live, niche["id"])
+
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto("/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Stories now")
-    expect(page.get_by_test_id("stories-table")).to_be_visible()
+    row = page.locator(f'[data-testid="story-row"][data-username="{name}"]')
+    expect(row).to_be_visible()
+    # Each story is a card: username, countdown, niche, posted time and items all on screen.
+    expect(row.get_by_test_id("story-expires")).to_be_in_viewport()
+    expect(row.get_by_test_id("story-posted")).to_be_in_viewport()
     assert no_horizontal_scroll(page)
     page.shoot("phone")

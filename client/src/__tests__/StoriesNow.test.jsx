@@ -17,7 +17,7 @@ afterEach(() => {
 
 const iso = (offsetSeconds) => new Date(Date.now() + offsetSeconds * 1000).toISOString()
 
-function live(id, { posted = -3 * 3600, expires = 20 * 3600, niche = 'n1', ...extra } = {}) {
+function live(id, { posted = -3 * 3600 - 30, expires = 20 * 3600, niche = 'n1', ...extra } = {}) {
   return {
     profile_id: id,
     username: `user_${id}`,

@@ -151,22 +151,26 @@ function StoryRow({ story, now, selected, onToggle }) {
       className={selected ? 'selected' : undefined}
       aria-selected={selected}
     >
-      <td className="check-col">
+      <td className="check-col cell-check">
         <input type="checkbox" aria-label={`Select ${story.username}`} checked={selected} onChange={() => onToggle(story.profile_id)} />
       </td>
-      <td>
+      <td className="cell-user">
         <a href={url} target="_blank" rel="noopener" data-testid="story-link" title={`Open ${story.username}'s story on Instagram`}>
           {story.username}
         </a>
       </td>
-      <td>{story.niche_name || '—'}</td>
-      <td title={exactTime(story.posted_at)} data-testid="story-posted">
+      <td className="cell-niche">{story.niche_name || '—'}</td>
+      <td className="cell-posted" title={exactTime(story.posted_at)} data-testid="story-posted">
         posted {timeAgo(story.posted_at, now)}
       </td>
-      <td className="num countdown" title={exactTime(story.expires_at)} data-testid="story-expires">
-        {formatCountdown(left)}
+      <td className="num countdown cell-expires" title={exactTime(story.expires_at)}>
+        <span className="phone-only">expires in </span>
+        <span data-testid="story-expires">{formatCountdown(left)}</span>
       </td>
-      <td className="num">{formatNumber(story.item_count)}</td>
+      <td className="num cell-items">
+        {formatNumber(story.item_count)}
+        <span className="phone-only"> {story.item_count === 1 ? 'item' : 'items'}</span>
+      </td>
     </tr>
   )
 }
@@ -242,7 +246,7 @@ export default function StoriesNow() {
         <Filters />
         <ActionBar />
         <div className="table-wrap" aria-busy={loading}>
-          <table className="data-table" data-testid="stories-table">
+          <table className="data-table stories-table" data-testid="stories-table">
             <thead>
               <tr>
                 <th scope="col" className="check-col">
