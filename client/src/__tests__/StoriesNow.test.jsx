@@ -206,3 +206,35 @@ describe('Stories now', () => {
     expect(rowIds()).toEqual(['a'])
   })
 })
+
+describe('Stories now counts', () => {
+  it('recounts from the server after events instead of guessing beyond the loaded page', async () => {
+    let total = 150
+    const { calls } = await renderPage({
+      'GET /stories/live': (call) => ({
+        stories: call.query.limit === '1' ? [] : [live('a'), live('b')],
+        next_cursor: call.query.limit === '1' ? null : 'more',
+        total,
+      }),
+    })
+    expect(screen.getByTestId('stories-total')).toHaveTextContent('150 live stories')
+    // A detection that sorts after the loaded rows (already counted by the server).
+    total = 150
+    await act(async () =>
+      useStoriesStore.getState().applyDetected({
+        profile_id: 'old',
+        username: 'old_one',
+        niche_id: 'n1',
+        posted_at: iso(-20 * 3600),
+        expires_at: iso(4 * 3600),
+        item_count: 1,
+      }),
+    )
+    expect(rowIds()).toEqual(['a', 'b'])
+    expect(screen.getByTestId('stories-total')).toHaveTextContent('150 live stories')
+    total = 149
+    act(() => useStoriesStore.getState().applyExpired({ profile_id: 'zzz', niche_id: 'n1' }))
+    await waitFor(() => expect(screen.getByTestId('stories-total')).toHaveTextContent('149 live stories'))
+    expect(calls.some((c) => c.path === '/stories/live' && c.query.limit === '1')).toBe(true)
+  })
+})

@@ -42,12 +42,17 @@ export const useStoriesStore = create((set, get) => {
     return get().fetchStories()
   }
 
-  /** Counts change with every event; one reload for a burst of them. */
+  /**
+   * Counts change with every event; one reload of the niche counts and of the list's total
+   * for a burst of them. (An event cannot tell whether a row beyond the loaded pages was
+   * already counted, so the server counts.)
+   */
   const scheduleCounts = () => {
     if (countsTimer) return
     countsTimer = setTimeout(() => {
       countsTimer = null
       get().fetchCounts()
+      if (get().loaded) get().fetchTotal()
     }, COUNTS_DELAY_MS)
   }
 
@@ -103,6 +108,17 @@ export const useStoriesStore = create((set, get) => {
       }
     },
 
+    /** The list's total under the current filters (without reloading the rows). */
+    async fetchTotal() {
+      const seq = requestSeq
+      try {
+        const data = await storiesApi.live({ ...get().query(), limit: 1 })
+        if (seq === requestSeq && data && Number.isFinite(Number(data.total))) set({ total: Number(data.total) })
+      } catch {
+        // The next event or reload corrects it; a failed recount is not worth a banner.
+      }
+    },
+
     async fetchCounts() {
       try {
         const data = await storiesApi.counts()
@@ -150,10 +166,11 @@ export const useStoriesStore = create((set, get) => {
       }
       if (!matchesFilters(row, state, now)) return
       const known = state.stories.some((s) => s.profile_id === row.profile_id)
-      set({
-        stories: insertStory(state.stories, row, { sort: state.sort, order: state.order, complete: !state.nextCursor }),
-        total: known ? state.total : state.total + 1,
-      })
+      const stories = insertStory(state.stories, row, { sort: state.sort, order: state.order, complete: !state.nextCursor })
+      // A row that lands inside the loaded range and was not there is new; anything else is
+      // left to the recount.
+      const added = !known && stories.some((s) => s.profile_id === row.profile_id)
+      set({ stories, total: added ? state.total + 1 : state.total })
     },
 
     /** `story_expired` {profile_id, niche_id}. */
