@@ -213,7 +213,7 @@ function BatchRow({ batch, selected, onOpenLogs, onOpenResults, dragId, setDragI
       <td className={`num${failed ? ' warn-text' : ''}`}>
         <button
           type="button"
-          className="link-button"
+          className={`link-button${failed ? ' inherit-color' : ''}`}
           data-testid="batch-failed"
           aria-label={`${failed} failed; show accounts and reasons`}
           onClick={(e) => {
