@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import enum
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, String, create_engine, event
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Engine,
+    MetaData,
+    String,
+    create_engine,
+    event,
+    func,
+    select,
+)
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from storycheck.batches.guard import guard_enabled, install_guard
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -33,6 +46,23 @@ def utcnow() -> datetime:
 def new_id() -> str:
     """Return a new UUID4 primary key as a 36-character string."""
     return str(uuid.uuid4())
+
+
+class AdvisoryLock(enum.IntEnum):
+    """Every PostgreSQL advisory lock key of the code base, in one place (one key, one job)."""
+
+    MIGRATIONS = 727001  # two processes starting at once must not both migrate
+    QUEUE = 727002  # batch status and queue positions (batches/state.py only)
+    IMPORT = 727003  # profile imports: duplicate detection across concurrent imports
+    PAIR_OWNERSHIP = 727004  # which worker owns which proxy+session pair
+
+
+def advisory_xact_lock(target: Session | Connection, lock: AdvisoryLock) -> None:
+    """Take `lock` until the end of the current transaction (PostgreSQL; a no-op on SQLite,
+    where every writer already serialises on the database's write lock)."""
+    bind = target.get_bind() if isinstance(target, Session) else target
+    if bind.dialect.name == "postgresql":
+        target.execute(select(func.pg_advisory_xact_lock(int(lock))))
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -101,6 +131,8 @@ class Database:
         self.engine = create_engine(url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+        if guard_enabled():
+            install_guard(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property

@@ -73,10 +73,14 @@ def test_start_running_batch_is_409_with_running_ids(client, niche):
     assert body["running_batch_ids"] == [first["id"]]
 
 
-def test_stop_paused_batch_is_409(client, niche):
+def test_stop_paused_batch_skips_it_and_strict_mode_refuses(client, niche):
     first = _create(client, niche)
     client.post("/api/batches/stop", json={"batch_ids": [first["id"]]})
-    _assert_error(client.post("/api/batches/stop", json={"batch_ids": [first["id"]]}), 409)
+    again = client.post("/api/batches/stop", json={"batch_ids": [first["id"]]})
+    assert again.status_code == 200 and again.json == []
+    assert again.headers["X-Storycheck-Skipped"] == f"{first['id']}:paused"
+    strict = client.post("/api/batches/stop?strict=1", json={"batch_ids": [first["id"]]})
+    _assert_error(strict, 409)
 
 
 def test_delete_then_list(client, niche):

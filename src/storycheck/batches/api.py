@@ -94,22 +94,38 @@ def batch_detail(batch_id: str) -> Response:
         )
 
 
+def _act_on_selection(event: str) -> Response:
+    """Apply a list action with the original's semantics: eligible batches change, the others
+    are skipped (listed in `X-Storycheck-Skipped` as `id:status`); `?strict=1` refuses the
+    whole list with 409 instead."""
+    strict = request.args.get("strict", "").lower() in ("1", "true", "yes")
+    selection = services().state.apply_to_selection(
+        event, _batch_ids(json_body()), skip_ineligible=not strict
+    )
+    response = _answer(selection.acted)
+    if selection.skipped:
+        response.headers["X-Storycheck-Skipped"] = ",".join(
+            f"{batch_id}:{status}" for batch_id, status in selection.skipped
+        )
+    return response
+
+
 @bp.post("/start")
 def start_batches() -> Response:
     """Queue paused or done batches; the head starts when a slot is free."""
-    return _answer(services().state.start(_batch_ids(json_body())))
+    return _act_on_selection("start")
 
 
 @bp.post("/stop")
 def stop_batches() -> Response:
     """Pause queued or running batches."""
-    return _answer(services().state.stop(_batch_ids(json_body())))
+    return _act_on_selection("stop")
 
 
 @bp.post("/resume")
 def resume_batches() -> Response:
     """Re-queue paused batches; the first starts at once when nothing runs."""
-    return _answer(services().state.resume(_batch_ids(json_body())))
+    return _act_on_selection("resume")
 
 
 @bp.delete("")

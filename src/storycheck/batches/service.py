@@ -20,6 +20,7 @@ from storycheck.batches.models import (
     BatchStatus,
     ItemStatus,
 )
+from storycheck.batches.state import allowed_actions
 from storycheck.db import Database, utcnow
 from storycheck.errors import NotFound, ValidationError
 from storycheck.niches.models import Niche
@@ -121,6 +122,7 @@ def batch_to_dict(
         "in_flight_profiles": in_flight,
         "rate_per_minute": rate_per_minute,
         "eta_seconds": eta,
+        "allowed_actions": allowed_actions(batch.status),
     }
 
 

@@ -155,7 +155,9 @@ SCHEMAS: dict[str, Any] = {
          "profiles_with_stories": _array(STR), "created_at": TIME, "updated_at": TIME,
          "started_at": TIME, "completed_at": TIME, "stories_found": INT, "checks_failed": INT,
          "pending_profiles": INT, "in_flight_profiles": INT, "rate_per_minute": INT,
-         "eta_seconds": _nullable(INT)},
+         "eta_seconds": _nullable(INT),
+         "allowed_actions": _array({"type": "string",
+                                    "enum": ["start", "stop", "resume", "reorder", "delete"]})},
         ["id", "niche", "status", "queue_position", "total_profiles", "completed_profiles",
          "successful_checks", "profiles_with_stories", "completed_at"],
     ),
@@ -232,6 +234,14 @@ def _paths() -> dict[str, Any]:
         _query("offset", {"type": "integer", "minimum": 0}),
     ]
     batch_list = _json(_array(_ref("Batch")))
+    selection = {
+        **_json(_array(_ref("Batch")), "The batches acted on"),
+        "headers": {"X-Storycheck-Skipped": {
+            "description": "Listed batches left alone, as id:status pairs separated by commas",
+            "schema": STR}},
+    }
+    strict = _query("strict", {"type": "string", "enum": ["0", "1", "true", "false"]},
+                    "1: refuse the whole list with 409 when one batch is not eligible")
     niche_body = _obj({"name": STR, "order": INT, "daily_story_target": INT})
     profile_body = _obj({"username": STR, "status": STR, "niche_id": _nullable(STR)})
     return {
@@ -373,19 +383,19 @@ def _paths() -> dict[str, Any]:
                           body=_ref("BatchIds"), errors=("400", "404", "415"), tag="batches"),
         },
         "/api/batches/start": {
-            "post": _op("Queue paused or done batches", {"200": batch_list},
-                        body=_ref("BatchIds"), errors=("400", "404", "409", "415"),
-                        tag="batches"),
+            "post": _op("Queue paused or done batches (eligible ones; others skipped)", {"200": selection},
+                        params=[strict], body=_ref("BatchIds"),
+                        errors=("400", "404", "409", "415"), tag="batches"),
         },
         "/api/batches/stop": {
-            "post": _op("Pause queued or running batches", {"200": batch_list},
-                        body=_ref("BatchIds"), errors=("400", "404", "409", "415"),
-                        tag="batches"),
+            "post": _op("Pause queued or running batches (eligible ones; others skipped)", {"200": selection},
+                        params=[strict], body=_ref("BatchIds"),
+                        errors=("400", "404", "409", "415"), tag="batches"),
         },
         "/api/batches/resume": {
-            "post": _op("Re-queue paused batches", {"200": batch_list},
-                        body=_ref("BatchIds"), errors=("400", "404", "409", "415"),
-                        tag="batches"),
+            "post": _op("Re-queue paused batches (eligible ones; others skipped)", {"200": selection},
+                        params=[strict], body=_ref("BatchIds"),
+                        errors=("400", "404", "409", "415"), tag="batches"),
         },
         "/api/batches/reorder": {
             "post": _op("Move queued batches to the front, in order", {"200": batch_list},
