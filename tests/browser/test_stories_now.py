@@ -233,8 +233,10 @@ def test_stories_now_fits_a_phone(page: Page, live: Stack) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto("/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Stories now")
+    page.get_by_test_id("stories-search").fill(prefix)
     row = page.locator(f'[data-testid="story-row"][data-username="{name}"]')
     expect(row).to_be_visible()
+    expect(page.get_by_test_id("story-row")).to_have_count(1)
     # Each story is a card: username, countdown, niche, posted time and items all on screen.
     expect(row.get_by_test_id("story-expires")).to_be_in_viewport()
     expect(row.get_by_test_id("story-posted")).to_be_in_viewport()
