@@ -40,6 +40,12 @@ def test_not_found_accounts_are_labelled_filtered_cleared_and_exported(
     expect(live_row.get_by_test_id("story-dot-live")).to_have_text("live story")
     expect(live_row.get_by_test_id("profile-posted")).to_have_text(re.compile(r"ago$"))
     expect(live_row.get_by_test_id("profile-expires")).to_have_text(re.compile(r"^\d+(h|m|s)"))
+    # Its posted time opens the account's story history (windows, newest first).
+    live_row.get_by_test_id("profile-posted").click()
+    history = page.get_by_test_id("story-history-modal")
+    expect(history.get_by_test_id("story-window").first).to_contain_text("live")
+    history.get_by_role("button", name="Close").click()
+    expect(history).to_have_count(0)
     page.get_by_test_id("story-filter").select_option("any")
 
     # Not found: its own label and filter; never the green "active".

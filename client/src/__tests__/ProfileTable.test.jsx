@@ -82,4 +82,41 @@ describe('ProfileTable story times', () => {
     const clear = calls.find((c) => c.method === 'POST')
     expect(clear).toMatchObject({ path: '/profiles/clear-not-found', body: { profile_ids: ['missing'] } })
   })
+
+  it('opens the story history of an account from its posted time', async () => {
+    const windows = [
+      {
+        id: 'w2',
+        first_taken_at: iso(-22 * 3600),
+        last_taken_at: iso(-20 * 3600),
+        expires_at: iso(4 * 3600),
+        item_count: 3,
+        first_seen_at: iso(-60),
+        last_seen_at: iso(-60),
+        batch_id: 'b1',
+        live: true,
+      },
+      {
+        id: 'w1',
+        first_taken_at: iso(-72 * 3600),
+        last_taken_at: iso(-72 * 3600),
+        expires_at: iso(-48 * 3600),
+        item_count: 1,
+        first_seen_at: iso(-70 * 3600),
+        last_seen_at: iso(-70 * 3600),
+        batch_id: null,
+        live: false,
+      },
+    ]
+    await renderTable({ 'GET /profiles/live/stories': { windows } })
+    await act(async () => {
+      fireEvent.click(within(row('live')).getByTestId('profile-posted'))
+    })
+    const dialog = screen.getByTestId('story-history-modal')
+    const rows = within(dialog).getAllByTestId('story-window')
+    expect(rows).toHaveLength(2)
+    expect(rows[0]).toHaveTextContent('live')
+    expect(rows[1]).toHaveTextContent('expired')
+    expect(useProfileStore.getState().selectedIds.size).toBe(0)
+  })
 })

@@ -9,6 +9,7 @@ import { PAGE_SIZES, PROFILE_STATUSES, buildProfileParams, pageCount, pageRange,
 import DownloadLink from '../common/DownloadLink.jsx'
 import Pager from '../common/Pager.jsx'
 import StatusChip from '../common/StatusChip.jsx'
+import StoryHistoryModal from './StoryHistoryModal.jsx'
 
 // Three different times, each named for what it is: when the live story was posted, when it
 // expires, and when the account was last checked.
@@ -269,6 +270,7 @@ export default function ProfileTable({ emptyMessage }) {
   const niches = useNicheStore((s) => s.niches)
   const nicheNames = new Map(niches.map((n) => [n.id, n.name]))
   const now = useNow(1000)
+  const [historyOf, setHistoryOf] = useState(null)
 
   const pageIds = profiles.map((p) => p.id)
   const pageAllSelected = allSelected(selectedIds, pageIds)
@@ -358,8 +360,16 @@ export default function ProfileTable({ emptyMessage }) {
                       </span>
                     )}
                   </td>
-                  <td title={exactTime(p.story_posted_at)} data-testid="profile-posted">
-                    {p.story_posted_at ? timeAgo(p.story_posted_at, now) : '—'}
+                  <td title={exactTime(p.story_posted_at)} onClick={(e) => e.stopPropagation()}>
+                    <button
+                      type="button"
+                      className="link-button inherit-color"
+                      data-testid="profile-posted"
+                      aria-label={`${p.story_posted_at ? `posted ${timeAgo(p.story_posted_at, now)}` : 'no story'}; story history of ${p.username}`}
+                      onClick={() => setHistoryOf(p)}
+                    >
+                      {p.story_posted_at ? timeAgo(p.story_posted_at, now) : '—'}
+                    </button>
                   </td>
                   <td className="countdown" title={exactTime(p.story_expires_at)} data-testid="profile-expires">
                     {live && p.story_expires_at ? formatCountdown(expiresInSeconds({ expires_at: p.story_expires_at }, now)) : '—'}
@@ -382,6 +392,7 @@ export default function ProfileTable({ emptyMessage }) {
         )}
       </div>
       <Pager from={from} to={to} total={total} page={page} pages={pages} onPage={setPage} label="Profile pages" testId="profile-pager" />
+      {historyOf && <StoryHistoryModal profile={historyOf} onClose={() => setHistoryOf(null)} />}
     </section>
   )
 }
