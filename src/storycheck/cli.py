@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
 
 import click
 
-from storycheck.config import Config, is_loopback
+from storycheck.config import Config
 
 
 def _setup_logging(verbose: bool = False) -> None:
@@ -44,38 +42,14 @@ def serve(host: str | None, port: int | None) -> None:
 def run_server(
     config: Config, *, host: str, port: int, ready: threading.Event | None = None
 ) -> None:
-    """Serve until a signal arrives; then stop claiming work and exit within seconds."""
-    from werkzeug.serving import make_server
+    """Serve with the production WSGI server until a signal arrives (see web/server.py)."""
+    from storycheck.web.server import BindRefused
+    from storycheck.web.server import run_server as serve_forever
 
-    from storycheck.app import create_app, shutdown
-
-    if not is_loopback(host) and not config.api_token:
-        raise click.ClickException(
-            f"Refusing to bind {host}: set STORYCHECK_API_TOKEN to serve beyond this machine"
-        )
-    app = create_app(config)
-    server = make_server(host, port, app, threaded=True)
-    log = logging.getLogger("storycheck")
-    stopping = threading.Event()
-
-    def _stop(signum: int, _frame: Any) -> None:
-        if stopping.is_set():
-            return
-        stopping.set()
-        log.info("Signal %s: shutting down", signum)
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _stop)
-        signal.signal(signal.SIGINT, _stop)
-    log.info("storycheck listening on http://%s:%s", host, server.server_port)
-    if ready is not None:
-        ready.set()
     try:
-        server.serve_forever()
-    finally:
-        shutdown(app)
-        log.info("storycheck stopped")
+        serve_forever(config, host=host, port=port, ready=ready)
+    except BindRefused as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.group()

@@ -35,6 +35,8 @@ class Config:
     api_token: str | None = None
     secret_key: str | None = None
     cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
+    # Host names served besides localhost/127.0.0.1/[::1] (DNS-rebinding guard).
+    allowed_hosts: tuple[str, ...] = ()
     broker_url: str | None = None
     # The in-process engine runs in-progress batches; tests of the API alone switch it off.
     engine_enabled: bool = True
@@ -59,6 +61,9 @@ class Config:
             cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip())
             if origins
             else DEFAULT_CORS_ORIGINS,
+            allowed_hosts=tuple(
+                h.strip() for h in (_env("STORYCHECK_ALLOWED_HOSTS") or "").split(",") if h.strip()
+            ),
             broker_url=_env("STORYCHECK_BROKER_URL"),
             engine_enabled=_env_bool("STORYCHECK_ENGINE", True),
             reconcile_interval=float(_env("STORYCHECK_RECONCILE_INTERVAL", "3") or 3),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -94,6 +95,22 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), str: String()}
 
 
+def _owner_only(database: str | None) -> None:
+    """The database holds encrypted secrets and the whole account list: owner access only.
+
+    SQLite creates the -wal and -shm files with the main file's mode, so they follow.
+    """
+    if not database:
+        return
+    for suffix in ("", "-wal", "-shm"):
+        path = database + suffix
+        try:
+            if os.stat(path).st_mode & 0o077:
+                os.chmod(path, 0o600)
+        except OSError:
+            continue  # not created yet, or not ours to change
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -105,6 +122,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+        _owner_only(engine.url.database)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:

@@ -246,6 +246,7 @@ def test_cursor_pages_cover_everything_once(client, world):
         {"at": "soon"},
         {"cursor": "garbage"},
         {"search": "x" * 101},
+        {"since": "999999d", "at": "0005-01-01T00:00:00Z"},
     ],
 )
 def test_live_rejects_bad_parameters(client, world, params):
@@ -336,3 +337,55 @@ def test_story_feed_announces_new_and_expired_windows_once(db):
     # Another listener at the same position gets the same events from the same single read.
     assert feed.poll(0)[1] == events
     assert feed.poll(position)[1] == []  # nothing is announced twice
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/stories/live",
+        "/api/stories/live.csv",
+        "/api/stories/live.json",
+        "/api/stories/live/counts",
+        "/api/profiles/export.csv",
+    ],
+)
+def test_exports_answer_bad_input_before_streaming(client, world, path):
+    # PostgreSQL refuses NUL characters: the answer is a 400, not a broken download.
+    response = client.get(path, query_string={"search": "a\x00b"})
+    assert response.status_code in (200, 400)
+    if response.status_code == 400:
+        assert response.get_json()["message"]
+
+
+def test_event_stream_sends_story_detected_without_reload(app, client, db):
+    import threading
+
+    from storycheck.web.api import STORY_FEED_KEY
+    from tests.live import wait_until
+
+    (pid,) = make_profiles(db, make_niche(db, name="sse"), 1)
+    errors: list[BaseException] = []
+
+    def detect_once_the_stream_listens() -> None:
+        try:
+            wait_until(
+                lambda: getattr(app.extensions.get(STORY_FEED_KEY), "_watermark", None)
+                is not None,
+                timeout=10,
+            )
+            now = time.time()
+            _record(db, _story(pid, seen=now, first=now - 60, last=now - 60,
+                               expires=now + DAY - 60))
+        except BaseException as exc:  # reported by the test thread below
+            errors.append(exc)
+
+    writer = threading.Thread(target=detect_once_the_stream_listens)
+    writer.start()
+    # The stream runs while its body is read (and the writer acts while it runs).
+    text = client.get("/api/events?max_seconds=6").get_data(as_text=True)
+    writer.join()
+    assert not errors
+    blocks = [b for b in text.split("\n\n") if b.startswith("event: story_detected")]
+    assert len(blocks) == 1
+    data = json.loads(blocks[0].split("data: ", 1)[1])
+    assert data["profile_id"] == pid and data["item_count"] == 1

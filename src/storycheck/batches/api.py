@@ -9,6 +9,7 @@ from flask import Blueprint, Response, request
 from storycheck.batches import service
 from storycheck.batches.state import MAX_BATCH_PROFILES
 from storycheck.errors import ValidationError
+from storycheck.stories.service import primed
 from storycheck.web.context import services
 from storycheck.web.http import (
     json_body,
@@ -210,6 +211,7 @@ def _download(batch_id: str, render: Any, mimetype: str, extension: str) -> Resp
     with db.read() as session:
         service.ensure_batch(session, batch_id)
     # Every chunk reads in its own short session: no connection waits on a slow client.
-    response = Response(render(db, batch_id, outcome=outcome, search=search), mimetype=mimetype)
+    chunks = primed(render(db, batch_id, outcome=outcome, search=search))
+    response = Response(chunks, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="batch-{batch_id}.{extension}"'
     return response

@@ -449,9 +449,8 @@ def results_json(
     db: Database, batch_id: str, *, outcome: str = "all", search: str | None = None
 ) -> Iterator[str]:
     """Stream a batch's outcomes as `{"batch_id", "results": [...], "count"}`."""
-    yield f'{{"batch_id":{json.dumps(batch_id)},"results":['
     count = 0
-    parts: list[str] = []
+    parts = [f'{{"batch_id":{json.dumps(batch_id)},"results":[']
     for row in iter_results(db, batch_id, outcome=outcome, search=search):
         parts.append(("," if count else "") + json.dumps(result_to_dict(row)))
         count += 1

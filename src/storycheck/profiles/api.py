@@ -8,6 +8,7 @@ from flask import Blueprint, Response, request
 
 from storycheck.errors import ValidationError
 from storycheck.profiles import importer, service
+from storycheck.stories.service import primed
 from storycheck.web.context import services
 from storycheck.web.http import json_body, no_content, ok, query_bool, query_int
 
@@ -73,7 +74,8 @@ def list_profile_ids() -> Response:
 def export_csv() -> Response:
     """Every profile matching the list's filters as CSV, streamed."""
     filters = _filters()
-    response = Response(service.export_csv(services().db, filters=filters), mimetype="text/csv")
+    chunks = primed(service.export_csv(services().db, filters=filters))
+    response = Response(chunks, mimetype="text/csv")
     response.headers["Content-Disposition"] = 'attachment; filename="profiles.csv"'
     return response
 

@@ -32,7 +32,7 @@ from storycheck.stories.models import StoryResult
 from storycheck.stories.windows import Sighting, record_sightings
 from storycheck.web.http import iso
 
-USERNAME_RE = re.compile(r"^[A-Za-z0-9._]{1,30}$")
+USERNAME_RE = re.compile(r"\A[A-Za-z0-9._]{1,30}\Z")
 INVALID_FORMAT = "Invalid username format"
 
 # First path segments of instagram.com that are pages, not profiles.

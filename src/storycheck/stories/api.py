@@ -66,6 +66,6 @@ def profile_stories(profile_id: str) -> Response:
 
 def _download(chunks: Iterator[str], mimetype: str, extension: str) -> Response:
     # No request context is needed while streaming: every chunk opens its own short session.
-    response = Response(chunks, mimetype=mimetype)
+    response = Response(service.primed(chunks), mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="live-stories.{extension}"'
     return response

@@ -11,6 +11,7 @@ import base64
 import binascii
 import csv
 import io
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -74,7 +75,12 @@ def parse_since(raw: str | None, at: datetime) -> datetime | None:
         return None
     match = _RELATIVE.match(raw)
     if match:
-        return at - timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+        try:
+            return at - timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+        except OverflowError as exc:
+            raise ValidationError(
+                "since reaches before year 1", details={"field": "since"}
+            ) from exc
     return parse_time(raw, "since")
 
 
@@ -351,6 +357,13 @@ def json_array_stream(
             parts = []
     parts.append(f'],"count":{count}}}')
     yield "".join(parts)
+
+
+def primed(chunks: Iterator[str]) -> Iterator[str]:
+    """Run a stream up to its first chunk now (its first database read included), so bad
+    input or a database error is still an ordinary error answer, not a broken download."""
+    first = next(chunks, "")
+    return itertools.chain((first,), chunks)
 
 
 def _drain(buffer: io.StringIO) -> str:

@@ -117,6 +117,7 @@ def events() -> Response:
     """Server-Sent Events: `batch`, `batch_deleted`, `proxy`, `proxy_deleted`,
     `story_detected`, `story_expired`, `ping`."""
     db = services().db
+    stopping = services().stopping
     proxy_payloads = _proxy_serializer()
     limit = _stream_seconds(request.args.get("max_seconds"))
     feed = story_feed()
@@ -127,7 +128,7 @@ def events() -> Response:
         started = last_ping = time.monotonic()
         story_position = feed.position()
         yield "retry: 2000\n\n"
-        while time.monotonic() - started < limit:
+        while time.monotonic() - started < limit and not stopping.is_set():
             with db.read() as session:
                 batches = session.scalars(select(Batch)).all()
                 changed = [b for b in batches if batch_seen.get(b.id) != _batch_key(b)]
@@ -151,7 +152,7 @@ def events() -> Response:
             if time.monotonic() - last_ping >= EVENT_PING_SECONDS:
                 last_ping = time.monotonic()
                 yield _sse("ping", {"time": utcnow().isoformat()})
-            time.sleep(EVENT_POLL_SECONDS)
+            stopping.wait(EVENT_POLL_SECONDS)
 
     response = Response(stream_with_context(stream()), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"

@@ -319,7 +319,8 @@ def _paths() -> dict[str, Any]:
                             "niches": _array(_obj({"niche_id": _nullable(STR),
                                                    "name": _nullable(STR), "count": INT}))},
                            ["total", "niches"]))},
-                       params=live_filters, errors=("400",), tag="stories"),
+                       params=[live_filters[1], live_filters[2], live_filters[5]],
+                       errors=("400",), tag="stories"),
         },
         "/api/stories/live.csv": {
             "get": _op("Live stories as CSV (streamed, any size)", {"200": csv_answer},
