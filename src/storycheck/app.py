@@ -10,13 +10,12 @@ from pathlib import Path
 
 from flask import Flask, Response, send_from_directory
 from flask_cors import CORS
-from sqlalchemy.engine import make_url
 from werkzeug.security import safe_join
 
 from storycheck.batches.state import BatchStateManager
 from storycheck.config import Config
-from storycheck.crypto import SecretBox
 from storycheck.db import Database
+from storycheck.keys import open_secret_box
 from storycheck.migrate import upgrade
 from storycheck.web.context import Services
 from storycheck.web.errors import error_response, register_error_handlers
@@ -88,16 +87,9 @@ def housekeeping_job(db: Database, state: BatchStateManager) -> Callable[[], Non
         with db.write() as session:
             refresh_stories(session)
         trigger.tick()
+        db.checkpoint()
 
     return run
-
-
-def key_directory(database_url: str) -> Path:
-    """Where the secret key file lives: next to a SQLite file, else the working directory."""
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite" and url.database:
-        return Path(url.database).resolve().parent
-    return Path.cwd()
 
 
 def create_app(config: Config | None = None, *, start_background: bool | None = None) -> Flask:
@@ -111,7 +103,7 @@ def create_app(config: Config | None = None, *, start_background: bool | None = 
 
     db = Database(config.database_url)
     upgrade(db.engine)
-    secrets = SecretBox.from_config(config.secret_key, key_directory(config.database_url))
+    secrets = open_secret_box(config, db)
 
     pool = None
     dispatcher = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 import threading
 from pathlib import Path
@@ -13,14 +12,9 @@ from storycheck.config import Config
 
 
 def _setup_logging(verbose: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # Werkzeug logs each request line; keep that at warning level to avoid noise.
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from storycheck.logs import configure_logging
+
+    configure_logging(verbose)
 
 
 @click.group()
@@ -43,13 +37,42 @@ def run_server(
     config: Config, *, host: str, port: int, ready: threading.Event | None = None
 ) -> None:
     """Serve with the production WSGI server until a signal arrives (see web/server.py)."""
+    from storycheck.keys import KeyMismatch
     from storycheck.web.server import BindRefused
     from storycheck.web.server import run_server as serve_forever
 
     try:
         serve_forever(config, host=host, port=port, ready=ready)
-    except BindRefused as exc:
+    except (BindRefused, KeyMismatch) as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@main.group()
+def keys() -> None:
+    """The secret key that encrypts session cookies and proxy passwords."""
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt every stored secret with a new key (one transaction)."""
+    from storycheck.db import Database
+    from storycheck.keys import KeyMismatch, key_source, rotate
+    from storycheck.migrate import upgrade
+
+    config = Config.from_env()
+    db = Database(config.database_url)
+    try:
+        upgrade(db.engine)
+        count, new_key = rotate(config, db)
+    except KeyMismatch as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        db.dispose()
+    if new_key is None:
+        click.echo(f"Re-encrypted {count} secrets; {key_source(config).describe()} holds the new key.")
+    else:
+        click.echo(f"Re-encrypted {count} secrets. Set the new key everywhere before restarting:")
+        click.echo(f"export STORYCHECK_SECRET_KEY={new_key}")
 
 
 @main.group()

@@ -158,6 +158,16 @@ class Database:
         """True for the embedded SQLite backend."""
         return self.engine.dialect.name == "sqlite"
 
+    def checkpoint(self) -> None:
+        """Fold SQLite's write-ahead log back into the database file and shrink it.
+
+        A long read (a big download) pins the WAL; once it ends the log can be truncated. The
+        maintenance thread calls this every minute; it is a no-op on PostgreSQL.
+        """
+        if self.is_sqlite:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def session(self) -> Session:
         """Open a plain session (reads, or writes that need no queue lock)."""
         return self._sessions()

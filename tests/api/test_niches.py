@@ -236,3 +236,10 @@ def test_nul_characters_never_cause_a_500(client, db):  # type: ignore[no-untype
     ):
         assert response.status_code < 500
         assert response.status_code in (200, 201, 204) or response.get_json()["message"]
+
+
+def test_control_characters_are_refused_in_names(client):  # type: ignore[no-untyped-def]
+    for name in ("two\nlines", "tab\there", "nul\x00byte", "del\x7f"):
+        body = _error(client.post("/api/niches", json={"name": name}), 400)
+        assert "control characters" in body["message"]
+    assert client.get("/api/niches").get_json() == []

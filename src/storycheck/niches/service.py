@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from storycheck.batches.state import BatchStateManager
 from storycheck.db import Database, utcnow
-from storycheck.errors import NotFound, ValidationError
+from storycheck.errors import NotFound, ValidationError, reject_control_characters
 from storycheck.niches.models import Niche
 from storycheck.profiles.models import Profile
 from storycheck.web.http import iso
@@ -79,6 +79,7 @@ def clean_name(value: object) -> str:
     name = value.strip()
     if not name:
         raise ValidationError("Niche name cannot be empty", details={"field": "name"})
+    reject_control_characters(name, "name")
     if len(name) > NAME_MAX_LENGTH:
         raise ValidationError(
             f"Niche name is longer than {NAME_MAX_LENGTH} characters",
