@@ -48,11 +48,16 @@ def frozen_simulator(live: Stack) -> Iterator[float]:
         live.sim.set_clock(frozen_at=None)
 
 
+def visible_story(truth: dict[str, Any]) -> bool:
+    """A story the checking sessions can see: live, on a public account (they follow nobody)."""
+    return bool(truth["has_story"]) and not truth["is_private"]
+
+
 def live_in_truth(live: Stack, names: list[str]) -> tuple[set[str], set[str]]:
     """(accounts with a live story per the simulator, accounts too close to expiry to judge)."""
     truth = {name: live.sim.truth(name) for name in names}
     now = time.time()
-    expected = {n for n, t in truth.items() if t["has_story"]}
+    expected = {n for n, t in truth.items() if visible_story(t)}
     borderline = {n for n in expected if truth[n]["expiring_at"] - now < EXPIRY_MARGIN_SECONDS}
     return expected, borderline
 
@@ -157,7 +162,7 @@ def test_new_detection_appears_without_reload(page: Page, live: Stack) -> None:
     # A public account with a story that stays live for the whole test.
     name = find_user(
         live,
-        lambda t, now: t["has_story"] and t["expiring_at"] - now > 3600,
+        lambda t, now: visible_story(t) and t["expiring_at"] - now > 3600,
         prefix,
     )
     niche = live.new_niche("Fresh")
@@ -182,9 +187,9 @@ def test_new_detection_appears_without_reload(page: Page, live: Stack) -> None:
 def test_expiring_story_leaves_the_list(page: Page, live: Stack) -> None:
     prefix = f"ending{uuid.uuid4().hex[:6]}_"
     names = [
-        find_user(live, lambda t, now: t["has_story"] and t["expiring_at"] - now > 3600, prefix),
+        find_user(live, lambda t, now: visible_story(t) and t["expiring_at"] - now > 3600, prefix),
         find_user(
-            live, lambda t, now: t["has_story"] and t["expiring_at"] - now > 3600, f"{prefix}b"
+            live, lambda t, now: visible_story(t) and t["expiring_at"] - now > 3600, f"{prefix}b"
         ),
     ]
     niche = live.new_niche("Ending")
@@ -225,7 +230,9 @@ def test_expiring_story_leaves_the_list(page: Page, live: Stack) -> None:
 
 def test_stories_now_fits_a_phone(page: Page, live: Stack) -> None:
     prefix = f"phone{uuid.uuid4().hex[:6]}_"
-    name = find_user(live, lambda t, now: t["has_story"] and t["expiring_at"] - now > 3600, prefix)
+    name = find_user(
+        live, lambda t, now: visible_story(t) and t["expiring_at"] - now > 3600, prefix
+    )
     niche = live.new_niche("Phone")
     live.import_usernames(niche["id"], [name])
     run_batch(live, niche["id"])
