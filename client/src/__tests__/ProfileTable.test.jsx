@@ -30,6 +30,7 @@ const profiles = [
     last_checked: iso(-3600),
   }),
   makeProfile('missing', { not_found: true, not_found_at: iso(-600), status: 'active' }),
+  makeProfile('secret', { is_private: true, last_checked: iso(-60) }),
 ]
 
 async function renderTable(extra = {}) {
@@ -61,6 +62,10 @@ describe('ProfileTable story times', () => {
     expect(within(gone).queryByTestId('story-dot-live')).not.toBeInTheDocument()
     expect(gone).toHaveTextContent('no live story')
     expect(within(gone).getByTestId('profile-expires')).toHaveTextContent('—')
+
+    // A private account nobody follows: unknown, never "no story".
+    expect(within(row('secret')).getByTestId('story-unknown')).toHaveTextContent('story unknown (private)')
+    expect(row('secret')).not.toHaveTextContent('no live story')
   })
 
   it('labels not-found accounts, filters them and clears the flag of the selection', async () => {

@@ -354,6 +354,11 @@ export default function ProfileTable({ emptyMessage }) {
                       <span className="story-dot on" title="Live story" data-testid="story-dot-live">
                         <span className="visually-hidden">live story</span>
                       </span>
+                    ) : p.is_private ? (
+                      // No session follows it, so Instagram does not say: unknown, not "none".
+                      <span className="story-unknown" title="Private account: story unknown" data-testid="story-unknown">
+                        ?<span className="visually-hidden"> story unknown (private)</span>
+                      </span>
                     ) : (
                       <span className="story-dot" title="No live story">
                         <span className="visually-hidden">no live story</span>
