@@ -365,16 +365,20 @@ export default function ProfileTable({ emptyMessage }) {
                       </span>
                     )}
                   </td>
-                  <td title={exactTime(p.story_posted_at)} onClick={(e) => e.stopPropagation()}>
-                    <button
-                      type="button"
-                      className="link-button inherit-color"
-                      data-testid="profile-posted"
-                      aria-label={`${p.story_posted_at ? `posted ${timeAgo(p.story_posted_at, now)}` : 'no story'}; story history of ${p.username}`}
-                      onClick={() => setHistoryOf(p)}
-                    >
-                      {p.story_posted_at ? timeAgo(p.story_posted_at, now) : '—'}
-                    </button>
+                  <td title={exactTime(p.story_posted_at)} onClick={(e) => p.story_posted_at && e.stopPropagation()}>
+                    {p.story_posted_at ? (
+                      <button
+                        type="button"
+                        className="link-button inherit-color"
+                        data-testid="profile-posted"
+                        aria-label={`posted ${timeAgo(p.story_posted_at, now)}; story history of ${p.username}`}
+                        onClick={() => setHistoryOf(p)}
+                      >
+                        {timeAgo(p.story_posted_at, now)}
+                      </button>
+                    ) : (
+                      <span data-testid="profile-posted">—</span>
+                    )}
                   </td>
                   <td className="countdown" title={exactTime(p.story_expires_at)} data-testid="profile-expires">
                     {live && p.story_expires_at ? formatCountdown(expiresInSeconds({ expires_at: p.story_expires_at }, now)) : '—'}
