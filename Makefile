@@ -48,8 +48,9 @@ lint: install
 run: install client
 	$(VENV)/bin/storycheck serve
 
+# make demo PORT=5050 SIM_PORT=0 (0 = any free port for the simulator)
 demo: install client
-	$(VENV)/bin/storycheck demo
+	$(VENV)/bin/storycheck demo $(if $(PORT),--port $(PORT)) $(if $(SIM_PORT),--sim-port $(SIM_PORT))
 
 bench: install
 	$(PY) bench/bench_state.py

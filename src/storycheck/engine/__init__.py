@@ -8,7 +8,9 @@ Modules, outside in:
                  classification of answers, group-committed recording, background flushes.
 * `checker`    — the `Checker` protocol (a pair + claimed items in, outcomes out) and the
                  HTTP `InstagramChecker`; `WorkItem`, `ItemAnswer`, `CheckOutcome`.
-* `client`     — `InstagramClient`: one per pair, web headers, lookup / GraphQL / v1 queries.
+* `client`     — `InstagramClient`: one per pair, web headers and cookies, lookup / v1 reels_media
+                 (dense: the opt-in doc_id POST), one retry on a fresh connection.
+* `answers`    — reading Instagram's answers: every row of docs/instagram-facts.md → a class.
 * `errors`     — the classified failures of DESIGN.md §4.4 (`RateLimited`, `LoginRequired`, …).
 * `pacing`     — the `Pacer` interface and its in-memory implementation (sliding windows,
                  min interval), global caps, and `UsageLedger` (persisted reservations).

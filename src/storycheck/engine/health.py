@@ -180,7 +180,7 @@ class PairHealthState:
         elif classification is Classification.CHALLENGE:
             self.probing = False
             self._change(CHALLENGE, now, message, "session challenged; needs a human")
-        elif classification is Classification.TRANSIENT:
+        elif classification in (Classification.TRANSIENT, Classification.CONNECTION_FAILED):
             self.consecutive_failures += 1
             self.error_score += 1.0
             if self.probing or self.consecutive_failures >= policy.max_failures:

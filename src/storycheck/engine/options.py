@@ -28,7 +28,7 @@ class EngineOptions:
     cooldown_cap: float = 3600.0
     min_cooldown: float = 5.0
     open_cooldown: float = 60.0  # circuit open → first half-open probe
-    dense: bool = True  # prefer the GraphQL form (50 ids per request)
+    dense: bool = False  # the GraphQL query_hash form is dead; dense = settings.dense_doc_id
     dense_retry_after: float = 600.0  # try GraphQL again this long after it was refused
     recheck_interval: float = 1.0  # re-claim delay when a batch looked finished but was not
     max_claim: int = 2000  # items per claim transaction

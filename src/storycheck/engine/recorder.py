@@ -156,6 +156,9 @@ class PairRow:
     csrftoken_encrypted: str | None
     ds_user_id: str | None
     session_status: str | None
+    cookies_encrypted: str | None = None  # engine-client: the browser's other cookies
+    www_claim_encrypted: str | None = None
+    user_agent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -848,6 +851,9 @@ class Recorder:
             SESSIONS.c.csrftoken_encrypted,
             SESSIONS.c.ds_user_id,
             SESSIONS.c.status.label("session_status"),
+            SESSIONS.c.cookies_encrypted,
+            SESSIONS.c.www_claim_encrypted,
+            PROXIES.c.user_agent,
         ).select_from(PROXIES.outerjoin(SESSIONS, SESSIONS.c.proxy_id == PROXIES.c.id))
         with self.db.read() as session:
             rows = session.connection().execute(query).all()
@@ -872,6 +878,9 @@ class Recorder:
                 csrftoken_encrypted=r.csrftoken_encrypted,
                 ds_user_id=r.ds_user_id,
                 session_status=r.session_status,
+                cookies_encrypted=r.cookies_encrypted,
+                www_claim_encrypted=r.www_claim_encrypted,
+                user_agent=r.user_agent,
             )
             for r in rows
         ]

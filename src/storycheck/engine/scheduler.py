@@ -707,7 +707,7 @@ class Scheduler:
                         pair.identity,
                         request.kind,
                         live,
-                        dense=request.dense,
+                        dense_doc_id=None,  # engine-core passes settings.dense_doc_id
                         timeout=float(self.settings.proxy_test_timeout),
                     )
                 except asyncio.CancelledError:
