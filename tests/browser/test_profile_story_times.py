@@ -20,6 +20,8 @@ def test_not_found_accounts_are_labelled_filtered_cleared_and_exported(
     page: Page, live: Stack
 ) -> None:
     names = live.usernames(80, "pt")
+    # A few accounts that do not exist, whatever the draw of the generated names.
+    names += live.sim.state.truth.usernames(3, kind="missing", prefix=f"{names[0][:-4]}m")
     niche = live.new_niche("Profiles")
     live.import_usernames(niche["id"], names)
     batch = live.create_batch(niche["id"])
