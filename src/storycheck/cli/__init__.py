@@ -84,6 +84,7 @@ COMMANDS = {
     "demo": "storycheck.demo:demo",
     "worker": "storycheck.distributed.worker:worker",
     "doctor": "storycheck.cli.doctor:doctor",
+    "alerts": "storycheck.alerts.command:alerts",
 }
 
 
