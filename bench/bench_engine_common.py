@@ -24,7 +24,10 @@ from storycheck.batches.state import BatchStateManager
 from storycheck.config import Config
 from storycheck.crypto import SecretBox
 from storycheck.db import Database
-from storycheck.engine.harness import (
+from storycheck.engine.options import EngineOptions
+from storycheck.engine.pool import WorkerPool
+from storycheck.migrate import upgrade
+from storycheck.testing import (
     Reconciler,
     SimulatorProcess,
     batch_row,
@@ -34,9 +37,6 @@ from storycheck.engine.harness import (
     set_settings,
     wait_until,
 )
-from storycheck.engine.options import EngineOptions
-from storycheck.engine.pool import WorkerPool
-from storycheck.migrate import upgrade
 
 SECRET_KEY = "bench-secret-key"
 

@@ -12,7 +12,6 @@ import click
 from storycheck.config import Config
 from storycheck.crypto import SecretBox
 from storycheck.db import Database, new_id
-from storycheck.engine.harness import seed_profiles
 from storycheck.migrate import upgrade
 from storycheck.niches.models import Niche
 from storycheck.profiles.models import username_key
@@ -27,6 +26,7 @@ from storycheck.simulator import (
     SimulatorServer,
     user_id_for,
 )
+from storycheck.testing import seed_profiles
 
 log = logging.getLogger(__name__)
 

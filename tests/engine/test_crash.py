@@ -18,7 +18,9 @@ from storycheck.batches.invariants import check_invariants
 from storycheck.batches.models import BatchProfile
 from storycheck.batches.state import BatchStateManager
 from storycheck.db import Database
-from storycheck.engine.harness import (
+from storycheck.profiles.models import Profile
+from storycheck.stories.models import StoryResult
+from storycheck.testing import (
     batch_row,
     seed_niche,
     seed_pairs,
@@ -26,8 +28,6 @@ from storycheck.engine.harness import (
     set_settings,
     wait_until,
 )
-from storycheck.profiles.models import Profile
-from storycheck.stories.models import StoryResult
 from tests.engine.conftest import SECRET_KEY, limit_args
 from tests.engine.test_engine_sim import assert_matches_truth
 

@@ -117,6 +117,7 @@ def batch_to_dict(
         "completed_at": iso(batch.completed_at),
         "stories_found": batch.successful_checks or 0,
         "checks_failed": batch.failed_checks or 0,
+        "private_profiles": batch.private_profiles or 0,
         "pending_profiles": pending,
         "in_flight_profiles": in_flight,
         "rate_per_minute": rate_per_minute,
@@ -179,6 +180,8 @@ def item_to_dict(item: BatchProfile, username: str) -> dict[str, Any]:
         "has_story": item.has_story,
         "story_count": item.story_count,
         "latest_story_at": iso(item.latest_story_at),
+        "outcome": item.outcome,
+        "failure_kind": item.failure_kind,
         "error": item.error,
         "attempts": item.attempts,
         "proxy_id": item.proxy_id,
@@ -244,6 +247,8 @@ def results_csv(session: Session, batch_id: str) -> Iterator[str]:
         "latest_story_at",
         "error",
         "processed_at",
+        "outcome",
+        "failure_kind",
     ]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -272,6 +277,8 @@ def results_csv(session: Session, batch_id: str) -> Iterator[str]:
                 iso(item.latest_story_at) or "",
                 item.error or "",
                 iso(item.processed_at) or "",
+                item.outcome or "",
+                item.failure_kind or "",
             ]
         )
 

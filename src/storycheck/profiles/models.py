@@ -50,6 +50,10 @@ class Profile(Base):
     is_private: Mapped[bool | None] = mapped_column(Boolean)
     # Set when Instagram answered "no such user"; such profiles fail fast in later batches.
     not_found: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When a second pair confirmed "no such user"; re-checked after `not_found_recheck_days`.
+    not_found_at: Mapped[datetime | None]
+    # A session that follows this private account (its story request goes to that pair).
+    followed_by_session_id: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
