@@ -22,37 +22,42 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from storycheck.simulator import INSTAGRAM_APP_ID, REELS_QUERY_HASH, user_id_for
+from storycheck.simulator import INSTAGRAM_APP_ID, user_id_for
+
+BENCH_DOC_ID = "1000000000000001"
+Request = tuple[str, dict[str, str] | None]
+"""A path and, for the dense POST form, its form fields."""
 
 
-def build_paths(endpoint: str, ids_per_request: int, distinct: int) -> list[str]:
-    """Return request paths cycling over `distinct` groups of user ids (or usernames)."""
+def build_requests(endpoint: str, ids_per_request: int, distinct: int) -> list[Request]:
+    """Return requests cycling over `distinct` groups of user ids (or usernames)."""
     usernames = [f"user{index:05d}" for index in range(distinct * ids_per_request)]
     if endpoint == "profile":
-        return [f"/api/v1/users/web_profile_info/?username={name}" for name in usernames]
+        return [(f"/api/v1/users/web_profile_info/?username={name}", None) for name in usernames]
     groups = [
         [str(user_id_for(name)) for name in usernames[start : start + ids_per_request]]
         for start in range(0, len(usernames), ids_per_request)
     ]
     if endpoint == "graphql":
         return [
-            "/graphql/query/?"
-            + urlencode(
+            (
+                "/graphql/query",
                 {
-                    "query_hash": REELS_QUERY_HASH,
-                    "variables": json.dumps({"reel_ids": group, "precomposed_overlay": False}),
-                }
+                    "doc_id": BENCH_DOC_ID,
+                    "variables": json.dumps({"reel_ids": group}),
+                    "server_timestamps": "true",
+                },
             )
             for group in groups
         ]
     return [
-        "/api/v1/feed/reels_media/?" + urlencode([("reel_ids", i) for i in group])
+        ("/api/v1/feed/reels_media/?" + urlencode([("reel_ids", i) for i in group]), None)
         for group in groups
     ]
 
 
 async def hammer(
-    base_url: str, paths: list[str], concurrency: int, duration: float
+    base_url: str, requests: list[Request], concurrency: int, duration: float
 ) -> dict[str, int]:
     """Send requests from `concurrency` workers until `duration` elapses; count the answers."""
     counts = {"requests": 0, "ok": 0, "errors": 0, "stories_seen": 0}
@@ -64,15 +69,18 @@ async def hammer(
         async def worker(offset: int) -> None:
             index = offset
             while time.monotonic() < deadline:
-                path = paths[index % len(paths)]
+                path, form = requests[index % len(requests)]
                 index += 1
                 try:
-                    async with session.get(path) as response:
+                    sent = session.get(path) if form is None else session.post(path, data=form)
+                    async with sent as response:
                         body = await response.read()
                         counts["requests"] += 1
                         if response.status == 200:
                             counts["ok"] += 1
-                            counts["stories_seen"] += body.count(b'"latest_reel_media"')
+                            # v1 lists each reel twice: in `reels` and in `reels_media`.
+                            seen = body.count(b'"latest_reel_media"')
+                            counts["stories_seen"] += seen // 2 if b'"reels":' in body else seen
                         else:
                             counts["errors"] += 1
                 except aiohttp.ClientError:
@@ -84,10 +92,10 @@ async def hammer(
 
 
 def client_process(
-    base_url: str, paths: list[str], concurrency: int, duration: float
+    base_url: str, requests: list[Request], concurrency: int, duration: float
 ) -> dict[str, int]:
     """Run one client process's share of the load."""
-    return asyncio.run(hammer(base_url, paths, concurrency, duration))
+    return asyncio.run(hammer(base_url, requests, concurrency, duration))
 
 
 def start_simulator(seed: int) -> tuple[subprocess.Popen[str], str]:
@@ -104,6 +112,8 @@ def start_simulator(seed: int) -> tuple[subprocess.Popen[str], str]:
         "--accept-any-session",
         "--sessions",
         "0",
+        "--doc-id",
+        BENCH_DOC_ID,
         "--json",
         "--log-level",
         "WARNING",
@@ -137,7 +147,7 @@ def main() -> None:
     parser.add_argument("--base-url", help="measure an already running simulator instead")
     args = parser.parse_args()
 
-    paths = build_paths(args.endpoint, args.ids, args.distinct)
+    paths = build_requests(args.endpoint, args.ids, args.distinct)
     process = None
     base_url = args.base_url
     if base_url is None:

@@ -13,10 +13,15 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from storycheck.app import create_app, shutdown
+from storycheck.batches.guard import GUARD_ENV
 from storycheck.config import Config
 from storycheck.db import Database
 from storycheck.migrate import upgrade
 from storycheck.models import Base
+
+# Every engine the tests create, in this process and in the servers and workers they start,
+# refuses batch status/position writes outside BatchStateManager (storycheck/batches/guard.py).
+os.environ[GUARD_ENV] = "1"
 
 PG_ADMIN_URL = os.environ.get(
     "STORYCHECK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from flask import Flask, Response, request, send_from_directory
+from flask import Flask, Response, send_from_directory
 from flask_cors import CORS
-from sqlalchemy.engine import make_url
+from werkzeug.security import safe_join
 
 from storycheck.batches.state import BatchStateManager
 from storycheck.config import Config
-from storycheck.crypto import SecretBox
 from storycheck.db import Database
-from storycheck.errors import Unauthorized
+from storycheck.keys import open_secret_box
 from storycheck.migrate import upgrade
 from storycheck.web.context import Services
 from storycheck.web.errors import error_response, register_error_handlers
+from storycheck.web.security import register_security
 
 log = logging.getLogger(__name__)
 
@@ -88,16 +87,9 @@ def housekeeping_job(db: Database, state: BatchStateManager) -> Callable[[], Non
         with db.write() as session:
             refresh_stories(session)
         trigger.tick()
+        db.checkpoint()
 
     return run
-
-
-def key_directory(database_url: str) -> Path:
-    """Where the secret key file lives: next to a SQLite file, else the working directory."""
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite" and url.database:
-        return Path(url.database).resolve().parent
-    return Path.cwd()
 
 
 def create_app(config: Config | None = None, *, start_background: bool | None = None) -> Flask:
@@ -111,7 +103,7 @@ def create_app(config: Config | None = None, *, start_background: bool | None = 
 
     db = Database(config.database_url)
     upgrade(db.engine)
-    secrets = SecretBox.from_config(config.secret_key, key_directory(config.database_url))
+    secrets = open_secret_box(config, db)
 
     pool = None
     dispatcher = None
@@ -154,7 +146,7 @@ def create_app(config: Config | None = None, *, start_background: bool | None = 
         max_age=600,
     )
     register_error_handlers(app)
-    _register_auth(app, config)
+    register_security(app, config)
     _register_blueprints(app)
     _register_client(app, config)
     return app
@@ -173,37 +165,24 @@ def shutdown(app: Flask) -> None:
     services.db.dispose()
 
 
-def _register_auth(app: Flask, config: Config) -> None:
-    token = config.api_token
-
-    @app.before_request
-    def _check_token() -> Response | None:
-        if token is None or request.method == "OPTIONS":
-            return None
-        if not request.path.startswith("/api/") or request.path == "/api/health":
-            return None
-        header = request.headers.get("Authorization", "")
-        supplied = header[7:].strip() if header.lower().startswith("bearer ") else ""
-        # Browsers cannot set headers on EventSource; the SSE stream may pass the token as a query.
-        if not supplied and request.path == "/api/events":
-            supplied = request.args.get("token", "")
-        if not supplied or not hmac.compare_digest(supplied.encode(), token.encode()):
-            exc = Unauthorized("A valid API token is required (Authorization: Bearer <token>)")
-            response = error_response(401, exc.code, exc.message)
-            response.headers["WWW-Authenticate"] = "Bearer"
-            return response
-        return None
-
-
 def _register_blueprints(app: Flask) -> None:
     from storycheck.batches.api import bp as batches_bp
     from storycheck.niches.api import bp as niches_bp
     from storycheck.profiles.api import bp as profiles_bp
     from storycheck.proxies.api import bp as proxies_bp
     from storycheck.settings.api import bp as settings_bp
+    from storycheck.stories.api import bp as stories_bp
     from storycheck.web.api import bp as system_bp
 
-    for blueprint in (niches_bp, profiles_bp, batches_bp, proxies_bp, settings_bp, system_bp):
+    for blueprint in (
+        niches_bp,
+        profiles_bp,
+        batches_bp,
+        proxies_bp,
+        settings_bp,
+        stories_bp,
+        system_bp,
+    ):
         app.register_blueprint(blueprint)
 
 
@@ -232,8 +211,12 @@ def _register_client(app: Flask, config: Config) -> None:
                 "client_not_built",
                 "The web client is not built; run `make client` (or `npm run build` in client/)",
             )
-        target = directory / path
-        if path and target.is_file():
+        # Normalise before any file lookup: a path that leaves the folder is a 404 whether or
+        # not the file it names exists (no file-existence oracle).
+        safe = safe_join(str(directory), path) if path else None
+        if path and safe is None:
+            return error_response(404, "not_found", "Not found")
+        if safe is not None and Path(safe).is_file():
             response = send_from_directory(directory, path)
             if path.startswith("assets/"):
                 # Vite puts a content hash in every asset name: safe to cache for a year.

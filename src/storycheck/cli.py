@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import logging
-import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
 
 import click
 
-from storycheck.config import Config, is_loopback
+from storycheck.config import Config
 
 
 def _setup_logging(verbose: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # Werkzeug logs each request line; keep that at warning level to avoid noise.
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from storycheck.logs import configure_logging
+
+    configure_logging(verbose)
 
 
 @click.group()
@@ -44,38 +36,43 @@ def serve(host: str | None, port: int | None) -> None:
 def run_server(
     config: Config, *, host: str, port: int, ready: threading.Event | None = None
 ) -> None:
-    """Serve until a signal arrives; then stop claiming work and exit within seconds."""
-    from werkzeug.serving import make_server
+    """Serve with the production WSGI server until a signal arrives (see web/server.py)."""
+    from storycheck.keys import KeyMismatch
+    from storycheck.web.server import BindRefused
+    from storycheck.web.server import run_server as serve_forever
 
-    from storycheck.app import create_app, shutdown
-
-    if not is_loopback(host) and not config.api_token:
-        raise click.ClickException(
-            f"Refusing to bind {host}: set STORYCHECK_API_TOKEN to serve beyond this machine"
-        )
-    app = create_app(config)
-    server = make_server(host, port, app, threaded=True)
-    log = logging.getLogger("storycheck")
-    stopping = threading.Event()
-
-    def _stop(signum: int, _frame: Any) -> None:
-        if stopping.is_set():
-            return
-        stopping.set()
-        log.info("Signal %s: shutting down", signum)
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _stop)
-        signal.signal(signal.SIGINT, _stop)
-    log.info("storycheck listening on http://%s:%s", host, server.server_port)
-    if ready is not None:
-        ready.set()
     try:
-        server.serve_forever()
+        serve_forever(config, host=host, port=port, ready=ready)
+    except (BindRefused, KeyMismatch) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.group()
+def keys() -> None:
+    """The secret key that encrypts session cookies and proxy passwords."""
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt every stored secret with a new key (one transaction)."""
+    from storycheck.db import Database
+    from storycheck.keys import KeyMismatch, key_source, rotate
+    from storycheck.migrate import upgrade
+
+    config = Config.from_env()
+    db = Database(config.database_url)
+    try:
+        upgrade(db.engine)
+        count, new_key = rotate(config, db)
+    except KeyMismatch as exc:
+        raise click.ClickException(str(exc)) from None
     finally:
-        shutdown(app)
-        log.info("storycheck stopped")
+        db.dispose()
+    if new_key is None:
+        click.echo(f"Re-encrypted {count} secrets; {key_source(config).describe()} holds the new key.")
+    else:
+        click.echo(f"Re-encrypted {count} secrets. Set the new key everywhere before restarting:")
+        click.echo(f"export STORYCHECK_SECRET_KEY={new_key}")
 
 
 @main.group()

@@ -34,7 +34,11 @@ class Config:
     port: int = 5000
     api_token: str | None = None
     secret_key: str | None = None
+    # The key file when STORYCHECK_SECRET_KEY is unset (default: see storycheck/keys.py).
+    key_file: str | None = None
     cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
+    # Host names served besides localhost/127.0.0.1/[::1] (DNS-rebinding guard).
+    allowed_hosts: tuple[str, ...] = ()
     broker_url: str | None = None
     # The in-process engine runs in-progress batches; tests of the API alone switch it off.
     engine_enabled: bool = True
@@ -56,9 +60,13 @@ class Config:
             port=int(_env("STORYCHECK_PORT", str(cls.port)) or cls.port),
             api_token=_env("STORYCHECK_API_TOKEN"),
             secret_key=_env("STORYCHECK_SECRET_KEY"),
+            key_file=_env("STORYCHECK_KEY_FILE"),
             cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip())
             if origins
             else DEFAULT_CORS_ORIGINS,
+            allowed_hosts=tuple(
+                h.strip() for h in (_env("STORYCHECK_ALLOWED_HOSTS") or "").split(",") if h.strip()
+            ),
             broker_url=_env("STORYCHECK_BROKER_URL"),
             engine_enabled=_env_bool("STORYCHECK_ENGINE", True),
             reconcile_interval=float(_env("STORYCHECK_RECONCILE_INTERVAL", "3") or 3),

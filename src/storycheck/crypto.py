@@ -11,6 +11,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 
 from storycheck.errors import StorycheckError
+from storycheck.logs import remember_secret
 
 KEY_FILE_NAME = "storycheck.key"
 
@@ -52,18 +53,21 @@ class SecretBox:
         return cls(path.read_bytes().strip())
 
     def encrypt(self, plaintext: str) -> str:
-        """Encrypt a secret for storage."""
+        """Encrypt a secret for storage (and keep it out of every log line from now on)."""
+        remember_secret(plaintext)
         return self._fernet.encrypt(plaintext.encode()).decode()
 
     def decrypt(self, token: str) -> str:
         """Decrypt a stored secret; a wrong key raises a clear error, never garbage."""
         try:
-            return self._fernet.decrypt(token.encode()).decode()
+            plaintext = self._fernet.decrypt(token.encode()).decode()
         except InvalidToken as exc:
             raise SecretKeyError(
                 "Stored secrets cannot be decrypted: the secret key (STORYCHECK_SECRET_KEY or "
                 "the storycheck.key file) is not the one they were encrypted with"
             ) from exc
+        remember_secret(plaintext)
+        return plaintext
 
     def digest(self, secret: str) -> str:
         """A keyed fingerprint of a secret, for duplicate detection without decryption."""

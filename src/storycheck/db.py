@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import enum
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, String, create_engine, event
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Engine,
+    MetaData,
+    String,
+    create_engine,
+    event,
+    func,
+    select,
+)
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from storycheck.batches.guard import guard_enabled, install_guard
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -33,6 +47,23 @@ def utcnow() -> datetime:
 def new_id() -> str:
     """Return a new UUID4 primary key as a 36-character string."""
     return str(uuid.uuid4())
+
+
+class AdvisoryLock(enum.IntEnum):
+    """Every PostgreSQL advisory lock key of the code base, in one place (one key, one job)."""
+
+    MIGRATIONS = 727001  # two processes starting at once must not both migrate
+    QUEUE = 727002  # batch status and queue positions (batches/state.py only)
+    IMPORT = 727003  # profile imports: duplicate detection across concurrent imports
+    PAIR_OWNERSHIP = 727004  # which worker owns which proxy+session pair
+
+
+def advisory_xact_lock(target: Session | Connection, lock: AdvisoryLock) -> None:
+    """Take `lock` until the end of the current transaction (PostgreSQL; a no-op on SQLite,
+    where every writer already serialises on the database's write lock)."""
+    bind = target.get_bind() if isinstance(target, Session) else target
+    if bind.dialect.name == "postgresql":
+        target.execute(select(func.pg_advisory_xact_lock(int(lock))))
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -64,6 +95,22 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), str: String()}
 
 
+def _owner_only(database: str | None) -> None:
+    """The database holds encrypted secrets and the whole account list: owner access only.
+
+    SQLite creates the -wal and -shm files with the main file's mode, so they follow.
+    """
+    if not database:
+        return
+    for suffix in ("", "-wal", "-shm"):
+        path = database + suffix
+        try:
+            if os.stat(path).st_mode & 0o077:
+                os.chmod(path, 0o600)
+        except OSError:
+            continue  # not created yet, or not ours to change
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -75,6 +122,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+        _owner_only(engine.url.database)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -101,12 +149,24 @@ class Database:
         self.engine = create_engine(url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+        if guard_enabled():
+            install_guard(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
         """True for the embedded SQLite backend."""
         return self.engine.dialect.name == "sqlite"
+
+    def checkpoint(self) -> None:
+        """Fold SQLite's write-ahead log back into the database file and shrink it.
+
+        A long read (a big download) pins the WAL; once it ends the log can be truncated. The
+        maintenance thread calls this every minute; it is a no-op on PostgreSQL.
+        """
+        if self.is_sqlite:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def session(self) -> Session:
         """Open a plain session (reads, or writes that need no queue lock)."""

@@ -12,6 +12,7 @@ import click
 from storycheck.config import Config
 from storycheck.crypto import SecretBox
 from storycheck.db import Database, new_id
+from storycheck.keys import open_secret_box
 from storycheck.migrate import upgrade
 from storycheck.niches.models import Niche
 from storycheck.profiles.models import username_key
@@ -134,9 +135,8 @@ def demo(
         )
         database = Database(config.database_url)
         upgrade(database.engine)
-        from storycheck.app import key_directory
 
-        secrets = SecretBox.from_config(config.secret_key, key_directory(config.database_url))
+        secrets = open_secret_box(config, database)
         seed_demo_database(
             database,
             secrets,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 
@@ -74,3 +75,16 @@ class Unavailable(StorycheckError):
 
     status_code = 503
     code = "unavailable"
+
+
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def reject_control_characters(value: str, field: str) -> str:
+    """Return `value`, or raise a 400 when it holds C0 controls or DEL (names, hosts, users)."""
+    if _CONTROL_CHARACTERS.search(value):
+        raise ValidationError(
+            f"{field} must not contain control characters (newlines, tabs, NUL, …)",
+            details={"field": field},
+        )
+    return value

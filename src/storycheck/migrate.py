@@ -8,6 +8,8 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine
 
+from storycheck.db import AdvisoryLock, advisory_xact_lock
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -25,6 +27,6 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             # Two processes starting at once must not both run the same migration.
-            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(727001)")
+            advisory_xact_lock(connection, AdvisoryLock.MIGRATIONS)
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)

@@ -7,7 +7,7 @@ from storycheck.niches.models import Niche
 from storycheck.profiles.models import Profile
 from storycheck.proxies.models import IgSession, PairHealth, Proxy, ProxyErrorLog, ProxyUsage
 from storycheck.settings.models import SystemSettings
-from storycheck.stories.models import StoryResult
+from storycheck.stories.models import StoryResult, StoryWindow
 
 __all__ = [
     "Base",
@@ -25,6 +25,7 @@ __all__ = [
     "ProxyErrorLog",
     "ProxyUsage",
     "StoryResult",
+    "StoryWindow",
     "SystemSettings",
     "WorkerHeartbeat",
 ]

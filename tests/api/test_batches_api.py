@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
+import csv
+import io
+import json
+from datetime import timedelta
 
+import pytest
+from sqlalchemy import update
+
+from storycheck.batches.models import BatchProfile
+from storycheck.db import utcnow
+from storycheck.profiles.models import Profile
 from tests.factories import make_niche, make_profiles
 
 CONTRACT_FIELDS = {
@@ -73,10 +82,14 @@ def test_start_running_batch_is_409_with_running_ids(client, niche):
     assert body["running_batch_ids"] == [first["id"]]
 
 
-def test_stop_paused_batch_is_409(client, niche):
+def test_stop_paused_batch_skips_it_and_strict_mode_refuses(client, niche):
     first = _create(client, niche)
     client.post("/api/batches/stop", json={"batch_ids": [first["id"]]})
-    _assert_error(client.post("/api/batches/stop", json={"batch_ids": [first["id"]]}), 409)
+    again = client.post("/api/batches/stop", json={"batch_ids": [first["id"]]})
+    assert again.status_code == 200 and again.json == []
+    assert again.headers["X-Storycheck-Skipped"] == f"{first['id']}:paused"
+    strict = client.post("/api/batches/stop?strict=1", json={"batch_ids": [first["id"]]})
+    _assert_error(strict, 409)
 
 
 def test_delete_then_list(client, niche):
@@ -120,6 +133,123 @@ def test_results_csv(client, niche):
     assert response.status_code == 200 and response.mimetype == "text/csv"
     lines = response.get_data(as_text=True).strip().splitlines()
     assert lines[0].startswith("username,status,has_story") and len(lines) == 5
+
+
+@pytest.fixture
+def finished(client, db):
+    """A batch of six accounts: story, no story, private, not found, unavailable, pending."""
+    niche_id = make_niche(db, name="results")
+    ids = make_profiles(db, niche_id, 6, prefix="acct")
+    batch = client.post("/api/batches", json={"niche_id": niche_id, "profile_ids": ids}).json
+    now = utcnow()
+    story = {"status": "completed", "has_story": True, "story_count": 2,
+             "latest_story_at": now - timedelta(hours=1),
+             "story_expires_at": now + timedelta(hours=23), "processed_at": now}
+    finals = [
+        story,
+        {"status": "completed", "processed_at": now},
+        {"status": "completed", "processed_at": now},
+        {"status": "failed", "error": "not_found", "processed_at": now},
+        {"status": "failed", "error": "Profile unavailable (Instagram error)", "processed_at": now},
+        {},
+    ]
+    with db.write() as session:
+        for profile_id, values in zip(ids, finals, strict=True):
+            if values:
+                session.execute(
+                    update(BatchProfile)
+                    .where(BatchProfile.batch_id == batch["id"], BatchProfile.profile_id == profile_id)
+                    .values(**values)
+                )
+        session.execute(update(Profile).where(Profile.id == ids[2]).values(is_private=True))
+        session.execute(update(Profile).where(Profile.id == ids[3]).values(not_found=True))
+    return batch["id"], ids
+
+
+def _results(client, batch_id, **params):
+    response = client.get(f"/api/batches/{batch_id}/results", query_string=params)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.json
+
+
+def test_results_list_every_account_with_its_outcome(client, finished):
+    batch_id, ids = finished
+    body = _results(client, batch_id)
+    assert body["counts"] == {"story": 1, "no_story": 1, "private": 1, "failed": 2, "pending": 1}
+    assert (body["total"], body["page"], body["page_size"]) == (6, 1, 100)
+    by_id = {r["profile_id"]: r for r in body["results"]}
+    assert [by_id[i]["outcome"] for i in ids] == [
+        "story", "no_story", "private", "failed", "failed", "pending"
+    ]
+    story = by_id[ids[0]]
+    assert set(story) == {"profile_id", "username", "outcome", "posted_at", "expires_at",
+                          "checked_at", "item_count", "failure_kind", "error"}
+    assert story["posted_at"] < story["checked_at"] < story["expires_at"]
+    assert story["item_count"] == 2
+    assert by_id[ids[1]]["posted_at"] is None and by_id[ids[1]]["checked_at"]
+    assert (by_id[ids[3]]["failure_kind"], by_id[ids[4]]["failure_kind"]) == (
+        "not_found", "unavailable"
+    )
+    assert by_id[ids[4]]["error"].startswith("Profile unavailable")
+    assert by_id[ids[5]]["checked_at"] is None
+
+
+def test_each_outcome_filter_lists_exactly_its_count(client, finished):
+    batch_id, _ = finished
+    counts = _results(client, batch_id)["counts"]
+    for outcome in ("story", "no_story", "private", "failed"):
+        body = _results(client, batch_id, outcome=outcome)
+        assert body["total"] == len(body["results"]) == counts[outcome]
+        assert {r["outcome"] for r in body["results"]} == {outcome}
+    failed = _results(client, batch_id, outcome="failed")["results"]
+    assert all(r["failure_kind"] and r["error"] for r in failed)
+
+
+def test_results_search_and_paging(client, finished):
+    batch_id, ids = finished
+    username = client.get(f"/api/profiles/{ids[3]}").json["username"]
+    found = _results(client, batch_id, search=username.upper())
+    assert [r["profile_id"] for r in found["results"]] == [ids[3]] and found["total"] == 1
+    pages = [_results(client, batch_id, page=n, page_size=4) for n in (1, 2, 3)]
+    seen = [r["profile_id"] for page in pages for r in page["results"]]
+    assert [len(p["results"]) for p in pages] == [4, 2, 0]
+    assert sorted(seen) == sorted(ids)
+    usernames = [r["username"] for page in pages for r in page["results"]]
+    assert usernames == sorted(usernames, key=str.lower)
+
+
+@pytest.mark.parametrize(
+    "params", [{"outcome": "maybe"}, {"page": 0}, {"page_size": 1001}, {"search": "x" * 101}]
+)
+def test_results_reject_bad_parameters(client, finished, params):
+    batch_id, _ = finished
+    response = client.get(f"/api/batches/{batch_id}/results", query_string=params)
+    _assert_error(response, 400)
+
+
+def test_results_of_an_unknown_batch_are_404(client):
+    for suffix in ("results", "results.csv", "results.json"):
+        _assert_error(client.get(f"/api/batches/nope/{suffix}"), 404)
+
+
+def test_results_csv_and_json_carry_the_outcome_and_three_times(client, finished):
+    batch_id, ids = finished
+    text = client.get(f"/api/batches/{batch_id}/results.csv").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == 6
+    assert {"outcome", "failure_kind", "posted_at", "expires_at", "checked_at"} <= set(rows[0])
+    story = next(r for r in rows if r["profile_id"] == ids[0])
+    assert story["outcome"] == "story" and story["posted_at"] and story["expires_at"]
+    failed = client.get(f"/api/batches/{batch_id}/results.csv?outcome=failed").get_data(
+        as_text=True
+    )
+    assert len(failed.strip().splitlines()) == 3
+
+    response = client.get(f"/api/batches/{batch_id}/results.json")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    document = json.loads(response.get_data(as_text=True))
+    assert document["batch_id"] == batch_id and document["count"] == 6
+    assert document["results"] == _results(client, batch_id)["results"]
 
 
 def test_retry_failed_without_failures_is_409(client, niche):

@@ -99,10 +99,10 @@ def test_create_accepts_a_fifty_character_name(client):  # type: ignore[no-untyp
     assert client.post("/api/niches", json={"name": "x" * 50}).status_code == 201
 
 
-def test_create_duplicate_is_409(client, db):  # type: ignore[no-untyped-def]
+def test_create_duplicate_is_400_as_in_the_original(client, db):  # type: ignore[no-untyped-def]
     make_niche(db, name="Travel")
-    body = _error(client.post("/api/niches", json={"name": "Travel"}), 409)
-    assert body["message"] == "Niche already exists"
+    body = _error(client.post("/api/niches", json={"name": "Travel"}), 400)
+    assert body["error"] == body["message"] == "Niche already exists"
 
 
 def test_update_changes_fields_and_reports_real_count(client, db):  # type: ignore[no-untyped-def]
@@ -132,7 +132,7 @@ def test_update_rejects_bad_input(client, db):  # type: ignore[no-untyped-def]
     assert _error(client.put(f"/api/niches/{niche}", json={"name": ""}), 400)["message"] == (
         "Niche name cannot be empty"
     )
-    assert _error(client.put(f"/api/niches/{niche}", json={"name": "b"}), 409)["message"] == (
+    assert _error(client.put(f"/api/niches/{niche}", json={"name": "b"}), 400)["message"] == (
         "Niche already exists"
     )
     _error(client.put(f"/api/niches/{niche}", json={"daily_story_target": "many"}), 400)
@@ -236,3 +236,10 @@ def test_nul_characters_never_cause_a_500(client, db):  # type: ignore[no-untype
     ):
         assert response.status_code < 500
         assert response.status_code in (200, 201, 204) or response.get_json()["message"]
+
+
+def test_control_characters_are_refused_in_names(client):  # type: ignore[no-untyped-def]
+    for name in ("two\nlines", "tab\there", "nul\x00byte", "del\x7f"):
+        body = _error(client.post("/api/niches", json={"name": name}), 400)
+        assert "control characters" in body["message"]
+    assert client.get("/api/niches").get_json() == []

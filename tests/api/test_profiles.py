@@ -28,6 +28,11 @@ PROFILE_FIELDS = {
     "last_detected",
     "detection_rate",
     "is_private",
+    "not_found",
+    "not_found_at",
+    "story_posted_at",
+    "story_expires_at",
+    "story_live",
     "created_at",
     "updated_at",
 }
@@ -72,6 +77,7 @@ def test_list_envelope_and_default_order(client, db):  # type: ignore[no-untyped
         "niche_id": None,
         "status": None,
         "active_story": None,
+        "not_found": None,
     }
     assert [p["username"] for p in body["profiles"]] == ["Alpha", "bravo", "charlie"]
     first = body["profiles"][0]
@@ -87,7 +93,9 @@ def test_list_filters(client, db):  # type: ignore[no-untyped-def]
     _create(client, "two_a", a)
     in_b = _create(client, "one_b", b)
     client.put(f"/api/profiles/{in_b['id']}", json={"status": "inactive"})
-    _set(db, in_a["id"], active_story=True)
+    # A live story is the latest window not yet expired (the stored flag alone is not enough).
+    _set(db, in_a["id"], active_story=True, story_expires_at=utcnow() + timedelta(hours=1))
+    _set(db, in_b["id"], not_found=True)
 
     def names(**params):  # type: ignore[no-untyped-def]
         body = client.get("/api/profiles", query_string=params).get_json()
@@ -98,6 +106,8 @@ def test_list_filters(client, db):  # type: ignore[no-untyped-def]
     assert names(search="ONE") == (["one_a", "one_b"], 2)
     assert names(active_story="true") == (["one_a"], 1)
     assert names(active_story="false", niche_id=a) == (["two_a"], 1)
+    assert names(not_found="true") == (["one_b"], 1)
+    assert names(not_found="false") == (["one_a", "two_a"], 2)
     assert names(niche_id="", status="", search="") == (["one_a", "one_b", "two_a"], 3)
 
 
@@ -400,13 +410,26 @@ def test_record_check(client):  # type: ignore[no-untyped-def]
     _error(client.post("/api/profiles/ghost/record_check", json={}), 404)
 
 
-def test_refresh_stories_uses_the_retention_setting(client, db):  # type: ignore[no-untyped-def]
+def test_refresh_stories_clears_expired_windows(client, db):  # type: ignore[no-untyped-def]
     set_settings(db, story_retention_hours=2)
     now = utcnow()
     stale = _create(client, "stale")["id"]
     fresh = _create(client, "fresh")["id"]
-    _set(db, stale, active_story=True, last_story_detected=now - timedelta(hours=3))
-    _set(db, fresh, active_story=True, last_story_detected=now - timedelta(hours=1))
+    # Detected an hour ago but its story expired: "24 h after the check" no longer counts.
+    _set(
+        db,
+        stale,
+        active_story=True,
+        last_story_detected=now - timedelta(hours=1),
+        story_expires_at=now - timedelta(minutes=1),
+    )
+    _set(
+        db,
+        fresh,
+        active_story=True,
+        last_story_detected=now - timedelta(hours=5),
+        story_expires_at=now + timedelta(hours=1),
+    )
     with db.write() as session:
         session.execute(
             insert(StoryResult),
@@ -465,3 +488,63 @@ def test_nul_characters_never_cause_a_500(client, method, url, body):  # type: i
     response = getattr(client, method)(url, **kwargs)
     assert response.status_code < 500  # SQLite stores NUL; PostgreSQL refuses it: 400
     assert isinstance(response.get_json(), dict)
+
+
+# ---------------------------------------------------------------------------------- not found, export
+
+
+def test_clear_not_found_by_hand(client, db):  # type: ignore[no-untyped-def]
+    gone = _create(client, "gone")["id"]
+    other = _create(client, "other")["id"]
+    _set(db, gone, not_found=True)
+    assert client.get(f"/api/profiles/{gone}").get_json()["not_found"] is True
+
+    response = client.post(
+        "/api/profiles/clear-not-found", json={"profile_ids": [gone, other, "ghost"]}
+    )
+
+    assert response.status_code == 200 and response.get_json() == {"cleared": 1}
+    assert client.get(f"/api/profiles/{gone}").get_json()["not_found"] is False
+    assert client.get("/api/profiles", query_string={"not_found": "true"}).get_json()["total"] == 0
+    _error(client.post("/api/profiles/clear-not-found", json={}), 400)
+    _error(client.post("/api/profiles/clear-not-found", json={"profile_ids": "x"}), 400)
+
+
+def test_export_csv_uses_the_list_filters(client, db):  # type: ignore[no-untyped-def]
+    import csv
+    import io
+
+    a = make_niche(db, name="exp_a")
+    b = make_niche(db, name="exp_b")
+    live = _create(client, "Zed.live", a)["id"]
+    _create(client, "amy", a)
+    _create(client, "bob", b)
+    _set(db, live, story_expires_at=utcnow() + timedelta(hours=2),
+         story_posted_at=utcnow() - timedelta(hours=1))
+
+    def export(**params):  # type: ignore[no-untyped-def]
+        response = client.get("/api/profiles/export.csv", query_string=params)
+        assert response.status_code == 200 and response.mimetype == "text/csv"
+        return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+
+    rows = export(niche_id=a)
+    assert [r["username"] for r in rows] == ["amy", "Zed.live"]
+    assert rows[1]["story_live"] == "true" and rows[1]["niche"] == "exp_a"
+    assert rows[1]["story_expires_at"] and rows[0]["story_posted_at"] == ""
+    assert [r["username"] for r in export(active_story="true")] == ["Zed.live"]
+    assert [r["username"] for r in export(search="BO")] == ["bob"]
+    assert len(export()) == 3
+    _error(client.get("/api/profiles/export.csv", query_string={"status": "bogus"}), 400)
+
+
+def test_export_csv_streams_in_chunks(client, db, monkeypatch):  # type: ignore[no-untyped-def]
+    from storycheck.profiles import service
+
+    monkeypatch.setattr(service, "_EXPORT_CHUNK", 7)
+    niche = make_niche(db, name="many")
+    make_profiles(db, niche, 30)
+    response = client.get("/api/profiles/export.csv", buffered=False)
+    chunks = [chunk for chunk in response.response if chunk]
+    response.close()
+    text = b"".join(chunks).decode()
+    assert len(text.strip().splitlines()) == 31 and len(chunks) >= 5

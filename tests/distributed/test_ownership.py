@@ -181,3 +181,35 @@ def test_options_from_the_environment() -> None:
     assert (options.lease_seconds, options.renew_interval, options.takeover_grace) == (6, 1, 2)
     with pytest.raises(ValueError):
         OwnershipOptions.from_env({"STORYCHECK_PAIR_LEASE_SECONDS": "4"})  # renew 5 ≥ half
+
+
+def test_a_long_import_does_not_block_ownership_renewal(
+    pairs_db: tuple[Database, list[str]],
+) -> None:
+    """The import lock and the ownership lock are different keys (db.AdvisoryLock): a large
+    import holding its lock must not stall the workers' lease renewal."""
+    import threading
+
+    from sqlalchemy import func
+
+    from storycheck.db import AdvisoryLock
+
+    db, ids = pairs_db
+    clock = Clock()
+    owner, _ = make(db, "a", clock)
+    with db.engine.connect() as importer:
+        with importer.begin():
+            importer.execute(select(func.pg_advisory_xact_lock(int(AdvisoryLock.IMPORT))))
+            ticked = threading.Event()
+
+            def tick() -> None:
+                owner.tick()
+                ticked.set()
+
+            worker = threading.Thread(target=tick, daemon=True)
+            worker.start()
+            # A deadlock detector, not a speed assertion: blocked, the tick would never end.
+            worker.join(timeout=60)
+            assert ticked.is_set(), "ownership tick blocked behind the import lock"
+            assert owner.owned() == set(ids)
+    assert len(set(AdvisoryLock)) == len({int(lock) for lock in AdvisoryLock})

@@ -203,6 +203,7 @@ class ServerProcess:
     database_path: Path
     port: int
     env: dict[str, str]
+    cli_args: tuple[str, ...] = ("serve",)
     process: subprocess.Popen[bytes] | None = None
     runs: int = 0
     exit_codes: list[int] = field(default_factory=list)
@@ -231,7 +232,7 @@ class ServerProcess:
         err = open(self.workdir / f"server-{self.runs}-stderr.log", "wb")  # noqa: SIM115
         try:
             self.process = subprocess.Popen(
-                [str(STORYCHECK_BIN), "serve"],
+                [str(STORYCHECK_BIN), *self.cli_args],
                 cwd=self.workdir,
                 env=self.env,
                 stdout=out,
@@ -329,6 +330,7 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
         reconcile_interval: float = 0.5,
         extra_env: dict[str, str] | None = None,
         name: str = "server",
+        cli_args: tuple[str, ...] = ("serve",),
     ) -> ServerProcess:
         workdir = tmp_path / name
         workdir.mkdir()
@@ -341,7 +343,7 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
             reconcile_interval=reconcile_interval,
             extra=extra_env,
         )
-        server = ServerProcess(workdir, database_path, port, env)
+        server = ServerProcess(workdir, database_path, port, env, cli_args)
         started.append(server)
         return server.start()
 

@@ -220,3 +220,33 @@ def test_secrets_never_appear_in_answers_logs_or_database_bytes(
     )
     in_clear = leaks(raw, forms)
     assert not in_clear, "a secret is stored in clear in the database file"
+
+
+def test_a_verbose_socks5_batch_logs_no_secret(
+    make_simulator: Any, make_fleet: Any, start_server: Any
+) -> None:
+    """With `storycheck -v`, httpcore's SOCKS code would log `auth=(b'user', b'password')`:
+    the redacting filter and httpcore at WARNING keep every secret out of the log."""
+    tag = random_secrets.token_hex(6)
+    password = f"SocksPass-{tag}-z3"
+    cookies = [make_cookie(i, tag) for i in range(2)]
+    forms: set[bytes] = {password.encode(), quote(password, safe="").encode()}
+    for cookie in cookies:
+        forms |= secret_forms(cookie)
+    sim = make_simulator(session_ids=tuple(cookies))
+    fleet = make_fleet(2, kind="socks5", username=PROXY_USER, password=password)
+    server = start_server(sim.base_url, cli_args=("-v", "serve"), name="verbose")
+    api = Api(server.base_url, quiet=True)
+    for url, cookie in zip(fleet.urls, cookies, strict=True):
+        assert url.startswith("socks5://")
+        api.add_pair(url, cookie)
+    api.fast_settings()
+    niche_id = api.create_niche("verbose")
+    api.import_usernames(niche_id, usernames(40, prefix="vrb"))
+    batch = api.ok("POST", "/api/batches", 201, json={"niche_id": niche_id, "all_profiles": True})
+    api.wait_batch_status(batch["id"], "done", timeout=90)
+    api.close()
+    server.terminate()
+    output = server.output()
+    assert b"DEBUG" in output  # the control: the log really is verbose
+    assert not leaks(output, forms), "a secret appeared in the verbose server log"

@@ -154,3 +154,62 @@ def test_bad_options_are_usage_errors() -> None:
     assert (
         runner.invoke(simulate, ["--missing-share", "0.6", "--private-share", "0.6"]).exit_code == 2
     )
+
+
+def test_build_config_maps_the_web_client_and_truth_options() -> None:
+    context = simulate.make_context(
+        "simulate",
+        [
+            "--session-total-limit",
+            "30/1m",
+            "--business-deleted-share",
+            "0.2",
+            "--not-found-style",
+            "user_null",
+            "--min-chrome-major",
+            "132",
+            "--cookie-rotation-every",
+            "5",
+            "--doc-id",
+            "111",
+            "--doc-id",
+            "222",
+            "--proxy-silent-close",
+            "--no-private-stories",
+        ],
+    )
+    config = build_config(dict(context.params))
+    assert config.population.private_stories is False
+    assert config.limits.session_total == Limit(30, 60)
+    assert config.population.business_deleted_share == 0.2
+    assert config.not_found_style == "user_null" and config.min_chrome_major == 132
+    assert config.cookie_rotation_every == 5 and config.doc_ids == ("111", "222")
+    assert config.proxy_silent_close is True
+    defaults = build_config(dict(simulate.make_context("simulate", []).params))
+    assert defaults.limits.session_total is None and defaults.doc_ids == ()
+    assert defaults.not_found_style == "empty" and not defaults.proxy_silent_close
+    assert defaults.population.private_stories is True
+
+
+def test_simulate_process_with_silent_proxies_and_dense_doc_id() -> None:
+    process, summary = start(
+        "--sessions", "1", "--proxies", "1", "--proxy-silent-close", "--doc-id", "123"
+    )
+    try:
+        base_url = str(summary["base_url"])
+        proxies = summary["proxies"]
+        sessions = summary["sessions"]
+        assert isinstance(proxies, list) and isinstance(sessions, list)
+        headers = {"X-IG-App-ID": INSTAGRAM_APP_ID}
+        with httpx.Client(
+            proxy=str(proxies[0]), headers=headers, cookies={"sessionid": str(sessions[0])}
+        ) as client:
+            form = {"doc_id": "123", "variables": json.dumps({"reel_ids": ["1000000001"]})}
+            dense = client.post(base_url + "/graphql/query", data=form)
+            assert dense.json()["data"]["xdt_api__v1__feed__reels_media"] == {"reels_media": []}
+            with pytest.raises(httpx.RemoteProtocolError):
+                client.post(base_url + "/graphql/query", data=form)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=10)
+    assert process.returncode == 0, stderr

@@ -11,12 +11,21 @@ from storycheck.simulator import REELS_QUERY_HASH, PopulationConfig, SimulatorSe
 
 from .conftest import START, FakeClock, instagram_client
 
+DOC_ID = "8123456789012345"
+
 
 def graphql_params(ids: list[str]) -> dict[str, str]:
     return {
         "query_hash": REELS_QUERY_HASH,
         "variables": json.dumps({"reel_ids": ids, "precomposed_overlay": False}),
     }
+
+
+def dense(client: httpx.Client, ids: list[str], doc_id: str = DOC_ID) -> httpx.Response:
+    """POST the dense form as the web client does."""
+    variables = json.dumps({"reel_ids": ids, "precomposed_overlay": False})
+    form = {"doc_id": doc_id, "variables": variables, "server_timestamps": "true"}
+    return client.post("/graphql/query", data=form)
 
 
 def test_profile_lookup_has_instagrams_shape(sim: SimulatorServer, client: httpx.Client) -> None:
@@ -53,7 +62,7 @@ def test_reels_media_lists_only_users_with_a_visible_story(
     sim: SimulatorServer, client: httpx.Client
 ) -> None:
     truth = sim.state.truth
-    live = truth.usernames(3, with_story_at=START)
+    live = truth.usernames(3, kind="poster", with_story_at=START)
     silent = truth.usernames(2, kind="poster", without_story_at=START)
     private = truth.usernames(1, kind="private")
     missing = truth.usernames(1, kind="missing")
@@ -78,7 +87,7 @@ def test_reels_media_lists_only_users_with_a_visible_story(
 
 
 def test_reel_ids_may_be_comma_separated(sim: SimulatorServer, client: httpx.Client) -> None:
-    ids = [user_id_for(n) for n in sim.state.truth.usernames(4, with_story_at=START)]
+    ids = [user_id_for(n) for n in sim.state.truth.usernames(4, kind="poster", with_story_at=START)]
     repeated = client.get("/api/v1/feed/reels_media/", params=[("reel_ids", i) for i in ids]).json()
     joined = client.get(
         "/api/v1/feed/reels_media/",
@@ -100,53 +109,73 @@ def test_more_reel_ids_than_the_cap_is_refused(
     assert refused.json() == {"message": "Too many reels requested", "status": "fail"}
 
 
-def test_default_caps_are_twenty_and_fifty(sim: SimulatorServer, client: httpx.Client) -> None:
+def test_default_caps_are_twenty_and_fifty(make_sim: Callable[..., SimulatorServer]) -> None:
+    sim = make_sim(doc_ids=(DOC_ID,))
     ids = [user_id_for(f"user{n:05d}") or "" for n in range(51)]
     v1 = "/api/v1/feed/reels_media/"
-    assert client.get(v1, params=[("reel_ids", i) for i in ids[:20]]).status_code == 200
-    assert client.get(v1, params=[("reel_ids", i) for i in ids[:21]]).status_code == 400
-    assert client.get("/graphql/query/", params=graphql_params(ids[:50])).status_code == 200
-    over = client.get("/graphql/query/", params=graphql_params(ids))
+    with instagram_client(sim) as client:
+        assert client.get(v1, params=[("reel_ids", i) for i in ids[:20]]).status_code == 200
+        assert client.get(v1, params=[("reel_ids", i) for i in ids[:21]]).status_code == 400
+        assert dense(client, ids[:50]).status_code == 200
+        over = dense(client, ids)
     assert over.status_code == 400 and over.json()["message"] == "Too many reels requested"
 
 
-def test_graphql_form_has_the_dense_shape(sim: SimulatorServer, client: httpx.Client) -> None:
+def test_query_hash_form_is_dead(sim: SimulatorServer, client: httpx.Client) -> None:
+    # Since 2025-02 Instagram answers the query_hash form 200 with `errors` and no `data`,
+    # whatever the hash and the ids (instaloader #2522).
+    ids = [user_id_for(n) or "" for n in sim.state.truth.usernames(3, with_story_at=START)]
+    for params in (graphql_params(ids), {"query_hash": "x", "variables": "{nope"}):
+        response = client.get("/graphql/query/", params=params)
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("application/json")
+        body = response.json()
+        assert "data" not in body and body["status"] == "ok"
+        assert body["errors"][0]["code"] == 1675002
+        assert body["errors"][0]["summary"] == "Incorrect Query"
+
+
+def test_dense_form_has_the_xdt_shape(make_sim: Callable[..., SimulatorServer]) -> None:
+    sim = make_sim(doc_ids=(DOC_ID,))
     truth = sim.state.truth
-    live = truth.usernames(3, with_story_at=START)
+    live = truth.usernames(3, kind="poster", with_story_at=START)
     silent = truth.usernames(3, kind="never_posts")
     ids = [user_id_for(n) or "" for n in live + silent]
-    response = client.get("/graphql/query/", params=graphql_params(ids))
+    with instagram_client(sim) as client:
+        response = dense(client, ids)
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    reels = body["data"]["reels_media"]
+    reels = body["data"]["xdt_api__v1__feed__reels_media"]["reels_media"]
     assert [reel["id"] for reel in reels] == ids[:3]
     for reel, name in zip(reels, live, strict=True):
         expected = truth.lookup(name, START)
-        assert reel["owner"] == {**reel["owner"], "id": user_id_for(name), "username": name}
+        assert reel["user"]["username"] == name and reel["user"]["pk"] == user_id_for(name)
         assert len(reel["items"]) == expected["items"]
         assert reel["latest_reel_media"] == expected["latest_reel_media"]
         assert reel["expiring_at"] == expected["expiring_at"]
         for item in reel["items"]:
-            assert item["taken_at_timestamp"] <= START < item["expiring_at_timestamp"]
-            assert isinstance(item["id"], str)
+            assert item["taken_at"] <= START < item["expiring_at"]
+            assert item["expiring_at"] - item["taken_at"] == 86400
 
 
-def test_graphql_rejects_bad_queries(client: httpx.Client) -> None:
-    wrong_hash = client.get("/graphql/query/", params={"query_hash": "x", "variables": "{}"})
-    bad_variables = client.get(
-        "/graphql/query/", params={"query_hash": REELS_QUERY_HASH, "variables": "{nope"}
-    )
-    for response in (wrong_hash, bad_variables):
-        assert response.status_code == 400
-        assert response.json()["status"] == "fail"
+def test_dense_form_refuses_unknown_doc_ids_and_bad_variables(
+    make_sim: Callable[..., SimulatorServer],
+) -> None:
+    sim = make_sim(doc_ids=(DOC_ID,))
+    with instagram_client(sim) as client:
+        unknown = dense(client, ["1000000001"], doc_id="999")
+        bad = client.post("/graphql/query", data={"doc_id": DOC_ID, "variables": "{nope"})
+    assert unknown.status_code == 200
+    assert "data" not in unknown.json() and unknown.json()["errors"]
+    assert bad.status_code == 400 and bad.json()["status"] == "fail"
 
 
 def test_reels_media_agrees_with_truth_over_time(
     make_sim: Callable[..., SimulatorServer], clock: FakeClock
 ) -> None:
     population = PopulationConfig(slot_seconds=120, story_ttl_seconds=600, story_probability=0.15)
-    sim = make_sim(population=population, seed=11)
+    sim = make_sim(population=population, seed=11, doc_ids=(DOC_ID,))
     names = [f"user{n:05d}" for n in range(60)]
     ids = [user_id_for(n) or "" for n in names]
     changes = 0
@@ -159,11 +188,15 @@ def test_reels_media_agrees_with_truth_over_time(
                 chunk = ids[start : start + 20]
                 body = client.get("/api/v1/feed/reels_media/", params={"reel_ids": ",".join(chunk)})
                 seen |= set(body.json()["reels"])
-            dense = client.get("/graphql/query/", params=graphql_params(ids[:50])).json()
+            reels = dense(client, ids[:50]).json()["data"]["xdt_api__v1__feed__reels_media"]
             truth = client.post("/__sim__/truth", json={"usernames": names}).json()["results"]
-            expected = {answer["user_id"] for answer in truth if answer["has_story"]}
+            expected = {
+                answer["user_id"]
+                for answer in truth
+                if answer["has_story"] and not answer["is_private"]
+            }
             assert seen == expected
-            assert {reel["id"] for reel in dense["data"]["reels_media"]} == expected & set(ids[:50])
+            assert {reel["id"] for reel in reels["reels_media"]} == expected & set(ids[:50])
             changes += previous is not None and previous != seen
             previous = seen
     assert changes >= 5

@@ -197,3 +197,58 @@ def test_limit_parsing() -> None:
     assert Limit.parse("off") is None
     with pytest.raises(ValueError):
         Limit.parse("ten per minute")
+
+
+def test_session_total_is_one_budget_over_every_endpoint_set_at_run_time(
+    make_sim: Callable[..., SimulatorServer], clock: FakeClock
+) -> None:
+    limits = LimitsConfig(True, Limit(100, 60), Limit(100, 60), None, None)
+    sim = make_sim(limits=limits)
+    first, second = sim.session_ids
+    answer = httpx.post(sim.base_url + "/__sim__/limits", json={"session_total": "3/10s"})
+    assert answer.status_code == 200
+    assert answer.json()["session_total"] == {"requests": 3, "window_seconds": 10.0}
+    assert answer.json()["session_profile"] == {"requests": 100, "window_seconds": 60.0}
+    with instagram_client(sim, session=first) as a, instagram_client(sim, session=second) as b:
+        codes = [lookup(a).status_code, stories(a).status_code, lookup(a).status_code]
+        assert codes == [200, 200, 200]
+        assert stories(a).status_code == 401 and lookup(a).status_code == 401
+        assert lookup(b).status_code == 200
+        clock.advance(10)
+        assert stories(a).status_code == 200
+        # Lowering a limit applies to the windows already filled; "off" lifts it.
+        httpx.post(sim.base_url + "/__sim__/limits", json={"session_total": None})
+        assert [lookup(a).status_code for _ in range(4)] == [200] * 4
+    stats = httpx.get(sim.base_url + "/__sim__/stats").json()
+    assert stats["violations"]["count"] == 2
+    assert {s["category"] for s in stats["violations"]["samples"]} == {"total"}
+    assert stats["sessions"][first]["violations"] == 2
+
+
+def test_limits_endpoint_changes_every_scope_and_validates(
+    make_sim: Callable[..., SimulatorServer],
+) -> None:
+    sim = make_sim(limits=session_limits(5, 60))
+    url = sim.base_url + "/__sim__/limits"
+    assert httpx.get(url).json()["session_total"] is None
+    changed = httpx.post(
+        url,
+        json={"session_profile": "1/1m", "address_stories": {"requests": 7, "window_seconds": 3}},
+    ).json()
+    assert changed["session_profile"] == {"requests": 1, "window_seconds": 60.0}
+    assert changed["address_stories"] == {"requests": 7, "window_seconds": 3.0}
+    with instagram_client(sim) as client:
+        assert [lookup(client).status_code for _ in range(2)] == [200, 401]
+        assert httpx.post(url, json={"enabled": False}).json()["enabled"] is False
+        assert lookup(client).status_code == 200
+    for bad in (
+        {"session_total": "lots"},
+        {"nonsense": "1/1"},
+        {"enabled": "yes"},
+        {"session_total": 5},
+    ):
+        assert httpx.post(url, json=bad).status_code == 400
+    assert sim.set_limits(session_total="2/1s")["session_total"] == {
+        "requests": 2,
+        "window_seconds": 1.0,
+    }

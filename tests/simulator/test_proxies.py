@@ -182,3 +182,39 @@ def test_fleet_validates_its_arguments() -> None:
         ProxyFleet(300)
     with pytest.raises(ValueError):
         ProxyFleet(1, username="only-user")
+
+
+@pytest.mark.parametrize("kind", ["http", "socks5"])
+def test_silent_close_drops_a_reused_connection_without_a_response(
+    sim: SimulatorServer, make_fleet: Callable[..., ProxyFleet], kind: str
+) -> None:
+    fleet = make_fleet(1, kind=kind, silent_close=True)
+    with instagram_client(sim, proxy=fleet.urls[0]) as client:
+        first = client.get(PROFILE)
+        # The answer does not announce the close: the client keeps the connection...
+        assert first.status_code == 200 and "close" not in first.headers.get("connection", "")
+        # ...and the next request on it is dropped unanswered.
+        with pytest.raises(httpx.RemoteProtocolError, match="without sending a response"):
+            client.get(PROFILE)
+        # A fresh connection works again, once.
+        assert client.get(PROFILE).status_code == 200
+    assert fleet.counters()[0]["silent_closes"] == 1
+    # The dropped request never reached the simulator.
+    assert httpx.get(sim.base_url + "/__sim__/stats").json()["total"]["total"] == 2
+
+
+def test_silent_close_can_be_switched_per_fleet(
+    sim: SimulatorServer, make_fleet: Callable[..., ProxyFleet]
+) -> None:
+    fleet = make_fleet(2)
+    with instagram_client(sim, proxy=fleet.urls[0]) as client:
+        assert [client.get(PROFILE).status_code for _ in range(3)] == [200] * 3
+        fleet.set_silent_close(True)
+        # The kept-alive connection has answered already: its next request is dropped.
+        with pytest.raises(httpx.RemoteProtocolError):
+            client.get(PROFILE)
+        assert client.get(PROFILE).status_code == 200
+        with pytest.raises(httpx.RemoteProtocolError):
+            client.get(PROFILE)
+        fleet.set_silent_close(False)
+        assert [client.get(PROFILE).status_code for _ in range(3)] == [200] * 3

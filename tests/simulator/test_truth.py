@@ -78,14 +78,18 @@ def test_stories_come_and_go_and_items_live_exactly_ttl_seconds() -> None:
     assert item not in truth.items_at(name, item.expiring_at)
 
 
-def test_private_missing_and_silent_users_never_have_stories() -> None:
+def test_missing_and_silent_users_never_have_stories_but_private_ones_may() -> None:
+    # Facts: a private account's story exists even though strangers cannot see it.
     truth = Truth(5, PopulationConfig(story_probability=0.5))
-    for kind in ("private", "missing", "never_posts"):
+    for kind in ("missing", "never_posts"):
         for name in truth.usernames(10, kind=kind):
             answer = truth.lookup(name, START)
             assert answer["has_story"] is False and answer["items"] == 0
             assert answer["exists"] == (kind != "missing")
-            assert answer["is_private"] == (kind == "private")
+            assert answer["is_private"] is False
+    private = [truth.lookup(name, START) for name in truth.usernames(40, kind="private")]
+    assert all(answer["is_private"] and answer["exists"] for answer in private)
+    assert any(answer["has_story"] for answer in private)
 
 
 def test_usernames_helper_filters_on_story_state() -> None:
@@ -94,3 +98,9 @@ def test_usernames_helper_filters_on_story_state() -> None:
     without = truth.usernames(5, kind="poster", without_story_at=START)
     assert all(truth.lookup(n, START)["has_story"] for n in with_story)
     assert not any(truth.lookup(n, START)["has_story"] for n in without)
+
+
+def test_private_stories_can_be_turned_off() -> None:
+    truth = Truth(5, PopulationConfig(story_probability=0.5, private_stories=False))
+    for name in truth.usernames(20, kind="private"):
+        assert truth.lookup(name, START)["has_story"] is False

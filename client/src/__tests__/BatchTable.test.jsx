@@ -81,11 +81,19 @@ describe('BatchTable', () => {
     expect(screen.getByTestId('batch-delete')).toBeDisabled()
     fireEvent.click(row('p'))
     expect(resume).toBeEnabled()
-    expect(start).toBeEnabled()
+    expect(start).toBeDisabled() // resume, not start, is what a paused batch offers
     expect(stop).toBeDisabled()
     fireEvent.click(row('run'))
     expect(stop).toBeEnabled()
     expect(resume).toBeDisabled()
+  })
+
+  it('follows the allowed_actions the server sends, not the status', async () => {
+    await renderTable([{ ...running, allowed_actions: ['delete'] }])
+    fireEvent.click(row('run'))
+    expect(screen.getByTestId('batch-stop')).toBeDisabled()
+    expect(screen.getByTestId('batch-stop').textContent).toBe('Pause')
+    expect(screen.getByTestId('batch-delete')).toBeEnabled()
   })
 
   it('stops the selected batch through POST /batches/stop', async () => {

@@ -43,6 +43,24 @@ function nicheName(batch) {
 
 let fetchSeq = 0
 
+function plural(n) {
+  return `${n} batch${n === 1 ? '' : 'es'}`
+}
+
+/** A toast that says what the server really did with a start/stop/resume (its answer lists
+ * only the batches it acted on). */
+export function whatHappened(verb, answer) {
+  const acted = Array.isArray(answer) ? answer : []
+  if (!acted.length) return `Nothing to do: no selected batch can be ${verb === 'Paused' ? 'paused' : 'queued'}`
+  if (acted.length === 1) {
+    const [batch] = acted
+    if (batch.status === 'in_progress') return `${verb}: running now`
+    if (batch.status === 'queued') return `${verb}: in the queue at #${batch.queue_position}`
+    return `${verb} 1 batch`
+  }
+  return `${verb} ${plural(acted.length)}`
+}
+
 export const useBatchStore = create((set, get) => {
   /** Shows an action error; a 409 refused start names the batches that are running. */
   const report = (err) => {
@@ -72,8 +90,10 @@ export const useBatchStore = create((set, get) => {
     if (!list.length) return false
     set({ busy: true })
     try {
-      apply(await call(list), list)
-      if (verb) notify(`${verb} ${list.length} batch${list.length === 1 ? '' : 'es'}`)
+      const answer = await call(list)
+      apply(answer, list)
+      const message = typeof verb === 'function' ? verb(answer, list) : verb && `${verb} ${plural(list.length)}`
+      if (message) notify(message)
       return true
     } catch (err) {
       report(err)
@@ -121,9 +141,9 @@ export const useBatchStore = create((set, get) => {
       }
     },
 
-    start: (ids) => transition(batchesApi.start, ids, 'Started'),
-    stop: (ids) => transition(batchesApi.stop, ids, 'Stopped'),
-    resume: (ids) => transition(batchesApi.resume, ids, 'Resumed'),
+    start: (ids) => transition(batchesApi.start, ids, (answer) => whatHappened('Started', answer)),
+    stop: (ids) => transition(batchesApi.stop, ids, (answer) => whatHappened('Paused', answer)),
+    resume: (ids) => transition(batchesApi.resume, ids, (answer) => whatHappened('Resumed', answer)),
 
     remove: (ids) =>
       transition(batchesApi.delete, ids, 'Deleted', (_answer, list) => {

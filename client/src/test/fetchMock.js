@@ -49,9 +49,19 @@ export function mockFetch(routes = {}) {
 
 let counter = 0
 
+// What the server's state table allows per status (batches/state.py `allowed_actions`).
+const SERVER_ACTIONS = {
+  queued: ['stop', 'reorder', 'delete'],
+  in_progress: ['stop', 'delete'],
+  paused: ['resume', 'delete'],
+  done: ['start', 'delete'],
+}
+
 export function makeBatch(overrides = {}) {
   counter += 1
+  const status = overrides.status || 'queued'
   return {
+    allowed_actions: SERVER_ACTIONS[status],
     id: `b${counter}`,
     niche_id: 'n1',
     niche: { id: 'n1', name: 'Fitness', profile_count: 10 },

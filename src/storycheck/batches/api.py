@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, request, stream_with_context
+from flask import Blueprint, Response, request
 
 from storycheck.batches import service
 from storycheck.batches.state import MAX_BATCH_PROFILES
 from storycheck.errors import ValidationError
+from storycheck.stories.service import primed
 from storycheck.web.context import services
 from storycheck.web.http import (
     json_body,
@@ -20,6 +21,9 @@ from storycheck.web.http import (
 )
 
 bp = Blueprint("batches", __name__, url_prefix="/api/batches")
+
+PAGE_MAX = 10_000_000
+SEARCH_MAX = 100
 
 
 def _batch_ids(data: dict[str, Any]) -> list[str]:
@@ -91,22 +95,38 @@ def batch_detail(batch_id: str) -> Response:
         )
 
 
+def _act_on_selection(event: str) -> Response:
+    """Apply a list action with the original's semantics: eligible batches change, the others
+    are skipped (listed in `X-Storycheck-Skipped` as `id:status`); `?strict=1` refuses the
+    whole list with 409 instead."""
+    strict = request.args.get("strict", "").lower() in ("1", "true", "yes")
+    selection = services().state.apply_to_selection(
+        event, _batch_ids(json_body()), skip_ineligible=not strict
+    )
+    response = _answer(selection.acted)
+    if selection.skipped:
+        response.headers["X-Storycheck-Skipped"] = ",".join(
+            f"{batch_id}:{status}" for batch_id, status in selection.skipped
+        )
+    return response
+
+
 @bp.post("/start")
 def start_batches() -> Response:
     """Queue paused or done batches; the head starts when a slot is free."""
-    return _answer(services().state.start(_batch_ids(json_body())))
+    return _act_on_selection("start")
 
 
 @bp.post("/stop")
 def stop_batches() -> Response:
     """Pause queued or running batches."""
-    return _answer(services().state.stop(_batch_ids(json_body())))
+    return _act_on_selection("stop")
 
 
 @bp.post("/resume")
 def resume_batches() -> Response:
     """Re-queue paused batches; the first starts at once when nothing runs."""
-    return _answer(services().state.resume(_batch_ids(json_body())))
+    return _act_on_selection("resume")
 
 
 @bp.delete("")
@@ -147,24 +167,51 @@ def batch_logs(batch_id: str) -> Response:
         )
 
 
+@bp.get("/<batch_id>/results")
+def batch_results(batch_id: str) -> Response:
+    """A page of every account of the batch with its outcome, posted/expires/checked times."""
+    outcome = service.check_outcome(request.args.get("outcome"))
+    search = _search()
+    page = query_int("page", 1, minimum=1, maximum=PAGE_MAX)
+    page_size = query_int("page_size", 100, minimum=1, maximum=service.RESULTS_PAGE_SIZE_MAX)
+    with services().db.read() as session:
+        return ok(
+            service.batch_results(
+                session, batch_id, outcome=outcome, search=search, page=page, page_size=page_size
+            )
+        )
+
+
 @bp.get("/<batch_id>/results.csv")
 def results_csv(batch_id: str) -> Response:
-    """Download a batch's outcomes as CSV."""
-    session = services().db.session()
-    try:
-        lines = service.results_csv(session, batch_id)
-        first = next(lines)
-    except Exception:
-        session.close()
-        raise
+    """Download a batch's outcomes as CSV (same `outcome` and `search` filters), streamed."""
+    return _download(batch_id, service.results_csv, "text/csv", "csv")
 
-    def generate() -> Any:
-        try:
-            yield first
-            yield from lines
-        finally:
-            session.close()
 
-    response = Response(stream_with_context(generate()), mimetype="text/csv")
-    response.headers["Content-Disposition"] = f'attachment; filename="batch-{batch_id}.csv"'
+@bp.get("/<batch_id>/results.json")
+def results_json(batch_id: str) -> Response:
+    """Download a batch's outcomes as one JSON document, streamed."""
+    return _download(batch_id, service.results_json, "application/json", "json")
+
+
+def _search() -> str | None:
+    search = request.args.get("search") or None
+    if search is not None and len(search) > SEARCH_MAX:
+        raise ValidationError(
+            f"search is longer than {SEARCH_MAX} characters",
+            details={"field": "search", "valid_range": f"0-{SEARCH_MAX} characters"},
+        )
+    return search
+
+
+def _download(batch_id: str, render: Any, mimetype: str, extension: str) -> Response:
+    outcome = service.check_outcome(request.args.get("outcome"))
+    search = _search()
+    db = services().db
+    with db.read() as session:
+        service.ensure_batch(session, batch_id)
+    # Every chunk reads in its own short session: no connection waits on a slow client.
+    chunks = primed(render(db, batch_id, outcome=outcome, search=search))
+    response = Response(chunks, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="batch-{batch_id}.{extension}"'
     return response

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from storycheck.batches.models import (
@@ -20,7 +20,8 @@ from storycheck.batches.models import (
     BatchStatus,
     ItemStatus,
 )
-from storycheck.db import utcnow
+from storycheck.batches.state import allowed_actions
+from storycheck.db import Database, utcnow
 from storycheck.errors import NotFound, ValidationError
 from storycheck.niches.models import Niche
 from storycheck.niches.service import niche_to_dict, profile_counts
@@ -122,6 +123,7 @@ def batch_to_dict(
         "in_flight_profiles": in_flight,
         "rate_per_minute": rate_per_minute,
         "eta_seconds": eta,
+        "allowed_actions": allowed_actions(batch.status),
     }
 
 
@@ -235,52 +237,238 @@ def batch_logs(
     }
 
 
-def results_csv(session: Session, batch_id: str) -> Iterator[str]:
-    """Stream a batch's outcomes as CSV lines (header first)."""
-    if session.get(Batch, batch_id) is None:
-        raise NotFound(f"Batch {batch_id} not found")
-    columns = [
-        "username",
-        "status",
-        "has_story",
-        "story_count",
-        "latest_story_at",
-        "error",
-        "processed_at",
-        "outcome",
-        "failure_kind",
-    ]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
+OUTCOMES = ("story", "no_story", "private", "failed", "pending")
+OUTCOME_FILTERS = (*OUTCOMES[:4], "all")
+RESULTS_PAGE_SIZE_MAX = 1000
+RESULTS_CHUNK = 1000
+RESULT_COLUMNS = (
+    "username",
+    "status",
+    "has_story",
+    "story_count",
+    "latest_story_at",
+    "error",
+    "processed_at",
+    "outcome",
+    "failure_kind",
+    "posted_at",
+    "expires_at",
+    "checked_at",
+    "profile_id",
+)
 
-    def line(values: list[Any]) -> str:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow(values)
-        return buffer.getvalue()
 
-    yield line(columns)
-    rows = session.execute(
-        select(BatchProfile, Profile.username)
+def _outcome_sql() -> Any:
+    """An item's outcome: story | no_story | private | failed | pending.
+
+    engine-core's `batch_profiles.outcome` column is used when the models have it; before
+    that it is derived (a private account's empty answer is `private`, never `no_story`).
+    """
+    stored = getattr(BatchProfile, "outcome", None)
+    derived = case(
+        (BatchProfile.has_story.is_(True), "story"),
+        (Profile.is_private.is_(True), "private"),
+        else_="no_story",
+    )
+    completed = derived if stored is None else func.coalesce(stored, derived)
+    return case(
+        (BatchProfile.status == ItemStatus.FAILED.value, "failed"),
+        (BatchProfile.status == ItemStatus.COMPLETED.value, completed),
+        else_="pending",
+    )
+
+
+def _failure_kind_sql() -> Any:
+    """Why a failed item failed: not_found | unavailable | transient (null otherwise)."""
+    stored = getattr(BatchProfile, "failure_kind", None)
+    derived = case(
+        (BatchProfile.error == "not_found", "not_found"),
+        (BatchProfile.error.ilike("%unavailable%"), "unavailable"),
+        else_="transient",
+    )
+    kind = derived if stored is None else func.coalesce(stored, derived)
+    return case((BatchProfile.status == ItemStatus.FAILED.value, kind), else_=None)
+
+
+def check_outcome(value: str | None) -> str:
+    """Validate the results' `outcome` filter (default `all`)."""
+    outcome = value or "all"
+    if outcome not in OUTCOME_FILTERS:
+        raise ValidationError(
+            f"outcome must be one of {', '.join(OUTCOME_FILTERS)}",
+            details={"field": "outcome", "valid_range": list(OUTCOME_FILTERS)},
+        )
+    return outcome
+
+
+def _result_select(batch_id: str, outcome: str, search: str | None) -> Any:
+    outcome_sql = _outcome_sql().label("outcome")
+    query = (
+        select(
+            BatchProfile.id,
+            BatchProfile.profile_id,
+            Profile.username,
+            Profile.username_key,
+            BatchProfile.status,
+            BatchProfile.has_story,
+            BatchProfile.story_count,
+            BatchProfile.latest_story_at,
+            BatchProfile.story_expires_at,
+            BatchProfile.processed_at,
+            BatchProfile.error,
+            outcome_sql,
+            _failure_kind_sql().label("failure_kind"),
+        )
         .join(Profile, Profile.id == BatchProfile.profile_id)
         .where(BatchProfile.batch_id == batch_id)
-        .order_by(Profile.username)
-        .execution_options(yield_per=2000)
     )
-    for item, username in rows:
-        yield line(
+    if outcome != "all":
+        query = query.where(_outcome_sql() == outcome)
+    if search:
+        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(Profile.username.ilike(f"%{escaped}%", escape="\\"))
+    return query
+
+
+def result_to_dict(row: Any) -> dict[str, Any]:
+    """One account of a batch's results: outcome and the three times, each named for itself."""
+    return {
+        "profile_id": row.profile_id,
+        "username": row.username,
+        "outcome": row.outcome,
+        "posted_at": iso(row.latest_story_at) if row.has_story else None,
+        "expires_at": iso(row.story_expires_at) if row.has_story else None,
+        "checked_at": iso(row.processed_at),
+        "item_count": row.story_count or 0,
+        "failure_kind": row.failure_kind,
+        "error": row.error,
+    }
+
+
+def result_counts(session: Session, batch_id: str) -> dict[str, int]:
+    """How many items of the batch have each outcome (every outcome present, zeros too)."""
+    outcome = _outcome_sql()
+    rows = session.execute(
+        select(outcome, func.count())
+        .select_from(BatchProfile)
+        .join(Profile, Profile.id == BatchProfile.profile_id)
+        .where(BatchProfile.batch_id == batch_id)
+        .group_by(outcome)
+    ).all()
+    found = {str(name): int(count) for name, count in rows}
+    return {name: found.get(name, 0) for name in OUTCOMES}
+
+
+def batch_results(
+    session: Session,
+    batch_id: str,
+    *,
+    outcome: str = "all",
+    search: str | None = None,
+    page: int = 1,
+    page_size: int = 100,
+) -> dict[str, Any]:
+    """A page of every account of a batch with its outcome, in username order."""
+    if session.get(Batch, batch_id) is None:
+        raise NotFound(f"Batch {batch_id} not found")
+    query = _result_select(batch_id, outcome, search)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.execute(
+        query.order_by(Profile.username_key, BatchProfile.id)
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    ).all()
+    return {
+        "results": [result_to_dict(row) for row in rows],
+        "total": total,
+        "page": page,
+        "page_size": page_size,
+        "counts": result_counts(session, batch_id),
+    }
+
+
+def ensure_batch(session: Session, batch_id: str) -> None:
+    """Raise a 404 unless the batch exists."""
+    if session.get(Batch, batch_id) is None:
+        raise NotFound(f"Batch {batch_id} not found")
+
+
+def iter_results(
+    db: Database, batch_id: str, *, outcome: str = "all", search: str | None = None
+) -> Iterator[Any]:
+    """Every result row in username order, read in keyset chunks, one short session each."""
+    after: tuple[str, str] | None = None
+    while True:
+        query = _result_select(batch_id, outcome, search)
+        if after is not None:
+            query = query.where(
+                or_(
+                    Profile.username_key > after[0],
+                    and_(Profile.username_key == after[0], BatchProfile.id > after[1]),
+                )
+            )
+        with db.read() as session:
+            rows = session.execute(
+                query.order_by(Profile.username_key, BatchProfile.id).limit(RESULTS_CHUNK)
+            ).all()
+        yield from rows
+        if len(rows) < RESULTS_CHUNK:
+            return
+        after = (rows[-1].username_key, rows[-1].id)
+
+
+def results_csv(
+    db: Database, batch_id: str, *, outcome: str = "all", search: str | None = None
+) -> Iterator[str]:
+    """Stream a batch's outcomes as CSV text (header first)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(RESULT_COLUMNS)
+    for count, row in enumerate(iter_results(db, batch_id, outcome=outcome, search=search), 1):
+        result = result_to_dict(row)
+        writer.writerow(
             [
-                username,
-                item.status,
-                "true" if item.has_story else "false",
-                item.story_count,
-                iso(item.latest_story_at) or "",
-                item.error or "",
-                iso(item.processed_at) or "",
-                item.outcome or "",
-                item.failure_kind or "",
+                row.username,
+                row.status,
+                "true" if row.has_story else "false",
+                row.story_count,
+                iso(row.latest_story_at) or "",
+                row.error or "",
+                iso(row.processed_at) or "",
+                result["outcome"],
+                result["failure_kind"] or "",
+                result["posted_at"] or "",
+                result["expires_at"] or "",
+                result["checked_at"] or "",
+                row.profile_id,
             ]
         )
+        if count % RESULTS_CHUNK == 0:
+            yield _drain(buffer)
+    yield _drain(buffer)
+
+
+def results_json(
+    db: Database, batch_id: str, *, outcome: str = "all", search: str | None = None
+) -> Iterator[str]:
+    """Stream a batch's outcomes as `{"batch_id", "results": [...], "count"}`."""
+    count = 0
+    parts = [f'{{"batch_id":{json.dumps(batch_id)},"results":[']
+    for row in iter_results(db, batch_id, outcome=outcome, search=search):
+        parts.append(("," if count else "") + json.dumps(result_to_dict(row)))
+        count += 1
+        if count % RESULTS_CHUNK == 0:
+            yield "".join(parts)
+            parts = []
+    parts.append(f'],"count":{count}}}')
+    yield "".join(parts)
+
+
+def _drain(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
 
 
 def story_preview(batch: Batch) -> list[str]:

@@ -39,6 +39,7 @@ from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from storycheck.batches.guard import state_writer
 from storycheck.batches.models import (
     FINAL_ITEM_STATUSES,
     STORY_PREVIEW_LIMIT,
@@ -48,7 +49,7 @@ from storycheck.batches.models import (
     BatchStatus,
     ItemStatus,
 )
-from storycheck.db import Database, new_id, utcnow
+from storycheck.db import AdvisoryLock, Database, advisory_xact_lock, new_id, utcnow
 from storycheck.errors import Conflict, NotFound, ValidationError
 from storycheck.niches.models import Niche
 from storycheck.profiles.models import Profile
@@ -61,21 +62,40 @@ IN_PROGRESS = BatchStatus.IN_PROGRESS.value
 PAUSED = BatchStatus.PAUSED.value
 DONE = BatchStatus.DONE.value
 
-# (from, to) -> the event that makes it legal. Nothing else may change a batch's status.
-TRANSITIONS: dict[tuple[str, str], str] = {
-    (QUEUED, IN_PROGRESS): "promote",
-    (QUEUED, PAUSED): "stop",
-    (IN_PROGRESS, PAUSED): "stop",
-    (IN_PROGRESS, DONE): "complete",
-    (PAUSED, QUEUED): "resume",
-    (DONE, QUEUED): "rerun",
+# The one table of legal changes: event -> {from status: to status}. Legality, the 409
+# messages and every batch's `allowed_actions` derive from it; nothing else changes a status.
+EVENTS: dict[str, dict[str, str]] = {
+    "promote": {QUEUED: IN_PROGRESS},  # a slot is free: the head of the queue runs
+    "stop": {QUEUED: PAUSED, IN_PROGRESS: PAUSED},  # "Pause" in the UI; the route stays /stop
+    "complete": {IN_PROGRESS: DONE},  # every item has a final outcome
+    "resume": {PAUSED: QUEUED},
+    "start": {PAUSED: QUEUED, DONE: QUEUED},  # from done: a re-run from scratch
+    "retry_failed": {DONE: QUEUED},  # failed items back to pending; the rest is kept
 }
+
+# The events a user sends for a list of batches (POST /api/batches/start|stop|resume).
+SELECTION_EVENTS = ("start", "stop", "resume")
+
+
+def allowed_actions(status: str) -> list[str]:
+    """The actions a batch in `status` accepts, for the UI's buttons.
+
+    Derived from EVENTS; `start` on a paused batch stays legal for the original client's
+    "Start Selected" but is not offered, because it means exactly what `resume` means.
+    """
+    actions = [
+        event
+        for event in SELECTION_EVENTS
+        if status in EVENTS[event] and not (event == "start" and status == PAUSED)
+    ]
+    if status == QUEUED:
+        actions.append("reorder")
+    actions.append("delete")
+    return actions
+
 
 # The items table as a Core table, for executemany inserts without ORM overhead.
 BATCH_ITEMS = cast(Table, BatchProfile.__table__)
-
-# A PostgreSQL advisory lock key that serialises every queue change across processes.
-QUEUE_LOCK_KEY = 727002
 
 MAX_BATCH_PROFILES = 200_000
 
@@ -91,6 +111,14 @@ class PoolListener(Protocol):
 
     def sync(self, running_ids: set[str]) -> None:
         """Make the running set equal `running_ids`."""
+
+
+@dataclass
+class Selection:
+    """What a list action did: the batches it changed and the ones it left alone."""
+
+    acted: list[Batch]
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (batch id, its status)
 
 
 @dataclass
@@ -124,7 +152,7 @@ class BatchStateManager:
     ) -> Batch:
         """Create a batch of the given profiles at the end of the queue; start it if a slot is free."""
         effects = _Effects()
-        with self.db.write() as session:
+        with state_writer(), self.db.write() as session:
             self._lock_queue(session)
             if session.get(Niche, niche_id) is None:
                 raise NotFound(f"Niche {niche_id} not found", code="niche_not_found")
@@ -191,46 +219,108 @@ class BatchStateManager:
         if new_state == PAUSED:
             return self.stop([batch_id])[0]
         if new_state == QUEUED:
-            result = self.start([batch_id])[0]
-            if queue_position is not None and result.status == QUEUED:
-                self.reorder([batch_id], first_position=queue_position)
-                return self._reload(batch_id)
-            return result
+            return self._requeue_at(batch_id, queue_position)
         raise ValidationError(f"Unknown batch status: {new_state}")
 
-    def start(self, batch_ids: Sequence[str]) -> list[Batch]:
+    def start(self, batch_ids: Sequence[str], *, skip_ineligible: bool = False) -> list[Batch]:
         """Queue paused and done batches (done ones re-run from scratch); queued ones stay."""
-        return self._requeue(batch_ids, allow_done=True, verb="start")
+        return self.apply_to_selection("start", batch_ids, skip_ineligible=skip_ineligible).acted
 
-    def resume(self, batch_ids: Sequence[str]) -> list[Batch]:
+    def resume(self, batch_ids: Sequence[str], *, skip_ineligible: bool = False) -> list[Batch]:
         """Re-queue paused batches; the first starts at once when a slot is free."""
-        return self._requeue(batch_ids, allow_done=False, verb="resume")
+        return self.apply_to_selection("resume", batch_ids, skip_ineligible=skip_ineligible).acted
 
-    def stop(self, batch_ids: Sequence[str]) -> list[Batch]:
-        """Pause queued or running batches; running ones stop claiming work at once."""
+    def apply_to_selection(
+        self, event: str, batch_ids: Sequence[str], *, skip_ineligible: bool
+    ) -> Selection:
+        """Apply `start`, `stop` or `resume` to a list of batches in one transaction.
+
+        Strict (`skip_ineligible=False`): any batch the event does not apply to refuses the
+        whole list with a 409 naming it; batches already waiting are a no-op for start and
+        resume. Lenient: those batches are skipped and reported in `Selection.skipped` (the
+        answer may list no batch at all), except that start/resume of a list whose only
+        members are running batches still answers the original's 409 with `running_batch_ids`.
+        """
+        if event not in SELECTION_EVENTS:
+            raise ValidationError(f"Unknown batch action: {event}")
         effects = _Effects()
-        with self.db.write() as session:
+        with state_writer(), self.db.write() as session:
             self._lock_queue(session)
             batches = self._load(session, batch_ids)
-            illegal = [b for b in batches if b.status not in (QUEUED, IN_PROGRESS)]
-            if illegal:
-                raise self._illegal(illegal, "stop", "only queued or running batches can be paused")
-            vacated = [b.queue_position for b in batches if b.status == QUEUED]
-            for batch in batches:
-                was_running = batch.status == IN_PROGRESS
-                self._set_state(session, batch, PAUSED, None)
-                if was_running:
+            moves = EVENTS[event]
+            eligible = [b for b in batches if b.status in moves]
+            waiting = [b for b in batches if event != "stop" and b.status == QUEUED]
+            others = [b for b in batches if b not in eligible and b not in waiting]
+            only_running = not eligible and not waiting and all(
+                b.status == IN_PROGRESS for b in others
+            )
+            if others and (not skip_ineligible or (event != "stop" and only_running)):
+                raise self._refusal(session, event, others)
+            vacated: list[int | None] = []
+            for batch in eligible:
+                if batch.status == IN_PROGRESS:
                     effects.stopped.append(batch.id)
+                if batch.status == QUEUED:
+                    vacated.append(batch.queue_position)
+                if batch.status == DONE:
+                    self._reset_items(session, batch.id)
+                target = moves[batch.status]
+                position = self.get_next_position(session) if target == QUEUED else None
+                self._set_state(session, batch, event, position)
             self._close_gaps(session, vacated)
             self._promote(session, effects)
-            ids = [b.id for b in batches]
+            acted = [b.id for b in eligible]
+            skipped = [(b.id, b.status) for b in (*waiting, *others)] if skip_ineligible else []
+            if not skip_ineligible:
+                acted += [b.id for b in waiting]  # strict callers get every listed batch back
         self._notify(effects)
-        return self._reload_many(ids)
+        return Selection(acted=self._reload_many(acted), skipped=skipped)
+
+    def _requeue_at(self, batch_id: str, queue_position: int | None) -> Batch:
+        """Queue a paused or done batch, at `queue_position` (1 = next) or at the end, in one
+        transaction."""
+        effects = _Effects()
+        with state_writer(), self.db.write() as session:
+            self._lock_queue(session)
+            batch = self._load(session, [batch_id])[0]
+            if batch.status != QUEUED:
+                if batch.status not in EVENTS["start"]:
+                    raise self._refusal(session, "start", [batch])
+                if batch.status == DONE:
+                    self._reset_items(session, batch.id)
+                self._set_state(session, batch, "start", self.get_next_position(session))
+            if queue_position is not None:
+                queue = list(self._queue(session))
+                queue.remove(batch)
+                cut = max(0, min(queue_position - 1, len(queue)))
+                self._write_positions(session, queue[:cut] + [batch] + queue[cut:])
+            self._promote(session, effects)
+        self._notify(effects)
+        return self._reload(batch_id)
+
+    def _refusal(self, session: Session, event: str, batches: Sequence[Batch]) -> Conflict:
+        if event == "stop":
+            return self._illegal(batches, "stop", "only queued or running batches can be paused")
+        running = sorted(session.scalars(select(Batch.id).where(Batch.status == IN_PROGRESS)))
+        reason = (
+            "running batches are already started"
+            if all(b.status == IN_PROGRESS for b in batches)
+            else "only paused (or, for start, done) batches can be queued"
+        )
+        return self._illegal(batches, event, reason, running_batch_ids=running)
+
+    def stop(self, batch_ids: Sequence[str], *, skip_ineligible: bool = False) -> list[Batch]:
+        """Pause queued or running batches; running ones stop claiming work at once.
+
+        With `skip_ineligible` (the original client's selection semantics) batches in another
+        state are left alone instead of refusing the whole list.
+        """
+        return self.apply_to_selection("stop", batch_ids, skip_ineligible=skip_ineligible).acted
 
     def delete(self, batch_ids: Sequence[str]) -> int:
         """Delete batches with their items, results and logs; renumber and promote."""
         effects = _Effects()
-        with self.db.write() as session:
+        with state_writer(), self.db.write() as session:
             self._lock_queue(session)
             batches = self._load(session, batch_ids)
             ids = [b.id for b in batches]
@@ -242,9 +332,41 @@ class BatchStateManager:
         self._notify(effects)
         return len(ids)
 
+    def delete_niche_batches(
+        self, niche_id: str, *, then: Callable[[Session], None] | None = None
+    ) -> int:
+        """Delete every batch of a niche and run `then` in the same transaction.
+
+        The niche service passes the deletion of the niche row as `then`: under the queue lock
+        no batch can be created for the niche between the two, so one transaction suffices.
+        """
+        effects = _Effects()
+        with state_writer(), self.db.write() as session:
+            self._lock_queue(session)
+            batches = list(
+                session.scalars(
+                    select(Batch)
+                    .where(Batch.niche_id == niche_id)
+                    .order_by(Batch.id)
+                    .with_for_update()
+                    .execution_options(populate_existing=True)
+                )
+            )
+            ids = [b.id for b in batches]
+            effects.stopped.extend(b.id for b in batches if b.status == IN_PROGRESS)
+            vacated = [b.queue_position for b in batches if b.status == QUEUED]
+            if ids:
+                self._delete_rows(session, ids)
+                self._close_gaps(session, vacated)
+            if then is not None:
+                then(session)
+            self._promote(session, effects)
+        self._notify(effects)
+        return len(ids)
+
     def reorder(self, batch_ids: Sequence[str], *, first_position: int = 1) -> list[Batch]:
         """Put the listed queued batches, in this order, at `first_position`; others keep order."""
-        with self.db.write() as session:
+        with state_writer(), self.db.write() as session:
             self._lock_queue(session)
             wanted = _validate_ids(batch_ids)
             batches = self._load(session, wanted)
@@ -267,7 +389,7 @@ class BatchStateManager:
     def retry_failed(self, batch_id: str) -> Batch:
         """Send a batch's failed items back to pending; a done batch is queued again."""
         effects = _Effects()
-        with self.db.write() as session:
+        with state_writer(), self.db.write() as session:
             self._lock_queue(session)
             batch = self._load(session, [batch_id])[0]
             failed = (
@@ -302,7 +424,9 @@ class BatchStateManager:
             self._recount(session, batch.id)
             self._log(session, batch.id, f"Retrying {failed} failed checks")
             if batch.status == DONE:
-                self._set_state(session, batch, QUEUED, self.get_next_position(session))
+                self._set_state(
+                    session, batch, "retry_failed", self.get_next_position(session)
+                )
                 self._promote(session, effects)
         self._notify(effects)
         return self._reload(batch_id)
@@ -310,7 +434,7 @@ class BatchStateManager:
     def complete_if_finished(self, batch_id: str) -> bool:
         """Mark a running batch done when every item is final; promote the next. True if done."""
         effects = _Effects()
-        with self.db.write() as session:
+        with state_writer(), self.db.write() as session:
             self._lock_queue(session)
             batch = session.get(Batch, batch_id)
             if batch is None or batch.status != IN_PROGRESS:
@@ -318,7 +442,7 @@ class BatchStateManager:
             if self._open_items(session, batch_id):
                 return False
             self._recount(session, batch_id)
-            self._set_state(session, batch, DONE, None, completed_at=self.clock())
+            self._set_state(session, batch, "complete", None, completed_at=self.clock())
             effects.stopped.append(batch_id)
             self._promote(session, effects)
         self._notify(effects)
@@ -341,7 +465,7 @@ class BatchStateManager:
         """
         effects = _Effects()
         now = self.clock()
-        with self.db.write() as session:
+        with state_writer(), self.db.write() as session:
             self._lock_queue(session)
             lease_filter = [BatchProfile.status == ItemStatus.IN_FLIGHT.value]
             if not release_all_leases:
@@ -360,7 +484,7 @@ class BatchStateManager:
             for batch in running:
                 if not self._open_items(session, batch.id):
                     self._recount(session, batch.id)
-                    self._set_state(session, batch, DONE, None, completed_at=now)
+                    self._set_state(session, batch, "complete", None, completed_at=now)
             self._renumber(session)
             self._promote(session, effects)
             running_ids = set(
@@ -377,37 +501,8 @@ class BatchStateManager:
 
     # ------------------------------------------------------------------ internals
 
-    def _requeue(self, batch_ids: Sequence[str], *, allow_done: bool, verb: str) -> list[Batch]:
-        effects = _Effects()
-        with self.db.write() as session:
-            self._lock_queue(session)
-            batches = self._load(session, batch_ids)
-            allowed = {QUEUED, PAUSED} | ({DONE} if allow_done else set())
-            illegal = [b for b in batches if b.status not in allowed]
-            if illegal:
-                running = sorted(
-                    session.scalars(select(Batch.id).where(Batch.status == IN_PROGRESS)).all()
-                )
-                reason = (
-                    "running batches are already started"
-                    if all(b.status == IN_PROGRESS for b in illegal)
-                    else "only paused (or, for start, done) batches can be queued"
-                )
-                raise self._illegal(illegal, verb, reason, running_batch_ids=running)
-            for batch in batches:
-                if batch.status == QUEUED:
-                    continue  # already waiting: a no-op, not an error
-                if batch.status == DONE:
-                    self._reset_items(session, batch.id)
-                self._set_state(session, batch, QUEUED, self.get_next_position(session))
-            self._promote(session, effects)
-            ids = [b.id for b in batches]
-        self._notify(effects)
-        return self._reload_many(ids)
-
     def _lock_queue(self, session: Session) -> None:
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(select(func.pg_advisory_xact_lock(QUEUE_LOCK_KEY)))
+        advisory_xact_lock(session, AdvisoryLock.QUEUE)
 
     def _load(self, session: Session, batch_ids: Sequence[str]) -> list[Batch]:
         ids = _validate_ids(batch_ids)
@@ -440,16 +535,16 @@ class BatchStateManager:
         self,
         session: Session,
         batch: Batch,
-        new_state: str,
+        event: str,
         position: int | None,
         *,
         completed_at: datetime | None = None,
     ) -> None:
         old_state = batch.status
-        event = TRANSITIONS.get((old_state, new_state))
-        if event is None:
+        new_state = EVENTS[event].get(old_state)
+        if new_state is None:
             raise Conflict(
-                f"Illegal transition {old_state} → {new_state} for batch {batch.id}",
+                f"Cannot {event} batch {batch.id}: it is {old_state}",
                 code="illegal_transition",
             )
         now = self.clock()
@@ -531,7 +626,7 @@ class BatchStateManager:
             )
             if head is None:
                 break
-            self._set_state(session, head, IN_PROGRESS, 0)
+            self._set_state(session, head, "promote", 0)
             effects.started.append(head.id)
             session.execute(
                 update(Batch)

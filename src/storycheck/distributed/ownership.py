@@ -45,14 +45,13 @@ from typing import Protocol
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from storycheck.db import Database
+from storycheck.db import AdvisoryLock, Database, advisory_xact_lock
 from storycheck.distributed.models import PairLease, WorkerHeartbeat
 from storycheck.proxies.models import IgSession, Proxy
 
 log = logging.getLogger(__name__)
 
 # Serialises ownership changes across workers (the queue lock is 727002, migrations 727001).
-OWNERSHIP_LOCK_KEY = 727003
 # Health values that take a pair out of the engine's usable set.
 UNUSABLE_HEALTH = ("invalid", "challenge", "disabled")
 
@@ -336,8 +335,7 @@ class PairOwnership:
         self._publish(force=bool(gained or lost or newly_draining))
 
     def _lock_ownership(self, session: Session) -> None:
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(select(func.pg_advisory_xact_lock(OWNERSHIP_LOCK_KEY)))
+        advisory_xact_lock(session, AdvisoryLock.PAIR_OWNERSHIP)
 
     def _heartbeat(self, session: Session, now: float, owned: int) -> None:
         me = self.worker_id

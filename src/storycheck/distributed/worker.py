@@ -30,10 +30,10 @@ import click
 
 from storycheck.batches.state import BatchStateManager
 from storycheck.config import Config
-from storycheck.crypto import SecretBox
 from storycheck.db import Database
 from storycheck.distributed.ownership import OwnershipOptions, PairOwnership, default_worker_id
 from storycheck.engine.pool import WorkerPool
+from storycheck.keys import open_secret_box
 from storycheck.migrate import upgrade
 
 if TYPE_CHECKING:
@@ -42,12 +42,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_SYNC_INTERVAL = 1.0
-
-
-def _key_directory(database_url: str):  # type: ignore[no-untyped-def]
-    from storycheck.app import key_directory
-
-    return key_directory(database_url)
 
 
 class WorkerRuntime:
@@ -67,7 +61,7 @@ class WorkerRuntime:
         self.sync_interval = sync_interval
         self.db = Database(config.database_url)
         upgrade(self.db.engine)
-        secrets = SecretBox.from_config(config.secret_key, _key_directory(config.database_url))
+        secrets = open_secret_box(config, self.db)
         self.ownership = PairOwnership(self.db, self.worker_id, ownership)
         self.pool = WorkerPool(
             db=self.db, config=config, secrets=secrets, pair_filter=self.ownership.allowed

@@ -43,6 +43,7 @@ from storycheck.engine.types import (
     RecordReport,
     to_datetime,
 )
+from storycheck.stories.windows import record_sightings, sightings_from_outcomes
 
 DONE = BatchStatus.DONE.value
 
@@ -203,10 +204,11 @@ class ResultStore(Store):
     ) -> None:
         """Write the story detections of the recorded items (the one place that does).
 
-        Each detection is a `story_results` row; `storycheck.stories.windows.record_sightings`
-        (story windows) is meant to be called here too, in this same transaction, with one
-        `Sighting` per outcome whose `result` is 'story' (see CONTRACTS.md).
+        Each detection is a `story_results` row, and every definite answer (a story, or a
+        definite "no story" — never `private`) extends or closes the profile's story window
+        (`stories.windows.record_sightings`), in this same transaction.
         """
+        record_sightings(conn, sightings_from_outcomes(matched))
         found = [o for o in matched if o.result == STORY]
         if not found:
             return

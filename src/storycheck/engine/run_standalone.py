@@ -15,7 +15,6 @@ import logging
 import signal
 import sys
 import threading
-from pathlib import Path
 from types import FrameType
 
 from sqlalchemy import func, select
@@ -23,9 +22,9 @@ from sqlalchemy import func, select
 from storycheck.batches.models import Batch, BatchStatus
 from storycheck.batches.state import BatchStateManager
 from storycheck.config import Config
-from storycheck.crypto import SecretBox
 from storycheck.db import Database
 from storycheck.engine.pool import WorkerPool
+from storycheck.keys import open_secret_box
 from storycheck.migrate import upgrade
 
 
@@ -55,8 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     config = Config.from_env()
     db = Database(config.database_url)
     upgrade(db.engine)
-    key_dir = Path(db.engine.url.database or ".").resolve().parent if db.is_sqlite else Path.cwd()
-    secrets = SecretBox.from_config(config.secret_key, key_dir)
+    secrets = open_secret_box(config, db)
     pool = WorkerPool(db=db, config=config, secrets=secrets)
     state = BatchStateManager(db, pool)
     pool.attach(state)

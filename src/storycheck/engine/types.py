@@ -73,6 +73,11 @@ class ItemOutcome:
     attempts: int | None = None  # the item's attempts after this answer (None: unchanged)
 
     @property
+    def story_count(self) -> int:
+        """`item_count` under the name the story windows read."""
+        return self.item_count
+
+    @property
     def attempts_used(self) -> int:
         """The attempt count to store."""
         return self.item.attempts if self.attempts is None else self.attempts

@@ -8,10 +8,9 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from storycheck.batches.models import Batch
-from storycheck.batches.state import QUEUE_LOCK_KEY, BatchStateManager
+from storycheck.batches.state import BatchStateManager
 from storycheck.db import Database, utcnow
-from storycheck.errors import Conflict, NotFound, ValidationError
+from storycheck.errors import NotFound, ValidationError, reject_control_characters
 from storycheck.niches.models import Niche
 from storycheck.profiles.models import Profile
 from storycheck.web.http import iso
@@ -21,7 +20,6 @@ ORDER_RANGE = (-1_000_000, 1_000_000)
 TARGET_RANGE = (0, 1_000_000)
 # Deleting a niche first deletes its batches through the state manager (its own transaction);
 # a batch created in between makes us go round again, a few times at most.
-DELETE_ATTEMPTS = 3
 
 
 def profile_counts(session: Session, niche_ids: Iterable[str] | None = None) -> dict[str, int]:
@@ -81,6 +79,7 @@ def clean_name(value: object) -> str:
     name = value.strip()
     if not name:
         raise ValidationError("Niche name cannot be empty", details={"field": "name"})
+    reject_control_characters(name, "name")
     if len(name) > NAME_MAX_LENGTH:
         raise ValidationError(
             f"Niche name is longer than {NAME_MAX_LENGTH} characters",
@@ -129,31 +128,17 @@ def remove_niche(*, db: Database, state: BatchStateManager, niche_id: str) -> No
     """Delete a niche: its batches go through the state manager, its profiles move on.
 
     Profiles move to the first other niche (by order, then name) or lose their niche when it
-    was the last one. The batches are deleted first by `BatchStateManager.delete` (which owns
-    batch rows and renumbers the queue) in its own transaction, so this spans transactions.
+    was the last one. `BatchStateManager.delete_niche_batches` owns the batch rows and the
+    queue, and deletes the niche row in the same transaction.
     """
-    for _ in range(DELETE_ATTEMPTS):
-        with db.read() as session:
-            get_niche(session, niche_id=niche_id)
-            batch_ids = list(session.scalars(select(Batch.id).where(Batch.niche_id == niche_id)))
-        if batch_ids:
-            try:
-                state.delete(batch_ids)
-            except NotFound:
-                pass  # someone else deleted them meanwhile
-        with db.write() as session:
-            if session.get_bind().dialect.name == "postgresql":
-                # The queue lock of the state manager: no batch can be created while we look.
-                session.execute(select(func.pg_advisory_xact_lock(QUEUE_LOCK_KEY)))
-            get_niche(session, niche_id=niche_id)
-            if session.scalar(select(Batch.id).where(Batch.niche_id == niche_id).limit(1)):
-                continue  # a batch was created meanwhile: delete it through the manager too
-            _delete_niche_row(session, niche_id=niche_id)
-            return
-    raise Conflict(
-        "Batches keep being created for this niche; try deleting it again",
-        code="niche_busy",
-    )
+    with db.read() as session:
+        get_niche(session, niche_id=niche_id)
+
+    def delete_row(session: Session) -> None:
+        get_niche(session, niche_id=niche_id)
+        _delete_niche_row(session, niche_id=niche_id)
+
+    state.delete_niche_batches(niche_id, then=delete_row)
 
 
 def _delete_niche_row(session: Session, *, niche_id: str) -> None:
@@ -212,4 +197,7 @@ def _ensure_name_free(session: Session, name: str, *, exclude_id: str | None = N
     if exclude_id is not None:
         query = query.where(Niche.id != exclude_id)
     if session.scalar(query.limit(1)) is not None:
-        raise Conflict("Niche already exists", code="duplicate_niche", details={"name": name})
+        # The original answered 400 {"error": "Niche already exists"}; its client shows `error`.
+        raise ValidationError(
+            "Niche already exists", code="Niche already exists", details={"name": name}
+        )

@@ -8,11 +8,11 @@ from flask import Blueprint, Response, request
 
 from storycheck.errors import ValidationError
 from storycheck.profiles import importer, service
+from storycheck.stories.service import primed
 from storycheck.web.context import services
 from storycheck.web.http import json_body, no_content, ok, query_bool, query_int
 
 bp = Blueprint("profiles", __name__, url_prefix="/api/profiles")
-
 
 
 def _filters() -> service.ProfileFilters:
@@ -21,6 +21,7 @@ def _filters() -> service.ProfileFilters:
         status=request.args.get("status"),
         search=request.args.get("search"),
         active_story=query_bool("active_story"),
+        not_found=query_bool("not_found"),
     )
 
 
@@ -66,6 +67,25 @@ def list_profile_ids() -> Response:
         payload = service.profile_ids(
             session, filters=filters, sort_by=sort_by, sort_direction=direction
         )
+    return ok(payload)
+
+
+@bp.get("/export.csv")
+def export_csv() -> Response:
+    """Every profile matching the list's filters as CSV, streamed."""
+    filters = _filters()
+    chunks = primed(service.export_csv(services().db, filters=filters))
+    response = Response(chunks, mimetype="text/csv")
+    response.headers["Content-Disposition"] = 'attachment; filename="profiles.csv"'
+    return response
+
+
+@bp.post("/clear-not-found")
+def clear_not_found() -> Response:
+    """Clear the "not found" flag of `{profile_ids}` by hand."""
+    ids = service.check_ids(json_body().get("profile_ids"))
+    with services().db.write() as session:
+        payload = service.clear_not_found(session, profile_ids=ids)
     return ok(payload)
 
 

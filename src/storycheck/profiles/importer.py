@@ -16,7 +16,7 @@ from typing import Any, cast
 from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
-from storycheck.db import new_id, utcnow
+from storycheck.db import AdvisoryLock, advisory_xact_lock, new_id, utcnow
 from storycheck.errors import NotFound, ValidationError
 from storycheck.niches.models import Niche
 from storycheck.profiles.models import Profile, username_key
@@ -33,7 +33,6 @@ FULL_SCAN_RATIO = 4
 # After this many new rows PostgreSQL gets fresh statistics at once (and drops cached plans).
 ANALYZE_AFTER_ROWS = 10_000
 # Serialises imports on PostgreSQL so two concurrent uploads cannot both pass the duplicate check.
-IMPORT_LOCK_KEY = 727003
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -112,8 +111,7 @@ def import_profiles(session: Session, *, niche_id: str, raw: bytes) -> ImportRep
             "The file contains no usernames (it is empty or only has blank lines)",
             code="The file contains no usernames",
         )
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(IMPORT_LOCK_KEY)))
+    advisory_xact_lock(session, AdvisoryLock.IMPORT)
 
     report = ImportReport(total=len(lines))
     parsed = [(number, line, *extract_username(line)) for number, line in lines]

@@ -54,6 +54,12 @@ class Profile(Base):
     not_found_at: Mapped[datetime | None]
     # A session that follows this private account (its story request goes to that pair).
     followed_by_session_id: Mapped[str | None] = mapped_column(String(36))
+    # The latest story window, copied here by `stories.windows.record_sightings` so the
+    # "who has a story now" queries read one indexed table: live while now < story_expires_at.
+    story_posted_at: Mapped[datetime | None] = mapped_column(index=True)  # newest item taken
+    story_first_posted_at: Mapped[datetime | None]  # oldest live item taken
+    story_expires_at: Mapped[datetime | None] = mapped_column(index=True)
+    story_item_count: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Select, case, delete, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
-from storycheck.db import utcnow
+from storycheck.db import Database, utcnow
 from storycheck.errors import Conflict, NotFound, ValidationError
 from storycheck.niches.models import Niche
 from storycheck.profiles.models import PROFILE_STATUSES, Profile, username_key
 from storycheck.settings.service import get_settings
 from storycheck.stories.models import StoryResult
+from storycheck.stories.windows import Sighting, record_sightings
 from storycheck.web.http import iso
 
-USERNAME_RE = re.compile(r"^[A-Za-z0-9._]{1,30}$")
+USERNAME_RE = re.compile(r"\A[A-Za-z0-9._]{1,30}\Z")
 INVALID_FORMAT = "Invalid username format"
 
 # First path segments of instagram.com that are pages, not profiles.
@@ -41,6 +54,7 @@ PAGE_SIZE_MAX = 1000
 IDS_MAX = 100_000
 BULK_MAX = 100_000
 _CHUNK = 5000
+_EXPORT_CHUNK = 1000
 
 # `sort_by` values of the original API (plus nothing else).
 SORT_COLUMNS: Final = (
@@ -77,6 +91,7 @@ class ProfileFilters:
     status: str | None = None
     search: str | None = None
     active_story: bool | None = None
+    not_found: bool | None = None
 
 
 # ---------------------------------------------------------------------------------- usernames
@@ -132,8 +147,15 @@ def profile_url(username: str) -> str:
 # ---------------------------------------------------------------------------------- queries
 
 
-def profile_to_dict(profile: Profile, niche_name: str | None) -> dict[str, Any]:
-    """The profile object of the API (original fields plus `is_private`)."""
+def profile_to_dict(
+    profile: Profile, niche_name: str | None, *, now: datetime | None = None
+) -> dict[str, Any]:
+    """The profile object of the API (original fields plus storycheck's).
+
+    `active_story` is `story_live`: the latest story window has not expired (`now` <
+    `story_expires_at`), never "some hours after the check".
+    """
+    live = story_live(profile, now or utcnow())
     return {
         "id": profile.id,
         "username": profile.username,
@@ -141,7 +163,7 @@ def profile_to_dict(profile: Profile, niche_name: str | None) -> dict[str, Any]:
         "niche_id": profile.niche_id,
         "niche": niche_name,
         "status": profile.status,
-        "active_story": bool(profile.active_story),
+        "active_story": live,
         "last_story_detected": iso(profile.last_story_detected),
         "total_checks": profile.total_checks or 0,
         "total_detections": profile.total_detections or 0,
@@ -149,9 +171,20 @@ def profile_to_dict(profile: Profile, niche_name: str | None) -> dict[str, Any]:
         "last_detected": iso(profile.last_detected),
         "detection_rate": profile.detection_rate,
         "is_private": profile.is_private,
+        "not_found": bool(profile.not_found),
+        # Set by engine-core's migration 0003 when a second pair confirms "no such user".
+        "not_found_at": iso(getattr(profile, "not_found_at", None)),
+        "story_posted_at": iso(profile.story_posted_at),
+        "story_expires_at": iso(profile.story_expires_at),
+        "story_live": live,
         "created_at": iso(profile.created_at),
         "updated_at": iso(profile.updated_at),
     }
+
+
+def story_live(profile: Profile, now: datetime) -> bool:
+    """True while the profile's latest story window has not expired."""
+    return profile.story_expires_at is not None and now < profile.story_expires_at
 
 
 def profile_payload(session: Session, profile: Profile) -> dict[str, Any]:
@@ -169,7 +202,12 @@ def get_profile(session: Session, *, profile_id: str) -> Profile:
 
 
 def check_filters(
-    *, niche_id: str | None, status: str | None, search: str | None, active_story: bool | None
+    *,
+    niche_id: str | None,
+    status: str | None,
+    search: str | None,
+    active_story: bool | None,
+    not_found: bool | None = None,
 ) -> ProfileFilters:
     """Validate list filters (empty strings mean "no filter")."""
     if status and status not in PROFILE_STATUSES:
@@ -187,6 +225,7 @@ def check_filters(
         status=status or None,
         search=search or None,
         active_story=active_story,
+        not_found=not_found,
     )
 
 
@@ -238,6 +277,7 @@ def list_profiles(
             "niche_id": filters.niche_id,
             "status": filters.status,
             "active_story": filters.active_story,
+            "not_found": filters.not_found,
         },
     }
 
@@ -279,8 +319,16 @@ def _conditions(filters: ProfileFilters) -> list[ColumnElement[bool]]:
         escaped = filters.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         conditions.append(Profile.username.ilike(f"%{escaped}%", escape="\\"))
     if filters.active_story is not None:
-        conditions.append(Profile.active_story.is_(filters.active_story))
+        # Live now, from the story window (the stored flag lags until the maintenance tick).
+        live = Profile.story_expires_at > utcnow()
+        conditions.append(live if filters.active_story else or_(~live, _no_window()))
+    if filters.not_found is not None:
+        conditions.append(Profile.not_found.is_(filters.not_found))
     return conditions
+
+
+def _no_window() -> ColumnElement[bool]:
+    return Profile.story_expires_at.is_(None)
 
 
 def _detection_rate_sql() -> ColumnElement[Any]:
@@ -437,33 +485,48 @@ def reactivate(session: Session, *, profile_id: str) -> Profile:
 def record_check(
     session: Session, *, profile_id: str, story_detected: bool, now: datetime | None = None
 ) -> Profile:
-    """Count one manual check of a profile (and a detection when `story_detected`)."""
+    """Count one manual check of a profile (and a detection when `story_detected`).
+
+    The check is a sighting like the engine's: a story opens or extends a window (live for
+    24 hours when no item time is known), "no story" ends a live one.
+    """
     profile = get_profile(session, profile_id=profile_id)
     now = now or utcnow()
     profile.total_checks = (profile.total_checks or 0) + 1
     profile.last_checked = now
-    profile.active_story = story_detected
     if story_detected:
         profile.total_detections = (profile.total_detections or 0) + 1
         profile.last_detected = now
         profile.last_story_detected = now
     session.flush()
+    sighting = Sighting(
+        profile_id=profile.id,
+        batch_id=None,
+        seen_at=now.timestamp(),
+        item_count=1 if story_detected else 0,
+        first_taken_at=None,
+        last_taken_at=None,
+        expires_at=None,
+    )
+    record_sightings(session.connection(), [sighting])
+    session.expire(profile)
     return profile
 
 
 def refresh_stories(session: Session, *, now: datetime | None = None) -> dict[str, Any]:
-    """Clear `active_story` where the last detection is older than the retention period.
+    """Clear `active_story` where the latest story window has expired.
 
-    Expired story results are deleted too. Returns how many profiles were cleared.
+    Story results older than their retention are deleted too. Returns how many profiles were
+    cleared. The maintenance thread runs this every minute, so the stored flag (read by the
+    original client's sort and by old queries) follows the windows.
     """
     now = now or utcnow()
     hours = get_settings(session).story_retention_hours
-    cutoff = now - timedelta(hours=hours)
     cleared = session.execute(
         update(Profile)
         .where(
             Profile.active_story.is_(True),
-            (Profile.last_story_detected.is_(None)) | (Profile.last_story_detected < cutoff),
+            or_(Profile.story_expires_at.is_(None), Profile.story_expires_at <= now),
         )
         .values(active_story=False, updated_at=now)
         .execution_options(synchronize_session=False)
@@ -479,6 +542,93 @@ def refresh_stories(session: Session, *, now: datetime | None = None) -> dict[st
         "expired_results_deleted": expired,
         "retention_hours": hours,
     }
+
+
+def clear_not_found(session: Session, *, profile_ids: Sequence[str]) -> dict[str, int]:
+    """Clear the "not found" flag of these profiles by hand (they are checked normally again)."""
+    values: dict[str, Any] = {"not_found": False, "updated_at": utcnow()}
+    if hasattr(Profile, "not_found_at"):  # engine-core's migration 0003
+        values["not_found_at"] = None
+    cleared = 0
+    for start in range(0, len(profile_ids), _CHUNK):
+        chunk = list(profile_ids[start : start + _CHUNK])
+        result = session.execute(
+            update(Profile)
+            .where(Profile.id.in_(chunk), Profile.not_found.is_(True))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        cleared += result.rowcount  # type: ignore[attr-defined]
+    return {"cleared": cleared}
+
+
+EXPORT_COLUMNS: Final = (
+    "username",
+    "url",
+    "niche",
+    "status",
+    "story_live",
+    "story_posted_at",
+    "story_expires_at",
+    "last_checked",
+    "not_found",
+    "not_found_at",
+    "is_private",
+    "total_checks",
+    "total_detections",
+    "id",
+    "niche_id",
+)
+
+
+def export_csv(db: Database, *, filters: ProfileFilters) -> Iterator[str]:
+    """Every profile matching `filters` as CSV (username order), streamed in keyset chunks.
+
+    Each chunk is read in its own short session: a slow download holds no connection and
+    memory stays one chunk whatever the number of profiles.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(EXPORT_COLUMNS)
+    after: tuple[str, str] | None = None
+    while True:
+        now = utcnow()
+        query = (
+            select(Profile, Niche.name)
+            .outerjoin(Niche, Niche.id == Profile.niche_id)
+            .where(*_conditions(filters))
+            .order_by(Profile.username_key, Profile.id)
+            .limit(_EXPORT_CHUNK)
+        )
+        if after is not None:
+            query = query.where(
+                or_(
+                    Profile.username_key > after[0],
+                    and_(Profile.username_key == after[0], Profile.id > after[1]),
+                )
+            )
+        with db.read() as session:
+            rows = session.execute(query).all()
+            for profile, niche_name in rows:
+                item = profile_to_dict(profile, niche_name, now=now)
+                writer.writerow([_csv_value(item[column]) for column in EXPORT_COLUMNS])
+            if rows:
+                last = rows[-1][0]
+                after = (last.username_key, last.id)
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        yield text
+        if len(rows) < _EXPORT_CHUNK:
+            return
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
 
 
 def _ensure_niche(session: Session, niche_id: str) -> None:

@@ -31,7 +31,7 @@ from storycheck.proxies.models import (
 )
 from storycheck.web.http import iso
 
-_HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,253}[A-Za-z0-9])?$")
+_HOST_RE = re.compile(r"\A[A-Za-z0-9]([A-Za-z0-9.-]{0,253}[A-Za-z0-9])?\Z")
 _SCHEME_PREFIX = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://", re.ASCII)
 SESSION_MAX_LENGTH = 4096
 IMPORT_MAX_LINES = 10_000

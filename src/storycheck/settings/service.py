@@ -15,7 +15,7 @@ from storycheck.errors import ValidationError
 from storycheck.settings.models import SystemSettings
 from storycheck.web.http import iso
 
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL_RE = re.compile(r"\A[^@\s]+@[^@\s]+\.[^@\s]+\Z")
 
 
 @dataclass(frozen=True)

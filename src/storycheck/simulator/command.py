@@ -85,6 +85,11 @@ LIMIT_HELP = "N/SECONDS (units s, m, h, d allowed) or 'off'"
     "--proxy-user", default=None, help="Require these proxy credentials (with --proxy-password)."
 )
 @click.option("--proxy-password", default=None)
+@click.option(
+    "--proxy-silent-close",
+    is_flag=True,
+    help="Proxies drop each connection after one answer without saying so.",
+)
 @click.option("--no-limits", is_flag=True, help="Disable every rate limit.")
 @click.option(
     "--session-profile-limit", callback=_limit, help=f"Lookups per session: {LIMIT_HELP} [200/1h]."
@@ -93,6 +98,11 @@ LIMIT_HELP = "N/SECONDS (units s, m, h, d allowed) or 'off'"
     "--session-story-limit",
     callback=_limit,
     help=f"Story requests per session: {LIMIT_HELP} [200/1h].",
+)
+@click.option(
+    "--session-total-limit",
+    callback=_limit,
+    help=f"All requests of a session together: {LIMIT_HELP} [off].",
 )
 @click.option(
     "--address-profile-limit",
@@ -173,6 +183,46 @@ LIMIT_HELP = "N/SECONDS (units s, m, h, d allowed) or 'off'"
     help="Seconds a story item stays live.",
 )
 @click.option(
+    "--private-stories/--no-private-stories",
+    default=True,
+    show_default=True,
+    help="Whether private accounts post stories (shown only to sessions that follow them).",
+)
+@click.option(
+    "--business-deleted-share",
+    default=0.0,
+    show_default=True,
+    callback=_share,
+    help="Share of public accounts whose web_profile_info answers the business-asset 400.",
+)
+@click.option(
+    "--not-found-style",
+    type=click.Choice(["empty", "json", "user_null"]),
+    default="empty",
+    show_default=True,
+    help="How a missing user answers: 404 empty, 404 JSON, or 200 data.user null.",
+)
+@click.option(
+    "--min-chrome-major",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Answer 401 'Please wait' to older Chrome user agents (0 = off).",
+)
+@click.option(
+    "--cookie-rotation-every",
+    default=25,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Rotate csrftoken, rur and the www-claim every N requests of a session (0 = never).",
+)
+@click.option(
+    "--doc-id",
+    "doc_ids",
+    multiple=True,
+    help="A GraphQL doc_id the dense POST /graphql/query form accepts (repeatable).",
+)
+@click.option(
     "--fault-5xx",
     default=0.0,
     show_default=True,
@@ -247,6 +297,7 @@ def simulate(**options: Any) -> None:
             base_port=options["proxy_base_port"],
             username=options["proxy_user"],
             password=options["proxy_password"],
+            silent_close=config.proxy_silent_close,
         )
     asyncio.run(_serve(SimulatorServer(config), fleet, as_json=options["as_json"]))
 
@@ -265,6 +316,7 @@ def build_config(options: dict[str, Any]) -> SimulatorConfig:
         session_stories=pick("session_story_limit", defaults.session_stories),
         address_profile=pick("address_profile_limit", defaults.address_profile),
         address_stories=pick("address_story_limit", defaults.address_stories),
+        session_total=pick("session_total_limit", defaults.session_total),
     )
     population = PopulationConfig(
         missing_share=options["missing_share"],
@@ -273,6 +325,8 @@ def build_config(options: dict[str, Any]) -> SimulatorConfig:
         story_probability=options["story_probability"],
         slot_seconds=options["slot_seconds"],
         story_ttl_seconds=options["story_ttl"],
+        business_deleted_share=options.get("business_deleted_share", 0.0),
+        private_stories=options.get("private_stories", True),
     )
     faults = FaultConfig(
         error_5xx_share=options["fault_5xx"],
@@ -300,6 +354,11 @@ def build_config(options: dict[str, Any]) -> SimulatorConfig:
         missing_app_id_status=int(options["missing_app_id_status"]),
         reel_ids_cap=options["reel_cap"],
         graphql_reel_ids_cap=options["graphql_reel_cap"],
+        not_found_style=options.get("not_found_style", "empty"),
+        min_chrome_major=options.get("min_chrome_major", 0),
+        cookie_rotation_every=options.get("cookie_rotation_every", 25),
+        doc_ids=tuple(options.get("doc_ids", ())),
+        proxy_silent_close=bool(options.get("proxy_silent_close", False)),
     )
 
 

@@ -15,6 +15,15 @@ from typing import Any, Literal
 
 Clock = Callable[[], float]
 RateLimitStatus = Literal["401", "429", "mix"]
+NotFoundStyle = Literal["empty", "json", "user_null"]
+NOT_FOUND_STYLES: tuple[NotFoundStyle, ...] = ("empty", "json", "user_null")
+LIMIT_NAMES = (
+    "session_profile",
+    "session_stories",
+    "session_total",
+    "address_profile",
+    "address_stories",
+)
 
 _LIMIT_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNIT_SECONDS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -52,7 +61,9 @@ class Limit:
 class LimitsConfig:
     """Sliding-window budgets per session and per client address, for lookups and story reads.
 
-    `None` for a single limit means that scope is unlimited; `enabled=False` turns all off.
+    `session_total` is one budget per session over every endpoint together (Instagram counts
+    per session), on top of the per-endpoint windows. `None` for a single limit means that
+    scope is unlimited; `enabled=False` turns all off.
     """
 
     enabled: bool = True
@@ -60,12 +71,52 @@ class LimitsConfig:
     session_stories: Limit | None = field(default_factory=lambda: Limit(200, 3600.0))
     address_profile: Limit | None = field(default_factory=lambda: Limit(400, 3600.0))
     address_stories: Limit | None = field(default_factory=lambda: Limit(1000, 3600.0))
+    session_total: Limit | None = None
 
     @classmethod
     def uniform(cls, requests: int, window_seconds: float) -> LimitsConfig:
         """Return limits with the same budget for every scope (handy for compressed tests)."""
         limit = Limit(requests, window_seconds)
         return cls(True, limit, limit, limit, limit)
+
+    def update(self, changes: dict[str, Any]) -> None:
+        """Apply a partial update in place: `enabled`, and limits as "N/SECONDS", "off"/None
+        or `{"requests": N, "window_seconds": S}`; unknown keys or bad values raise ValueError.
+        """
+        unknown = set(changes) - {"enabled", *LIMIT_NAMES}
+        if unknown:
+            raise ValueError(f"unknown limits: {', '.join(sorted(unknown))}")
+        parsed: dict[str, Any] = {}
+        for name, value in changes.items():
+            if name == "enabled":
+                if not isinstance(value, bool):
+                    raise ValueError("enabled must be true or false")
+                parsed[name] = value
+            elif value is None:
+                parsed[name] = None
+            elif isinstance(value, str):
+                parsed[name] = Limit.parse(value)
+            elif isinstance(value, dict):
+                try:
+                    parsed[name] = Limit(int(value["requests"]), float(value["window_seconds"]))
+                except (KeyError, TypeError) as exc:
+                    raise ValueError(f"{name} needs requests and window_seconds") from exc
+            else:
+                raise ValueError(f"{name} must be 'N/SECONDS', 'off' or null")
+        for name, value in parsed.items():
+            setattr(self, name, value)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the limits as JSON-ready data (None = unlimited)."""
+        result: dict[str, Any] = {"enabled": self.enabled}
+        for name in LIMIT_NAMES:
+            limit = getattr(self, name)
+            result[name] = (
+                None
+                if limit is None
+                else {"requests": limit.requests, "window_seconds": limit.window_seconds}
+            )
+        return result
 
 
 @dataclass(frozen=True)
@@ -74,13 +125,18 @@ class PopulationConfig:
 
     Time is cut into slots of `slot_seconds`; in each slot a public, posting user publishes one
     story post (1..`max_items_per_post` items, taken within the slot) with that user's own
-    probability, drawn uniformly from [0, 2 × `story_probability`]. Each item is visible from
-    its `taken_at` until `taken_at + story_ttl_seconds`.
+    probability, drawn uniformly from [0, 2 × `story_probability`]. Each item is live from
+    its `taken_at` until `taken_at + story_ttl_seconds`. Private accounts post the same way
+    (unless `private_stories` is off), but only sessions that follow them see their reels. `business_deleted_share` of the public
+    accounts are business accounts whose web_profile_info answers Instagram's 400 "Asset …
+    ig_business_category_subvertical has been deleted".
     """
 
     missing_share: float = 0.05
     private_share: float = 0.10
     never_post_share: float = 0.20
+    business_deleted_share: float = 0.0
+    private_stories: bool = True
     story_probability: float = 0.02
     slot_seconds: float = 3600.0
     story_ttl_seconds: float = 86400.0
@@ -91,6 +147,8 @@ class PopulationConfig:
         shares = (self.missing_share, self.private_share, self.never_post_share)
         if any(share < 0 for share in shares) or sum(shares) > 1:
             raise ValueError("population shares must be >= 0 and sum to at most 1")
+        if not 0 <= self.business_deleted_share <= 1:
+            raise ValueError("business_deleted_share must be within [0, 1]")
         if not 0 <= self.story_probability <= 0.5:
             raise ValueError("story_probability must be within [0, 0.5]")
         if self.slot_seconds <= 0 or self.story_ttl_seconds <= 0 or self.max_items_per_post < 1:
@@ -147,7 +205,16 @@ class FaultConfig:
 
 @dataclass
 class SimulatorConfig:
-    """Everything the simulator needs; defaults give an Instagram-like server on a free port."""
+    """Everything the simulator needs; defaults give an Instagram-like server on a free port.
+
+    Web-client knobs: `not_found_style` is how a missing user answers ("empty": 404 with an
+    empty body, "json": 404 with a JSON body, "user_null": 200 with `data.user: null`);
+    `min_chrome_major` (0 = off) answers 401 "Please wait" to an older Chrome user agent;
+    every `cookie_rotation_every` requests of a session (0 = never) the answer rotates the
+    csrftoken and rur cookies and the www-claim; `doc_ids` are the GraphQL documents the dense
+    `POST /graphql/query` form accepts; `proxy_silent_close` is the default of the CLI's
+    proxy fleet (close each connection after one answer without saying so).
+    """
 
     host: str = "127.0.0.1"
     port: int = 0
@@ -165,6 +232,11 @@ class SimulatorConfig:
     reel_ids_cap: int = 20
     graphql_reel_ids_cap: int = 50
     violation_samples: int = 100
+    not_found_style: NotFoundStyle = "empty"
+    min_chrome_major: int = 0
+    cookie_rotation_every: int = 25
+    doc_ids: tuple[str, ...] = ()
+    proxy_silent_close: bool = False
     clock: Clock = time.time
 
     def __post_init__(self) -> None:
@@ -177,3 +249,7 @@ class SimulatorConfig:
             raise ValueError("missing_app_id_status must be 400 or 403")
         if self.reel_ids_cap < 1 or self.graphql_reel_ids_cap < 1:
             raise ValueError("reel id caps must be at least 1")
+        if self.not_found_style not in NOT_FOUND_STYLES:
+            raise ValueError(f"not_found_style must be one of {', '.join(NOT_FOUND_STYLES)}")
+        if self.min_chrome_major < 0 or self.cookie_rotation_every < 0:
+            raise ValueError("min_chrome_major and cookie_rotation_every must be >= 0")

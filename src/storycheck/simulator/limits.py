@@ -1,6 +1,7 @@
 """Sliding-window request budgets per session and per client address.
 
-A window holds the times of *accepted* requests only: a client that stays within its budget
+Besides the per-endpoint windows, `session_total` is one budget per session over every
+endpoint. A window holds the times of *accepted* requests only: a client that stays within its budget
 is never refused, and a refused request does not push the window further out. A request that
 arrives while its session or its address already has a full window is refused (and the
 referee records it as a violation).
@@ -16,6 +17,7 @@ from typing import Literal
 from storycheck.simulator.config import Limit, LimitsConfig
 
 Category = Literal["profile", "stories"]
+Bucket = Literal["profile", "stories", "total"]
 Scope = Literal["session", "address"]
 
 
@@ -25,7 +27,7 @@ class Rejection:
 
     scope: Scope
     key: str
-    category: Category
+    category: Bucket
     limit: Limit
     retry_after: float
 
@@ -41,17 +43,21 @@ class Limiter:
     def __init__(self, config: LimitsConfig) -> None:
         """Create an empty limiter enforcing `config`."""
         self.config = config
-        self._windows: dict[tuple[Scope, Category, str], deque[float]] = {}
+        self._windows: dict[tuple[Scope, Bucket, str], deque[float]] = {}
 
-    def _limit(self, scope: Scope, category: Category) -> Limit | None:
+    def _limit(self, scope: Scope, category: Bucket) -> Limit | None:
         """Return the configured limit of one scope and category (None = unlimited)."""
         config = self.config
         if scope == "session":
+            if category == "total":
+                return config.session_total
             return config.session_profile if category == "profile" else config.session_stories
+        if category == "total":
+            return None
         return config.address_profile if category == "profile" else config.address_stories
 
     def _window(
-        self, scope: Scope, category: Category, key: str, limit: Limit, now: float
+        self, scope: Scope, category: Bucket, key: str, limit: Limit, now: float
     ) -> deque[float]:
         """Return the window of one key with entries older than the limit's span dropped."""
         window = self._windows.get((scope, category, key))
@@ -67,15 +73,19 @@ class Limiter:
         if not self.config.enabled:
             return None
         checked: list[deque[float]] = []
-        scopes: tuple[tuple[Scope, str], ...] = (("session", session), ("address", address))
-        for scope, key in scopes:
-            limit = self._limit(scope, category)
+        scopes: tuple[tuple[Scope, Bucket, str], ...] = (
+            ("session", "total", session),
+            ("session", category, session),
+            ("address", category, address),
+        )
+        for scope, bucket, key in scopes:
+            limit = self._limit(scope, bucket)
             if limit is None:
                 continue
-            window = self._window(scope, category, key, limit, now)
+            window = self._window(scope, bucket, key, limit, now)
             if len(window) >= limit.requests:
                 retry = window[0] + limit.window_seconds - now if window else limit.window_seconds
-                return Rejection(scope, key, category, limit, max(0.0, retry))
+                return Rejection(scope, key, bucket, limit, max(0.0, retry))
             checked.append(window)
         for window in checked:
             window.append(now)

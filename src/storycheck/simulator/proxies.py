@@ -13,6 +13,13 @@ Two kinds are offered:
 
 When the upstream resets a connection after the request was sent, the proxy resets the
 client connection too, so fault injection behind a proxy still looks like a reset.
+
+With ``silent_close`` a proxy serves one answer per client connection and then drops it
+without announcing ``Connection: close``, as many real proxies do: the answer goes out as
+a keep-alive answer, and the next request the client sends on that connection is read and
+the connection closed without a response (the client sees "Server disconnected without
+sending a response"). The dropped request never reaches upstream. Tunnels (CONNECT,
+SOCKS5) are closed the same way when the client sends again after upstream has answered.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from typing import Literal
 from urllib.parse import quote, urlsplit
 
 from storycheck.simulator.background import BackgroundService
+from storycheck.simulator.wire import close_quietly, has_token, header, parse_head, read_body, reset
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +50,10 @@ _COPY_CHUNK = 64 * 1024
 
 class _UpstreamFailed(Exception):
     """The upstream connection broke after the request was sent."""
+
+
+class _SilentClose(Exception):
+    """A silently closing proxy drops a tunnel the client wants to reuse."""
 
 
 @dataclass(frozen=True)
@@ -64,72 +76,6 @@ class ProxyEndpoint:
         return f"{self.kind}://{auth}{self.host}:{self.port}"
 
 
-def _reset(writer: asyncio.StreamWriter) -> None:
-    """Close a connection with a TCP reset (SO_LINGER 0) instead of a clean FIN."""
-    sock = writer.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    writer.transport.abort()
-
-
-def _close(writer: asyncio.StreamWriter | None) -> None:
-    """Close a connection, ignoring errors."""
-    if writer is not None:
-        with contextlib.suppress(Exception):
-            writer.close()
-
-
-def _parse_head(head: bytes) -> tuple[str, list[tuple[str, str]]]:
-    """Split an HTTP head into its first line and (name, value) header pairs."""
-    lines = head.decode("latin-1").split("\r\n")
-    headers = []
-    for line in lines[1:]:
-        if not line:
-            continue
-        name, _, value = line.partition(":")
-        headers.append((name.strip(), value.strip()))
-    return lines[0], headers
-
-
-def _header(headers: list[tuple[str, str]], name: str) -> str | None:
-    """Return the first value of header `name` (case-insensitive), or None."""
-    name = name.lower()
-    for key, value in headers:
-        if key.lower() == name:
-            return value
-    return None
-
-
-def _has_token(value: str | None, token: str) -> bool:
-    """Tell whether a comma-separated header value contains `token`."""
-    return value is not None and token in (part.strip().lower() for part in value.split(","))
-
-
-async def _read_body(reader: asyncio.StreamReader, headers: list[tuple[str, str]]) -> bytes | None:
-    """Read a message body framed by Content-Length or chunked encoding (raw bytes kept).
-
-    Returns None when the body is delimited by connection close.
-    """
-    if _has_token(_header(headers, "transfer-encoding"), "chunked"):
-        parts = []
-        while True:
-            size_line = await reader.readuntil(b"\r\n")
-            parts.append(size_line)
-            size = int(size_line.split(b";", 1)[0].strip(), 16)
-            if size == 0:
-                while True:
-                    trailer = await reader.readuntil(b"\r\n")
-                    parts.append(trailer)
-                    if trailer == b"\r\n":
-                        return b"".join(parts)
-            parts.append(await reader.readexactly(size + 2))
-    length = _header(headers, "content-length")
-    if length is not None:
-        return await reader.readexactly(int(length))
-    return None
-
-
 class _Proxy:
     """One proxy server; `serve` handles a client connection according to its kind."""
 
@@ -142,9 +88,11 @@ class _Proxy:
         username: str | None,
         password: str | None,
         connect_timeout: float,
+        silent_close: bool = False,
     ) -> None:
         """Configure a proxy; `start` binds it."""
         self.kind = kind
+        self.silent_close = silent_close
         self.host = host
         self.requested_port = port
         self.source_address = source_address
@@ -178,7 +126,7 @@ class _Proxy:
         if self._server is not None:
             self._server.close()
         for writer in list(self._writers):
-            _close(writer)
+            close_quietly(writer)
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -208,8 +156,8 @@ class _Proxy:
             logger.exception("proxy %s:%s failed", self.host, self.requested_port)
         finally:
             for other in upstream:
-                _close(other)
-            _close(writer)
+                close_quietly(other)
+            close_quietly(writer)
             self._writers.discard(writer)
             self._tasks.discard(task)
 
@@ -229,7 +177,7 @@ class _Proxy:
         """Tell whether the request carries the expected Proxy-Authorization."""
         if self.username is None:
             return True
-        given = _header(headers, "proxy-authorization") or ""
+        given = header(headers, "proxy-authorization") or ""
         return hmac.compare_digest(given.encode(), self._expected_auth.encode())
 
     async def _serve_http(
@@ -242,12 +190,18 @@ class _Proxy:
         target: tuple[str, int] | None = None
         up_reader: asyncio.StreamReader | None = None
         up_writer: asyncio.StreamWriter | None = None
+        answered = False
         while True:
             try:
                 head = await reader.readuntil(b"\r\n\r\n")
             except asyncio.IncompleteReadError:
                 return
-            request_line, headers = _parse_head(head)
+            if answered and self.silent_close:
+                # The client reuses a connection this proxy already gave up: drop the
+                # request and close (a FIN, no answer), as a proxy closing behind it does.
+                self.counters["silent_closes"] += 1
+                return
+            request_line, headers = parse_head(head)
             try:
                 method, uri, version = request_line.split(" ", 2)
             except ValueError:
@@ -269,16 +223,16 @@ class _Proxy:
             if parts.scheme.lower() != "http" or not parts.hostname:
                 await self._reply(writer, 400, "Bad Request")
                 return
-            body = await _read_body(reader, headers)
+            body = await read_body(reader, headers)
             host, port = parts.hostname, parts.port or 80
             path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             forwarded = [(key, value) for key, value in headers if key.lower() not in _HOP_BY_HOP]
-            if _header(forwarded, "host") is None:
+            if header(forwarded, "host") is None:
                 forwarded.insert(0, ("Host", parts.netloc.rpartition("@")[2]))
             lines = [f"{method} {path} {version}"] + [f"{k}: {v}" for k, v in forwarded]
             message = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
             client_close = (
-                _has_token(_header(headers, "connection"), "close") or version == "HTTP/1.0"
+                has_token(header(headers, "connection"), "close") or version == "HTTP/1.0"
             )
             self.counters["forwarded"] += 1
             if (
@@ -288,7 +242,7 @@ class _Proxy:
                 or up_reader.at_eof()
                 or up_writer.is_closing()
             ):
-                _close(up_writer)
+                close_quietly(up_writer)
                 try:
                     up_reader, up_writer = await self._connect(host, port)
                 except (OSError, TimeoutError):
@@ -304,12 +258,13 @@ class _Proxy:
                 response, upstream_close = await self._relay_response(method, up_reader)
             except (_UpstreamFailed, ConnectionError):
                 self.counters["upstream_resets"] += 1
-                _reset(writer)
+                reset(writer)
                 return
             writer.write(response)
             await writer.drain()
+            answered = True
             if upstream_close:
-                _close(up_writer)
+                close_quietly(up_writer)
                 up_writer = None
             if client_close:
                 return
@@ -320,11 +275,11 @@ class _Proxy:
         """Read one complete upstream response; return its bytes and whether upstream closes."""
         try:
             head = await up_reader.readuntil(b"\r\n\r\n")
-            status_line, headers = _parse_head(head)
+            status_line, headers = parse_head(head)
             status = int(status_line.split(" ", 2)[1])
             no_body = method.upper() == "HEAD" or status in (204, 304) or 100 <= status < 200
-            body = b"" if no_body else await _read_body(up_reader, headers)
-            closes = _has_token(_header(headers, "connection"), "close")
+            body = b"" if no_body else await read_body(up_reader, headers)
+            closes = has_token(header(headers, "connection"), "close")
             if body is None:
                 body, closes = await up_reader.read(), True
         except (ConnectionError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
@@ -354,7 +309,7 @@ class _Proxy:
         self.counters["tunnels"] += 1
         writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
         await writer.drain()
-        await _pipe(reader, writer, up_reader, up_writer)
+        await self._pipe(reader, writer, up_reader, up_writer)
 
     async def _reply(
         self, writer: asyncio.StreamWriter, status: int, reason: str, extra: str = ""
@@ -430,38 +385,51 @@ class _Proxy:
         writer.write(bytes((5, 0, 0, kind)) + packed + struct.pack("!H", bound_port))
         await writer.drain()
         self.counters["tunnels"] += 1
-        await _pipe(reader, writer, up_reader, up_writer)
+        await self._pipe(reader, writer, up_reader, up_writer)
 
+    async def _pipe(
+        self,
+        client_reader: asyncio.StreamReader,
+        client_writer: asyncio.StreamWriter,
+        up_reader: asyncio.StreamReader,
+        up_writer: asyncio.StreamWriter,
+    ) -> None:
+        """Relay bytes both ways until one side closes; mirror an upstream reset to the client.
 
-async def _pipe(
-    client_reader: asyncio.StreamReader,
-    client_writer: asyncio.StreamWriter,
-    up_reader: asyncio.StreamReader,
-    up_writer: asyncio.StreamWriter,
-) -> None:
-    """Relay bytes both ways until one side closes; mirror an upstream reset to the client."""
+        With `silent_close`, client bytes arriving after upstream answered end the tunnel.
+        """
+        answered = False
 
-    async def copy(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-        while True:
-            data = await source.read(_COPY_CHUNK)
-            if not data:
-                if sink.can_write_eof():
-                    with contextlib.suppress(OSError):
-                        sink.write_eof()
-                return
-            sink.write(data)
-            await sink.drain()
+        async def copy(
+            source: asyncio.StreamReader, sink: asyncio.StreamWriter, upward: bool
+        ) -> None:
+            nonlocal answered
+            while True:
+                data = await source.read(_COPY_CHUNK)
+                if not data:
+                    if sink.can_write_eof():
+                        with contextlib.suppress(OSError):
+                            sink.write_eof()
+                    return
+                if upward and answered and self.silent_close:
+                    self.counters["silent_closes"] += 1
+                    raise _SilentClose
+                sink.write(data)
+                await sink.drain()
+                answered = answered or not upward
 
-    upward = asyncio.create_task(copy(client_reader, up_writer))
-    downward = asyncio.create_task(copy(up_reader, client_writer))
-    try:
-        done, _ = await asyncio.wait({upward, downward}, return_when=asyncio.FIRST_EXCEPTION)
-        if downward in done and downward.exception() is not None:
-            _reset(client_writer)
-    finally:
-        for task in (upward, downward):
-            task.cancel()
-        await asyncio.gather(upward, downward, return_exceptions=True)
+        upward = asyncio.create_task(copy(client_reader, up_writer, True))
+        downward = asyncio.create_task(copy(up_reader, client_writer, False))
+        try:
+            done, _ = await asyncio.wait({upward, downward}, return_when=asyncio.FIRST_EXCEPTION)
+            if downward in done and downward.exception() is not None:
+                reset(client_writer)
+            elif upward in done and isinstance(upward.exception(), _SilentClose):
+                close_quietly(client_writer)
+        finally:
+            for task in (upward, downward):
+                task.cancel()
+            await asyncio.gather(upward, downward, return_exceptions=True)
 
 
 class ProxyFleet(BackgroundService):
@@ -485,8 +453,13 @@ class ProxyFleet(BackgroundService):
         source_prefix: str = "127.0.0.",
         first_source: int = 10,
         connect_timeout: float = 10.0,
+        silent_close: bool = False,
     ) -> None:
-        """Describe the fleet; base_port 0 picks free ports, otherwise base_port + i."""
+        """Describe the fleet; base_port 0 picks free ports, otherwise base_port + i.
+
+        `silent_close` makes every proxy drop each client connection after one answer
+        without announcing it (see the module docstring); `set_silent_close` changes it.
+        """
         super().__init__()
         if count < 0 or first_source + count - 1 > 254:
             raise ValueError("proxy count must fit into the source address range")
@@ -504,6 +477,7 @@ class ProxyFleet(BackgroundService):
                 username,
                 password,
                 connect_timeout,
+                silent_close,
             )
             for index in range(count)
         ]
@@ -522,6 +496,15 @@ class ProxyFleet(BackgroundService):
     def source_addresses(self) -> list[str]:
         """Return the upstream source address of each proxy, in order."""
         return [proxy.source_address for proxy in self._proxies]
+
+    def set_silent_close(self, enabled: bool) -> None:
+        """Turn silent closing on or off for every proxy of the fleet (takes effect at once)."""
+
+        def apply() -> None:
+            for proxy in self._proxies:
+                proxy.silent_close = enabled
+
+        self.call(apply)
 
     def counters(self) -> list[dict[str, int]]:
         """Return per-proxy counters (forwarded, tunnels, auth_failures, upstream_errors, …)."""

@@ -13,7 +13,16 @@ from typing import Any
 from storycheck.simulator.limits import Rejection
 
 ANONYMOUS = "-"
-RATE_LIMITED_OUTCOMES = frozenset({"rate_limited", "fault_rate_limited"})
+# Every "Please wait" answer: over a limit, injected, a session mode, or an old user agent.
+RATE_LIMITED_OUTCOMES = frozenset(
+    {
+        "rate_limited",
+        "fault_rate_limited",
+        "mode_rate_limit_401",
+        "mode_rate_limit_429",
+        "old_client",
+    }
+)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The sessions the simulator knows, and the state each one is in."""
+"""The sessions the simulator knows, the state each one is in, and whom each one follows."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import hashlib
 import time
 from collections.abc import Callable, Iterable
 from typing import Literal
+
+from storycheck.simulator.truth import normalize_username
 
 SessionState = Literal[
     "ok", "logged_out", "challenge_required", "checkpoint_required", "feedback_required"
@@ -18,7 +20,7 @@ CHALLENGE_STATES: tuple[SessionState, ...] = (
 _TOKEN_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 
-def _token(data: bytes, length: int) -> str:
+def token(data: bytes, length: int) -> str:
     """Return `length` base-62 characters derived from `data`."""
     value = int.from_bytes(hashlib.blake2b(data, digest_size=32).digest(), "big")
     chars = []
@@ -34,7 +36,7 @@ def session_ids_for(seed: int, count: int) -> list[str]:
     for index in range(count):
         data = f"session|{seed}|{index}".encode()
         user = 50_000_000_000 + int.from_bytes(hashlib.blake2b(data, digest_size=4).digest(), "big")
-        ids.append(f"{user}%3A{_token(data, 14)}%3A{index % 28 + 1}%3A{_token(data + b'!', 24)}")
+        ids.append(f"{user}%3A{token(data, 14)}%3A{index % 28 + 1}%3A{token(data + b'!', 24)}")
     return ids
 
 
@@ -104,3 +106,35 @@ class SessionRegistry:
     def __len__(self) -> int:
         """Return the number of known sessions."""
         return len(self._states)
+
+
+class Follows:
+    """Which accounts each session follows (a private account's reel shows only to them)."""
+
+    def __init__(self) -> None:
+        """Start with nobody following anybody."""
+        self._follows: dict[str, set[str]] = {}
+
+    def set(self, session: str, usernames: Iterable[str], follow: bool = True) -> list[str]:
+        """Make `session` follow (or unfollow) `usernames`; return everyone it follows."""
+        names = self._follows.setdefault(session, set())
+        for username in usernames:
+            name = normalize_username(username)
+            if follow:
+                names.add(name)
+            else:
+                names.discard(name)
+        return sorted(names)
+
+    def follows(self, session: str, username: str) -> bool:
+        """Tell whether `session` follows `username` (already normalized)."""
+        names = self._follows.get(session)
+        return names is not None and username in names
+
+    def listing(self) -> dict[str, list[str]]:
+        """Return every session's followed usernames."""
+        return {session: sorted(names) for session, names in self._follows.items() if names}
+
+    def reset(self) -> None:
+        """Forget every follow."""
+        self._follows.clear()

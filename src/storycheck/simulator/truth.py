@@ -8,6 +8,11 @@ User ids are an invertible numeric encoding of the username (bijective base 38 o
 ``a-z0-9._`` plus an offset), so an id maps back to its username without any registry;
 ids that decode to no valid username are simply unknown.
 
+Private accounts post like public ones; the server shows their reels only to sessions that
+follow them, while the truth always tells whether a story is live. Run-time overrides
+(`Truth.set_kind`) change one username's kind, e.g. into a business account whose
+web_profile_info answers 400.
+
 Story model: time is cut into slots of ``slot_seconds``. In slot ``k`` a posting user publishes
 one post with their own probability; the post has 1..``max_items_per_post`` items taken one
 second apart, starting at a seeded offset in the first half of the slot. An item is live
@@ -33,6 +38,15 @@ _DIGIT = {char: index + 1 for index, char in enumerate(ALPHABET)}
 _TWO_64 = float(2**64)
 
 UserKind = Literal["missing", "private", "never_posts", "poster"]
+OverrideKind = Literal["missing", "private", "never_posts", "poster", "business_deleted"]
+OVERRIDE_KINDS: tuple[OverrideKind, ...] = (
+    "missing",
+    "private",
+    "never_posts",
+    "poster",
+    "business_deleted",
+)
+_POSTING_KINDS = frozenset({"poster", "private"})
 
 
 def normalize_username(username: str) -> str:
@@ -83,6 +97,7 @@ class Profile:
     full_name: str
     follower_count: int
     post_rate: float
+    business_deleted: bool = False
 
     @property
     def exists(self) -> bool:
@@ -91,7 +106,7 @@ class Profile:
 
     @property
     def is_private(self) -> bool:
-        """Tell whether the account is private (its stories are never visible)."""
+        """Tell whether the account is private (its stories show only to followers)."""
         return self.kind == "private"
 
     @property
@@ -120,9 +135,30 @@ class Truth:
         self.seed = seed
         self.population = population or PopulationConfig()
         self._prefix = f"{seed}|".encode()
+        self._overrides: dict[str, OverrideKind] = {}
         self.profile = functools.lru_cache(maxsize=cache_size)(self._profile)
         self.profile_by_id = functools.lru_cache(maxsize=cache_size)(self._profile_by_id)
         self._candidates = functools.lru_cache(maxsize=cache_size)(self._candidate_items)
+
+    def set_kind(self, username: str, kind: OverrideKind | None) -> Profile:
+        """Override what `username` is (None restores the seeded kind) and return its profile."""
+        name = normalize_username(username)
+        if not is_valid_username(name):
+            raise ValueError(f"{username!r} is not a valid username")
+        if kind is None:
+            self._overrides.pop(name, None)
+        elif kind in OVERRIDE_KINDS:
+            self._overrides[name] = kind
+        else:
+            raise ValueError(f"kind must be one of {', '.join(OVERRIDE_KINDS)}")
+        self.profile.cache_clear()
+        self.profile_by_id.cache_clear()
+        self._candidates.cache_clear()
+        return self.profile(name)
+
+    def overrides(self) -> dict[str, str]:
+        """Return the run-time kind overrides by username."""
+        return dict(self._overrides)
 
     def _unit(self, *parts: object) -> float:
         """Return a uniform number in [0, 1) derived from the seed and `parts`."""
@@ -149,12 +185,19 @@ class Truth:
             kind = "never_posts"
         else:
             kind = "poster"
-        rate = (
-            self._unit("rate", name) * 2 * population.story_probability if kind == "poster" else 0.0
+        business = kind in ("poster", "never_posts") and (
+            self._unit("business", name) < population.business_deleted_share
         )
+        override = self._overrides.get(name)
+        if override == "business_deleted":
+            kind, business = (kind if kind in ("poster", "never_posts") else "poster"), True
+        elif override is not None:
+            kind, business = override, False
+        posts = kind == "poster" or (kind == "private" and population.private_stories)
+        rate = self._unit("rate", name) * 2 * population.story_probability if posts else 0.0
         full_name = name.replace("_", " ").replace(".", " ").title()
         followers = int(10 ** (2 + 4 * self._unit("followers", name)))
-        return Profile(name, user_id, kind, full_name, followers, rate)
+        return Profile(name, user_id, kind, full_name, followers, rate, business)
 
     def _profile_by_id(self, user_id: str | int) -> Profile | None:
         """Return the profile an id encodes, or None for garbage (`profile_by_id` caches it)."""
@@ -183,7 +226,7 @@ class Truth:
     def _candidate_items(self, username: str, bucket: int) -> tuple[StoryItem, ...]:
         """Return every item that can be live at some time T with floor(T / slot) == bucket."""
         profile = self.profile(username)
-        if profile.kind != "poster" or profile.post_rate <= 0:
+        if profile.kind not in _POSTING_KINDS or profile.post_rate <= 0:
             return ()
         population = self.population
         slot = population.slot_seconds
@@ -198,13 +241,13 @@ class Truth:
     def items_at(self, username: str, at: float) -> tuple[StoryItem, ...]:
         """Return the story items of `username` live at unix time `at`, oldest first.
 
-        Private, missing and never-posting users have none.
+        Missing and never-posting users have none; private users may (hidden from strangers).
         """
         return self.live_items(self.profile(username), at)
 
     def live_items(self, profile: Profile, at: float) -> tuple[StoryItem, ...]:
         """Return the items of an already classified `profile` live at `at` (the hot path)."""
-        if profile.kind != "poster":
+        if profile.kind not in _POSTING_KINDS:
             return ()
         bucket = math.floor(at / self.population.slot_seconds)
         candidates = self._candidates(profile.username, bucket)
@@ -220,6 +263,7 @@ class Truth:
             "username": profile.username,
             "exists": profile.exists,
             "is_private": profile.is_private,
+            "business_deleted": profile.business_deleted,
             "has_story": bool(items),
             "items": len(items),
             "user_id": profile.user_id,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, request, stream_with_context
+from flask import Blueprint, Response, current_app, request, stream_with_context
 from sqlalchemy import Integer, cast, func, select
 
 from storycheck.batches.invariants import check_invariants
@@ -20,6 +21,7 @@ from storycheck.niches.autotrigger import stories_seen_today
 from storycheck.niches.models import Niche
 from storycheck.niches.service import profile_counts
 from storycheck.proxies.models import PAIR_HEALTH_VALUES, Proxy
+from storycheck.stories.events import StoryFeed
 from storycheck.web.context import services
 from storycheck.web.http import ok
 
@@ -29,6 +31,8 @@ EVENT_POLL_SECONDS = 1.0
 EVENT_PING_SECONDS = 15.0
 # Streams end after a while; EventSource reconnects by itself, and no thread is held forever.
 EVENT_STREAM_SECONDS = 300.0
+STORY_FEED_KEY = "storycheck.story_feed"
+_FEED_LOCK = threading.Lock()
 
 
 @bp.get("/health")
@@ -110,17 +114,21 @@ def _checks_per_minute(session: Any, now: datetime) -> list[dict[str, Any]]:
 
 @bp.get("/events")
 def events() -> Response:
-    """Server-Sent Events: `batch`, `batch_deleted`, `proxy`, `proxy_deleted`, `ping`."""
+    """Server-Sent Events: `batch`, `batch_deleted`, `proxy`, `proxy_deleted`,
+    `story_detected`, `story_expired`, `ping`."""
     db = services().db
+    stopping = services().stopping
     proxy_payloads = _proxy_serializer()
     limit = _stream_seconds(request.args.get("max_seconds"))
+    feed = story_feed()
 
     def stream() -> Iterator[str]:
         batch_seen: dict[str, tuple[Any, ...]] = {}
         proxy_seen: dict[str, tuple[Any, ...]] = {}
         started = last_ping = time.monotonic()
+        story_position = feed.position()
         yield "retry: 2000\n\n"
-        while time.monotonic() - started < limit:
+        while time.monotonic() - started < limit and not stopping.is_set():
             with db.read() as session:
                 batches = session.scalars(select(Batch)).all()
                 changed = [b for b in batches if batch_seen.get(b.id) != _batch_key(b)]
@@ -138,15 +146,32 @@ def events() -> Response:
                 for proxy_id in gone_proxies:
                     yield _sse("proxy_deleted", {"id": proxy_id})
                 proxy_seen = {p.id: _proxy_key(p) for p in proxies}
+            story_position, story_events = feed.poll(story_position)
+            for kind, data in story_events:
+                yield _sse(kind, data)
             if time.monotonic() - last_ping >= EVENT_PING_SECONDS:
                 last_ping = time.monotonic()
                 yield _sse("ping", {"time": utcnow().isoformat()})
-            time.sleep(EVENT_POLL_SECONDS)
+            stopping.wait(EVENT_POLL_SECONDS)
 
     response = Response(stream_with_context(stream()), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
     return response
+
+
+def story_feed() -> StoryFeed:
+    """The application's one story feed (every event stream reads from it)."""
+    extensions = current_app.extensions
+    feed = extensions.get(STORY_FEED_KEY)
+    if feed is None:
+        with _FEED_LOCK:
+            feed = extensions.get(STORY_FEED_KEY)
+            if feed is None:
+                feed = extensions[STORY_FEED_KEY] = StoryFeed(
+                    services().db, tick=EVENT_POLL_SECONDS
+                )
+    return feed
 
 
 def _stream_seconds(raw: str | None) -> float:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app
@@ -26,6 +27,8 @@ class Services:
     state: BatchStateManager
     pool: WorkerPool | None = None
     maintenance: Any = None
+    # Set when the server begins to stop: long-lived streams end at once.
+    stopping: threading.Event = field(default_factory=threading.Event)
 
 
 def services() -> Services:

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
-from storycheck.errors import ValidationError
+from storycheck.errors import ValidationError, reject_control_characters
 
 
 def json_body(*, required: bool = True) -> dict[str, Any]:
@@ -125,6 +125,7 @@ def require_str(
     value = value.strip()
     if not value and not allow_empty:
         raise ValidationError(f"{name} cannot be empty", details={"field": name})
+    reject_control_characters(value, name)
     if len(value) > max_length:
         raise ValidationError(
             f"{name} is longer than {max_length} characters",

@@ -107,8 +107,33 @@ SCHEMAS: dict[str, Any] = {
          "niche": _nullable(STR), "status": STR, "active_story": BOOL,
          "last_story_detected": TIME, "total_checks": INT, "total_detections": INT,
          "last_checked": TIME, "last_detected": TIME, "detection_rate": NUM,
-         "is_private": _nullable(BOOL), "created_at": TIME, "updated_at": TIME},
-        ["id", "username", "status", "active_story", "total_checks", "total_detections"],
+         "is_private": _nullable(BOOL), "not_found": BOOL, "not_found_at": TIME,
+         "story_posted_at": TIME, "story_expires_at": TIME, "story_live": BOOL,
+         "created_at": TIME, "updated_at": TIME},
+        ["id", "username", "status", "active_story", "total_checks", "total_detections",
+         "story_live"],
+    ),
+    "LiveStory": _obj(
+        {"profile_id": STR, "username": STR, "niche_id": _nullable(STR),
+         "niche_name": _nullable(STR), "posted_at": TIME, "first_posted_at": TIME,
+         "expires_at": TIME, "expires_in_seconds": INT, "item_count": INT, "checked_at": TIME,
+         "story_url": STR},
+        ["profile_id", "username", "posted_at", "expires_at", "expires_in_seconds",
+         "story_url"],
+    ),
+    "StoryWindow": _obj(
+        {"id": STR, "first_taken_at": TIME, "last_taken_at": TIME, "expires_at": TIME,
+         "item_count": INT, "first_seen_at": TIME, "last_seen_at": TIME,
+         "batch_id": _nullable(STR), "live": BOOL},
+        ["id", "expires_at", "item_count", "first_seen_at", "last_seen_at", "live"],
+    ),
+    "BatchResult": _obj(
+        {"profile_id": STR, "username": STR,
+         "outcome": {"type": "string",
+                     "enum": ["story", "no_story", "private", "failed", "pending"]},
+         "posted_at": TIME, "expires_at": TIME, "checked_at": TIME, "item_count": INT,
+         "failure_kind": _nullable(STR), "error": _nullable(STR)},
+        ["profile_id", "username", "outcome"],
     ),
     "ProfilePage": _obj(
         {"profiles": _array(_ref("Profile")), "total": INT, "page": INT, "page_size": INT,
@@ -129,8 +154,10 @@ SCHEMAS: dict[str, Any] = {
          "successful_checks": INT, "failed_checks": INT, "completion_rate": NUM,
          "profiles_with_stories": _array(STR), "created_at": TIME, "updated_at": TIME,
          "started_at": TIME, "completed_at": TIME, "stories_found": INT, "checks_failed": INT,
-         "private_profiles": INT, "pending_profiles": INT, "in_flight_profiles": INT, "rate_per_minute": INT,
-         "eta_seconds": _nullable(INT)},
+         "private_profiles": INT, "pending_profiles": INT, "in_flight_profiles": INT,
+         "rate_per_minute": INT, "eta_seconds": _nullable(INT),
+         "allowed_actions": _array({"type": "string",
+                                    "enum": ["start", "stop", "resume", "reorder", "delete"]})},
         ["id", "niche", "status", "queue_position", "total_profiles", "completed_profiles",
          "successful_checks", "profiles_with_stories", "completed_at"],
     ),
@@ -191,7 +218,22 @@ def _paths() -> dict[str, Any]:
     filters = [
         _query("niche_id", STR), _query("status", STR), _query("search", STR),
         _query("active_story", {"type": "string", "enum": ["true", "false"]}),
+        _query("not_found", {"type": "string", "enum": ["true", "false"]}),
     ]
+    live_filters = [
+        _query("niche_id", STR), _query("search", STR),
+        _query("since", STR, "ISO-8601 time or a span back from `at`: 90s, 30m, 2h, 1d"),
+        _query("sort", {"type": "string", "enum": ["posted", "expires"]}),
+        _query("order", {"type": "string", "enum": ["desc", "asc"]}),
+        _query("at", {"type": "string", "format": "date-time"},
+               "evaluate \"live\" at this time instead of now"),
+    ]
+    results_filters = [
+        _query("outcome", {"type": "string",
+                           "enum": ["story", "no_story", "private", "failed", "all"]}),
+        _query("search", STR),
+    ]
+    csv_answer = {"description": "CSV", "content": {"text/csv": {"schema": STR}}}
     sorting = [_query("sort_by", STR), _query("sort_direction", {"type": "string",
                                                                   "enum": ["asc", "desc"]})]
     limit_offset = [
@@ -199,6 +241,14 @@ def _paths() -> dict[str, Any]:
         _query("offset", {"type": "integer", "minimum": 0}),
     ]
     batch_list = _json(_array(_ref("Batch")))
+    selection = {
+        **_json(_array(_ref("Batch")), "The batches acted on"),
+        "headers": {"X-Storycheck-Skipped": {
+            "description": "Listed batches left alone, as id:status pairs separated by commas",
+            "schema": STR}},
+    }
+    strict = _query("strict", {"type": "string", "enum": ["0", "1", "true", "false"]},
+                    "1: refuse the whole list with 409 when one batch is not eligible")
     niche_body = _obj({"name": STR, "order": INT, "daily_story_target": INT})
     profile_body = _obj({"username": STR, "status": STR, "niche_id": _nullable(STR)})
     return {
@@ -237,6 +287,57 @@ def _paths() -> dict[str, Any]:
                         body=_obj({"profile_ids": ID_LIST, "status": STR,
                                    "niche_id": _nullable(STR)}, ["profile_ids"]),
                         errors=("400", "404", "415"), tag="profiles"),
+        },
+        "/api/profiles/export.csv": {
+            "get": _op("Profiles matching the list's filters as CSV (streamed)",
+                       {"200": csv_answer}, params=filters, errors=("400",), tag="profiles"),
+        },
+        "/api/profiles/clear-not-found": {
+            "post": _op("Clear the not-found flag of profiles by hand",
+                        {"200": _json(_obj({"cleared": INT}, ["cleared"]))},
+                        body=_obj({"profile_ids": ID_LIST}, ["profile_ids"]),
+                        errors=("400", "415"), tag="profiles"),
+        },
+        "/api/profiles/{profile_id}/stories": {
+            "get": _op("A profile's story windows, newest first",
+                       {"200": _json(_obj({"windows": _array(_ref("StoryWindow"))},
+                                          ["windows"]))},
+                       params=[profile_id,
+                               _query("limit", {"type": "integer", "minimum": 1,
+                                                "maximum": 1000}),
+                               _query("at", {"type": "string", "format": "date-time"})],
+                       tag="stories"),
+        },
+        "/api/stories/live": {
+            "get": _op("Accounts whose story is live now (keyset pages)",
+                       {"200": _json(_obj({"stories": _array(_ref("LiveStory")),
+                                           "next_cursor": _nullable(STR), "total": INT},
+                                          ["stories", "next_cursor", "total"]))},
+                       params=[*live_filters,
+                               _query("limit", {"type": "integer", "minimum": 1,
+                                                "maximum": 500}),
+                               _query("cursor", STR)],
+                       errors=("400",), tag="stories"),
+        },
+        "/api/stories/live/counts": {
+            "get": _op("Live stories in all and per niche",
+                       {"200": _json(_obj(
+                           {"total": INT,
+                            "niches": _array(_obj({"niche_id": _nullable(STR),
+                                                   "name": _nullable(STR), "count": INT}))},
+                           ["total", "niches"]))},
+                       params=[live_filters[1], live_filters[2], live_filters[5]],
+                       errors=("400",), tag="stories"),
+        },
+        "/api/stories/live.csv": {
+            "get": _op("Live stories as CSV (streamed, any size)", {"200": csv_answer},
+                       params=live_filters, errors=("400",), tag="stories"),
+        },
+        "/api/stories/live.json": {
+            "get": _op("Live stories as one JSON document (streamed, any size)",
+                       {"200": _json(_obj({"at": TIME, "stories": _array(_ref("LiveStory")),
+                                           "count": INT}))},
+                       params=live_filters, errors=("400",), tag="stories"),
         },
         "/api/profiles/refresh-stories": {
             "post": _op("Clear expired active stories",
@@ -290,19 +391,19 @@ def _paths() -> dict[str, Any]:
                           body=_ref("BatchIds"), errors=("400", "404", "415"), tag="batches"),
         },
         "/api/batches/start": {
-            "post": _op("Queue paused or done batches", {"200": batch_list},
-                        body=_ref("BatchIds"), errors=("400", "404", "409", "415"),
-                        tag="batches"),
+            "post": _op("Queue paused or done batches (eligible ones; others skipped)", {"200": selection},
+                        params=[strict], body=_ref("BatchIds"),
+                        errors=("400", "404", "409", "415"), tag="batches"),
         },
         "/api/batches/stop": {
-            "post": _op("Pause queued or running batches", {"200": batch_list},
-                        body=_ref("BatchIds"), errors=("400", "404", "409", "415"),
-                        tag="batches"),
+            "post": _op("Pause queued or running batches (eligible ones; others skipped)", {"200": selection},
+                        params=[strict], body=_ref("BatchIds"),
+                        errors=("400", "404", "409", "415"), tag="batches"),
         },
         "/api/batches/resume": {
-            "post": _op("Re-queue paused batches", {"200": batch_list},
-                        body=_ref("BatchIds"), errors=("400", "404", "409", "415"),
-                        tag="batches"),
+            "post": _op("Re-queue paused batches (eligible ones; others skipped)", {"200": selection},
+                        params=[strict], body=_ref("BatchIds"),
+                        errors=("400", "404", "409", "415"), tag="batches"),
         },
         "/api/batches/reorder": {
             "post": _op("Move queued batches to the front, in order", {"200": batch_list},
@@ -332,11 +433,29 @@ def _paths() -> dict[str, Any]:
                                _query("start_time", STR), _query("end_time", STR)],
                        errors=("400",), tag="batches"),
         },
+        "/api/batches/{batch_id}/results": {
+            "get": _op("Every account of a batch with its outcome (paged, searchable)",
+                       {"200": _json(_obj(
+                           {"results": _array(_ref("BatchResult")), "total": INT, "page": INT,
+                            "page_size": INT,
+                            "counts": _obj({"story": INT, "no_story": INT, "private": INT,
+                                            "failed": INT, "pending": INT})},
+                           ["results", "total", "page", "page_size", "counts"]))},
+                       params=[batch_id, *results_filters, page,
+                               _query("page_size", {"type": "integer", "minimum": 1,
+                                                    "maximum": 1000})],
+                       tag="batches"),
+        },
         "/api/batches/{batch_id}/results.csv": {
-            "get": _op("Outcomes as CSV",
-                       {"200": {"description": "CSV",
-                                "content": {"text/csv": {"schema": STR}}}},
-                       params=[batch_id], tag="batches"),
+            "get": _op("Outcomes as CSV (streamed)", {"200": csv_answer},
+                       params=[batch_id, *results_filters], tag="batches"),
+        },
+        "/api/batches/{batch_id}/results.json": {
+            "get": _op("Outcomes as one JSON document (streamed)",
+                       {"200": _json(_obj({"batch_id": STR,
+                                           "results": _array(_ref("BatchResult")),
+                                           "count": INT}))},
+                       params=[batch_id, *results_filters], tag="batches"),
         },
         "/api/settings": {
             "get": _op("Current settings", {"200": _json(_ref("Settings"))}, errors=("400",),
@@ -387,7 +506,8 @@ def _paths() -> dict[str, Any]:
         },
         "/api/events": {
             "get": {
-                "summary": "Server-Sent Events: batch, batch_deleted, proxy, ping",
+                "summary": "Server-Sent Events: batch, batch_deleted, proxy, proxy_deleted, "
+                "story_detected, story_expired, ping",
                 "tags": ["system"],
                 "parameters": [_query("max_seconds", {"type": "number", "minimum": 0})],
                 "responses": {"200": {"description": "event stream",

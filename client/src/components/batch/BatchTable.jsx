@@ -17,8 +17,9 @@ export function storiesFound(batch) {
   return batch.stories_found ?? batch.successful_checks ?? 0
 }
 
-function eligible(batches, statuses) {
-  return batches.filter((b) => statuses.includes(b.status)).map((b) => b.id)
+/** Ids of the batches whose server-computed `allowed_actions` include `action`. */
+function eligible(batches, action) {
+  return batches.filter((b) => (b.allowed_actions || []).includes(action)).map((b) => b.id)
 }
 
 function StreamBadge() {
@@ -38,9 +39,9 @@ function Toolbar({ onOpenLogs }) {
   const { start, stop, resume, remove, retryFailed, moveSelection } = useBatchStore.getState()
   const selected = batches.filter((b) => selectedIds.has(b.id))
 
-  const startIds = eligible(selected, ['paused', 'done', 'queued'])
-  const stopIds = eligible(selected, ['queued', 'in_progress'])
-  const resumeIds = eligible(selected, ['paused'])
+  const startIds = eligible(selected, 'start')
+  const stopIds = eligible(selected, 'stop')
+  const resumeIds = eligible(selected, 'resume')
   const retryIds = selected.filter((b) => (b.checks_failed ?? b.failed_checks ?? 0) > 0).map((b) => b.id)
 
   const queue = batches.filter((b) => b.status === 'queued').map((b) => b.id)
@@ -71,11 +72,12 @@ function Toolbar({ onOpenLogs }) {
         disabled={busy || !startIds.length}
         onClick={() => start(startIds)}
         data-testid="batch-start"
+        title="Run a finished batch again"
       >
         Start
       </button>
       <button type="button" disabled={busy || !stopIds.length} onClick={() => stop(stopIds)} data-testid="batch-stop">
-        Stop
+        Pause
       </button>
       <button type="button" disabled={busy || !resumeIds.length} onClick={() => resume(resumeIds)} data-testid="batch-resume">
         Resume

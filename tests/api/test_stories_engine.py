@@ -1,0 +1,120 @@
+"""`/api/stories/live` equals the simulator's truth after real batches through the engine.
+
+The engine runs against the simulator process over real HTTP (tests/engine fixtures); the API
+is a Flask app on the same database. Moving the simulator's clock past a story's expiry and
+checking again removes the account from the list (the server is asked with `at=`, the time
+the simulated world is at).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from storycheck.app import create_app, shutdown
+from storycheck.config import Config
+from storycheck.testing import seed_niche, seed_profiles
+from tests.conftest import TEST_SECRET_KEY
+from tests.engine.conftest import engine_db, rig, secrets, simulator  # noqa: F401
+
+PER_NICHE = 150
+
+
+def _iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).isoformat()
+
+
+def _live(client: Any, **params: Any) -> list[dict[str, Any]]:
+    stories: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        query = {**params, "limit": 500, **({"cursor": cursor} if cursor else {})}
+        body = client.get("/api/stories/live", query_string=query).get_json()
+        stories.extend(body["stories"])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            assert body["total"] == len(stories)
+            return stories
+
+
+def _truth_live(sim: Any, usernames: list[str], at: float) -> set[str]:
+    return {name for name in usernames if sim.truth(name, at)["has_story"]}
+
+
+def _run(engine: Any, niches: list[str]) -> list[str]:
+    batches = [engine.state.create_batch(niche_id=n, all_profiles=True).id for n in niches]
+    for batch_id in batches:
+        engine.wait_done(batch_id, timeout=120)
+    return batches
+
+
+def test_live_stories_equal_the_truth_and_leave_when_they_expire(
+    simulator: Any, rig: Any, engine_db: Any  # noqa: F811
+) -> None:
+    sim = simulator(4)
+    engine = rig(sim)
+    fitness = engine.niche_id
+    food = seed_niche(engine_db, "food")
+    names = {
+        fitness: sim.usernames(PER_NICHE, start=0),
+        food: sim.usernames(PER_NICHE, start=PER_NICHE),
+    }
+    engine.add_profiles(names[fitness])
+    seed_profiles(engine_db, food, names[food])
+    everyone = names[fitness] + names[food]
+
+    first_batches = _run(engine, [fitness, food])
+    app = create_app(
+        Config(database_url=str(engine_db.url), engine_enabled=False, secret_key=TEST_SECRET_KEY),
+        start_background=False,
+    )
+    try:
+        client = app.test_client()
+        now = time.time()
+        stories = _live(client, at=_iso(now))
+        listed = {s["username"] for s in stories}
+        assert listed == _truth_live(sim, everyone, now)
+        assert len(listed) > 20
+        for niche_id, usernames in names.items():
+            in_niche = {s["username"] for s in _live(client, at=_iso(now), niche_id=niche_id)}
+            assert in_niche == _truth_live(sim, usernames, now) and in_niche
+        for story in stories:
+            truth = sim.truth(story["username"], now)
+            assert datetime.fromisoformat(story["posted_at"]).timestamp() == (
+                truth["latest_reel_media"]
+            )
+            assert datetime.fromisoformat(story["expires_at"]).timestamp() == truth["expiring_at"]
+            assert story["item_count"] == truth["items"]
+        counts = client.get("/api/stories/live/counts", query_string={"at": _iso(now)}).get_json()
+        assert counts["total"] == len(listed)
+
+        # The batch results list every account; the story count is the batch's stories_found.
+        for batch_id, niche_id in zip(first_batches, (fitness, food), strict=True):
+            batch = client.get(f"/api/batches/{batch_id}").get_json()
+            results = client.get(
+                f"/api/batches/{batch_id}/results", query_string={"page_size": 1000}
+            ).get_json()
+            assert results["total"] == PER_NICHE == len(results["results"])
+            assert results["counts"]["story"] == batch["stories_found"]
+            with_story = {r["username"] for r in results["results"] if r["outcome"] == "story"}
+            assert with_story == _truth_live(sim, names[niche_id], now)
+            failed = [r for r in results["results"] if r["outcome"] == "failed"]
+            assert len(failed) == results["counts"]["failed"]
+            assert {r["failure_kind"] for r in failed} <= {"not_found"}
+
+        # Move the simulated world past the first expiry and check everyone again.
+        first_expiry = min(datetime.fromisoformat(s["expires_at"]).timestamp() for s in stories)
+        leaving = {s["username"] for s in stories if s["expires_at"] == _iso(first_expiry)}
+        offset = first_expiry + 10 - time.time()
+        httpx.post(f"{sim.base_url}/__sim__/clock", json={"offset": offset}).raise_for_status()
+        _run(engine, [fitness, food])
+        later = time.time() + offset
+        moved = {s["username"] for s in _live(client, at=_iso(later))}
+        assert moved == _truth_live(sim, everyone, later)
+        gone = leaving - _truth_live(sim, everyone, later)
+        assert gone and moved and not (gone & moved)
+    finally:
+        shutdown(app)
