@@ -504,7 +504,7 @@ def test_a_rate_limit_halves_the_pairs_budget_which_is_persisted_and_recovers(ri
         return None
 
     checker = FakeChecker(limited, latency=0.002)
-    options = fast_options(window_seconds=2.0, learn_quiet_share=0.25)
+    options = fast_options(window_seconds=2.0, learn_quiet_share=0.25, learn_forget_windows=3)
     engine = rig(
         None, checker=checker, options=options, proxy_hourly_limit=16, max_threads=1, **pairs(1)
     )
@@ -518,7 +518,7 @@ def test_a_rate_limit_halves_the_pairs_budget_which_is_persisted_and_recovers(ri
     assert learned is not None and learned <= 8
     (message,) = logs(engine, batch_id, "RATE_LIMITED")
     assert f"budget now {learned} requests per hour" in message
-    # Quiet periods give the budget back, step by step, up to the setting.
+    # Quiet periods give the budget back step by step, and a long quiet the setting.
     wait_until(
         lambda: proxy_rows(engine)["10.0.0.1"].learned_hourly_limit is None,
         timeout=30,
