@@ -29,8 +29,8 @@ from bench_engine_common import (
 
 from storycheck.engine.client import InstagramClient, PairIdentity, proxy_url
 from storycheck.engine.errors import IgError
-from storycheck.engine.harness import SimulatorProcess
 from storycheck.engine.options import EngineOptions
+from storycheck.testing import SimulatorProcess
 
 
 async def original_loop(

@@ -24,7 +24,10 @@ from storycheck.batches.state import BatchStateManager
 from storycheck.config import Config
 from storycheck.crypto import SecretBox
 from storycheck.db import Database
-from storycheck.engine.harness import (
+from storycheck.engine.options import EngineOptions
+from storycheck.engine.pool import WorkerPool
+from storycheck.migrate import upgrade
+from storycheck.testing import (
     Reconciler,
     SimulatorProcess,
     batch_row,
@@ -34,9 +37,6 @@ from storycheck.engine.harness import (
     set_settings,
     wait_until,
 )
-from storycheck.engine.options import EngineOptions
-from storycheck.engine.pool import WorkerPool
-from storycheck.migrate import upgrade
 
 SECRET_KEY = "bench-secret-key"
 
@@ -103,7 +103,8 @@ def seed_world(
     known = sim.known_ids(names) if resolved or existing_only else {}
     if existing_only:
         names = [n for n in names if n in known]
-    ids = seed_profiles(db, niche, names, user_ids=known if resolved else None)
+    privacy = sim.known_privacy(names) if resolved else None
+    ids = seed_profiles(db, niche, names, user_ids=known if resolved else None, private=privacy)
     return niche, ids
 
 

@@ -26,8 +26,8 @@ from bench_engine_common import (
     temporary_database,
 )
 
-from storycheck.engine.harness import SimulatorProcess, batch_row
 from storycheck.engine.options import EngineOptions
+from storycheck.testing import SimulatorProcess, batch_row
 
 
 def main() -> None:

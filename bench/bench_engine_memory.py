@@ -28,7 +28,7 @@ from bench_engine_common import (
 )
 
 from storycheck.batches.state import BatchStateManager
-from storycheck.engine.harness import SimulatorProcess, batch_row
+from storycheck.testing import SimulatorProcess, batch_row
 
 
 def main() -> None:

@@ -23,8 +23,8 @@ from bench_engine_common import (
     wait_done,
 )
 
-from storycheck.engine.harness import SimulatorProcess
 from storycheck.engine.options import EngineOptions
+from storycheck.testing import SimulatorProcess
 
 
 def main() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from storycheck.db import Database, new_id
-from storycheck.engine.harness import seed_profiles, set_settings
 from storycheck.niches.models import Niche
+from storycheck.testing import seed_profiles, set_settings
 
 __all__ = ["make_niche", "make_profiles", "set_settings"]
 

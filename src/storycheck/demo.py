@@ -14,7 +14,6 @@ import click
 from storycheck.config import Config
 from storycheck.crypto import SecretBox
 from storycheck.db import Database, new_id
-from storycheck.engine.harness import seed_profiles
 from storycheck.keys import open_secret_box
 from storycheck.migrate import upgrade
 from storycheck.niches.models import Niche
@@ -30,6 +29,7 @@ from storycheck.simulator import (
     SimulatorServer,
     user_id_for,
 )
+from storycheck.testing import seed_profiles
 
 log = logging.getLogger(__name__)
 

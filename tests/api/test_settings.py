@@ -23,6 +23,10 @@ DEFAULTS = {
     "min_request_interval": 2.0,
     "reel_ids_per_request": 20,
     "max_attempts": 3,
+    "request_jitter": 0.4,
+    "action_block_cooldown_hours": 6.0,
+    "not_found_recheck_days": 7,
+    "dense_doc_id": "",
     "notifications_enabled": True,
     "notification_email": None,
 }
@@ -180,6 +184,8 @@ def _bad_values(name: str) -> list[object]:
         return ["perhaps", 2, [True]]
     if field.kind == "email":
         return ["nobody", "a@b", 5]
+    if field.kind == "digits":
+        return ["12ab", "1" * 65, "１２", True, -1, 1.5, {"n": 1}]
     assert field.minimum is not None and field.maximum is not None
     return [field.minimum - 1, field.maximum + 1, True, "many", 10**400, {"n": 1}]
 
@@ -211,3 +217,29 @@ def test_non_object_bodies_are_400(client, raw):  # type: ignore[no-untyped-def]
 def test_nul_characters_never_cause_a_500(client):  # type: ignore[no-untyped-def]
     response = client.put("/api/settings", json={"notification_email": "a\x00@example.com"})
     assert response.status_code < 500
+
+
+def test_engine_answer_settings_validate_their_ranges(client):  # type: ignore[no-untyped-def]
+    ok = client.put(
+        "/api/settings",
+        json={
+            "request_jitter": 0.25,
+            "actionBlockCooldownHours": 12,
+            "not_found_recheck_days": 30,
+            "dense_doc_id": " 8845758582119845 ",
+        },
+    )
+    assert ok.status_code == 200, ok.get_data(as_text=True)
+    body = ok.get_json()
+    assert (body["request_jitter"], body["action_block_cooldown_hours"]) == (0.25, 12.0)
+    assert (body["not_found_recheck_days"], body["dense_doc_id"]) == (30, "8845758582119845")
+    for field, value in (
+        ("request_jitter", 0.95),
+        ("action_block_cooldown_hours", 0.1),
+        ("not_found_recheck_days", 0),
+        ("dense_doc_id", "12ab"),
+    ):
+        error = _error(client.put("/api/settings", json={field: value}), 400)
+        assert error["details"]["field"] == field
+    off = client.put("/api/settings", json={"dense_doc_id": ""})
+    assert off.status_code == 200 and off.get_json()["dense_doc_id"] == ""

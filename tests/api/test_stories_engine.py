@@ -16,9 +16,8 @@ import httpx
 
 from storycheck.app import create_app, shutdown
 from storycheck.config import Config
-from storycheck.engine.harness import seed_niche, seed_profiles
-from tests.conftest import TEST_SECRET_KEY
-from tests.engine.conftest import engine_db, rig, secrets, simulator  # noqa: F401
+from storycheck.testing import seed_niche, seed_profiles
+from tests.engine.conftest import SECRET_KEY, engine_db, rig, secrets, simulator  # noqa: F401
 
 PER_NICHE = 150
 
@@ -83,7 +82,7 @@ def test_live_stories_equal_the_truth_and_leave_when_they_expire(
 
     first_batches = _run(engine, [fitness, food])
     app = create_app(
-        Config(database_url=str(engine_db.url), engine_enabled=False, secret_key=TEST_SECRET_KEY),
+        Config(database_url=str(engine_db.url), engine_enabled=False, secret_key=SECRET_KEY),
         start_background=False,
     )
     try:

@@ -19,7 +19,6 @@ import pytest
 
 from storycheck.crypto import SecretBox
 from storycheck.db import Database
-from storycheck.engine.harness import ProxySpec, seed_pairs, set_settings
 from storycheck.migrate import upgrade
 from storycheck.simulator import (
     LimitsConfig,
@@ -28,6 +27,7 @@ from storycheck.simulator import (
     SimulatorConfig,
     SimulatorServer,
 )
+from storycheck.testing import ProxySpec, seed_pairs, set_settings
 from tests.robustness.conftest import (  # noqa: F401 - fixtures shared with the robustness suite
     ENGINE_ENV,
     FAST_SETTINGS,

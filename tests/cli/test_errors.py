@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from storycheck.cli import main
 from storycheck.db import Database
-from storycheck.engine.harness import seed_niche, seed_profiles
 from storycheck.migrate import upgrade
+from storycheck.testing import seed_niche, seed_profiles
 from tests.cli.conftest import cli_env
 from tests.live import free_port
 

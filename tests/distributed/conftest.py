@@ -30,9 +30,9 @@ from tests.live import free_port, wait_until
 from storycheck.batches.models import BatchProfile
 from storycheck.db import Database
 from storycheck.distributed.models import PairLease, WorkerHeartbeat
-from storycheck.engine.harness import ProxySpec, SimulatorProcess
 from storycheck.migrate import upgrade
 from storycheck.simulator import PopulationConfig
+from storycheck.testing import ProxySpec, SimulatorProcess
 
 PG_ADMIN_URL = os.environ.get(
     "STORYCHECK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -11,8 +11,8 @@ from storycheck.crypto import SecretBox
 from storycheck.db import Database
 from storycheck.distributed.models import PairLease, WorkerHeartbeat
 from storycheck.distributed.ownership import OwnershipOptions, PairOwnership
-from storycheck.engine.harness import ProxySpec, seed_pairs
 from storycheck.proxies.models import Proxy, ProxyUsage
+from storycheck.testing import ProxySpec, seed_pairs
 
 pytestmark = pytest.mark.postgres
 

@@ -9,35 +9,18 @@ few seconds on both sides.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
-from storycheck.batches.models import BatchProfile
-from storycheck.batches.state import BatchStateManager
-from storycheck.config import Config
 from storycheck.crypto import SecretBox
 from storycheck.db import Database
 from storycheck.engine.checker import Checker
-from storycheck.engine.harness import (
-    ProxySpec,
-    Reconciler,
-    SimulatorProcess,
-    batch_row,
-    seed_niche,
-    seed_pairs,
-    seed_profiles,
-    set_settings,
-    wait_until,
-)
 from storycheck.engine.options import EngineOptions
-from storycheck.engine.pool import WorkerPool
 from storycheck.migrate import upgrade
-from storycheck.profiles.models import Profile
 from storycheck.simulator import PopulationConfig
+from storycheck.testing import EngineRig, ProxySpec, SimulatorProcess, start_engine
 
 SIM_SEED = 7
 SECRET_KEY = "engine-test-secret"
@@ -122,57 +105,7 @@ def engine_db(tmp_path: Path) -> Iterator[Database]:
     db.dispose()
 
 
-@dataclass
-class Rig:
-    """A running engine: worker pool, state manager and reconciler on one database."""
-
-    db: Database
-    secrets: SecretBox
-    pool: WorkerPool
-    state: BatchStateManager
-    reconciler: Reconciler
-    niche_id: str
-    profile_ids: list[str] = field(default_factory=list)
-
-    def add_profiles(
-        self, usernames: list[str], user_ids: dict[str, str | None] | None = None
-    ) -> list[str]:
-        """Seed profiles into the rig's niche."""
-        ids = seed_profiles(self.db, self.niche_id, usernames, user_ids=user_ids)
-        self.profile_ids.extend(ids)
-        return ids
-
-    def create_batch(self, profile_ids: list[str] | None = None) -> str:
-        """Create (and, with a free slot, start) a batch."""
-        if profile_ids is None:
-            return self.state.create_batch(niche_id=self.niche_id, all_profiles=True).id
-        return self.state.create_batch(niche_id=self.niche_id, profile_ids=profile_ids).id
-
-    def status(self, batch_id: str) -> str | None:
-        """The batch's status now (None when deleted)."""
-        row = batch_row(self.db, batch_id)
-        return None if row is None else row.status
-
-    def wait_done(self, batch_id: str, timeout: float = 60.0) -> None:
-        """Wait until the batch is done."""
-        wait_until(
-            lambda: self.status(batch_id) == "done", timeout=timeout, what=f"batch {batch_id} done"
-        )
-
-    def items(self, batch_id: str) -> list[tuple[BatchProfile, Profile]]:
-        """Every item of a batch with its profile."""
-        with self.db.read() as session:
-            rows = session.execute(
-                select(BatchProfile, Profile)
-                .join(Profile, Profile.id == BatchProfile.profile_id)
-                .where(BatchProfile.batch_id == batch_id)
-            ).all()
-            return [(bp, p) for bp, p in rows]
-
-    def stop(self) -> None:
-        """Stop reconciler and pool."""
-        self.reconciler.stop()
-        self.pool.stop(timeout=5.0)
+Rig = EngineRig  # the engine rig of `storycheck.testing`
 
 
 @pytest.fixture
@@ -190,38 +123,18 @@ def rig(engine_db: Database, secrets: SecretBox) -> Iterator[Any]:
         reconcile_interval: float = 0.5,
         **settings: Any,
     ) -> Rig:
-        defaults: dict[str, Any] = {
-            "min_request_interval": 0.0,
-            "max_threads": 32,
-            "proxy_test_timeout": 3,
-        }
-        defaults.update(settings)
-        set_settings(engine_db, **defaults)
-        if sim is not None or pairs is not None:
-            seed_pairs(
-                engine_db,
-                secrets,
-                pairs if pairs is not None else sim.proxies,  # type: ignore[union-attr]
-                sessions if sessions is not None else sim.sessions,  # type: ignore[union-attr]
-            )
-        config = Config(
-            database_url=str(engine_db.url),
+        made = start_engine(
+            engine_db,
+            secrets,
             instagram_url=sim.base_url if sim is not None else "http://127.0.0.1:9",
             secret_key=SECRET_KEY,
-        )
-        pool = WorkerPool(
-            db=engine_db,
-            config=config,
-            secrets=secrets,
-            checker=checker,
+            proxies=pairs if pairs is not None else (sim.proxies if sim is not None else []),
+            sessions=sessions if sessions is not None else (sim.sessions if sim is not None else []),
             options=options or fast_options(),
+            checker=checker,
+            reconcile_interval=reconcile_interval,
+            **settings,
         )
-        state = BatchStateManager(engine_db, pool)
-        pool.attach(state)
-        pool.start()
-        state.reconcile(release_all_leases=True)
-        reconciler = Reconciler(state.reconcile, reconcile_interval).start()
-        made = Rig(engine_db, secrets, pool, state, reconciler, seed_niche(engine_db))
         rigs.append(made)
         return made
 

@@ -18,7 +18,9 @@ from storycheck.batches.invariants import check_invariants
 from storycheck.batches.models import BatchProfile
 from storycheck.batches.state import BatchStateManager
 from storycheck.db import Database
-from storycheck.engine.harness import (
+from storycheck.profiles.models import Profile
+from storycheck.stories.models import StoryResult
+from storycheck.testing import (
     batch_row,
     seed_niche,
     seed_pairs,
@@ -26,8 +28,6 @@ from storycheck.engine.harness import (
     set_settings,
     wait_until,
 )
-from storycheck.profiles.models import Profile
-from storycheck.stories.models import StoryResult
 from tests.engine.conftest import SECRET_KEY, limit_args
 from tests.engine.test_engine_sim import assert_matches_truth
 
@@ -92,7 +92,9 @@ def test_kill_minus_nine_at_random_moments_loses_and_doubles_nothing(
     names = sim.usernames(1500)
     # A third already resolved (story queries only), the rest needs lookups first.
     resolved = {n: t["user_id"] for n in names[:500] if (t := sim.truth(n, 0.0))["exists"]}
-    seed_profiles(engine_db, niche, names[:500], user_ids=resolved)
+    seed_profiles(
+        engine_db, niche, names[:500], user_ids=resolved, private=sim.known_privacy(names[:500])
+    )
     seed_profiles(engine_db, niche, names[500:])
     batch_id = BatchStateManager(engine_db).create_batch(niche_id=niche, all_profiles=True).id
     env = engine_env(engine_db, sim.base_url)

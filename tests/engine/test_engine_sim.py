@@ -11,28 +11,35 @@ from sqlalchemy import func, select
 
 from storycheck.batches.invariants import check_invariants
 from storycheck.batches.models import BatchLog, BatchProfile
-from storycheck.engine.harness import wait_until
 from storycheck.profiles.models import Profile
 from storycheck.proxies.models import IgSession, Proxy, ProxyErrorLog, ProxyUsage
 from storycheck.stories.models import StoryResult
+from storycheck.testing import wait_until
 from tests.engine.conftest import Rig, SimProcess, limit_args
 
 
 def assert_matches_truth(rig: Rig, sim: SimProcess, batch_id: str) -> dict[str, int]:
     """Every item's outcome equals the simulator's truth at the moment it was processed."""
-    counts = {"story": 0, "no_story": 0, "not_found": 0}
+    counts = {"story": 0, "no_story": 0, "private": 0, "not_found": 0}
     for item, profile in rig.items(batch_id):
         assert item.processed_at is not None, profile.username
         truth = sim.truth(profile.username, item.processed_at.timestamp())
         if not truth["exists"]:
-            assert (item.status, item.error) == ("failed", "not_found"), profile.username
+            assert (item.status, item.failure_kind) == ("failed", "not_found"), profile.username
             assert profile.not_found
             counts["not_found"] += 1
             continue
         assert item.status == "completed", (profile.username, item.status, item.error)
-        assert item.has_story == truth["has_story"], profile.username
         assert profile.ig_user_id == truth["user_id"]
+        if item.outcome == "private":
+            # Private and not followed by the checking session: unknown (its story, if any, is
+            # hidden from that session), never "no story".
+            assert profile.is_private and truth["is_private"] and not item.has_story
+            counts["private"] += 1
+            continue
+        assert item.has_story == truth["has_story"], profile.username
         if truth["has_story"]:
+            assert item.outcome == "story"
             counts["story"] += 1
             assert item.story_count == truth["items"]
             assert item.latest_story_at is not None
@@ -40,6 +47,7 @@ def assert_matches_truth(rig: Rig, sim: SimProcess, batch_id: str) -> dict[str, 
             assert item.story_expires_at is not None
             assert item.story_expires_at.timestamp() == truth["expiring_at"]
         else:
+            assert item.outcome == "no_story"
             counts["no_story"] += 1
     return counts
 
@@ -76,14 +84,15 @@ def test_5000_profiles_match_the_truth_without_a_single_limit_violation(
 
     started = time.monotonic()
     batch_id = engine.create_batch()
-    engine.wait_done(batch_id, timeout=120)
+    engine.wait_done(batch_id, timeout=300)  # generous: a loaded machine is much slower
     elapsed = time.monotonic() - started
 
     counts = assert_matches_truth(engine, sim, batch_id)
     assert counts["story"] > 500 and counts["no_story"] > 500 and counts["not_found"] > 50
     no_violations(sim)
     stats = sim.stats()["total"]["by_endpoint"]
-    assert stats["web_profile_info"] == 5000  # one lookup per profile, never more
+    # One lookup per profile, never more — except "not found", which a second pair confirms.
+    assert stats["web_profile_info"] == 5000 + counts["not_found"]
     # The pool's lookup ceiling is 16 pairs × 12.5/s = 200/s: 5,000 lookups need ≥ 25 s.
     assert elapsed >= 5000 / 200 * 0.9
 
@@ -94,14 +103,15 @@ def test_5000_profiles_match_the_truth_without_a_single_limit_violation(
         checks = session.execute(
             select(func.sum(Profile.total_checks), func.sum(Profile.total_detections))
         ).one()
-        assert checks == (counts["story"] + counts["no_story"], counts["story"])
+        checked = counts["story"] + counts["no_story"] + counts["private"]
+        assert checks == (checked, counts["story"])
         usage = session.scalar(select(func.sum(ProxyUsage.requests)))
         assert usage is not None and usage >= sim.requests()  # reservations cover every request
     logs = log_counts(engine, batch_id)
     assert logs["STORY_FOUND"] == counts["story"]
     assert logs["CHECK_FAILED"] == counts["not_found"]
     assert logs["PAIR_ASSIGNED"] == 16
-    assert logs["BATCH_END"] == 1
+    wait_until(lambda: log_counts(engine, batch_id).get("BATCH_END") == 1, timeout=10)
     assert 5 <= logs["PROGRESS"] <= 10
 
     # Second batch over the same, now resolved profiles: no lookups, dense story queries,
@@ -111,7 +121,7 @@ def test_5000_profiles_match_the_truth_without_a_single_limit_violation(
     engine.wait_done(second, timeout=60)
     after = sim.stats()["total"]["by_endpoint"]
     assert after["web_profile_info"] == before["web_profile_info"]
-    resolved = counts["story"] + counts["no_story"]
+    resolved = counts["story"] + counts["no_story"] + counts["private"]
     story_requests = sum(
         after.get(k, 0) - before.get(k, 0) for k in ("graphql_reels_media", "reels_media")
     )
@@ -262,7 +272,7 @@ def test_logged_out_and_challenged_sessions_are_taken_out_until_replaced(
 def test_transient_errors_retry_on_another_pair_and_a_dead_proxy_opens_its_circuit(
     simulator: Any, rig: Any, engine_db: Any
 ) -> None:
-    from storycheck.engine.harness import ProxySpec
+    from storycheck.testing import ProxySpec
 
     sim = simulator(4)
     sim.set_faults(
@@ -286,13 +296,16 @@ def test_transient_errors_retry_on_another_pair_and_a_dead_proxy_opens_its_circu
     retried = [item for item, _ in items if item.attempts > 0]
     assert retried, "faults should have caused retries"
     for item, profile in items:
-        if item.status == "failed" and item.error != "not_found":
+        if item.status == "failed" and item.failure_kind != "not_found":
             assert item.attempts == 3, (profile.username, item.attempts, item.error)
     completed = [(item, profile) for item, profile in items if item.status == "completed"]
     assert len(completed) >= 0.85 * len(items)
     for item, profile in completed:
         truth = sim.truth(profile.username, item.processed_at.timestamp())  # type: ignore[union-attr]
-        assert item.has_story == truth["has_story"]
+        if item.outcome == "private":  # hidden from a session that does not follow it
+            assert truth["is_private"] and not item.has_story
+        else:
+            assert item.has_story == truth["has_story"]
     assert log_counts(engine, batch_id).get("RETRY", 0) > 0
 
     with engine_db.read() as session:
@@ -318,7 +331,7 @@ def test_too_many_ids_halves_the_group_until_instagram_accepts_it(simulator: Any
     sim = simulator(2, "--graphql-reel-cap", "12", "--reel-cap", "5")
     engine = rig(sim, max_threads=1)
     names = sim.usernames(300)
-    engine.add_profiles(names, user_ids=known_ids(sim, names))
+    engine.add_profiles(names, user_ids=known_ids(sim, names), private=sim.known_privacy(names))
     batch_id = engine.create_batch()
     engine.wait_done(batch_id, timeout=60)
     assert_matches_truth(engine, sim, batch_id)
@@ -333,7 +346,7 @@ def test_v1_reels_media_form_with_its_own_cap(simulator: Any, rig: Any) -> None:
     sim = simulator(2, "--reel-cap", "5")
     engine = rig(sim, options=fast_options(dense=False), max_threads=1, reel_ids_per_request=20)
     names = sim.usernames(200)
-    engine.add_profiles(names, user_ids=known_ids(sim, names))
+    engine.add_profiles(names, user_ids=known_ids(sim, names), private=sim.known_privacy(names))
     batch_id = engine.create_batch()
     engine.wait_done(batch_id, timeout=60)
     assert_matches_truth(engine, sim, batch_id)
@@ -381,10 +394,13 @@ def test_pause_stops_new_requests_at_once_and_resume_checks_only_the_rest(
 
     engine.state.resume([batch_id])
     engine.wait_done(batch_id, timeout=60)
-    assert_matches_truth(engine, sim, batch_id)
+    counts = assert_matches_truth(engine, sim, batch_id)
     no_violations(sim)
-    # Nothing finished before the pause was checked again; no profile was looked up twice.
-    assert sim.requests("web_profile_info") == 600
+    # Nothing finished before the pause was checked again; no existing profile was looked up
+    # twice. A missing one is asked of a second pair by design, and a first "not found"
+    # verdict still unconfirmed at the pause is asked again after it (≤ 3 lookups each).
+    lookups = sim.requests("web_profile_info")
+    assert 600 + counts["not_found"] <= lookups <= 600 + 2 * counts["not_found"]
     with engine.db.read() as session:
         assert session.scalar(select(func.max(Profile.total_checks))) == 1
         assert check_invariants(session) == []
@@ -396,7 +412,9 @@ def test_delete_during_a_run_stops_requests_and_writes_nothing_afterwards(
     sim = simulator(6, *limit_args(lookups="20/2s", stories="20/2s"))
     engine = rig(sim, proxy_hourly_limit=20, lookup_hourly_limit=20)
     names = sim.usernames(600)
-    engine.add_profiles(names[:300], user_ids=known_ids(sim, names[:300]))
+    engine.add_profiles(
+        names[:300], user_ids=known_ids(sim, names[:300]), private=sim.known_privacy(names[:300])
+    )
     engine.add_profiles(names[300:])
     batch_id = engine.create_batch()
     wait_until(lambda: completed_count(engine, batch_id) >= 350, timeout=30, what="progress")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 from storycheck.engine.pacing import (
     GlobalLimits,
@@ -43,10 +44,46 @@ def test_window_is_counted_from_when_answers_arrived() -> None:
     assert pacer.next_free("p", "stories", 3.0) == 60.5
     assert pacer.used("p", "stories", 3.0) == 3
     assert pacer.used("p", "stories", 60.6) == 2
-    # Lookups have their own, smaller budget.
-    send(pacer, "lookup", 3.0)
-    send(pacer, "lookup", 4.0)
-    assert pacer.next_free("p", "lookup", 5.0) == 63.0
+
+
+def test_one_budget_per_session_covers_lookups_and_story_requests() -> None:
+    limits = PacingLimits(
+        stories_limit=5, lookup_limit=2, min_interval=1.0, window_seconds=60.0, margin=0.0
+    )
+    pacer = InMemoryPacer(limits)
+    send(pacer, "stories", 0.0, done=0.5)
+    send(pacer, "lookup", 1.0)
+    send(pacer, "lookup", 2.0)
+    # Lookups keep their own, smaller cap inside the session budget.
+    assert pacer.next_free("p", "lookup", 3.0) == 61.0
+    send(pacer, "stories", 3.0)
+    send(pacer, "stories", 4.0)
+    # Five requests of any kind fill the session budget: stories wait for the oldest answer.
+    assert pacer.next_free("p", "stories", 5.0) == 60.5
+    # A learned, lower budget applies at once; None gives the setting back.
+    pacer.set_pair_limit("p", 3)
+    assert pacer.session_limit("p") == 3
+    assert pacer.next_free("p", "stories", 5.0) == 62.0
+    pacer.set_pair_limit("p", None)
+    assert pacer.next_free("p", "stories", 5.0) == 60.5
+
+
+def test_the_gap_between_a_pairs_requests_is_jittered_within_bounds() -> None:
+    limits = PacingLimits(min_interval=10.0, jitter=0.4, stories_limit=10_000, margin=0.0)
+    pacer = InMemoryPacer(limits, rng=random.Random(3))
+    gaps = []
+    now = 0.0
+    for _ in range(400):
+        at = pacer.next_free("p", "stories", now)
+        gaps.append(at - now)
+        pacer.acquire("p", "stories", at)
+        pacer.complete("p", "stories", at)
+        now = at
+    gaps = gaps[1:]  # the first request has no predecessor
+    assert all(6.0 <= gap <= 14.0 for gap in gaps)
+    assert min(gaps) < 7.0 and max(gaps) > 13.0  # the whole ±40 % is used
+    assert 9.5 <= sum(gaps) / len(gaps) <= 10.5  # centred on the interval
+    assert PacingLimits(min_interval=2.0, jitter=0.0).gap(0.99) == 2.0
 
 
 def test_restored_usage_is_counted_at_the_end_of_its_minute_or_now() -> None:

@@ -13,12 +13,19 @@ from storycheck.batches.models import Batch, BatchLog, BatchProfile
 from storycheck.batches.state import BatchStateManager
 from storycheck.db import Database
 from storycheck.engine.checker import WorkItem
-from storycheck.engine.harness import ProxySpec, seed_niche, seed_pairs, seed_profiles
 from storycheck.engine.health import PairEvent
-from storycheck.engine.recorder import ItemOutcome, LogRow, PairWrite, PersistJob, Recorder
+from storycheck.engine.recorder import (
+    Identity,
+    ItemOutcome,
+    LogRow,
+    PairWrite,
+    PersistJob,
+    Recorder,
+)
 from storycheck.profiles.models import Profile
 from storycheck.proxies.models import Proxy, ProxyErrorLog, ProxyUsage
 from storycheck.stories.models import StoryResult
+from storycheck.testing import ProxySpec, seed_niche, seed_pairs, seed_profiles
 
 
 @pytest.fixture
@@ -45,7 +52,7 @@ def outcomes(items: list[WorkItem], *, story_every: int = 2) -> list[ItemOutcome
             status="completed",
             processed_at=now,
             has_story=i % story_every == 0,
-            story_count=1 if i % story_every == 0 else 0,
+            item_count=1 if i % story_every == 0 else 0,
             newest_taken_at=int(now) - 60 if i % story_every == 0 else None,
         )
         for i, item in enumerate(items)
@@ -134,6 +141,12 @@ def test_nothing_is_written_for_a_deleted_batch(world: tuple) -> None:
     state.delete([batch_id])
     assert recorder.record(outcomes(items), retention_hours=24, now=time.time()).recorded == set()
     assert recorder.release(items, now=time.time()) == 0
+    # A late lookup of the deleted batch does not touch the profile either.
+    late = Identity(items[0].profile_id, "999", False, None, None, item_id=items[0].id)
+    recorder.save_identities([late], now=time.time())
+    with db.read() as session:
+        profile = session.get(Profile, items[0].profile_id)
+        assert profile is not None and profile.ig_user_id != "999"
     recorder.persist(
         PersistJob(logs=[LogRow(batch_id, "RETRY", "late", time.time())]), now=time.time()
     )
@@ -143,7 +156,7 @@ def test_nothing_is_written_for_a_deleted_batch(world: tuple) -> None:
         assert session.scalar(select(func.sum(Profile.total_checks))) == 0
 
 
-def test_release_returns_items_keeping_attempts_and_looked_up_ids(any_db: Database) -> None:
+def test_a_looked_up_id_is_saved_at_once_and_release_keeps_attempts(any_db: Database) -> None:
     engine_db = any_db
     niche = seed_niche(engine_db)
     seed_profiles(engine_db, niche, ["a", "b"])
@@ -151,18 +164,73 @@ def test_release_returns_items_keeping_attempts_and_looked_up_ids(any_db: Databa
     recorder = Recorder(engine_db)
     batch_id = state.create_batch(niche_id=niche, all_profiles=True).id
     items = recorder.claim(batch_id, resolved=False, limit=10, lease_seconds=30, now=time.time())
-    items[0].ig_user_id, items[0].is_private, items[0].resolved_now = "77", True, True
+    # The id is saved while its item is still in flight (its own short transaction) …
+    recorder.save_identities(
+        [Identity(items[0].profile_id, "77", True, None, followed=None)], now=time.time()
+    )
+    with engine_db.read() as session:
+        assert session.scalar(select(BatchProfile.status).where(BatchProfile.id == items[0].id)) == (
+            "in_flight"
+        )
+        profile = session.get(Profile, items[0].profile_id)
+        assert profile is not None and (profile.ig_user_id, profile.is_private) == ("77", True)
     items[1].attempts = 2
     assert recorder.release(items, now=time.time()) == 2
     with engine_db.read() as session:
         rows = {bp.profile_id: bp for bp in session.scalars(select(BatchProfile))}
         assert {bp.status for bp in rows.values()} == {"pending"}
         assert rows[items[1].profile_id].attempts == 2
-        profile = session.get(Profile, items[0].profile_id)
-        assert profile is not None and (profile.ig_user_id, profile.is_private) == ("77", True)
-    # Now resolved, the item is claimed as ready for a story query.
+    # Now resolved, the item is claimed as ready for a story request: no second lookup.
     again = recorder.claim(batch_id, resolved=True, limit=10, lease_seconds=30, now=time.time())
     assert [i.ig_user_id for i in again] == ["77"]
+
+
+def test_saved_identities_remember_which_session_follows_a_private_account(
+    any_db: Database,
+) -> None:
+    niche = seed_niche(any_db)
+    (profile_id,) = seed_profiles(any_db, niche, ["p"])
+    recorder = Recorder(any_db)
+
+    def follower() -> str | None:
+        with any_db.read() as session:
+            profile = session.get(Profile, profile_id)
+            assert profile is not None
+            return profile.followed_by_session_id
+
+    recorder.save_identities([Identity(profile_id, "5", True, "s1", True)], now=time.time())
+    assert follower() == "s1"
+    recorder.save_identities([Identity(profile_id, "5", True, "s2", False)], now=time.time())
+    assert follower() == "s1"  # another session not following changes nothing
+    recorder.save_identities([Identity(profile_id, "5", True, "s1", False)], now=time.time())
+    assert follower() is None  # s1 no longer follows
+
+
+def test_outcomes_private_counter_and_confirmed_not_found(world: tuple) -> None:
+    db, state, recorder, niche = world
+    batch_id = state.create_batch(niche_id=niche, all_profiles=True).id
+    items = recorder.claim(batch_id, resolved=True, limit=10, lease_seconds=30, now=time.time())
+    now = time.time()
+    finals = [
+        ItemOutcome(items[0], "completed", now, outcome="story", has_story=True, item_count=2),
+        ItemOutcome(items[1], "completed", now, outcome="private"),
+        ItemOutcome(items[2], "completed", now, outcome="no_story"),
+        ItemOutcome(items[3], "failed", now, error="gone", failure_kind="not_found", not_found=True),
+        ItemOutcome(items[4], "failed", now, error="Asset deleted", failure_kind="unavailable"),
+    ]
+    assert len(recorder.record(finals, retention_hours=24, now=now).recorded) == 5
+    with db.read() as session:
+        batch = session.get(Batch, batch_id)
+        assert batch is not None
+        assert (batch.successful_checks, batch.private_profiles, batch.failed_checks) == (1, 1, 2)
+        rows = {bp.id: bp for bp in session.scalars(select(BatchProfile))}
+        assert [rows[i.id].outcome for i in items[:3]] == ["story", "private", "no_story"]
+        assert [rows[i.id].failure_kind for i in items[3:5]] == ["not_found", "unavailable"]
+        missing = session.get(Profile, items[3].profile_id)
+        assert missing is not None and missing.not_found and missing.not_found_at is not None
+        private = session.get(Profile, items[1].profile_id)
+        assert private is not None and not private.active_story and private.total_checks == 1
+        assert check_invariants(session) == []
 
 
 def test_a_rerun_refreshes_its_story_result_instead_of_duplicating_it(world: tuple) -> None:

@@ -53,6 +53,40 @@ export const SETTINGS_GROUPS = [
         default: 3,
         help: 'Transient failures before a check fails',
       },
+      {
+        name: 'request_jitter',
+        label: 'Random spread of the gap between requests',
+        type: 'float',
+        min: 0,
+        max: 0.9,
+        step: 0.05,
+        default: 0.4,
+        help: '0.4 = each gap is the interval ±40 %',
+      },
+      {
+        name: 'action_block_cooldown_hours',
+        label: 'Pause after "Action Blocked" (hours)',
+        type: 'float',
+        min: 0.5,
+        max: 72,
+        step: 0.5,
+        default: 6,
+      },
+      {
+        name: 'not_found_recheck_days',
+        label: 'Re-check "not found" accounts after (days)',
+        type: 'int',
+        min: 1,
+        max: 365,
+        default: 7,
+      },
+      {
+        name: 'dense_doc_id',
+        label: 'GraphQL doc_id for dense story requests',
+        type: 'digits',
+        default: '',
+        help: 'Empty = off (v1 reels_media, 20 accounts per request)',
+      },
     ],
   },
   {
@@ -91,6 +125,9 @@ export function validateSetting(field, raw) {
   if (field.type === 'email') {
     return text && !EMAIL_RE.test(text) ? 'Enter a valid email address (or leave it empty)' : null
   }
+  if (field.type === 'digits') {
+    return text && !/^[0-9]{1,64}$/.test(text) ? 'Digits only (or leave it empty for off)' : null
+  }
   if (text === '') return `Required (${rangeText(field)})`
   const n = Number(text)
   if (!Number.isFinite(n)) return `Must be a number (${rangeText(field)})`
@@ -106,6 +143,7 @@ export function parseSetting(field, raw) {
     const text = (raw ?? '').toString().trim()
     return text || null
   }
+  if (field.type === 'digits') return (raw ?? '').toString().trim()
   return Number(String(raw).trim())
 }
 

@@ -54,6 +54,7 @@ def check_invariants(session: Session, *, now: datetime | None = None) -> list[s
             "completed_profiles": batch.completed_profiles,
             "successful_checks": batch.successful_checks,
             "failed_checks": batch.failed_checks,
+            "private_profiles": batch.private_profiles,
             "total_profiles": batch.total_profiles,
         }
         if counts != stored:

@@ -73,6 +73,8 @@ class Batch(Base):
     completed_profiles: Mapped[int] = mapped_column(Integer, default=0)
     successful_checks: Mapped[int] = mapped_column(Integer, default=0)
     failed_checks: Mapped[int] = mapped_column(Integer, default=0)
+    # Completed items whose account is private and not followed by the checking session.
+    private_profiles: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime | None] = mapped_column(default=utcnow, onupdate=utcnow)
     started_at: Mapped[datetime | None]
@@ -115,6 +117,10 @@ class BatchProfile(Base):
     latest_story_at: Mapped[datetime | None]
     story_expires_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(String(255))
+    # completed: 'story' | 'no_story' | 'private' (unknown: private, not followed); else NULL.
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    # failed: 'not_found' | 'unavailable' | 'transient'; `error` keeps the sentence.
+    failure_kind: Mapped[str | None] = mapped_column(String(20))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_token: Mapped[str | None] = mapped_column(String(36))
     lease_expires_at: Mapped[datetime | None]

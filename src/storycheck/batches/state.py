@@ -416,6 +416,7 @@ class BatchStateManager:
                     status=ItemStatus.PENDING.value,
                     attempts=0,
                     error=None,
+                    failure_kind=None,
                     processed_at=None,
                     lease_token=None,
                     lease_expires_at=None,
@@ -663,6 +664,8 @@ class BatchStateManager:
                 latest_story_at=None,
                 story_expires_at=None,
                 error=None,
+                outcome=None,
+                failure_kind=None,
                 attempts=0,
                 lease_token=None,
                 lease_expires_at=None,
@@ -679,6 +682,7 @@ class BatchStateManager:
                 completed_profiles=0,
                 successful_checks=0,
                 failed_checks=0,
+                private_profiles=0,
                 started_at=None,
                 story_preview=None,
             )
@@ -807,6 +811,7 @@ def counters_from_items(session: Session, batch_id: str) -> dict[str, int]:
             func.count().filter(BatchProfile.status == completed, BatchProfile.has_story.is_(True)),
             func.count().filter(BatchProfile.status == failed),
             func.count(),
+            func.count().filter(BatchProfile.status == completed, BatchProfile.outcome == "private"),
         ).where(BatchProfile.batch_id == batch_id)
     ).one()
     return {
@@ -814,6 +819,7 @@ def counters_from_items(session: Session, batch_id: str) -> dict[str, int]:
         "successful_checks": row[1],
         "failed_checks": row[2],
         "total_profiles": row[3],
+        "private_profiles": row[4],
     }
 
 

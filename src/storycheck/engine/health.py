@@ -2,21 +2,24 @@
 
 States (columns `proxies.health`, `cooldown_until`)::
 
-                 rate limited (full-jitter backoff, honours Retry-After)
+      rate limited (full-jitter backoff, honours Retry-After), address blocked (backoff),
+      action blocked (`action_block_cooldown_hours`), client version refused (~15 min)
         ready ─────────────────────────────────────────────► cooling
           ▲  ▲ ◄──────────────── cooldown over ─────────────────┘
           │  │
-          │  └─ probe succeeds ── open ◄── `proxy_max_failures` transport errors in a row
+          │  └─ probe succeeds ── open ◄── `proxy_max_failures` transport or connection
+          │                       │  ▲         errors in a row
           │                       │  ▲
           │                       └──┘ probe fails (longer cooldown)
           │
           └── user re-enables / replaces the session (API) ── invalid | challenge | disabled
 
     ready      may take requests
-    cooling    rate limited; usable again at `cooldown_until`
+    cooling    rate limited, address blocked, action blocked or client refused; usable
+               again at `cooldown_until` (the session stays valid)
     open       circuit open; after `cooldown_until` exactly one probe request (half-open)
     invalid    session logged out (login_required): needs a new cookie
-    challenge  checkpoint / challenge / feedback: needs a human
+    challenge  checkpoint / challenge (or a masked one): needs a human
     disabled   switched off by the user (also: proxy not active, session not active)
 
 The tracker lives in memory (the hot path); the engine persists its changes in the background
@@ -42,6 +45,14 @@ INVALID = PairHealth.INVALID.value
 CHALLENGE = PairHealth.CHALLENGE.value
 DISABLED = PairHealth.DISABLED.value
 INF = math.inf
+CLIENT_REFUSED_MESSAGE = "client version refused: update the user agent"
+
+# Instagram answered about the items (even "no such user"): the pair works.
+ANSWERED = frozenset(
+    {Classification.SUCCESS, Classification.NOT_FOUND, Classification.PROFILE_UNAVAILABLE}
+)
+# No usable answer arrived: the pair's error score grows and its circuit may open.
+TRANSPORT = frozenset({Classification.TRANSIENT, Classification.CONNECTION_FAILED})
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,8 @@ class HealthPolicy:
     cooldown_cap: float = 3600.0
     min_cooldown: float = 5.0
     open_cooldown: float = 60.0  # circuit-open time before the first probe, doubled per level
+    action_block_cooldown: float = 6 * 3600.0  # feedback_required ("Action Blocked")
+    client_refused_cooldown: float = 900.0  # unsupported_version: until the user agent changes
 
     def backoff(
         self, level: int, *, base: float, retry_after: float | None, rng: Callable[[], float]
@@ -152,59 +165,88 @@ class PairHealthState:
         self.avg_response_ms = (
             ms if self.avg_response_ms == 0 else self.avg_response_ms * 0.7 + ms * 0.3
         )
-        if classification in (Classification.SUCCESS, Classification.NOT_FOUND):
+        if classification in ANSWERED:
             self._success(now)
             return
         message = error.message if error is not None else classification.value
+        if classification is Classification.CLIENT_REFUSED:
+            message = f"{CLIENT_REFUSED_MESSAGE} ({message})"
         self.failures += 1
         self.errors_since_success += 1
         self.last_error = message[:500]
         if classification is Classification.RATE_LIMITED:
             retry_after = error.retry_after if isinstance(error, RateLimited) else None
-            delay = policy.backoff(
-                self.backoff_level, base=policy.cooldown_base, retry_after=retry_after, rng=rng
-            )
-            self.backoff_level += 1
-            self.cooldown_until = now + delay
-            self.probing = False
-            self._change(
-                COOLING,
-                now,
-                f"rate limited: {message}",
-                f"rate limited; cooling for {delay:.0f}s (level {self.backoff_level})",
-                recovery_at=self.cooldown_until,
-            )
+            self._backoff(now, policy, rng, retry_after, f"rate limited: {message}", "rate limited")
+        elif classification is Classification.ADDRESS_BLOCKED:
+            self._backoff(now, policy, rng, None, message, "address blocked at the edge")
+        elif classification is Classification.ACTION_BLOCKED:
+            self._cool(now, policy.action_block_cooldown, message, "action blocked")
+        elif classification is Classification.CLIENT_REFUSED:
+            self._cool(now, policy.client_refused_cooldown, message, "client version refused")
         elif classification is Classification.SESSION_INVALID:
             self.probing = False
             self._change(INVALID, now, message, "session logged out; needs a new cookie")
         elif classification is Classification.CHALLENGE:
             self.probing = False
             self._change(CHALLENGE, now, message, "session challenged; needs a human")
-        elif classification in (Classification.TRANSIENT, Classification.CONNECTION_FAILED):
-            self.consecutive_failures += 1
-            self.error_score += 1.0
-            if self.probing or self.consecutive_failures >= policy.max_failures:
-                level = self.backoff_level
-                delay = policy.backoff(level, base=policy.open_cooldown, retry_after=None, rng=rng)
-                self.backoff_level += 1
-                self.cooldown_until = now + delay
-                reason = (
-                    "probe failed"
-                    if self.probing
-                    else f"{self.consecutive_failures} transport errors in a row"
-                )
-                self.probing = False
-                self._change(
-                    OPEN,
-                    now,
-                    message,
-                    f"circuit open ({reason}); probe in {delay:.0f}s",
-                    recovery_at=self.cooldown_until,
-                )
-            else:
-                self._event(now, message)
-        else:  # too many ids, GraphQL refused: not the pair's fault, but a failure to log
+        elif classification in TRANSPORT:
+            self._transport_error(now, policy, rng, message)
+        else:  # too many ids, dense form refused: not the pair's fault, but a failure to log
             self._event(now, message)
+
+    def _backoff(
+        self,
+        now: float,
+        policy: HealthPolicy,
+        rng: Callable[[], float],
+        retry_after: float | None,
+        message: str,
+        what: str,
+    ) -> None:
+        """Cool with full-jitter exponential backoff (one level deeper each time)."""
+        delay = policy.backoff(
+            self.backoff_level, base=policy.cooldown_base, retry_after=retry_after, rng=rng
+        )
+        self.backoff_level += 1
+        self._cool(now, delay, message, f"{what} (level {self.backoff_level})")
+
+    def _cool(self, now: float, delay: float, message: str, what: str) -> None:
+        self.cooldown_until = now + delay
+        self.probing = False
+        self._change(
+            COOLING,
+            now,
+            message,
+            f"{what}; cooling for {delay:.0f}s",
+            recovery_at=self.cooldown_until,
+        )
+
+    def _transport_error(
+        self, now: float, policy: HealthPolicy, rng: Callable[[], float], message: str
+    ) -> None:
+        self.consecutive_failures += 1
+        self.error_score += 1.0
+        if not (self.probing or self.consecutive_failures >= policy.max_failures):
+            self._event(now, message)
+            return
+        delay = policy.backoff(
+            self.backoff_level, base=policy.open_cooldown, retry_after=None, rng=rng
+        )
+        self.backoff_level += 1
+        self.cooldown_until = now + delay
+        reason = (
+            "probe failed"
+            if self.probing
+            else f"{self.consecutive_failures} transport errors in a row"
+        )
+        self.probing = False
+        self._change(
+            OPEN,
+            now,
+            message,
+            f"circuit open ({reason}); probe in {delay:.0f}s",
+            recovery_at=self.cooldown_until,
+        )
 
     def _success(self, now: float) -> None:
         self.last_success = now
@@ -295,7 +337,9 @@ class PairHealthState:
 
 
 __all__ = [
+    "ANSWERED",
     "CHALLENGE",
+    "CLIENT_REFUSED_MESSAGE",
     "COOLING",
     "DISABLED",
     "INVALID",

@@ -1,10 +1,13 @@
 """Pacing: when may a pair send its next request, and how the budget survives restarts.
 
-Per pair (DESIGN.md §4.3):
+Per pair, i.e. per session (DESIGN.md §4.3; Instagram counts per session):
 
-* at most `stories_limit` story requests and `lookup_limit` username lookups in any sliding
-  window of `window_seconds` (an hour in production; tests compress it);
-* at least `min_interval` seconds between two request starts, and one request in flight.
+* at most `stories_limit` requests of any kind — lookups and story requests together — in any
+  sliding window of `window_seconds` (an hour in production; tests compress it), and inside
+  that budget at most `lookup_limit` username lookups. A pair's budget can be lowered below
+  the setting by what the engine learned from rate limits (`set_pair_limit`, see `adaptive`);
+* between two request starts a random gap of `min_interval` × (1 ± `jitter`), so a pair
+  never fires at a machine-regular beat; one request in flight.
 
 A request occupies its window from the moment its answer arrived (or it failed), not from
 when it was sent: the server counts it somewhere in between, so counting from the later time
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import random
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -43,15 +47,23 @@ INF = math.inf
 class PacingLimits:
     """Per-pair budgets. Defaults are the settings' defaults (DESIGN.md §4.3)."""
 
-    stories_limit: int = 150
-    lookup_limit: int = 60
+    stories_limit: int = 150  # every request of the session (`proxy_hourly_limit`)
+    lookup_limit: int = 60  # lookups, inside the session budget (`lookup_hourly_limit`)
     min_interval: float = 2.0
     window_seconds: float = 3600.0
     margin: float = 0.05
+    jitter: float = 0.0  # gap = min_interval × (1 ± jitter), uniformly drawn
 
     def limit(self, kind: Kind) -> int:
         """The window budget of one request kind."""
-        return self.stories_limit if kind == "stories" else self.lookup_limit
+        if kind == "stories":
+            return self.stories_limit
+        return min(self.lookup_limit, self.stories_limit)
+
+    def gap(self, draw: float) -> float:
+        """The gap before a pair's next request for a uniform `draw` in [0, 1)."""
+        spread = max(0.0, min(0.9, self.jitter))
+        return max(0.0, self.min_interval * (1.0 + spread * (2.0 * draw - 1.0)))
 
     def rate(self, kind: Kind) -> float:
         """Steady-state requests per second one pair may send of `kind`."""
@@ -77,6 +89,9 @@ class Pacer(Protocol):
     def used(self, pair_id: str, kind: Kind, now: float) -> int:
         """Requests of `kind` counted in the pair's current window (in flight included)."""
 
+    def set_pair_limit(self, pair_id: str, limit: int | None) -> None:
+        """Cap one pair's session budget below the setting (None: the setting applies)."""
+
     def restore(self, pair_id: str, kind: Kind, times: Iterable[float]) -> None:
         """Count requests sent before a restart (times are upper bounds of the send times)."""
 
@@ -99,20 +114,37 @@ class _Window:
         if cut:
             del self.times[:cut]
 
+    def free_at(self, limit: int, span: float) -> float:
+        """When one more request fits under `limit` (-inf: now; inf: not before an answer)."""
+        if limit <= 0:
+            return INF
+        excess = len(self.times) + self.in_flight - limit
+        if excess < 0:
+            return -INF
+        if excess >= len(self.times):
+            return INF
+        return self.times[excess] + span
+
 
 @dataclass
 class _PairPace:
     windows: dict[str, _Window] = field(default_factory=lambda: {kind: _Window() for kind in KINDS})
+    total: _Window = field(default_factory=_Window)  # every kind: the session budget
     last_start: float = -INF
     in_flight: int = 0
     not_before: float = -INF
+    gap: float | None = None  # drawn at each start; None: the plain min interval
+    limit: int | None = None  # learned session budget (below the setting), None: the setting
 
 
 class InMemoryPacer:
     """The single-process pacer: per-pair sliding windows in memory."""
 
-    def __init__(self, limits: PacingLimits | None = None) -> None:
+    def __init__(
+        self, limits: PacingLimits | None = None, rng: random.Random | None = None
+    ) -> None:
         self.limits = limits or PacingLimits()
+        self.rng = rng or random.Random()
         self._pairs: dict[str, _PairPace] = {}
 
     def set_limits(self, limits: PacingLimits) -> None:
@@ -128,41 +160,49 @@ class InMemoryPacer:
     def _span(self) -> float:
         return self.limits.window_seconds + self.limits.margin
 
+    def session_limit(self, pair_id: str) -> int:
+        """The pair's session budget now: the setting, or less when it learned a lower one."""
+        pace = self._pairs.get(pair_id)
+        configured = self.limits.stories_limit
+        if pace is None or pace.limit is None:
+            return configured
+        return max(1, min(configured, pace.limit))
+
     def next_free(self, pair_id: str, kind: Kind, now: float) -> float:
         """The earliest start time for a `kind` request of `pair_id` (≥ now)."""
         pace = self._pair(pair_id)
         if pace.in_flight:
             return INF
         limits = self.limits
-        at = max(now, pace.last_start + limits.min_interval, pace.not_before)
-        window = pace.windows[kind]
+        gap = limits.min_interval if pace.gap is None else pace.gap
+        at = max(now, pace.last_start + gap, pace.not_before)
         span = self._span()
-        window.trim(now - span)
-        limit = limits.limit(kind)
-        if limit <= 0:
-            return INF
-        excess = len(window.times) + window.in_flight - limit
-        if excess >= 0:
-            if excess >= len(window.times):
-                return INF
-            at = max(at, window.times[excess] + span)
+        pace.total.trim(now - span)
+        session = self.session_limit(pair_id)
+        at = max(at, pace.total.free_at(session, span))
+        if kind == "lookup":
+            window = pace.windows[kind]
+            window.trim(now - span)
+            at = max(at, window.free_at(min(limits.lookup_limit, session), span))
         return at
 
     def acquire(self, pair_id: str, kind: Kind, now: float) -> None:
-        """Count a request starting now."""
+        """Count a request starting now, and draw the gap before the pair's next one."""
         pace = self._pair(pair_id)
         pace.in_flight += 1
         pace.last_start = now
+        pace.gap = self.limits.gap(self.rng.random())
         pace.windows[kind].in_flight += 1
+        pace.total.in_flight += 1
 
     def complete(self, pair_id: str, kind: Kind, now: float, *, sent: bool = True) -> None:
         """Turn the in-flight slot into a window entry at `now` (or free it when not sent)."""
         pace = self._pair(pair_id)
         pace.in_flight = max(0, pace.in_flight - 1)
-        window = pace.windows[kind]
-        window.in_flight = max(0, window.in_flight - 1)
-        if sent:
-            bisect.insort(window.times, now)
+        for window in (pace.windows[kind], pace.total):
+            window.in_flight = max(0, window.in_flight - 1)
+            if sent:
+                bisect.insort(window.times, now)
 
     def used(self, pair_id: str, kind: Kind, now: float) -> int:
         """Requests counted in the current window, in flight included."""
@@ -173,11 +213,16 @@ class InMemoryPacer:
         window.trim(now - self._span())
         return len(window.times) + window.in_flight
 
+    def set_pair_limit(self, pair_id: str, limit: int | None) -> None:
+        """Cap one pair's session budget (None: back to the setting)."""
+        self._pair(pair_id).limit = limit
+
     def restore(self, pair_id: str, kind: Kind, times: Iterable[float]) -> None:
         """Add entries for requests persisted before a restart."""
-        window = self._pair(pair_id).windows[kind]
+        pace = self._pair(pair_id)
         for moment in times:
-            bisect.insort(window.times, moment)
+            bisect.insort(pace.windows[kind].times, moment)
+            bisect.insort(pace.total.times, moment)
 
     def not_before(self, pair_id: str, moment: float) -> None:
         """Hold the pair back until `moment`."""

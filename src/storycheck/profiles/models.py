@@ -50,6 +50,10 @@ class Profile(Base):
     is_private: Mapped[bool | None] = mapped_column(Boolean)
     # Set when Instagram answered "no such user"; such profiles fail fast in later batches.
     not_found: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When a second pair confirmed "no such user"; re-checked after `not_found_recheck_days`.
+    not_found_at: Mapped[datetime | None]
+    # A session that follows this private account (its story request goes to that pair).
+    followed_by_session_id: Mapped[str | None] = mapped_column(String(36))
     # The latest story window, copied here by `stories.windows.record_sightings` so the
     # "who has a story now" queries read one indexed table: live while now < story_expires_at.
     story_posted_at: Mapped[datetime | None] = mapped_column(index=True)  # newest item taken

@@ -74,6 +74,8 @@ class Proxy(Base):
     error_count: Mapped[int] = mapped_column(Integer, default=0)
     rate_limited: Mapped[bool] = mapped_column(Boolean, default=False)
     avg_response_time: Mapped[int] = mapped_column(Integer, default=0)
+    # The hourly budget the engine learned after rate limits (AIMD); NULL = the setting's.
+    learned_hourly_limit: Mapped[int | None] = mapped_column(Integer)
     last_used: Mapped[datetime | None]
     last_success: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(500))

@@ -302,6 +302,7 @@ def proxy_to_dict(
         "total_requests": total,
         "failed_requests": failed,
         "requests_this_hour": requests_this_hour,
+        "learned_hourly_limit": proxy.learned_hourly_limit,
         "error_rate": round(failed / total * 100, 2) if total else 0.0,
         "error_count": proxy.error_count or 0,
         "avg_response_time": proxy.avg_response_time or 0,

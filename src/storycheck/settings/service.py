@@ -23,7 +23,7 @@ class SettingField:
     """One editable setting: its type and allowed range."""
 
     name: str
-    kind: str  # "int", "float", "bool" or "email"
+    kind: str  # "int", "float", "bool", "email" or "digits" (a string of digits, "" = off)
     minimum: float | None = None
     maximum: float | None = None
 
@@ -34,6 +34,8 @@ class SettingField:
             return "true or false"
         if self.kind == "email":
             return "an email address or null"
+        if self.kind == "digits":
+            return "digits only, or empty for off"
         low = _number_text(self.minimum)
         return f"{low}-{_number_text(self.maximum)}" if self.maximum is not None else f">={low}"
 
@@ -55,6 +57,10 @@ FIELDS: dict[str, SettingField] = {
         SettingField("min_request_interval", "float", 0, 3600),
         SettingField("reel_ids_per_request", "int", 1, 50),
         SettingField("max_attempts", "int", 1, 10),
+        SettingField("request_jitter", "float", 0, 0.9),
+        SettingField("action_block_cooldown_hours", "float", 0.5, 72),
+        SettingField("not_found_recheck_days", "int", 1, 365),
+        SettingField("dense_doc_id", "digits", 0, 64),
         SettingField("notifications_enabled", "bool"),
         SettingField("notification_email", "email"),
     )
@@ -78,6 +84,10 @@ CAMEL_CASE = {
     "minRequestInterval": "min_request_interval",
     "reelIdsPerRequest": "reel_ids_per_request",
     "maxAttempts": "max_attempts",
+    "requestJitter": "request_jitter",
+    "actionBlockCooldownHours": "action_block_cooldown_hours",
+    "notFoundRecheckDays": "not_found_recheck_days",
+    "denseDocId": "dense_doc_id",
     "notificationsEnabled": "notifications_enabled",
     "notificationEmail": "notification_email",
 }
@@ -165,6 +175,8 @@ def _coerce(field: SettingField, value: Any) -> Any:
         if not isinstance(value, str) or len(value) > 255 or not EMAIL_RE.match(value.strip()):
             raise ValueError("Invalid email format")
         return value.strip()
+    if field.kind == "digits":
+        return _as_digits(field, value)
     number = _as_number(field, value)
     if field.kind == "int":
         if not number.is_integer():
@@ -195,6 +207,17 @@ def _as_number(field: SettingField, value: Any) -> float:
     if not math.isfinite(number):
         raise ValueError(f"{field.name} must be {noun}")
     return number
+
+
+def _as_digits(field: SettingField, value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        value = str(value)
+    if not isinstance(value, str):
+        raise ValueError(f"{field.name} must be a string of digits (or empty)")
+    text = value.strip()
+    if text and (not text.isascii() or not text.isdigit() or len(text) > (field.maximum or 64)):
+        raise ValueError(f"{field.name} must be a string of at most 64 digits (or empty)")
+    return text
 
 
 def _as_bool(field: SettingField, value: Any) -> bool:

@@ -155,8 +155,8 @@ SCHEMAS: dict[str, Any] = {
          "successful_checks": INT, "failed_checks": INT, "completion_rate": NUM,
          "profiles_with_stories": _array(STR), "created_at": TIME, "updated_at": TIME,
          "started_at": TIME, "completed_at": TIME, "stories_found": INT, "checks_failed": INT,
-         "pending_profiles": INT, "in_flight_profiles": INT, "rate_per_minute": INT,
-         "eta_seconds": _nullable(INT),
+         "private_profiles": INT, "pending_profiles": INT, "in_flight_profiles": INT,
+         "rate_per_minute": INT, "eta_seconds": _nullable(INT),
          "allowed_actions": _array({"type": "string",
                                     "enum": ["start", "stop", "resume", "reorder", "delete"]})},
         ["id", "niche", "status", "queue_position", "total_profiles", "completed_profiles",
@@ -166,6 +166,10 @@ SCHEMAS: dict[str, Any] = {
         {"id": STR, "profile_id": STR, "username": STR,
          "status": {"type": "string", "enum": ["pending", "in_flight", "completed", "failed"]},
          "has_story": BOOL, "story_count": INT, "latest_story_at": TIME, "error": _nullable(STR),
+         "outcome": _nullable({"type": "string", "enum": ["story", "no_story", "private"]}),
+         "failure_kind": _nullable(
+             {"type": "string", "enum": ["not_found", "unavailable", "transient"]}
+         ),
          "attempts": INT, "proxy_id": _nullable(STR), "processed_at": TIME},
     ),
     "BatchLog": _obj(
@@ -179,7 +183,9 @@ SCHEMAS: dict[str, Any] = {
          "default_batch_size": INT, "story_retention_hours": INT, "auto_trigger_enabled": BOOL,
          "min_trigger_interval": INT, "proxy_test_timeout": INT, "proxy_max_failures": INT,
          "proxy_hourly_limit": INT, "lookup_hourly_limit": INT, "min_request_interval": NUM,
-         "reel_ids_per_request": INT, "max_attempts": INT, "notifications_enabled": BOOL,
+         "reel_ids_per_request": INT, "max_attempts": INT, "request_jitter": NUM,
+         "action_block_cooldown_hours": NUM, "not_found_recheck_days": INT, "dense_doc_id": STR,
+         "notifications_enabled": BOOL,
          "notification_email": _nullable(STR), "created_at": TIME, "updated_at": TIME},
     ),
     "Proxy": _obj(
@@ -189,6 +195,7 @@ SCHEMAS: dict[str, Any] = {
                     "enum": ["ready", "cooling", "open", "invalid", "challenge", "disabled"]},
          "cooldown_until": TIME, "error_score": NUM, "consecutive_failures": INT,
          "total_requests": INT, "failed_requests": INT, "requests_this_hour": INT,
+         "learned_hourly_limit": _nullable(INT),
          "error_rate": NUM, "error_count": INT, "avg_response_time": INT, "last_used": TIME,
          "last_success": TIME, "last_error": _nullable(STR),
          "user_agent": _nullable(STR),

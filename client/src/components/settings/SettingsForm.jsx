@@ -47,7 +47,7 @@ function SettingField({ field, value, error, onChange }) {
       <label htmlFor={id}>{field.label}</label>
       <input
         id={id}
-        type={field.type === 'email' ? 'email' : 'number'}
+        type={field.type === 'email' ? 'email' : field.type === 'digits' ? 'text' : 'number'}
         inputMode={field.type === 'float' ? 'decimal' : field.type === 'int' ? 'numeric' : undefined}
         min={field.min}
         max={field.max}

@@ -2,7 +2,10 @@
 
 They write rows straight through the models (no API), the way an operator's import would
 leave them: profiles (optionally with a cached user id), and proxy + session pairs with
-their secrets encrypted by the given `SecretBox`.
+their secrets encrypted by the given `SecretBox`. `start_engine` runs a whole engine (worker
+pool, batch state manager, reconciler) on a database with one pair per session and any
+settings overridden; `SimulatorProcess` runs the Instagram stand-in and drives its control
+API (per-session answer modes, follows, per-account kinds, limits).
 """
 
 from __future__ import annotations
@@ -14,16 +17,21 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import httpx
 from sqlalchemy import insert, select
 
-from storycheck.batches.models import Batch
+from storycheck.batches.models import Batch, BatchProfile
+from storycheck.batches.state import BatchStateManager
+from storycheck.config import Config
 from storycheck.crypto import SecretBox
 from storycheck.db import Database, new_id, utcnow
+from storycheck.engine.checker import Checker
+from storycheck.engine.options import EngineOptions
+from storycheck.engine.pool import WorkerPool
 from storycheck.niches.models import Niche
 from storycheck.profiles.models import Profile, username_key
 from storycheck.proxies.models import IgSession, Proxy
@@ -82,8 +90,14 @@ def seed_profiles(
     usernames: Sequence[str],
     *,
     user_ids: Mapping[str, str | None] | None = None,
+    private: Mapping[str, bool] | None = None,
 ) -> list[str]:
-    """Insert active profiles (with cached user ids when given) and return their ids."""
+    """Insert active profiles and return their ids.
+
+    `user_ids` and `private` are what an earlier lookup would have cached: the user id and
+    whether the account is private (unknown when not given — the engine then looks such an
+    account up before it calls an empty answer "no story").
+    """
     now = utcnow()
     rows = [
         {
@@ -98,6 +112,7 @@ def seed_profiles(
             "total_detections": 0,
             "not_found": False,
             "ig_user_id": (user_ids or {}).get(name),
+            "is_private": (private or {}).get(name),
             "created_at": now,
             "updated_at": now,
         }
@@ -268,9 +283,56 @@ class SimulatorProcess:
         body = {"kind": kind} if kind else {}
         self.http.post(f"/__sim__/sessions/{session_id}/{action}", json=body).raise_for_status()
 
+    def set_mode(
+        self,
+        session: str,
+        mode: str,
+        *,
+        after: int | None = None,
+        endpoints: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
+        """Make one session answer in `mode` (e.g. `login_page`, `masked_404`, `ok`)."""
+        body: dict[str, Any] = {"mode": mode}
+        if after is not None:
+            body["after"] = after
+        if endpoints is not None:
+            body["endpoints"] = list(endpoints)
+        response = self.http.post(f"/__sim__/sessions/{session}/mode", json=body)
+        response.raise_for_status()
+        return dict(response.json())
+
+    def follow(self, session: str, usernames: Sequence[str]) -> None:
+        """Let `session` follow these accounts (private ones show it their stories)."""
+        body = {"session": session, "usernames": list(usernames)}
+        self.http.post("/__sim__/follows", json=body).raise_for_status()
+
+    def set_profile(self, username: str, kind: str) -> None:
+        """Override one account's kind (`private`, `business_deleted`, …)."""
+        body = {"username": username, "kind": kind}
+        self.http.post("/__sim__/profiles", json=body).raise_for_status()
+
+    def set_limits(self, **limits: Any) -> None:
+        """Change limits at run time, e.g. `session_total="12/2s"`."""
+        self.http.post("/__sim__/limits", json=limits).raise_for_status()
+
+    def last_request(self, session: str) -> dict[str, Any]:
+        """What the simulator saw in the session's last request (no secrets)."""
+        response = self.http.get(f"/__sim__/sessions/{session}/last_request")
+        response.raise_for_status()
+        return dict(response.json())
+
     def truth(self, username: str, at: float) -> dict[str, Any]:
         """What the simulator says about `username` at unix time `at`."""
         return self.truth_model.lookup(username, at)
+
+    def known_privacy(self, usernames: Sequence[str]) -> dict[str, bool]:
+        """Whether each existing account is private, as an earlier lookup would have cached."""
+        found: dict[str, bool] = {}
+        for name in usernames:
+            truth = self.truth(name, 0.0)
+            if truth["exists"]:
+                found[name] = bool(truth["is_private"])
+        return found
 
     def known_ids(self, usernames: Sequence[str]) -> dict[str, str | None]:
         """User ids of the usernames that exist, as an earlier lookup would have cached them."""
@@ -297,3 +359,114 @@ class SimulatorProcess:
             self.process.wait(timeout=10)
         if self.process.stdout is not None:
             self.process.stdout.close()
+
+
+@dataclass
+class EngineRig:
+    """A running engine on one database: worker pool, state manager and reconciler."""
+
+    db: Database
+    secrets: SecretBox
+    pool: WorkerPool
+    state: BatchStateManager
+    reconciler: Reconciler
+    niche_id: str
+    profile_ids: list[str] = field(default_factory=list)
+    proxy_ids: list[str] = field(default_factory=list)  # one per session, in `sessions` order
+    sessions: list[str] = field(default_factory=list)
+
+    def add_profiles(
+        self,
+        usernames: Sequence[str],
+        user_ids: Mapping[str, str | None] | None = None,
+        private: Mapping[str, bool] | None = None,
+    ) -> list[str]:
+        """Seed profiles into the rig's niche (with cached ids and privacy when given)."""
+        ids = seed_profiles(self.db, self.niche_id, usernames, user_ids=user_ids, private=private)
+        self.profile_ids.extend(ids)
+        return ids
+
+    def create_batch(self, profile_ids: list[str] | None = None) -> str:
+        """Create (and, with a free slot, start) a batch of the niche or of these profiles."""
+        if profile_ids is None:
+            return self.state.create_batch(niche_id=self.niche_id, all_profiles=True).id
+        return self.state.create_batch(niche_id=self.niche_id, profile_ids=profile_ids).id
+
+    def status(self, batch_id: str) -> str | None:
+        """The batch's status now (None when deleted)."""
+        row = batch_row(self.db, batch_id)
+        return None if row is None else row.status
+
+    def wait_done(self, batch_id: str, timeout: float = 60.0) -> None:
+        """Wait until the batch is done."""
+        wait_until(
+            lambda: self.status(batch_id) == "done", timeout=timeout, what=f"batch {batch_id} done"
+        )
+
+    def items(self, batch_id: str) -> list[tuple[BatchProfile, Profile]]:
+        """Every item of a batch with its profile."""
+        with self.db.read() as session:
+            rows = session.execute(
+                select(BatchProfile, Profile)
+                .join(Profile, Profile.id == BatchProfile.profile_id)
+                .where(BatchProfile.batch_id == batch_id)
+            ).all()
+            return [(bp, p) for bp, p in rows]
+
+    def pair_of(self, session: str) -> str:
+        """The proxy id of the pair that carries `session`."""
+        return self.proxy_ids[self.sessions.index(session)]
+
+    def settings(self, **values: Any) -> None:
+        """Change settings while the engine runs (picked up at its next refresh)."""
+        set_settings(self.db, **values)
+        self.pool.refresh_pairs()
+
+    def stop(self) -> None:
+        """Stop reconciler and pool."""
+        self.reconciler.stop()
+        self.pool.stop(timeout=5.0)
+
+
+# Test defaults: no pause between a pair's requests, many in flight, short timeouts.
+ENGINE_TEST_SETTINGS: dict[str, Any] = {
+    "min_request_interval": 0.0,
+    "max_threads": 32,
+    "proxy_test_timeout": 3,
+}
+
+
+def start_engine(
+    db: Database,
+    secrets: SecretBox,
+    *,
+    instagram_url: str,
+    secret_key: str,
+    proxies: Sequence[ProxySpec] = (),
+    sessions: Sequence[str] = (),
+    options: EngineOptions | None = None,
+    checker: Checker | None = None,
+    reconcile_interval: float = 0.5,
+    **settings: Any,
+) -> EngineRig:
+    """Seed one pair per (proxy, session), apply settings over `ENGINE_TEST_SETTINGS`, and
+    start an engine exactly as the app factory wires it."""
+    set_settings(db, **{**ENGINE_TEST_SETTINGS, **settings})
+    proxy_ids = seed_pairs(db, secrets, proxies, sessions) if proxies else []
+    config = Config(database_url=str(db.url), instagram_url=instagram_url, secret_key=secret_key)
+    pool = WorkerPool(db=db, config=config, secrets=secrets, checker=checker, options=options)
+    state = BatchStateManager(db, pool)
+    pool.attach(state)
+    pool.start()
+    state.reconcile(release_all_leases=True)
+    reconciler = Reconciler(state.reconcile, reconcile_interval).start()
+    return EngineRig(
+        db,
+        secrets,
+        pool,
+        state,
+        reconciler,
+        seed_niche(db),
+        proxy_ids=proxy_ids,
+        sessions=list(sessions),
+    )

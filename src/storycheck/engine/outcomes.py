@@ -1,0 +1,363 @@
+"""What an answer does to the items it concerns (pure: no I/O, no clock, no event loop).
+
+`decide` takes one request (pair, kind, items) and its `CheckOutcome` and says, per item:
+final (an `ItemOutcome` to record), resolved (a looked-up id: on to the story queue, its
+identity saved at once), or back to the queue (`Requeue`: with or without an attempt, which
+pair to avoid, whether it must go alone). The pair's side of the answer (health, pacing) is
+`health.PairHealthState.record` and `adaptive`; the scheduler applies both.
+
+The rules (DESIGN.md §4.4, issue 9, CONTRACTS.md "Item outcomes"):
+
+* answers that say nothing about the items (`errors.PAIR_PROBLEMS`, too many ids, dense
+  form refused) return them without spending an attempt, preferring another pair;
+* a user is "not found" only when a second, different pair agrees; the first verdict sends
+  the item back (no attempt) to another pair;
+* a profile Instagram cannot show (`ProfileUnavailable`) fails at once, no retry;
+* a private account the asking session does not follow is `private` (unknown), never
+  "no story"; a lookup that says so records it without a story request, unless another
+  session is known to follow it; a private account whose reel is present has a story; an
+  absent reel of an account whose privacy is unknown (an id cached without it) is first
+  looked up: public means "no story", private means unknown;
+* a transient answer (5xx, malformed) spends one attempt of each item; an item whose
+  last attempt would be spent in a group request is sent alone instead: only an answer about
+  it alone fails it (a group is split, never failed whole).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from storycheck.engine.errors import PAIR_PROBLEMS, Classification, IgError, Transient
+from storycheck.engine.pacing import Kind
+from storycheck.engine.types import (
+    COMPLETED,
+    FAILED,
+    NO_STORY,
+    NOT_FOUND,
+    PRIVATE,
+    STORY,
+    TRANSIENT,
+    UNAVAILABLE,
+    Identity,
+    ItemAnswer,
+    ItemOutcome,
+    LeasedItem,
+)
+
+# No attempt spent, the items go back: the answer concerned the pair or the request's form.
+NO_ATTEMPT = PAIR_PROBLEMS | {Classification.TOO_MANY_IDS, Classification.DENSE_UNAVAILABLE}
+
+NOT_FOUND_CONFIRMED = "not found on Instagram (confirmed by two pairs)"
+NOT_FOUND_UNCONFIRMED = "not found on Instagram (unconfirmed: no second pair to ask)"
+NOT_FOUND_KNOWN = "not found on Instagram (confirmed recently; re-checked later)"
+
+
+@dataclass(frozen=True)
+class Request:
+    """The request as the outcome rules need it."""
+
+    pair_id: str
+    session_id: str | None
+    kind: Kind
+    items: Sequence[LeasedItem]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What else the rules need to know."""
+
+    max_attempts: int = 3
+    other_pairs: bool = True  # another usable pair could take the items / confirm a verdict
+
+
+@dataclass(frozen=True)
+class Requeue:
+    """An item going back to the queue, with what changes on it."""
+
+    item: LeasedItem
+    attempts: int
+    avoid_pair: str | None
+    last_error: str | None = None
+    not_found_by: str | None = None
+    solo: bool = False
+    verify: bool = False  # look the account up first (privacy unknown, no reel seen)
+
+    @property
+    def spent_attempt(self) -> bool:
+        """True when this answer used one of the item's attempts."""
+        return self.attempts > self.item.attempts
+
+    def apply(self) -> LeasedItem:
+        """Write the changes onto the item (the scheduler calls this) and return it."""
+        item = self.item
+        item.attempts = self.attempts
+        item.avoid_pair = self.avoid_pair
+        item.last_error = self.last_error
+        item.not_found_by = self.not_found_by
+        item.solo = self.solo
+        if self.verify:
+            item.absent_seen = True
+            item.ig_user_id = None  # to the lookup queue; the lookup sets it again
+        return item
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A lookup found the id: the item waits for a story request (routed when followed)."""
+
+    item: LeasedItem
+    ig_user_id: str
+    is_private: bool | None
+    followed_by_session_id: str | None
+
+    def apply(self) -> LeasedItem:
+        """Write the identity onto the item and return it."""
+        item = self.item
+        item.ig_user_id = self.ig_user_id
+        item.is_private = self.is_private
+        item.followed_by_session_id = self.followed_by_session_id
+        item.resolved_now = True
+        item.avoid_pair = None
+        item.not_found_by = None
+        return item
+
+
+@dataclass
+class Decision:
+    """Everything one answer does to its items."""
+
+    classification: Classification
+    error: IgError | None
+    finals: list[ItemOutcome] = field(default_factory=list)
+    resolved: list[Resolved] = field(default_factory=list)
+    requeue: list[Requeue] = field(default_factory=list)
+    identities: list[Identity] = field(default_factory=list)  # save at once
+
+
+def effective(
+    request: Request, failure: IgError | None, answers: Mapping[str, ItemAnswer]
+) -> tuple[Classification, IgError | None]:
+    """The class of the answer; a "success" that misses a requested item is transient."""
+    if failure is not None:
+        return failure.classification, failure
+    if any(item.id not in answers for item in request.items):
+        return Classification.TRANSIENT, Transient("answer without every requested item")
+    return Classification.SUCCESS, None
+
+
+def decide(
+    request: Request,
+    failure: IgError | None,
+    answers: Mapping[str, ItemAnswer],
+    *,
+    at: float,
+    context: Context,
+) -> Decision:
+    """Decide what the answer to `request` does to each of its items."""
+    cls, error = effective(request, failure, answers)
+    decision = Decision(cls, error)
+    rules = _Rules(request, decision, at, context)
+    if cls is Classification.SUCCESS:
+        for item in request.items:
+            rules.answered(item, answers[item.id])
+    elif cls is Classification.NOT_FOUND:
+        for item in request.items:
+            rules.not_found(item)
+    elif cls is Classification.PROFILE_UNAVAILABLE and request.kind == "lookup":
+        for item in request.items:
+            rules.unavailable(item, error)
+    elif cls in NO_ATTEMPT:
+        for item in request.items:
+            rules.back(item)
+    else:
+        reason = error.message if error is not None else cls.value
+        for item in request.items:
+            rules.transient(item, reason)
+    return decision
+
+
+def known_missing(item: LeasedItem, at: float) -> ItemOutcome:
+    """The outcome of an item whose profile was confirmed "not found" recently: no request."""
+    return ItemOutcome(
+        item=item,
+        status=FAILED,
+        processed_at=at,
+        error=NOT_FOUND_KNOWN,
+        failure_kind=NOT_FOUND,
+    )
+
+
+class _Rules:
+    """The per-item rules of `decide`, sharing the request and the decision being built."""
+
+    def __init__(self, request: Request, decision: Decision, at: float, context: Context):
+        self.request = request
+        self.decision = decision
+        self.at = at
+        self.context = context
+        self.pair_id = request.pair_id
+        self.session_id = request.session_id
+
+    # ------------------------------------------------------------------ answers
+
+    def answered(self, item: LeasedItem, answer: ItemAnswer) -> None:
+        if answer.not_found:
+            self.not_found(item)
+        elif self.request.kind == "lookup":
+            self.looked_up(item, answer)
+        else:
+            self.stories(item, answer)
+
+    def looked_up(self, item: LeasedItem, answer: ItemAnswer) -> None:
+        if not answer.ig_user_id:
+            self.transient(item, "lookup answer without a user id")
+            return
+        followed = answer.followed_by_viewer
+        self.decision.identities.append(
+            Identity(
+                item.profile_id,
+                answer.ig_user_id,
+                answer.is_private,
+                self.session_id,
+                followed,
+                item_id=item.id,
+            )
+        )
+        follower = item.followed_by_session_id
+        if followed:
+            follower = self.session_id
+        elif follower == self.session_id:
+            follower = None  # this session no longer follows it
+        if item.absent_seen and answer.is_private is False:
+            # Its story request already found no reel, and it is public: that is proof.
+            self.final(item, outcome=NO_STORY)
+            return
+        if answer.is_private and followed is False and follower is None:
+            # Private and not followed by this session, nor by another one we know of: the
+            # story request could not tell "no story" from "not allowed to see".
+            self.final(item, outcome=PRIVATE)
+            return
+        self.decision.resolved.append(
+            Resolved(item, answer.ig_user_id, answer.is_private, follower)
+        )
+
+    def stories(self, item: LeasedItem, answer: ItemAnswer) -> None:
+        if answer.has_story:
+            self.final(item, outcome=STORY, answer=answer)
+            return
+        follows = answer.followed_by_viewer or (
+            self.session_id is not None and item.followed_by_session_id == self.session_id
+        )
+        if item.is_private is None and not follows and not item.absent_seen:
+            # No reel, and nobody knows whether the account is private (an id cached without
+            # it): only a lookup can tell "no story" from "hidden". No attempt spent.
+            self.decision.requeue.append(
+                Requeue(item, item.attempts, None, item.last_error, item.not_found_by, verify=True)
+            )
+        elif item.is_private and not follows:
+            self.final(item, outcome=PRIVATE)
+        else:
+            self.final(item, outcome=NO_STORY)
+
+    # ------------------------------------------------------------------ failures
+
+    def not_found(self, item: LeasedItem) -> None:
+        first = item.not_found_by
+        if first is not None and first != self.pair_id:
+            self.failed(item, NOT_FOUND, NOT_FOUND_CONFIRMED, not_found=True)
+        elif self.context.other_pairs:
+            self.decision.requeue.append(
+                Requeue(item, item.attempts, self.pair_id, item.last_error, self.pair_id)
+            )
+        elif item.attempts + 1 >= self.context.max_attempts:
+            self.failed(item, NOT_FOUND, NOT_FOUND_UNCONFIRMED, attempts=item.attempts + 1)
+        else:
+            self.decision.requeue.append(
+                Requeue(item, item.attempts + 1, None, NOT_FOUND_UNCONFIRMED, self.pair_id)
+            )
+
+    def unavailable(self, item: LeasedItem, error: IgError | None) -> None:
+        detail = error.message if error is not None else "unavailable"
+        self.failed(item, UNAVAILABLE, f"Instagram cannot show this profile ({detail})")
+
+    def back(self, item: LeasedItem) -> None:
+        self.decision.requeue.append(
+            Requeue(
+                item,
+                item.attempts,
+                self.pair_id,
+                item.last_error,
+                item.not_found_by,
+                item.solo,
+            )
+        )
+
+    def transient(self, item: LeasedItem, reason: str) -> None:
+        attempts = item.attempts + 1
+        if attempts < self.context.max_attempts:
+            self.decision.requeue.append(
+                Requeue(item, attempts, self.pair_id, reason, item.not_found_by)
+            )
+        elif len(self.request.items) > 1:
+            # The last attempt is not spent inside a group: a try alone decides.
+            self.decision.requeue.append(
+                Requeue(item, item.attempts, self.pair_id, reason, item.not_found_by, solo=True)
+            )
+        else:
+            self.failed(item, TRANSIENT, reason, attempts=attempts)
+
+    # ------------------------------------------------------------------ finals
+
+    def final(self, item: LeasedItem, *, outcome: str, answer: ItemAnswer | None = None) -> None:
+        self.decision.finals.append(
+            ItemOutcome(
+                item=item,
+                status=COMPLETED,
+                processed_at=self.at,
+                outcome=outcome,
+                has_story=outcome == STORY,
+                item_count=answer.story_count if answer else 0,
+                oldest_taken_at=answer.oldest_taken_at if answer else None,
+                newest_taken_at=answer.newest_taken_at if answer else None,
+                expiring_at=answer.expiring_at if answer else None,
+                proxy_id=self.pair_id,
+                session_id=self.session_id,
+            )
+        )
+
+    def failed(
+        self,
+        item: LeasedItem,
+        kind: str,
+        error: str,
+        *,
+        not_found: bool = False,
+        attempts: int | None = None,
+    ) -> None:
+        self.decision.finals.append(
+            ItemOutcome(
+                item=item,
+                status=FAILED,
+                processed_at=self.at,
+                attempts=attempts,
+                error=error,
+                failure_kind=kind,
+                proxy_id=self.pair_id,
+                session_id=self.session_id,
+                not_found=not_found,
+            )
+        )
+
+
+__all__ = [
+    "NO_ATTEMPT",
+    "Context",
+    "Decision",
+    "Request",
+    "Requeue",
+    "Resolved",
+    "decide",
+    "effective",
+    "known_missing",
+]

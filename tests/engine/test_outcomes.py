@@ -1,0 +1,250 @@
+"""What an answer does to its items: the rules of `engine.outcomes`, as a table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from storycheck.engine import outcomes
+from storycheck.engine.adaptive import AdaptiveLimit
+from storycheck.engine.errors import (
+    PAIR_PROBLEMS,
+    ActionBlocked,
+    AddressBlocked,
+    Challenge,
+    ClientRefused,
+    ConnectionFailed,
+    DenseUnavailable,
+    IgError,
+    LoginRequired,
+    NotFoundUser,
+    ProfileUnavailable,
+    RateLimited,
+    TooManyIds,
+    Transient,
+)
+from storycheck.engine.types import ItemAnswer, LeasedItem
+
+PAIR = "pair-a"
+SESSION = "session-a"
+
+
+def item(n: int = 0, **fields: object) -> LeasedItem:
+    values: dict[str, object] = {
+        "id": f"item-{n}",
+        "batch_id": "batch",
+        "profile_id": f"profile-{n}",
+        "username": f"user{n}",
+        "lease_token": "token",
+    }
+    values.update(fields)
+    return LeasedItem(**values)  # type: ignore[arg-type]
+
+
+def decide(
+    kind: str,
+    items: list[LeasedItem],
+    failure: IgError | None = None,
+    answers: dict[str, ItemAnswer] | None = None,
+    **context: object,
+) -> outcomes.Decision:
+    return outcomes.decide(
+        outcomes.Request(PAIR, SESSION, kind, items),  # type: ignore[arg-type]
+        failure,
+        answers or {},
+        at=1000.0,
+        context=outcomes.Context(**context),  # type: ignore[arg-type]
+    )
+
+
+@dataclass(frozen=True)
+class Row:
+    """One failure class: what it does to a story group of three items (attempts 0)."""
+
+    error: IgError
+    finals: int  # items final now
+    spent: bool  # attempts used
+    avoid: bool  # the items avoid this pair next
+
+
+ROWS = {
+    "rate limited": Row(RateLimited("429", retry_after=3), 0, False, True),
+    "session invalid": Row(LoginRequired("login_required"), 0, False, True),
+    "challenge": Row(Challenge("checkpoint_required"), 0, False, True),
+    "action blocked": Row(ActionBlocked("feedback_required"), 0, False, True),
+    "client refused": Row(ClientRefused("unsupported_version"), 0, False, True),
+    "address blocked": Row(AddressBlocked("403 html"), 0, False, True),
+    "connection failed": Row(ConnectionFailed("reset twice"), 0, False, True),
+    "too many ids": Row(TooManyIds("Too many reels requested"), 0, False, True),
+    "dense refused": Row(DenseUnavailable("doc_id refused"), 0, False, True),
+    "transient": Row(Transient("HTTP 500"), 0, True, True),
+}
+
+
+@pytest.mark.parametrize("name", list(ROWS))
+def test_each_failure_class_on_a_story_group(name: str) -> None:
+    row = ROWS[name]
+    items = [item(n, ig_user_id=f"{n}") for n in range(3)]
+    decision = decide("stories", items, row.error)
+    assert decision.classification is row.error.classification
+    assert len(decision.finals) == row.finals
+    assert [r.item for r in decision.requeue] == items
+    assert all(r.spent_attempt == row.spent for r in decision.requeue)
+    assert all((r.avoid_pair == PAIR) == row.avoid for r in decision.requeue)
+    assert not decision.identities and not decision.resolved
+
+
+def test_every_pair_problem_is_in_the_table_and_spends_nothing() -> None:
+    classes = {row.error.classification for row in ROWS.values() if not row.spent}
+    assert PAIR_PROBLEMS <= classes
+
+
+def test_transient_fails_an_item_only_alone_and_only_after_its_last_attempt() -> None:
+    group = [item(0, ig_user_id="0", attempts=2), item(1, ig_user_id="1", attempts=0)]
+    decision = decide("stories", group, Transient("HTTP 500"), max_attempts=3)
+    assert not decision.finals  # a group is split, never failed whole
+    last, first = decision.requeue
+    assert (last.solo, last.attempts, first.solo, first.attempts) == (True, 2, False, 1)
+    alone = decide("stories", [last.apply()], Transient("HTTP 500"), max_attempts=3)
+    (final,) = alone.finals
+    assert (final.status, final.failure_kind, final.attempts_used) == ("failed", "transient", 3)
+    assert final.error == "HTTP 500"
+
+
+def test_a_success_missing_an_item_is_transient() -> None:
+    items = [item(0, ig_user_id="0"), item(1, ig_user_id="1")]
+    decision = decide("stories", items, answers={"item-0": ItemAnswer("item-0", has_story=True)})
+    assert decision.classification.value == "transient" and not decision.finals
+    assert all(r.spent_attempt for r in decision.requeue)
+
+
+def test_not_found_needs_a_second_different_pair() -> None:
+    first = decide("lookup", [item()], NotFoundUser("404"))
+    (back,) = first.requeue
+    assert not first.finals and not back.spent_attempt
+    assert (back.not_found_by, back.avoid_pair) == (PAIR, PAIR)
+    again = decide("lookup", [back.apply()], NotFoundUser("404"))  # the same pair again
+    assert not again.finals
+    other = outcomes.decide(
+        outcomes.Request("pair-b", "session-b", "lookup", [back.item]),
+        None,
+        {"item-0": ItemAnswer("item-0", not_found=True)},
+        at=5.0,
+        context=outcomes.Context(),
+    )
+    (final,) = other.finals
+    assert (final.status, final.failure_kind, final.not_found) == ("failed", "not_found", True)
+
+
+def test_not_found_with_a_single_pair_fails_unconfirmed_after_the_attempts() -> None:
+    current = item()
+    for _ in range(2):
+        decision = decide("lookup", [current], NotFoundUser("404"), other_pairs=False)
+        (back,) = decision.requeue
+        assert back.spent_attempt
+        current = back.apply()
+    (final,) = decide("lookup", [current], NotFoundUser("404"), other_pairs=False).finals
+    assert (final.failure_kind, final.not_found) == ("not_found", False)  # profile not flagged
+
+
+def test_a_profile_instagram_cannot_show_fails_at_once() -> None:
+    decision = decide("lookup", [item()], ProfileUnavailable("Asset deleted"))
+    (final,) = decision.finals
+    assert (final.status, final.failure_kind, final.attempts_used) == ("failed", "unavailable", 0)
+    assert "Asset deleted" in (final.error or "")
+
+
+@pytest.mark.parametrize(
+    ("private", "followed", "known_follower", "expect"),
+    [
+        (False, False, None, "resolved"),
+        (True, True, None, "resolved-followed"),
+        (True, False, None, "private"),
+        (True, False, "session-b", "resolved-routed"),
+        (True, None, None, "resolved"),  # unknown follow state: the story request tells
+    ],
+)
+def test_lookups_save_the_identity_and_route_private_accounts(
+    private: bool, followed: bool | None, known_follower: str | None, expect: str
+) -> None:
+    answer = ItemAnswer("item-0", ig_user_id="42", is_private=private, followed_by_viewer=followed)
+    decision = decide(
+        "lookup", [item(followed_by_session_id=known_follower)], answers={"item-0": answer}
+    )
+    (identity,) = decision.identities
+    assert (identity.ig_user_id, identity.session_id, identity.followed) == ("42", SESSION, followed)
+    if expect == "private":
+        (final,) = decision.finals
+        assert (final.status, final.result, final.has_story) == ("completed", "private", False)
+        return
+    (resolved,) = decision.resolved
+    assert resolved.ig_user_id == "42" and not decision.finals
+    routed = {"resolved": None, "resolved-followed": SESSION, "resolved-routed": "session-b"}
+    assert resolved.followed_by_session_id == routed[expect]
+
+
+@pytest.mark.parametrize(
+    ("private", "follower", "has_story", "expect"),
+    [
+        (False, None, True, "story"),
+        (False, None, False, "no_story"),
+        (None, None, False, "verify"),  # privacy unknown: a lookup decides first
+        (True, None, True, "story"),  # a private account whose reel is present has a story
+        (True, None, False, "private"),
+        (True, SESSION, False, "no_story"),  # this session follows it: absent = no story
+        (True, "session-b", False, "private"),
+    ],
+)
+def test_story_answers(
+    private: bool | None, follower: str | None, has_story: bool, expect: str
+) -> None:
+    target = item(ig_user_id="7", is_private=private, followed_by_session_id=follower)
+    answer = ItemAnswer(
+        "item-0",
+        has_story=has_story,
+        story_count=2 if has_story else 0,
+        oldest_taken_at=100 if has_story else None,
+        newest_taken_at=200 if has_story else None,
+        expiring_at=86600 if has_story else None,
+    )
+    decision = decide("stories", [target], answers={"item-0": answer})
+    if expect == "verify":
+        (back,) = decision.requeue
+        assert back.verify and not back.spent_attempt and not decision.finals
+        item_back = back.apply()
+        assert item_back.ig_user_id is None and item_back.absent_seen  # → the lookup queue
+        public = ItemAnswer("item-0", ig_user_id="7", is_private=False, followed_by_viewer=False)
+        (final,) = decide("lookup", [item_back], answers={"item-0": public}).finals
+        assert final.result == "no_story"  # public and no reel: proof
+        return
+    (final,) = decision.finals
+    assert final.result == expect and final.has_story == (expect == "story")
+    if has_story:
+        assert (final.item_count, final.oldest_taken_at, final.newest_taken_at) == (2, 100, 200)
+        assert final.expiring_at == 86600
+
+
+def test_known_missing_fails_without_a_request() -> None:
+    final = outcomes.known_missing(item(known_missing=True), 5.0)
+    assert (final.status, final.failure_kind, final.not_found) == ("failed", "not_found", False)
+
+
+def test_aimd_halves_on_a_rate_limit_recovers_below_the_refused_level_then_forgets() -> None:
+    limit = AdaptiveLimit(configured=100)
+    assert limit.rate_limited(sent_in_window=60, now=0.0) == 30  # from what was really sent
+    assert not limit.quiet(5.0, period=10.0)  # not quiet long enough
+    steps = []
+    now = 0.0
+    for _ in range(20):
+        now += 10.0
+        limit.quiet(now, period=10.0, forget_after=1000.0)
+        steps.append(limit.current)
+    assert steps[:4] == [36, 42, 48, 54]  # fast: a tenth of the refused level per period …
+    assert steps[4:7] == [56, 58, 59]  # … then slowly, up to just below the refused level
+    assert set(steps[7:]) == {59}  # and it stays there
+    while limit.learned is not None and now < 2000:
+        now += 10.0
+        limit.quiet(now, period=10.0, forget_after=1000.0)
+    assert limit.current == 100 and now <= 1010.0  # a long quiet: the setting again
+    assert limit.rate_limited(sent_in_window=1, now=now) == 12  # an early 429 says little
