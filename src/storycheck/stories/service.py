@@ -14,6 +14,7 @@ import io
 import itertools
 import json
 import re
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,7 +24,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from storycheck.db import Database, utcnow
-from storycheck.errors import NotFound, ValidationError
+from storycheck.errors import NotFound, Unavailable, ValidationError
 from storycheck.niches.models import Niche
 from storycheck.profiles.models import Profile
 from storycheck.stories.models import StoryWindow
@@ -359,11 +360,53 @@ def json_array_stream(
     yield "".join(parts)
 
 
+# Downloads streamed at once per process. A stalled client lets a download generate several
+# megabytes (its socket buffers, then the server's) before it pauses: a cap keeps a crowd of
+# slow downloads from taking the CPU the API needs.
+MAX_DOWNLOADS = 4
+_downloads = threading.BoundedSemaphore(MAX_DOWNLOADS)
+
+
 def primed(chunks: Iterator[str]) -> Iterator[str]:
-    """Run a stream up to its first chunk now (its first database read included), so bad
-    input or a database error is still an ordinary error answer, not a broken download."""
-    first = next(chunks, "")
-    return itertools.chain((first,), chunks)
+    """Take a download slot and run a stream up to its first chunk now (its first database
+    read included), so bad input, a database error or no free slot is an ordinary error
+    answer, not a broken download. The slot is freed when the stream ends or is dropped."""
+    if not _downloads.acquire(blocking=False):
+        raise Unavailable(
+            f"{MAX_DOWNLOADS} downloads are in progress; try again in a few seconds",
+            code="too_many_downloads",
+        )
+    try:
+        first = next(chunks, "")
+    except BaseException:
+        _downloads.release()
+        raise
+    return _Download(itertools.chain((first,), chunks))
+
+
+class _Download:
+    """A stream that frees its download slot exactly once: at its end or when the server
+    closes it (a client that went away), even if it was never iterated."""
+
+    def __init__(self, chunks: Iterator[str]) -> None:
+        self._chunks = chunks
+        self._open = True
+
+    def __iter__(self) -> _Download:
+        return self
+
+    def __next__(self) -> str:
+        try:
+            return next(self._chunks)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Free the slot (idempotent)."""
+        if self._open:
+            self._open = False
+            _downloads.release()
 
 
 def _drain(buffer: io.StringIO) -> str:
