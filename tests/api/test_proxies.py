@@ -35,7 +35,6 @@ PROXY_FIELDS = {
     "total_requests",
     "failed_requests",
     "requests_this_hour",
-    "learned_hourly_limit",
     "error_rate",
     "error_count",
     "avg_response_time",
