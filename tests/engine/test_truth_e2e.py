@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 
 from storycheck.batches.invariants import check_invariants
@@ -337,14 +338,21 @@ def test_private_accounts_with_hidden_stories_are_private_never_no_story(
 
 # ---------------------------------------------------------------------------------- (e)
 
+AIMD_OVERSHOOT = (
+    "adaptive.AdaptiveLimit.quiet keeps growing a learned budget past the refused level (by "
+    "max(1, 2 % of it) every window/6, no ceiling), so it crosses the real limit again soon "
+    "after each refusal: refusals recur all batch long, proportional to its length (here ~20 "
+    "per pair over ~15 windows at real 6 / configured 10, where the +1 minimum step is 17 % "
+    "of the level; bench_truth.py adaptive: 9 per pair over 16 windows at 30 / 50)"
+)
 
-def test_real_limit_below_the_configured_one_costs_a_few_refusals_per_pair(
-    simulator: Any, rig: Any
-) -> None:
-    # The engine is told 50 requests per session per 2-second "hour"; the simulator really
-    # allows 30 (one budget over every endpoint of a session), 40 % less. The pairs learn
-    # the real limit from the first refusals (AIMD) instead of being refused all along.
-    configured, real = 50, 30
+
+def run_below_the_real_limit(
+    simulator: Any, rig: Any, *, configured: int, real: int, profiles: int
+) -> dict[str, int]:
+    """A batch of new profiles while the simulator really allows 40 % less than the engine
+    is told (one budget over every endpoint of a session, a 2-second "hour"); return the
+    refused answers per session after checking the batch is done and truthful."""
     sim = simulator(
         4,
         *limit_args(lookups="off", stories="off"),
@@ -354,15 +362,60 @@ def test_real_limit_below_the_configured_one_costs_a_few_refusals_per_pair(
         "mix",
     )
     engine = rig(sim, proxy_hourly_limit=configured, lookup_hourly_limit=configured)
-    engine.add_profiles(sim.usernames(320))
+    engine.add_profiles(sim.usernames(profiles))
     batch_id = engine.create_batch()
-    engine.wait_done(batch_id, timeout=120)
+    engine.wait_done(batch_id, timeout=180)
 
     assert_truthful(engine, sim, batch_id)
     sessions = sim.stats()["sessions"]
-    refused = {cookie: sessions[cookie]["rate_limited"] for cookie in sim.sessions}
-    assert any(refused.values())  # the limit was really lower
-    assert all(count <= 3 for count in refused.values()), refused
+    # Keyed by pair number: a session cookie never goes into test output.
+    refused = {f"pair {i}": sessions[c]["rate_limited"] for i, c in enumerate(sim.sessions)}
+    assert any(refused.values())  # the limit really was lower
     with engine.db.read() as session:
         learned = session.scalars(select(Proxy.learned_hourly_limit)).all()
     assert any(value is not None and value < configured for value in learned), learned
+    return refused
+
+
+def test_real_limit_below_the_configured_one_costs_a_few_refusals_per_pair(
+    simulator: Any, rig: Any
+) -> None:
+    # 50 configured, 30 real per 2 s: the batch lasts about three windows.
+    refused = run_below_the_real_limit(simulator, rig, configured=50, real=30, profiles=320)
+    assert all(count <= 3 for count in refused.values()), refused
+
+
+@pytest.mark.xfail(strict=True, reason=AIMD_OVERSHOOT)
+def test_refusals_stay_a_constant_over_a_long_batch(simulator: Any, rig: Any) -> None:
+    # 10 configured, 6 real per 2 s: the same 320 profiles now last about 15 windows.
+    refused = run_below_the_real_limit(simulator, rig, configured=10, real=6, profiles=320)
+    assert all(count <= 3 for count in refused.values()), refused
+
+
+# ---------------------------------------------------------------------------------- (d')
+
+
+def test_an_account_that_turned_private_since_its_lookup_is_not_no_story(
+    simulator: Any, rig: Any
+) -> None:
+    # The ids are known from an earlier batch, when these accounts were public. Since then
+    # they turned private and have a live story: a story request through a session that
+    # does not follow them gets no reel, which proves nothing about their story.
+    sim = simulator(4, *PACED)
+    engine = rig(sim, **PACED_SETTINGS)
+    names = sim.usernames(320)
+    engine.add_profiles(names)
+    first = engine.create_batch()
+    engine.wait_done(first, timeout=120)
+    assert_truthful(engine, sim, first)
+
+    at = float(sim.http.get("/__sim__/clock").json()["now"])
+    facts = server_truth(sim, [(n, at) for n in names])
+    turned = [n for n in names if facts[n]["exists"] and not facts[n]["is_private"]][:40]
+    sim.http.post("/__sim__/profiles", json={"usernames": turned, "kind": "private"})
+    after = server_truth(sim, [(n, at) for n in turned])
+    assert sum(t["has_story"] for t in after.values()) >= 5  # hidden now
+
+    second = engine.create_batch()
+    engine.wait_done(second, timeout=120)
+    assert_truthful(engine, sim, second)
