@@ -63,7 +63,7 @@ async def original_loop(
                 requests += 1
                 user = await client.resolve(username)
                 requests += 1
-                await client.stories([user.user_id], dense=False)
+                await client.stories([user.user_id])
                 checks += 1
             except IgError:
                 errors += 1

@@ -103,7 +103,8 @@ def seed_world(
     known = sim.known_ids(names) if resolved or existing_only else {}
     if existing_only:
         names = [n for n in names if n in known]
-    ids = seed_profiles(db, niche, names, user_ids=known if resolved else None)
+    privacy = sim.known_privacy(names) if resolved else None
+    ids = seed_profiles(db, niche, names, user_ids=known if resolved else None, private=privacy)
     return niche, ids
 
 

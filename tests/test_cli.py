@@ -1,12 +1,18 @@
-"""The `storycheck` command line: db upgrade, import, batches."""
+"""The `storycheck` command line in process: db upgrade, import (niche matched ignoring case), batches.
+
+The end-to-end CLI tests (a real subprocess, server and simulator) are in tests/cli/.
+"""
 
 from __future__ import annotations
 
 import json
 
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from storycheck.cli import main
+from storycheck.db import Database
+from storycheck.niches.models import Niche
 
 
 def test_import_then_list_batches(tmp_path, monkeypatch):
@@ -22,9 +28,16 @@ def test_import_then_list_batches(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "3 created, 1 duplicates, 1 invalid, 5 lines" in result.output
     assert "bad name" in result.output
+    assert "(new niche 'fitness')" in result.output
 
-    again = runner.invoke(main, ["import", "fitness", str(accounts)])
-    assert "0 created, 4 duplicates" in again.output
+    # The niche is found ignoring case: no second "FITNESS" beside "fitness".
+    again = runner.invoke(main, ["import", "FITNESS", str(accounts)])
+    assert again.exit_code == 0, again.output
+    assert "0 created, 4 duplicates" in again.output and "new niche" not in again.output
+    database = Database(f"sqlite:///{tmp_path / 'cli.db'}")
+    with database.read() as session:
+        assert list(session.scalars(select(Niche.name))) == ["fitness"]
+    database.dispose()
 
     listed = runner.invoke(main, ["batches"])
     assert listed.exit_code == 0 and "No batches." in listed.output
@@ -33,5 +46,7 @@ def test_import_then_list_batches(tmp_path, monkeypatch):
 
 def test_help_lists_every_command():
     output = CliRunner().invoke(main, ["--help"]).output
-    for command in ("serve", "db", "import", "batches", "simulate", "demo", "worker"):
+    for command in (
+        "serve", "db", "check", "stories", "import", "batches", "simulate", "demo", "worker"
+    ):
         assert command in output

@@ -92,11 +92,18 @@ def housekeeping_job(db: Database, state: BatchStateManager) -> Callable[[], Non
     return run
 
 
-def create_app(config: Config | None = None, *, start_background: bool | None = None) -> Flask:
+def create_app(
+    config: Config | None = None,
+    *,
+    start_background: bool | None = None,
+    release_leases: bool | None = None,
+) -> Flask:
     """Build the application: migrate the database, start the engine, register the API.
 
     `start_background` (default: `config.engine_enabled`) starts the worker pool and the
     periodic reconciler; API tests switch it off and drive the state manager directly.
+    `release_leases` (default: true without a broker) returns every item lease at start; the
+    CLI's read-only in-process app turns it off, as another process may hold live leases.
     """
     config = config or Config.from_env()
     background = config.engine_enabled if start_background is None else start_background
@@ -124,7 +131,9 @@ def create_app(config: Config | None = None, *, start_background: bool | None = 
         pool.attach(state)
         pool.start()
     # Never release every lease in distributed mode: workers elsewhere hold live ones.
-    state.reconcile(release_all_leases=config.broker_url is None)
+    if release_leases is None:
+        release_leases = config.broker_url is None
+    state.reconcile(release_all_leases=release_leases)
     if background:
         services.maintenance = Maintenance(
             state, config.reconcile_interval, housekeeping=housekeeping_job(db, state)

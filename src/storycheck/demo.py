@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import shlex
 from dataclasses import replace
 from pathlib import Path
 
@@ -151,6 +152,12 @@ def demo(
         click.echo(f"Instagram simulator: {simulator.base_url} ({proxy_count} local proxies)")
         click.echo(f"Seeded {profiles} profiles in {len(DEMO_NICHES)} niches into {db_path}")
         click.echo(f"Open http://{config.host}:{server_port}/  (Ctrl-C stops everything)")
+        # The CLI in another terminal reads STORYCHECK_DATABASE_URL; without it, it would look
+        # at ./storycheck.db. With this line it finds the demo's database and, through the
+        # engine lock, this server.
+        click.echo("For the CLI in another terminal:")
+        click.echo(f"  export STORYCHECK_DATABASE_URL={shlex.quote(config.database_url)}")
+        click.echo(f"  storycheck stories    # or: storycheck check {DEMO_NICHES[0]}")
         run_server(config, host=config.host, port=server_port)
     finally:
         fleet.stop()

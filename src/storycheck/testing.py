@@ -90,8 +90,14 @@ def seed_profiles(
     usernames: Sequence[str],
     *,
     user_ids: Mapping[str, str | None] | None = None,
+    private: Mapping[str, bool] | None = None,
 ) -> list[str]:
-    """Insert active profiles (with cached user ids when given) and return their ids."""
+    """Insert active profiles and return their ids.
+
+    `user_ids` and `private` are what an earlier lookup would have cached: the user id and
+    whether the account is private (unknown when not given — the engine then looks such an
+    account up before it calls an empty answer "no story").
+    """
     now = utcnow()
     rows = [
         {
@@ -106,6 +112,7 @@ def seed_profiles(
             "total_detections": 0,
             "not_found": False,
             "ig_user_id": (user_ids or {}).get(name),
+            "is_private": (private or {}).get(name),
             "created_at": now,
             "updated_at": now,
         }
@@ -318,6 +325,15 @@ class SimulatorProcess:
         """What the simulator says about `username` at unix time `at`."""
         return self.truth_model.lookup(username, at)
 
+    def known_privacy(self, usernames: Sequence[str]) -> dict[str, bool]:
+        """Whether each existing account is private, as an earlier lookup would have cached."""
+        found: dict[str, bool] = {}
+        for name in usernames:
+            truth = self.truth(name, 0.0)
+            if truth["exists"]:
+                found[name] = bool(truth["is_private"])
+        return found
+
     def known_ids(self, usernames: Sequence[str]) -> dict[str, str | None]:
         """User ids of the usernames that exist, as an earlier lookup would have cached them."""
         found: dict[str, str | None] = {}
@@ -360,10 +376,13 @@ class EngineRig:
     sessions: list[str] = field(default_factory=list)
 
     def add_profiles(
-        self, usernames: Sequence[str], user_ids: Mapping[str, str | None] | None = None
+        self,
+        usernames: Sequence[str],
+        user_ids: Mapping[str, str | None] | None = None,
+        private: Mapping[str, bool] | None = None,
     ) -> list[str]:
-        """Seed profiles into the rig's niche."""
-        ids = seed_profiles(self.db, self.niche_id, usernames, user_ids=user_ids)
+        """Seed profiles into the rig's niche (with cached ids and privacy when given)."""
+        ids = seed_profiles(self.db, self.niche_id, usernames, user_ids=user_ids, private=private)
         self.profile_ids.extend(ids)
         return ids
 

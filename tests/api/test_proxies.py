@@ -40,6 +40,7 @@ PROXY_FIELDS = {
     "last_used",
     "last_success",
     "last_error",
+    "user_agent",
     "sessions",
     "created_at",
     "updated_at",
@@ -213,8 +214,7 @@ def test_usage_figures(client, db):  # type: ignore[no-untyped-def]
         session.execute(
             update(Proxy)
             .where(Proxy.id == proxy["id"])
-            .values(total_requests=40, failed_requests=10, requests_this_hour=7,
-                    last_used=utcnow())
+            .values(total_requests=40, failed_requests=10, requests_this_hour=7, last_used=utcnow())
         )
         session.execute(
             update(Proxy)
@@ -461,3 +461,184 @@ def test_nul_characters_never_cause_a_500(client):  # type: ignore[no-untyped-de
     ):
         assert response.status_code < 500
         _no_secrets(response)
+
+
+# ---------------------------------------------------------------------------------- session formats
+
+CSRF = "csrfTOKENsecret42"
+MID = "Z1midSECRETvalue"
+IG_DID = "A1B2-DIDSECRET-77"
+RUR = "CLN\\05458210394\\054SECRETrur"
+FULL_SET = ["sessionid", "csrftoken", "ds_user_id", "mid", "ig_did", "rur"]
+ALL_SECRETS = (COOKIE, COOKIE_2, PASSWORD, CSRF, MID, IG_DID, "SECRET")
+
+COOKIE_STRING = (
+    f"csrftoken={CSRF}; mid={MID}; ig_did={IG_DID}; ds_user_id=58210394; "
+    f"sessionid={COOKIE}; rur={RUR}; dpr=2; other=ignored"
+)
+JSON_EXPORT = [
+    {"name": "sessionid", "value": COOKIE, "domain": ".instagram.com", "httpOnly": True},
+    {"name": "csrftoken", "value": CSRF, "domain": ".instagram.com", "path": "/"},
+    {"name": "ds_user_id", "value": "58210394", "domain": ".instagram.com"},
+    {"name": "mid", "value": MID, "domain": ".instagram.com"},
+    {"name": "ig_did", "value": IG_DID, "domain": "www.instagram.com"},
+    {"name": "rur", "value": RUR, "domain": ".instagram.com"},
+    {"name": "sessionid", "value": "someOTHERsitesSECRET", "domain": ".example.com"},
+]
+NETSCAPE = "\n".join(
+    [
+        "# Netscape HTTP Cookie File",
+        "# exported by a browser extension",
+        "",
+        ".example.com\tTRUE\t/\tTRUE\t1999999999\tsessionid\tsomeOTHERsitesSECRET",
+        f"#HttpOnly_.instagram.com\tTRUE\t/\tTRUE\t1999999999\tsessionid\t{COOKIE}",
+        f".instagram.com\tTRUE\t/\tTRUE\t1999999999\tcsrftoken\t{CSRF}",
+        ".instagram.com\tTRUE\t/\tTRUE\t1999999999\tds_user_id\t58210394",
+        f".instagram.com\tTRUE\t/\tTRUE\t1999999999\tmid\t{MID}",
+        f".instagram.com\tTRUE\t/\tTRUE\t1999999999\tig_did\t{IG_DID}",
+        f"#HttpOnly_.instagram.com\tTRUE\t/\tTRUE\t1999999999\trur\t{RUR}",
+    ]
+)
+
+
+def _stored(db, proxy_id: str, services) -> dict:  # type: ignore[no-untyped-def]
+    import json
+
+    secrets = services.secrets
+    with db.read() as session:
+        row = session.scalar(select(IgSession).where(IgSession.proxy_id == proxy_id))
+        assert row is not None
+        for token in (row.session_encrypted, row.csrftoken_encrypted, row.cookies_encrypted):
+            assert token is None or not any(s in token for s in ALL_SECRETS)
+        return {
+            "sessionid": secrets.decrypt(row.session_encrypted),
+            "csrftoken": secrets.decrypt(row.csrftoken_encrypted)
+            if row.csrftoken_encrypted
+            else None,
+            "ds_user_id": row.ds_user_id,
+            **(json.loads(secrets.decrypt(row.cookies_encrypted)) if row.cookies_encrypted else {}),
+        }
+
+
+@pytest.mark.parametrize(
+    "pasted",
+    [COOKIE_STRING, f"Cookie: {COOKIE_STRING}", JSON_EXPORT, NETSCAPE, "JSON_TEXT"],
+    ids=["cookie-string", "cookie-header", "json-export", "cookies-txt", "json-export-text"],
+)
+def test_a_whole_browser_session_is_kept_encrypted_and_shown_by_name(  # type: ignore[no-untyped-def]
+    client, db, services, pasted
+):
+    import json
+
+    if pasted == "JSON_TEXT":
+        pasted = json.dumps({"cookies": JSON_EXPORT})
+    response = client.post("/api/proxies", json={"ip": "10.0.0.1", "port": 8080, "session": pasted})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    _no_secrets(response, *ALL_SECRETS)
+    body = response.get_json()
+    assert body["sessions"][0]["cookies"] == FULL_SET
+    assert body["sessions"][0]["session"] == f"{COOKIE[:4]}…{COOKIE[-4:]}"
+    assert _stored(db, body["id"], services) == {
+        "sessionid": COOKIE,
+        "csrftoken": CSRF,
+        "ds_user_id": "58210394",
+        "mid": MID,
+        "ig_did": IG_DID,
+        "rur": RUR,
+    }
+
+
+@pytest.mark.parametrize(
+    ("pasted", "message"),
+    [
+        ('[{"name": "sessionid"', "session looks like JSON but is not a valid cookie export"),
+        (
+            [{"value": COOKIE}],
+            "a JSON cookie export must be a list of {name, value, domain} objects",
+        ),
+        (
+            [{"name": "csrftoken", "value": CSRF}],
+            "the cookie export has no Instagram sessionid cookie",
+        ),
+        (f"csrftoken={CSRF}; mid={MID}", "the cookie string has no Instagram sessionid cookie"),
+        (f"# Netscape HTTP Cookie File\n.instagram.com\tTRUE\t{COOKIE}", "cookies.txt line 2"),
+        (f"sessionid={COOKIE}; csrftoken=two words", "the csrftoken cookie in the cookie string"),
+        (
+            [{"name": "sessionid", "value": "someOTHERsitesSECRET", "domain": ".example.com"}],
+            "the cookie export has no Instagram sessionid cookie",
+        ),
+    ],
+)
+def test_a_bad_session_is_a_clear_400_without_the_secret(client, pasted, message):  # type: ignore[no-untyped-def]
+    response = client.post("/api/proxies", json={"ip": "10.0.0.1", "port": 8080, "session": pasted})
+    body = _error(response, 400)
+    assert body["message"].startswith(message) and body["details"]["field"] == "session"
+    _no_secrets(response, *ALL_SECRETS)
+
+
+def test_user_agent_per_pair(client, db):  # type: ignore[no-untyped-def]
+    from storycheck.engine.client import DEFAULT_USER_AGENT
+
+    custom = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) Chrome/142.0.0.0 Safari/537.36"
+    body = _create(client, user_agent=custom)
+    assert body["user_agent"] == custom
+    pid = body["id"]
+    response = client.put(f"/api/proxies/{pid}/user-agent", json={"user_agent": ""})
+    assert response.status_code == 200 and response.get_json()["user_agent"] is None
+    assert "Chrome/142." in DEFAULT_USER_AGENT  # what a pair without its own sends
+    response = client.put(
+        f"/api/proxies/{pid}/session", json={"session": COOKIE_2, "user_agent": custom}
+    )
+    assert response.status_code == 200 and response.get_json()["user_agent"] == custom
+    # a session replaced without a user agent keeps the pair's
+    response = client.put(f"/api/proxies/{pid}/session", json={"session": COOKIE})
+    assert response.get_json()["user_agent"] == custom
+    assert _error(client.put(f"/api/proxies/{pid}/user-agent", json={}), 400)["details"] == {
+        "missing_fields": ["user_agent"],
+        "field": "user_agent",
+    }
+    for bad in ("x" * 501, "nul\u0000here", "two\nlines", 42, "Mozilla/5.0 ünïcode"):
+        body = _error(client.put(f"/api/proxies/{pid}/user-agent", json={"user_agent": bad}), 400)
+        assert body["details"]["field"] == "user_agent"
+    _error(client.put("/api/proxies/ghost/user-agent", json={"user_agent": custom}), 404)
+    with db.read() as session:
+        proxy = session.get(Proxy, pid)
+        assert proxy is not None and proxy.user_agent == custom
+
+
+def test_rotated_cookies_are_saved_only_when_they_changed(client, db, services):  # type: ignore[no-untyped-def]
+    from storycheck.engine.client import RotatedState
+    from storycheck.proxies.identity import save_rotated
+
+    pid = _create(client, session=COOKIE_STRING)["id"]
+    with db.read() as session:
+        row = session.scalar(select(IgSession).where(IgSession.proxy_id == pid))
+        assert row is not None
+        session_id, before = row.id, (row.session_encrypted, row.csrftoken_encrypted)
+        cookies_before = row.cookies_encrypted
+    same = {"sessionid": COOKIE, "csrftoken": CSRF, "mid": MID, "ig_did": IG_DID, "rur": RUR}
+    assert not save_rotated(db, services.secrets, session_id, RotatedState(same, None))
+    with db.read() as session:
+        row = session.get(IgSession, session_id)
+        assert (row.session_encrypted, row.csrftoken_encrypted) == before
+        assert row.cookies_encrypted == cookies_before
+
+    rotated = {**same, "csrftoken": "NEWcsrf", "rur": "NEWrur", "sessionid": COOKIE_2}
+    assert save_rotated(db, services.secrets, session_id, RotatedState(rotated, "hmac.CLAIM"))
+    stored = _stored(db, pid, services)
+    assert (stored["sessionid"], stored["csrftoken"], stored["rur"]) == (
+        COOKIE_2,
+        "NEWcsrf",
+        "NEWrur",
+    )
+    with db.read() as session:
+        row = session.get(IgSession, session_id)
+        assert services.secrets.decrypt(row.www_claim_encrypted) == "hmac.CLAIM"
+        assert row.session_digest == services.secrets.digest(COOKIE_2)
+    # the refreshed cookie counts for duplicates; the claim goes with a replaced session
+    _error(
+        client.post("/api/proxies", json={"ip": "10.0.0.7", "port": 1, "session": COOKIE_2}), 409
+    )
+    client.put(f"/api/proxies/{pid}/session", json={"session": COOKIE})
+    with db.read() as session:
+        assert session.get(IgSession, session_id).www_claim_encrypted is None

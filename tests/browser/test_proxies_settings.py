@@ -38,7 +38,7 @@ def test_add_a_proxy_pair_and_see_it_ready(page: Page, live: Stack) -> None:
     form.get_by_test_id("proxy-mode-url").click()
     form.get_by_test_id("proxy-field-url").fill(url)
     form.get_by_test_id("proxy-add-submit").click()
-    expect(form).to_contain_text("Required: the Instagram sessionid cookie")
+    expect(form).to_contain_text("Required: the Instagram session")
     expect(rows).to_have_count(len(live.proxy_urls))
 
     form.get_by_test_id("proxy-field-session").fill(session_id)

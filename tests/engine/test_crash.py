@@ -92,7 +92,9 @@ def test_kill_minus_nine_at_random_moments_loses_and_doubles_nothing(
     names = sim.usernames(1500)
     # A third already resolved (story queries only), the rest needs lookups first.
     resolved = {n: t["user_id"] for n in names[:500] if (t := sim.truth(n, 0.0))["exists"]}
-    seed_profiles(engine_db, niche, names[:500], user_ids=resolved)
+    seed_profiles(
+        engine_db, niche, names[:500], user_ids=resolved, private=sim.known_privacy(names[:500])
+    )
     seed_profiles(engine_db, niche, names[500:])
     batch_id = BatchStateManager(engine_db).create_batch(niche_id=niche, all_profiles=True).id
     env = engine_env(engine_db, sim.base_url)

@@ -189,7 +189,7 @@ def test_lookups_save_the_identity_and_route_private_accounts(
     [
         (False, None, True, "story"),
         (False, None, False, "no_story"),
-        (None, None, False, "no_story"),
+        (None, None, False, "verify"),  # privacy unknown: a lookup decides first
         (True, None, True, "story"),  # a private account whose reel is present has a story
         (True, None, False, "private"),
         (True, SESSION, False, "no_story"),  # this session follows it: absent = no story
@@ -208,7 +208,17 @@ def test_story_answers(
         newest_taken_at=200 if has_story else None,
         expiring_at=86600 if has_story else None,
     )
-    (final,) = decide("stories", [target], answers={"item-0": answer}).finals
+    decision = decide("stories", [target], answers={"item-0": answer})
+    if expect == "verify":
+        (back,) = decision.requeue
+        assert back.verify and not back.spent_attempt and not decision.finals
+        item_back = back.apply()
+        assert item_back.ig_user_id is None and item_back.absent_seen  # → the lookup queue
+        public = ItemAnswer("item-0", ig_user_id="7", is_private=False, followed_by_viewer=False)
+        (final,) = decide("lookup", [item_back], answers={"item-0": public}).finals
+        assert final.result == "no_story"  # public and no reel: proof
+        return
+    (final,) = decision.finals
     assert final.result == expect and final.has_story == (expect == "story")
     if has_story:
         assert (final.item_count, final.oldest_taken_at, final.newest_taken_at) == (2, 100, 200)

@@ -90,7 +90,13 @@ class FakeChecker:
         outcome = CheckOutcome(answered_at=time.time())
         for item in items:
             if kind == "lookup":
-                outcome.answers[item.id] = ItemAnswer(item.id, ig_user_id=f"9{item.username[-4:]}")
+                # As Instagram's lookup answers: the id, and whether the account is private.
+                outcome.answers[item.id] = ItemAnswer(
+                    item.id,
+                    ig_user_id=f"9{item.username[-4:]}",
+                    is_private=False,
+                    followed_by_viewer=False,
+                )
             else:
                 outcome.answers[item.id] = ItemAnswer(item.id, ig_user_id=item.ig_user_id)
         return outcome
@@ -111,8 +117,13 @@ def pairs(count: int) -> dict[str, Any]:
 
 def add(rig: Rig, count: int, prefix: str, resolved: bool = True) -> list[str]:
     names = [f"{prefix}{i:04d}" for i in range(count)]
+    if not resolved:
+        return rig.add_profiles(names)
+    # As an earlier lookup left them: the id and "public".
     return rig.add_profiles(
-        names, user_ids={n: f"1{i:06d}" for i, n in enumerate(names)} if resolved else None
+        names,
+        user_ids={n: f"1{i:06d}" for i, n in enumerate(names)},
+        private=dict.fromkeys(names, False),
     )
 
 

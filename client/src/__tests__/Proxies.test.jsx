@@ -123,11 +123,44 @@ describe('Proxies', () => {
       fireEvent.click(screen.getByTestId('replace-session-save'))
     })
     expect(calls.find((c) => c.method === 'PUT').body).toEqual({ session: 'NEWSESSION' })
+    expect(screen.queryByTestId('replace-session-modal')).not.toBeInTheDocument()
     expect(screen.getByTestId('proxy-row').dataset.health).toBe('ready')
     await act(async () => {
       fireEvent.click(screen.getByTestId('proxy-delete'))
     })
     expect(calls.find((c) => c.method === 'DELETE').path).toBe('/proxies/p1')
     expect(screen.getByTestId('proxies-empty')).toBeInTheDocument()
+  })
+
+  it('adds a pair from a cookie string with a user agent and says what it recognised', async () => {
+    const { calls } = await renderPage([], { 'POST /proxies': { status: 201, body: proxy('new') } })
+    fireEvent.change(screen.getByTestId('proxy-field-ip'), { target: { value: '127.0.0.7' } })
+    fireEvent.change(screen.getByTestId('proxy-field-port'), { target: { value: '8080' } })
+    const cookies = 'csrftoken=CSRF; mid=MID; ig_did=DID; ds_user_id=1; sessionid=SESSION; rur=RUR'
+    fireEvent.change(screen.getByTestId('proxy-field-session'), { target: { value: cookies } })
+    expect(screen.getByTestId('proxy-field-session-summary')).toHaveTextContent(
+      'a cookie string — sessionid, csrftoken, ds_user_id, mid, ig_did, rur',
+    )
+    expect(screen.getByTestId('proxy-field-session-summary')).not.toHaveTextContent('SESSION')
+    fireEvent.change(screen.getByTestId('proxy-field-user_agent'), { target: { value: 'Mozilla/5.0 Chrome/142.0' } })
+    await act(async () => {
+      fireEvent.click(screen.getByTestId('proxy-add-submit'))
+    })
+    const body = calls.find((c) => c.method === 'POST').body
+    expect(body).toMatchObject({ ip: '127.0.0.7', port: 8080, session: cookies, user_agent: 'Mozilla/5.0 Chrome/142.0' })
+  })
+
+  it('recognises a JSON cookie export and warns when it holds no sessionid', async () => {
+    await renderPage([])
+    const exported = JSON.stringify([
+      { name: 'sessionid', value: 'S', domain: '.instagram.com' },
+      { name: 'csrftoken', value: 'C', domain: '.instagram.com' },
+      { name: 'sessionid', value: 'X', domain: '.example.com' },
+    ])
+    fireEvent.change(screen.getByTestId('proxy-field-session'), { target: { value: exported } })
+    expect(screen.getByTestId('proxy-field-session-summary')).toHaveTextContent('a JSON cookie export — sessionid, csrftoken')
+    const noSession = JSON.stringify([{ name: 'csrftoken', value: 'C', domain: '.instagram.com' }])
+    fireEvent.change(screen.getByTestId('proxy-field-session'), { target: { value: noSession } })
+    expect(screen.getByText('No Instagram sessionid cookie found')).toBeInTheDocument()
   })
 })

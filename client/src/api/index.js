@@ -232,7 +232,8 @@ export const proxies = {
   create: (data) => post('/proxies', data),
   import: (lines) => post('/proxies/import', { lines }),
   setStatus: (id, status) => patch(`/proxies/${enc(id)}/status`, { status }),
-  replaceSession: (id, session) => put(`/proxies/${enc(id)}/session`, { session }),
+  replaceSession: (id, session, extra = {}) => put(`/proxies/${enc(id)}/session`, { session, ...extra }),
+  setUserAgent: (id, userAgent) => put(`/proxies/${enc(id)}/user-agent`, { user_agent: userAgent || null }),
   delete: (id) => del(`/proxies/${enc(id)}`),
   errorLogs: (id, params) => get(`/proxies/${enc(id)}/error-logs`, params),
 }

@@ -64,11 +64,24 @@ export const useProxyStore = create((set, get) => ({
     }
   },
 
-  async replaceSession(id, session) {
+  /** Replaces a pair's session; `extra` may carry `user_agent` (empty string = the default). */
+  async replaceSession(id, session, extra = {}) {
     try {
-      const proxy = await proxiesApi.replaceSession(id, session)
+      const proxy = await proxiesApi.replaceSession(id, session, extra)
       if (proxy && proxy.id) set({ proxies: upsert(get().proxies, proxy) })
       notify('Session replaced; the pair is ready again')
+      return true
+    } catch (err) {
+      showError(err)
+      return false
+    }
+  },
+
+  async setUserAgent(id, userAgent) {
+    try {
+      const proxy = await proxiesApi.setUserAgent(id, userAgent)
+      if (proxy && proxy.id) set({ proxies: upsert(get().proxies, proxy) })
+      notify(userAgent ? 'User agent saved' : 'User agent reset to the default')
       return true
     } catch (err) {
       showError(err)

@@ -8,6 +8,8 @@ this over HTTP with one `InstagramClient` per pair; unit tests pass a fake.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -15,9 +17,15 @@ from typing import Protocol
 
 import httpx
 
-from storycheck.engine.client import InstagramClient, PairIdentity, redact
+from storycheck.engine.client import InstagramClient, PairIdentity, RotatedState, redact
 from storycheck.engine.errors import IgError, NotFoundUser, Transient
 from storycheck.engine.pacing import Kind
+
+log = logging.getLogger(__name__)
+
+# Persists a pair's rotated cookies and www-claim: (session row id, state). Blocking (it writes
+# the database), so the checker runs it in a thread.
+RotationSaver = Callable[[str, RotatedState], None]
 
 
 @dataclass(eq=False)
@@ -74,10 +82,15 @@ class Checker(Protocol):
         kind: Kind,
         items: Sequence[WorkItem],
         *,
-        dense: bool,
+        dense_doc_id: str | None,
         timeout: float,
     ) -> CheckOutcome:
-        """Look up the one item (`kind="lookup"`) or query the stories of all `items`."""
+        """Look up the one item (`kind="lookup"`) or query the stories of all `items`.
+
+        Story queries use v1 reels_media (≤ 20 ids) unless `dense_doc_id` is non-empty: then
+        the web app's `POST /graphql/query` with that doc_id, whose failures that are not the
+        pair's problem come back as `DenseUnavailable` (for this pair only).
+        """
 
     async def forget_pair(self, proxy_id: str) -> None:
         """Close what belongs to a pair that changed or disappeared."""
@@ -94,9 +107,11 @@ class InstagramChecker:
         *,
         base_url: str,
         transport_factory: Callable[[], httpx.AsyncBaseTransport] | None = None,
+        save_rotated: RotationSaver | None = None,
     ) -> None:
         self.base_url = base_url
         self._transport_factory = transport_factory
+        self._save_rotated = save_rotated
         self._clients: dict[str, tuple[PairIdentity, InstagramClient]] = {}
 
     async def client_for(self, pair: PairIdentity) -> InstagramClient:
@@ -106,10 +121,11 @@ class InstagramChecker:
         starts, so a replaced client is idle and can be closed at once.
         """
         entry = self._clients.get(pair.proxy_id)
-        if entry is not None and _same_identity(entry[0], pair):
+        if entry is not None and _same_identity(entry[0], entry[1], pair):
             return entry[1]
-        transport = self._transport_factory() if self._transport_factory else None
-        client = InstagramClient(pair, base_url=self.base_url, transport=transport)
+        client = InstagramClient(
+            pair, base_url=self.base_url, transport_factory=self._transport_factory
+        )
         self._clients[pair.proxy_id] = (pair, client)
         if entry is not None:
             await entry[1].aclose()
@@ -121,12 +137,13 @@ class InstagramChecker:
         kind: Kind,
         items: Sequence[WorkItem],
         *,
-        dense: bool,
+        dense_doc_id: str | None,
         timeout: float,
     ) -> CheckOutcome:
         """Send one lookup or one story query and turn the answer into per-item answers."""
         outcome = CheckOutcome()
         started = time.monotonic()
+        client: InstagramClient | None = None
         try:
             client = await self.client_for(pair)
             if kind == "lookup":
@@ -137,11 +154,14 @@ class InstagramChecker:
                     outcome.answers[item.id] = ItemAnswer(item.id, not_found=True)
                 else:
                     outcome.answers[item.id] = ItemAnswer(
-                        item.id, ig_user_id=user.user_id, is_private=user.is_private
+                        item.id,
+                        ig_user_id=user.user_id,
+                        is_private=user.is_private,
+                        followed_by_viewer=user.followed_by_viewer,
                     )
             else:
                 ids = [item.ig_user_id for item in items if item.ig_user_id]
-                reels = await client.stories(ids, dense=dense, timeout=timeout)
+                reels = await client.stories(ids, dense_doc_id=dense_doc_id, timeout=timeout)
                 for item in items:
                     reel = reels.get(item.ig_user_id or "")
                     if reel is None:
@@ -153,6 +173,7 @@ class InstagramChecker:
                         ig_user_id=item.ig_user_id,
                         has_story=reel.has_story,
                         story_count=reel.item_count,
+                        oldest_taken_at=reel.oldest_taken_at,
                         newest_taken_at=reel.newest_taken_at,
                         expiring_at=reel.expiring_at,
                     )
@@ -164,9 +185,24 @@ class InstagramChecker:
             message = redact(str(exc), pair.secrets())[:120]
             outcome.failure = Transient(f"client error {type(exc).__name__}: {message}")
             outcome.answers.clear()
+        if client is not None:
+            await self._persist(pair, client)
         outcome.elapsed = time.monotonic() - started
         outcome.answered_at = time.time()
         return outcome
+
+    async def _persist(self, pair: PairIdentity, client: InstagramClient) -> None:
+        """Save cookies / www-claim Instagram rotated during the request (only when changed)."""
+        if self._save_rotated is None:
+            return
+        state = client.take_rotated()
+        if state is None:
+            return
+        try:
+            await asyncio.to_thread(self._save_rotated, pair.session_id, state)
+        except Exception as exc:  # noqa: BLE001 - a failed save must not fail the answer
+            client.mark_unsaved()
+            log.warning("pair %s: rotated cookies not saved (%s)", pair.label, type(exc).__name__)
 
     async def forget_pair(self, proxy_id: str) -> None:
         """Close the pair's client."""
@@ -182,11 +218,14 @@ class InstagramChecker:
             await client.aclose()
 
 
-def _same_identity(a: PairIdentity, b: PairIdentity) -> bool:
-    return (a.proxy_url, a.sessionid, a.csrftoken, a.ds_user_id, a.session_id) == (
-        b.proxy_url,
-        b.sessionid,
-        b.csrftoken,
-        b.ds_user_id,
-        b.session_id,
-    )
+def _same_identity(old: PairIdentity, client: InstagramClient, new: PairIdentity) -> bool:
+    """True when `new` is the pair `client` already talks as.
+
+    Cookies the client rotated itself (and persisted) come back in reloaded identities; they
+    are its own state, so only a sessionid it never used means the user pasted a new cookie.
+    """
+    return (old.proxy_url, old.session_id, old.user_agent) == (
+        new.proxy_url,
+        new.session_id,
+        new.user_agent,
+    ) and new.sessionid in client.known_sessionids

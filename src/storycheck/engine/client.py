@@ -1,37 +1,52 @@
 """Async Instagram web client for one proxy + session pair (DESIGN.md §4.1, §4.2).
 
 One `InstagramClient` per pair: its `httpx.AsyncClient` is bound to the pair's proxy, so the
-session cookie never travels through another proxy. Each method sends exactly one HTTP
-request (one unit of the pair's pacing budget) and either returns a parsed result or raises
-one of the classified errors of `storycheck.engine.errors`.
+session cookie never travels through another proxy. Each method sends exactly one request to
+Instagram (one unit of the pair's pacing budget) and either returns a parsed result or raises
+one of the classified errors of `storycheck.engine.errors` (see `storycheck.engine.answers`).
+
+It looks like the web app (docs/instagram-facts.md "Headers and cookies"): the browser's full
+cookie set, `X-CSRFToken` equal to the csrftoken cookie, `X-IG-WWW-Claim` ("0" until Instagram
+sets one), `Sec-Fetch-*`, `Referer`, the app id and the pair's user agent. Cookies Instagram
+rotates and the www-claim are kept, and `take_rotated()` hands them to whoever persists them.
+
+A failure before any byte of the answer (reset, a dropped keep-alive, refused, a proxy
+handshake) is retried once at once on a fresh connection; a second one, or no answer within
+the request's deadline, is `ConnectionFailed`: the pair's problem, never the items'.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import importlib.util
 import json
-import math
 import re
 import ssl
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, unquote
 
 import httpx
 
+from storycheck.engine.answers import (
+    Endpoint,
+    ReelInfo,
+    ResolvedUser,
+    payload_of,
+    raise_for_answer,
+    read_reels_dense,
+    read_reels_v1,
+    read_user,
+)
 from storycheck.engine.errors import (
-    Challenge,
+    PAIR_PROBLEMS,
+    ConnectionFailed,
     DenseUnavailable,
     IgError,
-    LoginRequired,
-    NotFoundUser,
-    RateLimited,
-    TooManyIds,
     Transient,
 )
 
@@ -41,13 +56,19 @@ if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
     sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 IG_APP_ID = "936619743392459"
-REELS_QUERY_HASH = "303a4ae99711322310f25250d988f3b7"
+ASBD_ID = "129477"
+# The one default user agent of every pair (a pair may set its own): a current desktop
+# Chrome, as instaloader sends in 2026; an old Chrome major has been answered 401 "Please wait".
 DEFAULT_USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/124.0.0.0 Safari/537.36"
+    "Chrome/142.0.0.0 Safari/537.36"
 )
+V1_IDS_PER_REQUEST = 20  # Instagram answers "Too many reels requested" above this
 DENSE_IDS_PER_REQUEST = 50
-CHALLENGE_MESSAGES = ("challenge_required", "checkpoint_required", "feedback_required")
+# The cookies of a logged-in browser, in the order a browser sends them.
+COOKIE_NAMES = ("csrftoken", "mid", "ig_did", "ds_user_id", "sessionid", "rur")
+# Cookies Instagram rotates through Set-Cookie; the new values are kept and persisted.
+ROTATING_COOKIES = frozenset({"csrftoken", "rur", "sessionid", "mid", "ig_did"})
 _USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 
 
@@ -68,6 +89,9 @@ class PairIdentity:
     sessionid: str  # secret
     csrftoken: str | None = None  # secret
     ds_user_id: str | None = None
+    cookies: tuple[tuple[str, str], ...] = ()  # mid, ig_did, rur…: secret
+    www_claim: str | None = None  # secret (tied to the session)
+    user_agent: str | None = None  # None: DEFAULT_USER_AGENT
 
     def __repr__(self) -> str:
         return f"PairIdentity(proxy={self.proxy_id}, session={self.session_id}, {self.label})"
@@ -77,8 +101,8 @@ class PairIdentity:
     def secrets(self) -> tuple[str, ...]:
         """Every secret string of this pair (and its URL-encoded forms), for redaction."""
         values: list[str] = [self.sessionid, unquote(self.sessionid)]
-        if self.csrftoken:
-            values.append(self.csrftoken)
+        values.extend(v for v in (self.csrftoken, self.www_claim) if v)
+        values.extend(value for _, value in self.cookies)
         if self.proxy_url:
             userinfo = _USERINFO.search(self.proxy_url)
             if userinfo:
@@ -88,6 +112,29 @@ class PairIdentity:
                     password = creds.split(":", 1)[1]
                     values.extend((password, unquote(password)))
         return tuple(v for v in values if v and len(v) >= 3)
+
+    def cookie_jar(self) -> dict[str, str]:
+        """The cookies this identity sends, by name (sessionid always)."""
+        jar = dict(self.cookies)
+        jar["sessionid"] = self.sessionid
+        if self.csrftoken:
+            jar["csrftoken"] = self.csrftoken
+        if self.ds_user_id:
+            jar["ds_user_id"] = self.ds_user_id
+        return jar
+
+
+@dataclass(frozen=True, repr=False)
+class RotatedState:
+    """Cookies and www-claim as Instagram last set them, for persisting; secret."""
+
+    cookies: Mapping[str, str]  # every cookie of the jar, rotated or not
+    www_claim: str | None
+
+    def __repr__(self) -> str:
+        return f"RotatedState(cookies={sorted(self.cookies)})"
+
+    __str__ = __repr__
 
 
 def proxy_url(scheme: str, host: str, port: int, username: str | None, password: str | None) -> str:
@@ -100,34 +147,13 @@ def proxy_url(scheme: str, host: str, port: int, username: str | None, password:
     return f"{scheme}://{host}:{port}"
 
 
-@dataclass(frozen=True)
-class ResolvedUser:
-    """A username's Instagram identity: numeric id and privacy."""
-
-    user_id: str
-    is_private: bool
-    username: str
-    followed_by_viewer: bool = False
-
-
-@dataclass(frozen=True)
-class ReelInfo:
-    """The story state of one user id in one answer."""
-
-    user_id: str
-    has_story: bool
-    item_count: int = 0
-    oldest_taken_at: int | None = None
-    newest_taken_at: int | None = None
-    expiring_at: int | None = None
-
-
 @dataclass
 class ClientStats:
     """What the client measured about its requests (for pair health)."""
 
     last_elapsed: float = 0.0
     requests: int = 0
+    reconnects: int = 0  # fresh connections after a failure before any answer byte
 
 
 class InstagramClient:
@@ -140,307 +166,288 @@ class InstagramClient:
         base_url: str = "https://www.instagram.com",
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
-        user_agent: str = DEFAULT_USER_AGENT,
+        transport_factory: Callable[[], httpx.AsyncBaseTransport] | None = None,
+        user_agent: str | None = None,
         max_connections: int = 4,
     ) -> None:
         self.identity = identity
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.stats = ClientStats()
-        self._csrftoken = identity.csrftoken
-        self._secrets = identity.secrets()
-        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=2)
-        kwargs: dict[str, Any] = {
-            "timeout": httpx.Timeout(timeout),
-            "follow_redirects": False,
-            "limits": limits,
-            "trust_env": False,
-            "verify": _ssl_context(),
-        }
-        if transport is not None:
-            kwargs["transport"] = transport
-        elif identity.proxy_url:
-            kwargs["proxy"] = identity.proxy_url
-        self._http = httpx.AsyncClient(**kwargs)
-        self._user_agent = user_agent
+        self.user_agent = user_agent or identity.user_agent or DEFAULT_USER_AGENT
+        self._jar = identity.cookie_jar()
+        self._www_claim = identity.www_claim or "0"
+        self._changed = False
+        # Every sessionid this client has used: a reloaded identity carrying one of them is
+        # this client's own (rotated) state, not a new cookie from the user.
+        self.known_sessionids = {identity.sessionid}
+        self._secrets = set(identity.secrets())
+        self._transport = transport
+        self._transport_factory = transport_factory
+        self._max_connections = max_connections
+        self._http = self._new_http()
 
     def __repr__(self) -> str:
         return f"InstagramClient({self.identity!r}, base_url={self.base_url!r})"
 
     async def aclose(self) -> None:
         """Close the connection pool."""
-        await self._http.aclose()
+        await self._close_http(self._http)
 
     # ------------------------------------------------------------------ requests
 
     async def resolve(self, username: str, *, timeout: float | None = None) -> ResolvedUser:
-        """Look up `username` → user id and privacy; raises NotFoundUser when it does not exist."""
-        response = await self._get(
+        """Look up `username` → id, privacy, follow state; NotFoundUser when it does not exist."""
+        response = await self._request(
+            "GET",
             "/api/v1/users/web_profile_info/",
+            "profile",
             params={"username": username},
             referer=f"{self.base_url}/{quote(username)}/",
             timeout=timeout,
         )
-        if response.status_code == 404:
-            raise NotFoundUser("404 user not found")
-        payload = self._payload(response)
-        data = payload.get("data")
-        user = data.get("user") if isinstance(data, Mapping) else None
-        if user is None and isinstance(data, Mapping):
-            raise NotFoundUser("user is null")
-        if not isinstance(user, Mapping) or user.get("id") in (None, ""):
-            raise Transient("web_profile_info answer without data.user.id")
-        return ResolvedUser(
-            user_id=str(user["id"]),
-            is_private=bool(user.get("is_private", False)),
-            username=str(user.get("username") or username),
-        )
+        return read_user(payload_of(response), username)
 
     async def stories(
-        self, user_ids: Sequence[str], *, dense: bool = True, timeout: float | None = None
+        self,
+        user_ids: Sequence[str],
+        *,
+        dense_doc_id: str | None = None,
+        timeout: float | None = None,
     ) -> dict[str, ReelInfo]:
         """Ask for the live stories of `user_ids` in one request; every id gets a ReelInfo.
 
-        `dense` uses the GraphQL form (up to 50 ids); otherwise v1 reels_media. Raises
-        TooManyIds when Instagram refuses the number of ids, DenseUnavailable when the
-        GraphQL form itself is refused.
+        v1 reels_media (≤ 20 ids) unless `dense_doc_id` is given: then the web app's
+        `POST /graphql/query` with that doc_id. An id absent from a proven answer has no
+        visible story. Raises TooManyIds when Instagram refuses the number of ids, and
+        DenseUnavailable for any dense failure that is not the pair's problem.
         """
         ids = list(dict.fromkeys(str(i) for i in user_ids))
         if not ids:
             return {}
-        if dense:
-            reels = await self._stories_graphql(ids, timeout)
+        if dense_doc_id:
+            reels = await self._stories_dense(ids, dense_doc_id, timeout)
         else:
-            reels = await self._stories_v1(ids, timeout)
+            response = await self._request(
+                "GET",
+                "/api/v1/feed/reels_media/",
+                "reels",
+                params=[("reel_ids", uid) for uid in ids],
+                referer=f"{self.base_url}/",
+                timeout=timeout,
+            )
+            reels = read_reels_v1(payload_of(response))
         return {uid: reels.get(uid) or ReelInfo(user_id=uid, has_story=False) for uid in ids}
 
-    async def _stories_v1(self, ids: list[str], timeout: float | None) -> dict[str, ReelInfo]:
-        response = await self._get(
-            "/api/v1/feed/reels_media/",
-            params=[("reel_ids", uid) for uid in ids],
-            referer=f"{self.base_url}/",
-            timeout=timeout,
-        )
-        payload = self._payload(response)
-        reels = payload.get("reels")
-        if reels is None and isinstance(payload.get("reels_media"), list):
-            reels = {str(r.get("id")): r for r in payload["reels_media"] if isinstance(r, Mapping)}
-        if not isinstance(reels, Mapping):
-            raise Transient("reels_media answer without reels")
-        found: dict[str, ReelInfo] = {}
-        for key, reel in reels.items():
-            if not isinstance(reel, Mapping):
-                continue
-            uid = str(reel.get("id") or key)
-            info = _reel_info(uid, reel.get("items"), "taken_at", "expiring_at", reel)
-            found[uid] = info
-            found.setdefault(str(key), info)
-        return found
-
-    async def _stories_graphql(self, ids: list[str], timeout: float | None) -> dict[str, ReelInfo]:
+    async def _stories_dense(
+        self, ids: list[str], doc_id: str, timeout: float | None
+    ) -> dict[str, ReelInfo]:
         variables = json.dumps(
             {"reel_ids": ids, "precomposed_overlay": False}, separators=(",", ":")
         )
         try:
-            response = await self._get(
-                "/graphql/query/",
-                params={"query_hash": REELS_QUERY_HASH, "variables": variables},
+            response = await self._request(
+                "POST",
+                "/graphql/query",
+                "graphql",
+                data={"doc_id": doc_id, "variables": variables, "server_timestamps": "true"},
                 referer=f"{self.base_url}/",
                 timeout=timeout,
             )
-            payload = self._payload(response)
-        except Transient as exc:
-            if exc.message.startswith(("HTTP 400", "HTTP 404", "HTTP 405", "HTTP 410")):
-                raise DenseUnavailable(f"GraphQL reels query refused ({exc.message})") from None
-            raise
-        data = payload.get("data")
-        media = data.get("reels_media") if isinstance(data, Mapping) else None
-        if not isinstance(media, list):
-            raise DenseUnavailable("GraphQL answer without data.reels_media")
-        found: dict[str, ReelInfo] = {}
-        for reel in media:
-            if not isinstance(reel, Mapping):
-                continue
-            owner = reel.get("owner")
-            uid = str(
-                reel.get("id") or (owner.get("id") if isinstance(owner, Mapping) else "") or ""
-            )
-            if uid:
-                found[uid] = _reel_info(
-                    uid, reel.get("items"), "taken_at_timestamp", "expiring_at_timestamp", reel
-                )
-        return found
+            reels = read_reels_dense(payload_of(response))
+        except IgError as exc:
+            if exc.classification in PAIR_PROBLEMS:
+                raise
+            raise DenseUnavailable(f"dense story query failed ({exc.message})") from None
+        if reels is None:
+            raise DenseUnavailable("dense story query answered without reels_media")
+        return reels
+
+    # ------------------------------------------------------------------ rotated state
+
+    def take_rotated(self) -> RotatedState | None:
+        """The cookies and www-claim when Instagram changed them since the last call, else None."""
+        if not self._changed:
+            return None
+        self._changed = False
+        claim = None if self._www_claim == "0" else self._www_claim
+        return RotatedState(dict(self._jar), claim)
+
+    def mark_unsaved(self) -> None:
+        """Offer the current state again on the next `take_rotated()` (saving it failed)."""
+        self._changed = True
 
     # ------------------------------------------------------------------ plumbing
 
-    def _headers(self, referer: str) -> dict[str, str]:
-        cookie = f"sessionid={self.identity.sessionid}"
-        if self._csrftoken:
-            cookie += f"; csrftoken={self._csrftoken}"
-        if self.identity.ds_user_id:
-            cookie += f"; ds_user_id={self.identity.ds_user_id}"
+    def _headers(self, referer: str, method: str) -> dict[str, str]:
         headers = {
-            "User-Agent": self._user_agent,
+            "User-Agent": self.user_agent,
             "Accept": "*/*",
             "Accept-Language": "en-US,en;q=0.9",
             "X-IG-App-ID": IG_APP_ID,
+            "X-ASBD-ID": ASBD_ID,
+            "X-IG-WWW-Claim": self._www_claim,
             "X-Requested-With": "XMLHttpRequest",
-            "X-ASBD-ID": "129477",
             "Referer": referer,
-            "Cookie": cookie,
+            "Sec-Fetch-Dest": "empty",
+            "Sec-Fetch-Mode": "cors",
+            "Sec-Fetch-Site": "same-origin",
+            "Cookie": "; ".join(
+                f"{name}={self._jar[name]}"
+                for name in (*COOKIE_NAMES, *sorted(set(self._jar) - set(COOKIE_NAMES)))
+                if self._jar.get(name)
+            ),
         }
-        if self._csrftoken:
-            headers["X-CSRFToken"] = self._csrftoken
+        if self._jar.get("csrftoken"):
+            headers["X-CSRFToken"] = self._jar["csrftoken"]
+        if method == "POST":
+            headers["Origin"] = self.base_url
         return headers
 
-    async def _get(
+    async def _request(
         self,
+        method: str,
         path: str,
+        endpoint: Endpoint,
         *,
-        params: Any,
         referer: str,
         timeout: float | None,
+        params: Any = None,
+        data: Mapping[str, str] | None = None,
     ) -> httpx.Response:
+        limit = timeout if timeout is not None else self.timeout
         started = time.monotonic()
         self.stats.requests += 1
         try:
-            response = await self._http.get(
-                self.base_url + path,
-                params=params,
-                headers=self._headers(referer),
-                timeout=httpx.Timeout(timeout if timeout is not None else self.timeout),
-            )
-        except httpx.TimeoutException as exc:
-            raise Transient(f"timeout ({type(exc).__name__})") from None
-        except httpx.ProxyError as exc:
-            raise Transient(f"proxy error: {self._redact(str(exc))[:120]}") from None
-        except (httpx.TransportError, OSError) as exc:
-            raise Transient(f"{type(exc).__name__}: {self._redact(str(exc))[:120]}") from None
+            try:
+                response = await self._send_once(method, path, params, data, referer, limit)
+            except _NoAnswer:
+                # A connection the proxy was closing, a reset, a refused keep-alive: nothing
+                # of Instagram's answer arrived, so the same request on a fresh connection of
+                # the same pair is still the one request the budget counted.
+                self.stats.reconnects += 1
+                await self._fresh_connection()
+                try:
+                    response = await self._send_once(method, path, params, data, referer, limit)
+                except _NoAnswer as exc:
+                    raise ConnectionFailed(f"no answer, twice: {exc}") from None
         finally:
             self.stats.last_elapsed = time.monotonic() - started
-        self._take_csrftoken(response)
-        self._raise_for_answer(response)
+        self._take_cookies(response)
+        raise_for_answer(response, endpoint)
         return response
 
-    def _take_csrftoken(self, response: httpx.Response) -> None:
-        # The jar would add Instagram's rotating cookies to later requests next to our own
-        # Cookie header; keep only a rotated csrftoken and forget the rest.
-        token = response.cookies.get("csrftoken")
-        if token:
-            self._csrftoken = token
-        self._http.cookies.clear()
-
-    def _raise_for_answer(self, response: httpx.Response) -> None:
-        status = response.status_code
-        if status == 200:
-            return
-        if status in (301, 302, 303, 307, 308):
-            location = response.headers.get("location", "")
-            if "/accounts/login" in location:
-                raise LoginRequired(f"HTTP {status} redirect to the login page")
-            if "challenge" in location or "checkpoint" in location:
-                raise Challenge(f"HTTP {status} redirect to a challenge", "challenge_required")
-            raise Transient(f"HTTP {status} unexpected redirect")
-        body = _json_or_none(response)
-        message = str(body.get("message") or "") if body else ""
-        lowered = message.lower()
-        if status == 429 or "please wait a few minutes" in lowered or "rate limit" in lowered:
-            raise RateLimited(
-                f"HTTP {status} {message or 'rate limited'}"[:200], _retry_after(response)
-            )
-        if body is not None:
-            for kind in CHALLENGE_MESSAGES:
-                if lowered == kind or kind in body:
-                    raise Challenge(f"HTTP {status} {kind}", kind)
-            if lowered == "login_required" or body.get("require_login") is True:
-                raise LoginRequired(f"HTTP {status} login_required")
-            if "too many reels" in lowered:
-                raise TooManyIds(f"HTTP {status} {message}"[:200])
-        if status == 404:
-            return  # resolve() turns 404 into NotFoundUser; other callers see no payload
-        if status in (401, 403) and body is None:
-            raise LoginRequired(f"HTTP {status} without a body")
-        summary = _short(message) if message else response.reason_phrase
-        raise Transient(f"HTTP {status} {summary}".strip())
-
-    def _payload(self, response: httpx.Response) -> Mapping[str, Any]:
-        if response.status_code == 404:
-            raise Transient("HTTP 404")
+    async def _send_once(
+        self,
+        method: str,
+        path: str,
+        params: Any,
+        data: Mapping[str, str] | None,
+        referer: str,
+        limit: float,
+    ) -> httpx.Response:
+        request = self._http.build_request(
+            method,
+            self.base_url + path,
+            params=params,
+            data=data,
+            headers=self._headers(referer, method),
+            timeout=httpx.Timeout(limit),
+        )
+        headers_arrived = False
         try:
-            payload = json.loads(response.content)
-        except ValueError:
-            raise Transient("malformed JSON") from None
-        if not isinstance(payload, Mapping):
-            raise Transient("malformed JSON (not an object)")
-        if payload.get("status") not in (None, "ok"):
-            message = _short(str(payload.get("message") or payload.get("status")))
-            raise Transient(f"HTTP {response.status_code} status {message}")
-        return payload
+            # One deadline over the proxy handshake, the request and the whole body: httpx's
+            # own timeouts do not bound a SOCKS greeting that never completes.
+            async with asyncio.timeout(limit):
+                response = await self._http.send(request, stream=True)
+                headers_arrived = True
+                try:
+                    await response.aread()
+                finally:
+                    await response.aclose()
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            if headers_arrived:
+                raise Transient("answer cut off by the deadline") from None
+            raise ConnectionFailed(f"no answer within {limit:g} s ({type(exc).__name__})") from None
+        except (httpx.TransportError, OSError) as exc:
+            text = f"{type(exc).__name__}: {self._redact(str(exc))[:120]}"
+            if headers_arrived:
+                raise Transient(f"answer cut off ({text})") from None
+            raise _NoAnswer(text) from None
+        return response
+
+    async def _fresh_connection(self) -> None:
+        old, self._http = self._http, self._new_http()
+        await self._close_http(old)
+
+    def _new_http(self) -> httpx.AsyncClient:
+        limits = httpx.Limits(max_connections=self._max_connections, max_keepalive_connections=2)
+        kwargs: dict[str, Any] = {
+            "timeout": httpx.Timeout(self.timeout),
+            "follow_redirects": False,
+            "limits": limits,
+            "trust_env": False,
+            "verify": _ssl_context(),
+        }
+        if self._transport_factory is not None:
+            kwargs["transport"] = self._transport_factory()
+        elif self._transport is not None:
+            kwargs["transport"] = self._transport
+        elif self.identity.proxy_url:
+            kwargs["proxy"] = self.identity.proxy_url
+        return httpx.AsyncClient(**kwargs)
+
+    async def _close_http(self, http: httpx.AsyncClient) -> None:
+        if self._transport is not None and self._transport_factory is None:
+            return  # a transport handed in is the caller's to close
+        await http.aclose()
+
+    def _take_cookies(self, response: httpx.Response) -> None:
+        # Our Cookie header is built from `_jar`; httpx's own jar would add Instagram's cookies
+        # a second time (and across domains), so it is emptied after reading what was set.
+        self._http.cookies.clear()
+        for header in response.headers.get_list("set-cookie"):
+            name, value = _set_cookie(header)
+            if name in ROTATING_COOKIES and value and self._jar.get(name) != value:
+                self._jar[name] = value
+                self._add_secret(value)
+                if name == "sessionid":
+                    self.known_sessionids.add(value)
+                self._changed = True
+        claim = response.headers.get("x-ig-set-www-claim")
+        if claim and claim != self._www_claim:
+            self._www_claim = claim
+            self._add_secret(claim)
+            self._changed = True
+
+    def _add_secret(self, value: str) -> None:
+        if len(value) >= 3:  # redacting "0" would garble every message, and hides nothing
+            self._secrets.add(value)
 
     def _redact(self, text: str) -> str:
-        return redact(text, (*self._secrets, self._csrftoken or ""))
+        return redact(text, self._secrets)
 
 
-def _reel_info(
-    uid: str, items: Any, taken_key: str, expiring_key: str, reel: Mapping[str, Any]
-) -> ReelInfo:
-    entries = [i for i in items if isinstance(i, Mapping)] if isinstance(items, list) else []
-    if not entries:
-        return ReelInfo(user_id=uid, has_story=False)
-    taken = [_int(i.get(taken_key)) for i in entries]
-    expiring = [_int(i.get(expiring_key)) for i in entries]
-    reel_expiring = _int(reel.get("expiring_at"))
-    known_taken = [t for t in taken if t is not None]
-    known_expiring = [e for e in expiring if e is not None]
-    if reel_expiring is not None:
-        known_expiring.append(reel_expiring)
-    return ReelInfo(
-        user_id=uid,
-        has_story=True,
-        item_count=len(entries),
-        newest_taken_at=max(known_taken) if known_taken else None,
-        expiring_at=max(known_expiring) if known_expiring else None,
-    )
+class _NoAnswer(Exception):
+    """No byte of the answer arrived (internal: retried once, then ConnectionFailed)."""
 
 
-def _int(value: Any) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _json_or_none(response: httpx.Response) -> Mapping[str, Any] | None:
-    if not response.content:
-        return None
-    try:
-        payload = json.loads(response.content)
-    except ValueError:
-        return None
-    return payload if isinstance(payload, Mapping) else None
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError):
-            return None
-    return max(0.0, seconds) if math.isfinite(seconds) else None
-
-
-def _short(text: str, limit: int = 80) -> str:
-    return " ".join(text.split())[:limit]
+def _set_cookie(header: str) -> tuple[str, str | None]:
+    """Name and value of one Set-Cookie header; the value is None for a deletion."""
+    pair, _, attributes = header.partition(";")
+    name, _, value = pair.partition("=")
+    # Quotes are part of the value (rur is set as "CLN\054…"): sent back exactly as set.
+    value = value.strip()
+    lowered = attributes.lower().replace(" ", "")
+    deleted = re.search(r"max-age=0(;|$)", lowered) or "expires=thu,01-jan-1970" in lowered
+    if not value or value == '""' or deleted:
+        return name.strip(), None
+    return name.strip(), value
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
     """Replace every secret (and any URL userinfo) in `text` with `***`."""
-    for secret in secrets:
+    for secret in sorted(secrets, key=len, reverse=True):
         if secret:
             text = text.replace(secret, "***")
     return _USERINFO.sub("***@", text)
@@ -450,12 +457,13 @@ __all__ = [
     "DEFAULT_USER_AGENT",
     "DENSE_IDS_PER_REQUEST",
     "IG_APP_ID",
-    "REELS_QUERY_HASH",
+    "V1_IDS_PER_REQUEST",
     "IgError",
     "InstagramClient",
     "PairIdentity",
     "ReelInfo",
     "ResolvedUser",
+    "RotatedState",
     "proxy_url",
     "redact",
 ]

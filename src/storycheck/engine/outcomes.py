@@ -15,7 +15,9 @@ The rules (DESIGN.md §4.4, issue 9, CONTRACTS.md "Item outcomes"):
 * a profile Instagram cannot show (`ProfileUnavailable`) fails at once, no retry;
 * a private account the asking session does not follow is `private` (unknown), never
   "no story"; a lookup that says so records it without a story request, unless another
-  session is known to follow it; a private account whose reel is present has a story;
+  session is known to follow it; a private account whose reel is present has a story; an
+  absent reel of an account whose privacy is unknown (an id cached without it) is first
+  looked up: public means "no story", private means unknown;
 * a transient answer (5xx, malformed) spends one attempt of each item; an item whose
   last attempt would be spent in a group request is sent alone instead: only an answer about
   it alone fails it (a group is split, never failed whole).
@@ -79,6 +81,7 @@ class Requeue:
     last_error: str | None = None
     not_found_by: str | None = None
     solo: bool = False
+    verify: bool = False  # look the account up first (privacy unknown, no reel seen)
 
     @property
     def spent_attempt(self) -> bool:
@@ -93,6 +96,9 @@ class Requeue:
         item.last_error = self.last_error
         item.not_found_by = self.not_found_by
         item.solo = self.solo
+        if self.verify:
+            item.absent_seen = True
+            item.ig_user_id = None  # to the lookup queue; the lookup sets it again
         return item
 
 
@@ -223,6 +229,10 @@ class _Rules:
             follower = self.session_id
         elif follower == self.session_id:
             follower = None  # this session no longer follows it
+        if item.absent_seen and answer.is_private is False:
+            # Its story request already found no reel, and it is public: that is proof.
+            self.final(item, outcome=NO_STORY)
+            return
         if answer.is_private and followed is False and follower is None:
             # Private and not followed by this session, nor by another one we know of: the
             # story request could not tell "no story" from "not allowed to see".
@@ -239,7 +249,13 @@ class _Rules:
         follows = answer.followed_by_viewer or (
             self.session_id is not None and item.followed_by_session_id == self.session_id
         )
-        if item.is_private and not follows:
+        if item.is_private is None and not follows and not item.absent_seen:
+            # No reel, and nobody knows whether the account is private (an id cached without
+            # it): only a lookup can tell "no story" from "hidden". No attempt spent.
+            self.decision.requeue.append(
+                Requeue(item, item.attempts, None, item.last_error, item.not_found_by, verify=True)
+            )
+        elif item.is_private and not follows:
             self.final(item, outcome=PRIVATE)
         else:
             self.final(item, outcome=NO_STORY)

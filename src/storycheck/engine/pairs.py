@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 
@@ -54,6 +55,9 @@ def identity_fields(row: PairRow) -> tuple[object, ...]:
         row.session_encrypted,
         row.csrftoken_encrypted,
         row.ds_user_id,
+        row.cookies_encrypted,
+        row.www_claim_encrypted,
+        row.user_agent,
     )
 
 
@@ -71,6 +75,8 @@ def build_identity(row: PairRow, secrets: SecretBox) -> tuple[PairIdentity | Non
         sessionid = secrets.decrypt(row.session_encrypted)
         csrftoken = secrets.decrypt(row.csrftoken_encrypted) if row.csrftoken_encrypted else None
         password = secrets.decrypt(row.password_encrypted) if row.password_encrypted else None
+        cookies = _cookies(secrets.decrypt(row.cookies_encrypted)) if row.cookies_encrypted else ()
+        claim = secrets.decrypt(row.www_claim_encrypted) if row.www_claim_encrypted else None
     except SecretKeyError:
         return None, "stored secrets cannot be decrypted with the configured key"
     url = proxy_url(row.scheme or "http", _host(row.ip), row.port, row.username, password)
@@ -83,8 +89,26 @@ def build_identity(row: PairRow, secrets: SecretBox) -> tuple[PairIdentity | Non
             sessionid=sessionid,
             csrftoken=csrftoken,
             ds_user_id=row.ds_user_id,
+            cookies=cookies,
+            www_claim=claim,
+            user_agent=row.user_agent or None,
         ),
         None,
+    )
+
+
+def _cookies(text: str) -> tuple[tuple[str, str], ...]:
+    """The stored `{name: value}` JSON of the browser's other cookies (bad JSON: none)."""
+    try:
+        values = json.loads(text)
+    except ValueError:
+        return ()
+    if not isinstance(values, dict):
+        return ()
+    return tuple(
+        (str(name), str(value))
+        for name, value in sorted(values.items())
+        if isinstance(value, str) and value and name not in ("sessionid", "csrftoken")
     )
 
 

@@ -249,6 +249,9 @@ class PairStore(Store):
             SESSIONS.c.csrftoken_encrypted,
             SESSIONS.c.ds_user_id,
             SESSIONS.c.status.label("session_status"),
+            SESSIONS.c.cookies_encrypted,
+            SESSIONS.c.www_claim_encrypted,
+            PROXIES.c.user_agent,
         ).select_from(PROXIES.outerjoin(SESSIONS, SESSIONS.c.proxy_id == PROXIES.c.id))
         with self.db.read() as session:
             rows = session.connection().execute(query).all()
@@ -274,6 +277,9 @@ class PairStore(Store):
                 ds_user_id=r.ds_user_id,
                 session_status=r.session_status,
                 learned_hourly_limit=r.learned_hourly_limit,
+                cookies_encrypted=r.cookies_encrypted,
+                www_claim_encrypted=r.www_claim_encrypted,
+                user_agent=r.user_agent,
             )
             for r in rows
         ]

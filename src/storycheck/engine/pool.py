@@ -32,6 +32,7 @@ from storycheck.engine.options import EngineOptions
 from storycheck.engine.pacing import Pacer
 from storycheck.engine.recorder import Recorder
 from storycheck.engine.scheduler import Completer, Scheduler
+from storycheck.proxies.identity import rotation_saver
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,10 @@ class WorkerPool:
         self.options = options or EngineOptions.from_env(extra=config.extra)
         self.scheduler = Scheduler(
             recorder=Recorder(db),
-            checker=checker or InstagramChecker(base_url=config.instagram_url),
+            checker=checker
+            or InstagramChecker(
+                base_url=config.instagram_url, save_rotated=rotation_saver(db, secrets)
+            ),
             secrets=secrets,
             options=self.options,
             pacer=pacer,

@@ -50,6 +50,9 @@ class LeasedItem(WorkItem):
     solo: bool = False
     # Profile flagged "not found" recently: fails at once, no request.
     known_missing: bool = False
+    # A story request found no reel, but whether the account is private was unknown: a lookup
+    # must tell "no story" (public) from "hidden" (private) before anything is recorded.
+    absent_seen: bool = False
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,9 @@ class PairRow:
     ds_user_id: str | None
     session_status: str | None
     learned_hourly_limit: int | None = None
+    cookies_encrypted: str | None = None  # engine-client: the browser's other cookies
+    www_claim_encrypted: str | None = None
+    user_agent: str | None = None
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,7 @@ from storycheck.db import AdvisoryLock, advisory_xact_lock, new_id, utcnow
 from storycheck.errors import NotFound, ValidationError
 from storycheck.niches.models import Niche
 from storycheck.profiles.models import Profile, username_key
-from storycheck.profiles.service import extract_username, profile_url
-from storycheck.web.http import iso
+from storycheck.profiles.service import extract_username, profile_to_dict, profile_url
 
 MAX_LINES = 250_000
 # The report lists at most this many created profiles and errors; the counts are always exact.
@@ -185,21 +184,5 @@ def _existing_usernames(session: Session, keys: list[str]) -> dict[str, str]:
 
 def _created_profile(row: dict[str, Any], niche_name: str) -> dict[str, Any]:
     """The API profile object of a freshly inserted row (no reload needed)."""
-    return {
-        "id": row["id"],
-        "username": row["username"],
-        "url": row["url"],
-        "niche_id": row["niche_id"],
-        "niche": niche_name,
-        "status": row["status"],
-        "active_story": False,
-        "last_story_detected": None,
-        "total_checks": 0,
-        "total_detections": 0,
-        "last_checked": None,
-        "last_detected": None,
-        "detection_rate": 0.0,
-        "is_private": None,
-        "created_at": iso(row["created_at"]),
-        "updated_at": iso(row["updated_at"]),
-    }
+    columns = Profile.__table__.columns.keys()
+    return profile_to_dict(Profile(**{k: v for k, v in row.items() if k in columns}), niche_name)

@@ -6,11 +6,11 @@ from flask import Blueprint, Response, request
 
 from storycheck.errors import ValidationError
 from storycheck.proxies import service
+from storycheck.proxies.sessions import clean_user_agent
 from storycheck.web.context import services
 from storycheck.web.http import json_body, no_content, ok
 
 bp = Blueprint("proxies", __name__, url_prefix="/api/proxies")
-
 
 
 LOG_LIMIT_DEFAULT = 20
@@ -69,7 +69,7 @@ def set_status(proxy_id: str) -> Response:
 
 @bp.put("/<proxy_id>/session")
 def replace_session(proxy_id: str) -> Response:
-    """Replace a pair's Instagram cookie `{session}`; the pair becomes ready again."""
+    """Replace a pair's Instagram session `{session, user_agent?}`; the pair becomes ready."""
     data = json_body()
     if data.get("session") in (None, ""):
         raise ValidationError(
@@ -77,11 +77,29 @@ def replace_session(proxy_id: str) -> Response:
             details={"missing_fields": ["session"], "field": "session"},
         )
     cookie = service.clean_session(data["session"])
+    user_agent = clean_user_agent(data["user_agent"]) if "user_agent" in data else ...
     app = services()
     with app.db.write() as session:
         proxy = service.replace_session(
-            session, proxy_id=proxy_id, cookie=cookie, secrets=app.secrets
+            session, proxy_id=proxy_id, cookie=cookie, secrets=app.secrets, user_agent=user_agent
         )
+        payload = service.proxy_payload(session, proxy, secrets=app.secrets)
+    return ok(payload)
+
+
+@bp.put("/<proxy_id>/user-agent")
+def set_user_agent(proxy_id: str) -> Response:
+    """Set the pair's user agent `{user_agent}` (null or "" = the default desktop Chrome)."""
+    data = json_body()
+    if "user_agent" not in data:
+        raise ValidationError(
+            "Missing required fields: user_agent",
+            details={"missing_fields": ["user_agent"], "field": "user_agent"},
+        )
+    user_agent = clean_user_agent(data["user_agent"])
+    app = services()
+    with app.db.write() as session:
+        proxy = service.set_user_agent(session, proxy_id=proxy_id, user_agent=user_agent)
         payload = service.proxy_payload(session, proxy, secrets=app.secrets)
     return ok(payload)
 

@@ -79,6 +79,8 @@ class Proxy(Base):
     last_used: Mapped[datetime | None]
     last_success: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(500))
+    # The browser the pair claims to be; NULL = engine.client.DEFAULT_USER_AGENT.
+    user_agent: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -102,6 +104,10 @@ class IgSession(Base):
     session_digest: Mapped[str] = mapped_column(String(64), unique=True)
     csrftoken_encrypted: Mapped[str | None] = mapped_column(Text)
     ds_user_id: Mapped[str | None] = mapped_column(String(64))
+    # The other cookies of the browser (mid, ig_did, rur) as encrypted JSON, and the
+    # X-IG-WWW-Claim Instagram last set: both rotate, the engine writes them back.
+    cookies_encrypted: Mapped[str | None] = mapped_column(Text)
+    www_claim_encrypted: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="active")
     proxy_id: Mapped[str] = mapped_column(
         String(36), ForeignKey("proxies.id", ondelete="CASCADE"), unique=True

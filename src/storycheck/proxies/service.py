@@ -8,6 +8,7 @@ them masked. Error messages and logs never contain them either.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 from storycheck.crypto import SecretBox, SecretKeyError, mask
 from storycheck.db import utcnow
 from storycheck.errors import Conflict, NotFound, ValidationError
+from storycheck.proxies.identity import store_cookies
 from storycheck.proxies.models import (
     PROXY_SCHEMES,
     PROXY_STATUSES,
@@ -29,11 +31,16 @@ from storycheck.proxies.models import (
     Proxy,
     ProxyErrorLog,
 )
+from storycheck.proxies.sessions import (
+    KEPT_COOKIES,
+    SessionCookies,
+    clean_user_agent,
+    parse_session,
+)
 from storycheck.web.http import iso
 
 _HOST_RE = re.compile(r"\A[A-Za-z0-9]([A-Za-z0-9.-]{0,253}[A-Za-z0-9])?\Z")
 _SCHEME_PREFIX = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://", re.ASCII)
-SESSION_MAX_LENGTH = 4096
 IMPORT_MAX_LINES = 10_000
 # Kinds of request counted against a pair's hourly budget (ProxyUsage.kind).
 USAGE_KINDS = ("lookup", "stories")
@@ -50,14 +57,17 @@ class ProxyInput:
     port: int
     username: str | None
     password: str | None
-    session: str
+    session: SessionCookies
+    user_agent: str | None = None
 
 
 # ---------------------------------------------------------------------------------- parsing
 
 
 def parse_proxy(data: Mapping[str, Any]) -> ProxyInput:
-    """Validate `{ip, port, session, username?, password?, scheme?}` or `{url, session}`."""
+    """Validate `{ip, port, session, username?, password?, scheme?, user_agent?}` or
+    `{url, session, user_agent?}`; `session` in any format of `proxies.sessions`."""
+    user_agent = clean_user_agent(data.get("user_agent"))
     url = data.get("url")
     if url not in (None, ""):
         if not isinstance(url, str):
@@ -66,7 +76,8 @@ def parse_proxy(data: Mapping[str, Any]) -> ProxyInput:
         if missing:
             raise _missing(missing)
         scheme, ip, port, username, password = parse_proxy_url(url)
-        return ProxyInput(scheme, ip, port, username, password, clean_session(data["session"]))
+        cookies = clean_session(data["session"])
+        return ProxyInput(scheme, ip, port, username, password, cookies, user_agent)
 
     missing = [name for name in ("ip", "port", "session") if not _present(data.get(name))]
     if missing:
@@ -89,6 +100,7 @@ def parse_proxy(data: Mapping[str, Any]) -> ProxyInput:
         username=_optional_text(data, "username"),
         password=_optional_text(data, "password"),
         session=clean_session(data["session"]),
+        user_agent=user_agent,
     )
 
 
@@ -187,28 +199,9 @@ def clean_port(value: object) -> int:
     return port
 
 
-def clean_session(value: object) -> str:
-    """The Instagram `sessionid` cookie; a whole `Cookie:` string is accepted too."""
-    if not isinstance(value, str):
-        raise ValidationError(
-            "session must be a string (the Instagram sessionid cookie)",
-            details={"field": "session"},
-        )
-    text = value.strip()
-    if "sessionid=" in text:
-        for part in text.split(";"):
-            name, _, cookie = part.strip().partition("=")
-            if name.strip() == "sessionid":
-                text = cookie.strip()
-                break
-    if not text:
-        raise _missing(["session"])
-    if len(text) > SESSION_MAX_LENGTH or any(c.isspace() or c in ";," for c in text):
-        raise ValidationError(
-            "session does not look like an Instagram sessionid cookie",
-            details={"field": "session"},
-        )
-    return text
+def clean_session(value: object) -> SessionCookies:
+    """The session's cookies from a sessionid, a cookie string or a cookie export (400 if bad)."""
+    return parse_session(value)
 
 
 def _present(value: object) -> bool:
@@ -293,11 +286,13 @@ def proxy_to_dict(
         "last_used": iso(proxy.last_used),
         "last_success": iso(proxy.last_success),
         "last_error": proxy.last_error,
+        "user_agent": proxy.user_agent,
         "sessions": [
             {
                 "id": s.id,
                 "session": _masked_secret(secrets, s.session_encrypted),
                 "status": s.status,
+                "cookies": _cookie_names(secrets, s),
             }
             for s in sessions
         ],
@@ -324,6 +319,23 @@ def _masked_secret(secrets: SecretBox, token: str) -> str:
         return _MASK  # a key mismatch must not hide the list; the engine reports it loudly
 
 
+def _cookie_names(secrets: SecretBox, row: IgSession) -> list[str]:
+    """The names (never the values) of the cookies stored for a session."""
+    names = {"sessionid"}
+    if row.csrftoken_encrypted:
+        names.add("csrftoken")
+    if row.ds_user_id:
+        names.add("ds_user_id")
+    if row.cookies_encrypted:
+        try:
+            stored = json.loads(secrets.decrypt(row.cookies_encrypted))
+        except (SecretKeyError, ValueError):
+            stored = {}
+        if isinstance(stored, dict):
+            names.update(name for name in stored if name in KEPT_COOKIES)
+    return [name for name in KEPT_COOKIES if name in names]
+
+
 def proxy_payload(session: Session, proxy: Proxy, *, secrets: SecretBox) -> dict[str, Any]:
     """One proxy as the API shows it."""
     return serialize_proxies(session, [proxy], secrets=secrets)[0]
@@ -348,7 +360,7 @@ def get_proxy(session: Session, *, proxy_id: str) -> Proxy:
 
 def create_proxy(session: Session, *, pair: ProxyInput, secrets: SecretBox) -> Proxy:
     """Store a proxy and its session (both `active`, health `ready`); duplicates are a 409."""
-    digest = secrets.digest(pair.session)
+    digest = secrets.digest(pair.session.sessionid)
     _ensure_session_free(session, digest)
     existing = session.scalar(
         select(Proxy.id).where(Proxy.ip == pair.ip, Proxy.port == pair.port).limit(1)
@@ -368,18 +380,13 @@ def create_proxy(session: Session, *, pair: ProxyInput, secrets: SecretBox) -> P
         is_active=True,
         status="active",
         health=PairHealth.READY.value,
+        user_agent=pair.user_agent,
     )
     session.add(proxy)
     session.flush()
-    session.add(
-        IgSession(
-            session_encrypted=secrets.encrypt(pair.session),
-            session_digest=digest,
-            ds_user_id=_ds_user_id(pair.session),
-            status="active",
-            proxy_id=proxy.id,
-        )
-    )
+    row = IgSession(session_digest=digest, status="active", proxy_id=proxy.id)
+    store_cookies(row, pair.session, secrets)
+    session.add(row)
     session.flush()
     return proxy
 
@@ -387,7 +394,8 @@ def create_proxy(session: Session, *, pair: ProxyInput, secrets: SecretBox) -> P
 def import_proxies(
     session: Session, *, lines: object, secrets: SecretBox
 ) -> tuple[list[Proxy], list[dict[str, Any]]]:
-    """Create a pair per `proxy_url|sessionid` line; bad or duplicate lines are reported.
+    """Create a pair per `proxy_url|session` line (a sessionid or a cookie string); bad or
+    duplicate lines are reported.
 
     Reported lines are masked (`scheme://user:…@host:port|abcd…wxyz`): they hold secrets.
     """
@@ -478,25 +486,43 @@ def set_status(session: Session, *, proxy_id: str, status: object) -> Proxy:
     return proxy
 
 
-def replace_session(session: Session, *, proxy_id: str, cookie: str, secrets: SecretBox) -> Proxy:
-    """Give a pair a new Instagram cookie; the pair is `ready` again (unless switched off)."""
+def replace_session(
+    session: Session,
+    *,
+    proxy_id: str,
+    cookie: SessionCookies,
+    secrets: SecretBox,
+    user_agent: str | None | object = ...,
+) -> Proxy:
+    """Give a pair a new Instagram session (and, when given, a user agent); the pair is
+    `ready` again (unless switched off). The old www-claim goes with the old session."""
     proxy = get_proxy(session, proxy_id=proxy_id)
-    digest = secrets.digest(cookie)
+    digest = secrets.digest(cookie.sessionid)
     _ensure_session_free(session, digest, exclude_proxy_id=proxy.id)
     row = session.scalar(select(IgSession).where(IgSession.proxy_id == proxy.id))
     if row is None:
         row = IgSession(proxy_id=proxy.id)
         session.add(row)
-    row.session_encrypted = secrets.encrypt(cookie)
     row.session_digest = digest
-    row.csrftoken_encrypted = None
-    row.ds_user_id = _ds_user_id(cookie)
+    store_cookies(row, cookie, secrets)
+    row.www_claim_encrypted = None
     row.status = "active"
+    if user_agent is not ...:
+        proxy.user_agent = user_agent if isinstance(user_agent, str) else None
     if proxy.status != "disabled":
         proxy.health = PairHealth.READY.value
         proxy.cooldown_until = None
         proxy.consecutive_failures = 0
         proxy.error_score = 0.0
+    proxy.updated_at = utcnow()
+    session.flush()
+    return proxy
+
+
+def set_user_agent(session: Session, *, proxy_id: str, user_agent: str | None) -> Proxy:
+    """Set the browser a pair claims to be (None: the default desktop Chrome)."""
+    proxy = get_proxy(session, proxy_id=proxy_id)
+    proxy.user_agent = user_agent
     proxy.updated_at = utcnow()
     session.flush()
     return proxy
@@ -556,9 +582,3 @@ def _ensure_session_free(
             code="duplicate_session",
             details={"field": "session"},
         )
-
-
-def _ds_user_id(cookie: str) -> str | None:
-    """The account id at the start of a sessionid cookie (`<id>%3A…` or `<id>:…`)."""
-    head = unquote(cookie).split(":", 1)[0]
-    return head if head.isdigit() and len(head) <= 64 else None

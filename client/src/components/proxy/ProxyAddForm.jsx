@@ -1,7 +1,9 @@
 import { useState } from 'react'
 import { useProxyStore } from '../../stores/proxyStore.js'
+import SessionInput from './SessionInput.jsx'
+import UserAgentField from './UserAgentField.jsx'
 
-const EMPTY = { ip: '', port: '', scheme: 'http', username: '', password: '', session: '', url: '' }
+const EMPTY = { ip: '', port: '', scheme: 'http', username: '', password: '', session: '', url: '', user_agent: '' }
 
 function fieldErrorsOf(err) {
   const details = err?.data?.details
@@ -22,10 +24,11 @@ export default function ProxyAddForm() {
   const [formError, setFormError] = useState(null)
   const [busy, setBusy] = useState(false)
 
-  const set = (name) => (e) => {
-    setValues({ ...values, [name]: e.target.value })
+  const setValue = (name, value) => {
+    setValues((current) => ({ ...current, [name]: value }))
     if (errors[name]) setErrors({ ...errors, [name]: undefined })
   }
+  const set = (name) => (e) => setValue(name, e.target.value)
 
   const validate = () => {
     const next = {}
@@ -37,7 +40,7 @@ export default function ProxyAddForm() {
       const port = Number(values.port)
       if (!Number.isInteger(port) || port < 1 || port > 65535) next.port = 'A port 1–65535'
     }
-    if (!values.session.trim()) next.session = 'Required: the Instagram sessionid cookie'
+    if (!values.session.trim()) next.session = 'Required: the Instagram session (cookie string, export or sessionid)'
     return next
   }
 
@@ -47,9 +50,10 @@ export default function ProxyAddForm() {
     setErrors(next)
     setFormError(null)
     if (Object.keys(next).length) return
+    const userAgent = values.user_agent.trim() ? { user_agent: values.user_agent.trim() } : {}
     const payload =
       mode === 'url'
-        ? { url: values.url.trim(), session: values.session.trim() }
+        ? { url: values.url.trim(), session: values.session.trim(), ...userAgent }
         : {
             ip: values.ip.trim(),
             port: Number(values.port),
@@ -57,6 +61,7 @@ export default function ProxyAddForm() {
             session: values.session.trim(),
             ...(values.username.trim() ? { username: values.username.trim() } : {}),
             ...(values.password ? { password: values.password } : {}),
+            ...userAgent,
           }
     setBusy(true)
     try {
@@ -115,7 +120,8 @@ export default function ProxyAddForm() {
           {field('password', 'Proxy password (optional)', { type: 'password', autoComplete: 'new-password' })}
         </div>
       )}
-      {field('session', 'Instagram sessionid', { type: 'password', autoComplete: 'off' })}
+      <SessionInput value={values.session} onChange={(v) => setValue('session', v)} error={errors.session} />
+      <UserAgentField value={values.user_agent} onChange={(v) => setValue('user_agent', v)} error={errors.user_agent} />
       {formError && (
         <p className="inline-error" role="alert" data-testid="proxy-add-error">
           {formError}

@@ -1,7 +1,7 @@
 import { useState } from 'react'
 import { useProxyStore } from '../../stores/proxyStore.js'
 
-/** Bulk import of `proxy_url|sessionid` lines with a per-line report. */
+/** Bulk import of `proxy_url|session` lines (a sessionid or a cookie string) with a per-line report. */
 export default function ProxyImportForm() {
   const importProxies = useProxyStore((s) => s.importProxies)
   const [lines, setLines] = useState('')
@@ -32,7 +32,7 @@ export default function ProxyImportForm() {
     <form className="card proxy-import-form" onSubmit={submit} aria-label="Import pairs">
       <h2>Bulk import</h2>
       <label className="field">
-        <span>One pair per line: proxy_url|sessionid</span>
+        <span>One pair per line: proxy_url|session (a sessionid or a cookie string)</span>
         <textarea
           rows={5}
           value={lines}

@@ -4,33 +4,28 @@ import { useProxyStore } from '../../stores/proxyStore.js'
 import Modal from '../common/Modal.jsx'
 import StatusChip from '../common/StatusChip.jsx'
 import { HEALTH_KIND, healthLabel, healthTitle, proxyHealth, proxySession } from './proxyFormat.js'
+import SessionInput from './SessionInput.jsx'
+import UserAgentField from './UserAgentField.jsx'
 
 function ReplaceSessionModal({ proxy, onClose }) {
   const replaceSession = useProxyStore((s) => s.replaceSession)
   const [session, setSession] = useState('')
+  const [userAgent, setUserAgent] = useState(proxy.user_agent || '')
   const [busy, setBusy] = useState(false)
   const submit = async (event) => {
     event.preventDefault()
     if (!session.trim()) return
     setBusy(true)
-    const ok = await replaceSession(proxy.id, session.trim())
+    const changed = userAgent.trim() !== (proxy.user_agent || '')
+    const ok = await replaceSession(proxy.id, session.trim(), changed ? { user_agent: userAgent.trim() } : {})
     setBusy(false)
     if (ok) onClose()
   }
   return (
     <Modal title={`Replace session of ${proxy.ip}:${proxy.port}`} onClose={onClose} testId="replace-session-modal">
       <form onSubmit={submit} className="stack">
-        <label className="field">
-          <span>New sessionid cookie</span>
-          <input
-            type="password"
-            autoComplete="off"
-            autoFocus
-            value={session}
-            onChange={(e) => setSession(e.target.value)}
-            data-testid="replace-session-input"
-          />
-        </label>
+        <SessionInput value={session} onChange={setSession} testId="replace-session-input" autoFocus />
+        <UserAgentField value={userAgent} onChange={setUserAgent} testId="replace-session-user-agent" />
         <div className="row">
           <button type="submit" className="primary" disabled={busy || !session.trim()} data-testid="replace-session-save">
             Replace session
@@ -95,8 +90,17 @@ export default function ProxyTable({ onShowErrors }) {
                   <span className="mono">{address}</span> <span className="muted small">{p.scheme || 'http'}</span>
                   {p.username && <div className="muted small">user {p.username}</div>}
                 </td>
-                <td className="mono" data-testid="proxy-session">
-                  {session ? maskSecret(session.session) : '—'}
+                <td data-testid="proxy-session">
+                  <span className="mono">{session ? maskSecret(session.session) : '—'}</span>
+                  {session && Array.isArray(session.cookies) && (
+                    <div className="muted small" title={session.cookies.join(', ')} data-testid="proxy-cookies">
+                      {session.cookies.length} cookie{session.cookies.length === 1 ? '' : 's'}
+                      {session.cookies.length < 6 ? ' (paste the full cookie string for all 6)' : ''}
+                    </div>
+                  )}
+                  <div className="muted small" title={p.user_agent || 'default desktop Chrome'} data-testid="proxy-user-agent">
+                    {p.user_agent ? 'own user agent' : 'default user agent'}
+                  </div>
                 </td>
                 <td className="num">{formatNumber(p.total_requests ?? 0)}</td>
                 <td className="num">{formatNumber(p.requests_this_hour ?? 0)}</td>

@@ -20,9 +20,10 @@ export function healthLabel(proxy) {
 export function healthTitle(health) {
   return {
     ready: 'Ready to check',
-    cooling: 'Rate limited by Instagram; waits, then continues by itself',
-    open: 'Too many transport errors in a row; probes again after a cooldown',
-    invalid: 'The session was logged out: paste a new sessionid cookie',
+    cooling:
+      'Waits, then continues by itself: rate limited, action blocked (hours), address blocked at the edge, or user agent refused — the last error says which',
+    open: 'Too many connection errors in a row; probes again after a cooldown',
+    invalid: 'The session was logged out or is no longer honoured: paste a new session (full cookie string)',
     challenge: 'Instagram asks for a checkpoint/challenge: solve it in a browser, then replace the session',
     disabled: 'Disabled by you',
   }[health]

@@ -3,11 +3,16 @@
 Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-01 16:00:00
+
+The `dense_doc_id` setting itself is engine-core's (settings, migration 0003); this revision
+holds the pair's side: the browser cookies beside sessionid/csrftoken (encrypted JSON), the
+www-claim Instagram set (encrypted), and the pair's user agent (NULL = the default Chrome).
 """
 
 from __future__ import annotations
 
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 import storycheck.db  # noqa: F401
 
@@ -18,8 +23,16 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table("sessions", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("cookies_encrypted", sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column("www_claim_encrypted", sa.Text(), nullable=True))
+    with op.batch_alter_table("proxies", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("user_agent", sa.String(length=500), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("proxies", schema=None) as batch_op:
+        batch_op.drop_column("user_agent")
+    with op.batch_alter_table("sessions", schema=None) as batch_op:
+        batch_op.drop_column("www_claim_encrypted")
+        batch_op.drop_column("cookies_encrypted")

@@ -1,0 +1,227 @@
+"""`storycheck stories`, `storycheck batches` and `storycheck import`: reading and feeding data."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime
+from typing import Any
+
+import click
+from rich.live import Live
+from rich.table import Table
+
+from storycheck.cli.client import ApiClient, ApiError, CliError, Target, connect, target_options
+from storycheck.cli.lookup import find_niche, read_file, require_niche
+from storycheck.cli.output import (
+    STORY_COLUMNS,
+    console,
+    duration,
+    print_csv,
+    print_json,
+    stories_table,
+)
+
+STORIES_PAGE = 500
+WATCH_SECONDS = 1.0
+# Without a terminal `--watch` prints a fresh table this often instead of redrawing one.
+WATCH_PIPE_SECONDS = 5.0
+_RELATIVE_SINCE = re.compile(r"^\d{1,6}[smhd]$")  # the API's spans: 90s, 30m, 2h, 1d
+
+
+def _since(value: str | None) -> str | None:
+    """Check `--since` here, so a typo is an error before anything is asked of the server."""
+    if value is None:
+        return None
+    value = value.strip()
+    if _RELATIVE_SINCE.match(value):
+        return value
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise CliError(
+            f"--since must be a duration like 30m, 2h or 1d, or an ISO-8601 time; not {value!r}"
+        ) from None
+    return value
+
+
+# ---------------------------------------------------------------------------------- stories
+
+
+@click.command()
+@click.option("--niche", metavar="NAME", help="Only this niche (name, any case).")
+@click.option("--since", metavar="WHEN", help="Posted within 30m / 2h / 1d, or since an ISO time.")
+@click.option("--search", metavar="TEXT", help="Only usernames containing TEXT.")
+@click.option(
+    "--sort",
+    type=click.Choice(["posted", "expires"]),
+    default="posted",
+    show_default=True,
+    help="Newest post first, or the story expiring soonest first.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
+@target_options
+def stories(
+    niche: str | None,
+    since: str | None,
+    search: str | None,
+    sort: str,
+    as_json: bool,
+    as_csv: bool,
+    server: str | None,
+    token: str | None,
+) -> None:
+    """Who has a live story now, across all niches: posted when, expiring when, its link."""
+    if as_json and as_csv:
+        raise click.UsageError("choose one of --json and --csv")
+    since = _since(since)
+    with connect(Target(server, token)) as client:
+        niche_id = require_niche(client, niche)["id"] if niche else None
+        rows = live_stories(client, niche_id=niche_id, since=since, search=search, sort=sort)
+    if as_json:
+        print_json(rows)
+    elif as_csv:
+        print_csv(rows, STORY_COLUMNS)
+    elif not rows:
+        click.echo("No account has a live story now.")
+    else:
+        title = f"{len(rows)} accounts with a live story now"
+        console().print(stories_table(rows, title=title))
+
+
+def live_stories(
+    client: ApiClient,
+    *,
+    niche_id: str | None = None,
+    since: str | None = None,
+    search: str | None = None,
+    sort: str = "posted",
+) -> list[dict[str, Any]]:
+    """Every live story matching the filters, following the API's cursor to the end."""
+    rows: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        try:
+            body = client.get(
+                "/api/stories/live",
+                niche_id=niche_id,
+                since=since,
+                search=search,
+                sort=sort,
+                order="asc" if sort == "expires" else "desc",
+                limit=STORIES_PAGE,
+                cursor=cursor,
+            )
+        except ApiError as exc:
+            if exc.status == 404:
+                raise CliError(f"{client.where} has no live-stories API (an older server)") from exc
+            raise
+        rows.extend(body["stories"])
+        cursor = body.get("next_cursor")
+        if not cursor:
+            return rows
+
+
+# ---------------------------------------------------------------------------------- batches
+
+
+@click.command()
+@click.option("--watch", is_flag=True, help="Keep the table up to date until Ctrl-C.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@target_options
+def batches(watch: bool, as_json: bool, server: str | None, token: str | None) -> None:
+    """The batch queue: status, queue position, progress, stories found and ETA."""
+    if watch and as_json:
+        raise click.UsageError("--watch shows a table; leave out --json")
+    with connect(Target(server, token)) as client:
+        if as_json:
+            print_json(client.get("/api/batches"))
+        elif watch:
+            _watch_batches(client)
+        else:
+            rows = client.get("/api/batches")
+            if rows:
+                console().print(batches_table(rows))
+            else:
+                click.echo("No batches.")
+
+
+def batches_table(rows: list[dict[str, Any]]) -> Table:
+    """The queue as a table, in the API's order (running, queued, then newest)."""
+    table = Table(title=f"Batches at {datetime.now():%H:%M:%S}", title_justify="left")
+    for name, justify in (
+        ("id", "left"),
+        ("niche", "left"),
+        ("status", "left"),
+        ("pos", "right"),
+        ("progress", "right"),
+        ("stories", "right"),
+        ("failed", "right"),
+        ("rate/min", "right"),
+        ("ETA", "right"),
+    ):
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for row in rows:
+        total = row["total_profiles"] or 0
+        done = row["completed_profiles"] or 0
+        percent = f"{done / total * 100:.0f}%" if total else "-"
+        table.add_row(
+            row["id"],
+            row["niche"]["name"],
+            row["status"],
+            "-" if row["queue_position"] is None else str(row["queue_position"]),
+            f"{done}/{total} {percent}",
+            str(row.get("stories_found", row.get("successful_checks", 0))),
+            str(row.get("checks_failed", row.get("failed_checks", 0))),
+            str(row.get("rate_per_minute", 0)) if row["status"] == "in_progress" else "-",
+            duration(row.get("eta_seconds")),
+        )
+    return table
+
+
+def _watch_batches(client: ApiClient) -> None:
+    out = console()
+    try:
+        if out.is_terminal:
+            with Live(batches_table(client.get("/api/batches")), console=out) as live:
+                while True:
+                    time.sleep(WATCH_SECONDS)
+                    live.update(batches_table(client.get("/api/batches")))
+        while True:
+            out.print(batches_table(client.get("/api/batches")))
+            out.file.flush()  # a pipe is block-buffered: each table must show when printed
+            time.sleep(WATCH_PIPE_SECONDS)
+    except KeyboardInterrupt:
+        return  # Ctrl-C is how a watch ends
+
+
+# ---------------------------------------------------------------------------------- import
+
+
+@click.command("import")
+@click.argument("niche")
+@click.argument("file", metavar="FILE")
+@target_options
+def import_profiles(niche: str, file: str, server: str | None, token: str | None) -> None:
+    """Import usernames or profile URLs from FILE into NICHE (any case; created if missing)."""
+    raw = read_file(file)
+    if not raw.strip():
+        raise CliError(f"{file} contains no usernames (it is empty or only has blank lines)")
+    with connect(Target(server, token), create_database=True) as client:
+        existing = find_niche(client, niche)
+        target = existing or dict(client.post("/api/niches", {"name": niche.strip()}))
+        report = client.post(
+            f"/api/profiles/niches/{target['id']}/import",
+            content=raw,
+            headers={"Content-Type": "text/plain; charset=utf-8"},
+        )
+    created = "" if existing else f" (new niche {target['name']!r})"
+    click.echo(
+        f"{report['created_count']} created, {report['duplicate_count']} duplicates, "
+        f"{report['invalid_format_count']} invalid, {report['total']} lines{created}"
+    )
+    for error in report["errors"][:50]:
+        click.echo(f"  line {error.get('line_number', '?')}: {error['line']}: {error['error']}")
+    if report["error_count"] > 50:
+        click.echo(f"  … and {report['error_count'] - 50} more")

@@ -1,0 +1,327 @@
+"""Reading Instagram's answers: every row of docs/instagram-facts.md "Answers and what they mean".
+
+`raise_for_answer` turns a status line, headers and body into one of the classified errors of
+`storycheck.engine.errors` (or returns for a 200 that may carry data); the `read_*` functions
+accept a payload only in the shape that proves something (a logged-in `reels_media` list,
+`data.user`), so an answer that proves nothing can never become "no story".
+
+The rows, in the order they are tested here:
+
+* 3xx to `/accounts/login/` → LoginRequired; to a challenge/checkpoint → Challenge.
+* 200 `text/html` login page → LoginRequired; other 200 HTML → Transient.
+* 404 with the text body `Not Found` (any endpoint) → Challenge (masked), NOT a missing user;
+  404 with an empty or JSON body on web_profile_info → NotFoundUser.
+* JSON messages: `checkpoint_required`/`challenge_required` → Challenge (a checkpoint_url with
+  `unsupported_version` → ClientRefused); `feedback_required` → ActionBlocked; "Please wait a
+  few minutes" → RateLimited; `login_required` → LoginRequired; "Too many reels" → TooManyIds;
+  web_profile_info 400 "Asset … has been deleted" → ProfileUnavailable; "useragent mismatch"
+  → ClientRefused.
+* 429 → RateLimited; other 401 → RateLimited (Instagram's 401 is its "Please wait").
+* 403 HTML login page → LoginRequired; other 403 without a JSON message → AddressBlocked.
+* 5xx (500, 502 HTML, 560), anything else unexpected, malformed JSON → Transient.
+* 200 web_profile_info `{"status":"ok"}` without `data`, and reels_media without a
+  `reels_media` list (`{"reels":{},"status":"ok"}`) → LoginRequired (cookies not honoured).
+
+Messages hold status codes and Instagram's own short texts only, never a cookie.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal
+
+import httpx
+
+from storycheck.engine.errors import (
+    ActionBlocked,
+    AddressBlocked,
+    Challenge,
+    ClientRefused,
+    LoginRequired,
+    NotFoundUser,
+    ProfileUnavailable,
+    RateLimited,
+    TooManyIds,
+    Transient,
+)
+
+Endpoint = Literal["profile", "reels", "graphql"]
+UNSUPPORTED_VERSION = "client version refused: update the user agent"
+DENSE_REELS_KEY = "xdt_api__v1__feed__reels_media"
+
+
+@dataclass(frozen=True)
+class ResolvedUser:
+    """A username's Instagram identity: numeric id, privacy and whether the session follows it."""
+
+    user_id: str
+    is_private: bool
+    username: str
+    followed_by_viewer: bool = False
+
+
+@dataclass(frozen=True)
+class ReelInfo:
+    """The story state of one user id in one answer (epoch seconds for the times)."""
+
+    user_id: str
+    has_story: bool
+    item_count: int = 0
+    oldest_taken_at: int | None = None
+    newest_taken_at: int | None = None
+    expiring_at: int | None = None
+
+
+# ---------------------------------------------------------------------------------- status
+
+
+def raise_for_answer(response: httpx.Response, endpoint: Endpoint) -> None:
+    """Raise the classified error of a non-usable answer; return for a 200 JSON answer."""
+    status = response.status_code
+    if 300 <= status < 400:
+        _raise_for_redirect(status, response.headers.get("location", ""))
+    text = _text(response)
+    if status == 404 and text.strip() == "Not Found":
+        raise Challenge("HTTP 404 Not Found (a masked challenge)", "masked_404")
+    body = _json_object(response.content)
+    if body is not None:
+        _raise_for_message(status, body, endpoint, response)
+    if status == 200:
+        if _is_html(response, text):
+            if _is_login_page(text):
+                raise LoginRequired("HTTP 200 login page instead of an answer")
+            raise Transient("HTTP 200 HTML instead of JSON")
+        return
+    if status == 429 or status == 401:
+        raise RateLimited(f"HTTP {status} rate limited", retry_after(response))
+    if status == 404:
+        if endpoint == "profile" and (not text.strip() or body is not None):
+            raise NotFoundUser("HTTP 404 user not found")
+        raise Transient(f"HTTP 404 on {endpoint}")
+    if status == 403:
+        if _is_login_page(text):
+            raise LoginRequired("HTTP 403 login page")
+        if body is None:
+            raise AddressBlocked("HTTP 403 from the edge (address blocked)")
+    reason = _short(str(body.get("message") or "")) if body else response.reason_phrase
+    raise Transient(f"HTTP {status} {reason}".strip())
+
+
+def _raise_for_redirect(status: int, location: str) -> None:
+    lowered = location.lower()
+    if "/accounts/login" in lowered:
+        raise LoginRequired(f"HTTP {status} redirect to the login page")
+    if "/suspended/" in lowered:
+        raise Challenge(f"HTTP {status} redirect to a suspension page", "suspended")
+    if "challenge" in lowered or "checkpoint" in lowered:
+        raise Challenge(f"HTTP {status} redirect to a challenge", "challenge_required")
+    raise Transient(f"HTTP {status} unexpected redirect")
+
+
+def _raise_for_message(
+    status: int, body: Mapping[str, Any], endpoint: Endpoint, response: httpx.Response
+) -> None:
+    message = str(body.get("message") or "")
+    lowered = message.lower()
+    if lowered in ("checkpoint_required", "challenge_required") or (
+        status != 200 and ("checkpoint_url" in body or "challenge" in body)
+    ):
+        url = _challenge_url(body)
+        if "unsupported_version" in url:
+            raise ClientRefused(UNSUPPORTED_VERSION)
+        if "/suspended/" in url:
+            raise Challenge(f"HTTP {status} account suspended", "suspended")
+        kind = lowered if lowered in ("checkpoint_required", "challenge_required") else "challenge"
+        raise Challenge(f"HTTP {status} {kind}", kind)
+    if lowered == "feedback_required" or body.get("spam") is True:
+        title = _short(str(body.get("feedback_title") or "Action Blocked"), 40)
+        raise ActionBlocked(f"HTTP {status} feedback_required ({title})")
+    if "please wait a few minutes" in lowered or status == 429:
+        raise RateLimited(
+            f"HTTP {status} {_short(message) or 'rate limited'}", retry_after(response)
+        )
+    if lowered == "login_required":
+        raise LoginRequired(f"HTTP {status} login_required")
+    if "too many reels" in lowered:
+        raise TooManyIds(f"HTTP {status} {_short(message)}")
+    if "useragent mismatch" in lowered:
+        raise ClientRefused(f"HTTP {status} useragent mismatch (X-IG-App-ID refused)")
+    if endpoint == "profile" and status == 400 and "has been deleted" in lowered:
+        raise ProfileUnavailable(f"HTTP 400 profile unavailable ({_short(message, 60)})")
+    if status == 401:
+        raise RateLimited(f"HTTP 401 {_short(message) or 'rate limited'}", retry_after(response))
+    if status == 200 and body.get("status") not in (None, "ok"):
+        raise Transient(f"HTTP 200 status {_short(str(body.get('status')))} {_short(message)}")
+
+
+def _challenge_url(body: Mapping[str, Any]) -> str:
+    challenge = body.get("challenge")
+    urls = [
+        body.get("checkpoint_url"),
+        challenge.get("url") if isinstance(challenge, Mapping) else None,
+    ]
+    return " ".join(str(u) for u in urls if u).lower()
+
+
+# ---------------------------------------------------------------------------------- payloads
+
+
+def payload_of(response: httpx.Response) -> Mapping[str, Any]:
+    """The JSON object of a 200 answer (Transient when it is not one)."""
+    payload = _json_object(response.content)
+    if payload is None:
+        raise Transient("malformed JSON")
+    return payload
+
+
+def read_user(payload: Mapping[str, Any], username: str) -> ResolvedUser:
+    """`data.user` of web_profile_info; no `data` at all means the cookies were not honoured."""
+    if "data" not in payload:
+        raise LoginRequired("web_profile_info answered without data (cookies not honoured)")
+    data = payload.get("data")
+    if not isinstance(data, Mapping):
+        raise Transient("web_profile_info answer with malformed data")
+    user = data.get("user")
+    if user is None:
+        raise NotFoundUser("data.user is null")
+    if not isinstance(user, Mapping) or user.get("id") in (None, ""):
+        raise Transient("web_profile_info answer without data.user.id")
+    return ResolvedUser(
+        user_id=str(user["id"]),
+        is_private=bool(user.get("is_private", False)),
+        username=str(user.get("username") or username),
+        followed_by_viewer=bool(user.get("followed_by_viewer", False)),
+    )
+
+
+def read_reels_v1(payload: Mapping[str, Any]) -> dict[str, ReelInfo]:
+    """Reels of a v1 reels_media answer; only the logged-in shape (a `reels_media` list) counts."""
+    media = payload.get("reels_media")
+    if media is None:
+        raise LoginRequired("reels_media answered without reels_media (cookies not honoured)")
+    if not isinstance(media, list):
+        raise Transient("reels_media answer with malformed reels_media")
+    found = _reels_from_list(media)
+    reels = payload.get("reels")
+    if isinstance(reels, Mapping):
+        for key, reel in reels.items():
+            if isinstance(reel, Mapping):
+                uid = _reel_owner(reel) or str(key)
+                info = reel_info(uid, reel)
+                if info.has_story or uid not in found:
+                    found[uid] = info
+    return found
+
+
+def read_reels_dense(payload: Mapping[str, Any]) -> dict[str, ReelInfo] | None:
+    """Reels of a `POST /graphql/query` answer, or None when it lacks the documented shape."""
+    data = payload.get("data")
+    block = data.get(DENSE_REELS_KEY) if isinstance(data, Mapping) else None
+    media = block.get("reels_media") if isinstance(block, Mapping) else None
+    if not isinstance(media, list):
+        return None
+    return _reels_from_list(media)
+
+
+def _reels_from_list(media: list[Any]) -> dict[str, ReelInfo]:
+    found: dict[str, ReelInfo] = {}
+    for reel in media:
+        if isinstance(reel, Mapping):
+            uid = _reel_owner(reel)
+            if uid:
+                found[uid] = reel_info(uid, reel)
+    return found
+
+
+def _reel_owner(reel: Mapping[str, Any]) -> str:
+    for key in ("user", "owner"):
+        owner = reel.get(key)
+        if isinstance(owner, Mapping) and owner.get("pk", owner.get("id")) not in (None, ""):
+            return str(owner.get("pk", owner.get("id")))
+    value = reel.get("id")
+    return "" if value in (None, "") else str(value)
+
+
+def reel_info(uid: str, reel: Mapping[str, Any]) -> ReelInfo:
+    """Item count, oldest/newest `taken_at` and the latest `expiring_at` of one reel."""
+    items = reel.get("items")
+    entries = [i for i in items if isinstance(i, Mapping)] if isinstance(items, list) else []
+    if not entries:
+        return ReelInfo(user_id=uid, has_story=False)
+    taken = _times(entries, "taken_at")
+    expiring = _times(entries, "expiring_at")
+    if (reel_expiring := _int(reel.get("expiring_at"))) is not None:
+        expiring.append(reel_expiring)
+    return ReelInfo(
+        user_id=uid,
+        has_story=True,
+        item_count=len(entries),
+        oldest_taken_at=min(taken) if taken else None,
+        newest_taken_at=max(taken) if taken else None,
+        expiring_at=max(expiring) if expiring else None,
+    )
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds of a `Retry-After` header (delta or HTTP date), None when absent or unreadable."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError):
+            return None
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def _times(entries: list[Mapping[str, Any]], key: str) -> list[int]:
+    # v1 names the field `taken_at`; older GraphQL shapes `taken_at_timestamp`.
+    values = (_int(e.get(key, e.get(f"{key}_timestamp"))) for e in entries)
+    return [v for v in values if v is not None]
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _json_object(content: bytes) -> Mapping[str, Any] | None:
+    if not content:
+        return None
+    try:
+        payload = json.loads(content)
+    except ValueError:
+        return None
+    return payload if isinstance(payload, Mapping) else None
+
+
+def _text(response: httpx.Response) -> str:
+    # Only the head matters (a title, "Not Found"); decoding megabytes of HTML would not.
+    return response.content[:4096].decode("utf-8", "replace")
+
+
+def _is_html(response: httpx.Response, text: str) -> bool:
+    content_type = response.headers.get("content-type", "").lower()
+    return "text/html" in content_type or text.lstrip()[:1] == "<"
+
+
+def _is_login_page(text: str) -> bool:
+    lowered = text.lower()
+    return "<" in lowered and ("login • instagram" in lowered or "/accounts/login" in lowered)
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return " ".join(text.split())[:limit]

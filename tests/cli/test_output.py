@@ -1,0 +1,59 @@
+"""Units of the CLI's display: durations, relative times, the rate meter, progress lines."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from storycheck.cli.output import ago, duration, expires_in, parse_time
+from storycheck.cli.watch import Figures, RateMeter, line_interval
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(None, "-"), (0, "0s"), (59.4, "59s"), (61, "1m 01s"), (3600, "1h 00m"), (200_000, "2d 7h")],
+)
+def test_duration(seconds, shown):
+    assert duration(seconds) == shown
+
+
+def test_times_relative_to_now():
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    assert ago("2026-12-01T09:55:00+00:00", now) == "2h 05m ago"
+    assert ago("2026-12-01T11:59:30Z", now) == "30s ago"
+    assert expires_in((now + timedelta(minutes=90)).isoformat(), now) == "in 1h 30m"
+    assert expires_in("2026-12-01T11:00:00+00:00", now) == "expired"
+    assert ago(None, now) == "-" and expires_in("", now) == "-"
+    # A time without an offset is UTC, as the API writes it.
+    assert parse_time("2026-12-01T12:00:00") == now
+
+
+def test_rate_meter_measures_the_recent_window_and_restarts_on_a_rerun():
+    meter = RateMeter(window=10.0)
+    assert meter.add(100.0, 0) is None  # one sample: no rate yet
+    assert meter.add(102.0, 20) == pytest.approx(10.0)
+    meter.add(110.0, 100)
+    # Old samples leave the window: the rate follows the last 10 s, not the average.
+    assert meter.add(120.0, 400) == pytest.approx((400 - 100) / (120 - 110))
+    assert meter.average(120.0, 400) == pytest.approx(20.0)
+    assert meter.add(121.0, 5) is None  # the batch was re-run from scratch
+
+
+def test_progress_line_and_its_interval():
+    figures = Figures(
+        status="in_progress",
+        position=0,
+        total=300,
+        completed=120,
+        stories=40,
+        failed=2,
+        rate=12.0,
+        eta=15.0,
+    )
+    assert figures.line().endswith("checking: 120/300 (40%) · 12.0/s · ETA 15s · 40 stories · 2 failed")
+    queued = Figures("queued", 3, 10, 0, 0, 0, None, None)
+    assert "queued #3: 0/10 (0%) · - · ETA - ·" in queued.line()
+    assert line_interval(0) == 2.0
+    assert line_interval(100) == 10.0
+    assert line_interval(3600) == 30.0
