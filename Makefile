@@ -7,15 +7,24 @@ CLIENT_STAMP := client/node_modules/.installed-stamp
 CLIENT_SOURCES := $(shell find client/src client/index.html client/vite.config.js -type f 2>/dev/null)
 PYTEST_ARGS ?=
 
-.PHONY: install client chromium test test-python test-client run demo lint bench clean
+.PHONY: install client chromium test test-python test-client run demo lint bench clean lock
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Exact versions with hashes from requirements.lock (reproducible), then storycheck itself.
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q --require-hashes -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
 	touch $@
+
+# Re-resolve requirements.lock after a change of pyproject.toml's dependencies.
+lock:
+	$(PYTHON) -m venv .lock-venv && .lock-venv/bin/pip install -q uv
+	.lock-venv/bin/uv pip compile pyproject.toml --extra dev --generate-hashes --universal \
+	  --python-version 3.11 -q -o requirements.lock
+	rm -rf .lock-venv
 
 $(CLIENT_STAMP): client/package.json client/package-lock.json
 	cd client && npm ci --no-audit --no-fund
@@ -48,8 +57,9 @@ lint: install
 run: install client
 	$(VENV)/bin/storycheck serve
 
+# make demo PORT=5050 SIM_PORT=0 (0 = any free port for the simulator)
 demo: install client
-	$(VENV)/bin/storycheck demo
+	$(VENV)/bin/storycheck demo $(if $(PORT),--port $(PORT)) $(if $(SIM_PORT),--sim-port $(SIM_PORT))
 
 bench: install
 	$(PY) bench/bench_state.py

@@ -1,3 +1,5 @@
+import AlertBell from './components/alerts/AlertBell.jsx'
+import AlertsPage from './components/alerts/AlertsPage.jsx'
 import BatchTable from './components/batch/BatchTable.jsx'
 import ErrorBanner from './components/common/ErrorBanner.jsx'
 import TokenPrompt from './components/common/TokenPrompt.jsx'
@@ -13,6 +15,7 @@ export const TABS = [
   { path: '/proxies', label: 'Proxies', testId: 'nav-proxies', Page: ProxiesPage },
   { path: '/settings', label: 'Settings', testId: 'nav-settings', Page: SettingsForm },
   { path: '/dashboard', label: 'Dashboard', testId: 'nav-dashboard', Page: Dashboard },
+  { path: '/alerts', label: 'Alerts', testId: 'nav-alerts', Page: AlertsPage },
 ]
 
 function NotFound() {
@@ -48,6 +51,7 @@ export default function App() {
             ))}
           </ul>
         </nav>
+        <AlertBell />
       </header>
       <ErrorBanner />
       <main id="main" className="content">

@@ -32,8 +32,8 @@ class Maintenance:
     """Background upkeep in one daemon thread.
 
     Every `interval` seconds the state manager reconciles the pool with the database; every
-    `housekeeping_interval` seconds expired stories are cleared and the daily-target
-    auto-trigger runs.
+    `housekeeping_interval` seconds expired stories are cleared, stalled batches are alerted
+    and the daily-target auto-trigger runs.
     """
 
     def __init__(
@@ -77,15 +77,22 @@ class Maintenance:
 
 
 def housekeeping_job(db: Database, state: BatchStateManager) -> Callable[[], None]:
-    """Clear expired stories, then let the auto-trigger create batches for niches under target."""
+    """Clear expired stories, record `batch.stalled` alerts, then let the auto-trigger create
+    batches for niches under target."""
+    from storycheck.alerts.delivery import AlertOptions
+    from storycheck.alerts.sources import check_stalled_batches
+    from storycheck.db import utcnow
     from storycheck.niches.autotrigger import AutoTrigger
     from storycheck.profiles.service import refresh_stories
 
     trigger = AutoTrigger(db, state)
+    stall_minutes = AlertOptions.from_env().stall_minutes
 
     def run() -> None:
         with db.write() as session:
             refresh_stories(session)
+        with db.write() as session:
+            check_stalled_batches(session, utcnow(), stall_minutes)
         trigger.tick()
         db.checkpoint()
 
@@ -139,6 +146,7 @@ def create_app(
             state, config.reconcile_interval, housekeeping=housekeeping_job(db, state)
         )
         services.maintenance.start()
+    _start_alerts(services, enabled=start_background is not False)
 
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = config.max_content_length
@@ -161,9 +169,24 @@ def create_app(
     return app
 
 
+def _start_alerts(services: Services, *, enabled: bool) -> None:
+    """Run alert delivery in its own thread, even with the engine off (`STORYCHECK_ENGINE=0`);
+    `STORYCHECK_ALERTS=0` (or `start_background=False`) switches it off."""
+    from storycheck.alerts.delivery import AlertDeliverer, AlertOptions
+
+    options = AlertOptions.from_env()
+    if not enabled or not options.enabled:
+        return
+    services.alerts = AlertDeliverer(services.db, services.secrets, options)
+    # Workers deliver too in distributed mode: only a lone server may free every lease.
+    services.alerts.start(release_all_leases=services.config.broker_url is None)
+
+
 def shutdown(app: Flask) -> None:
     """Stop background work: reconciler first, then the pool (which returns or records leases)."""
     services: Services = app.extensions["storycheck"]
+    if services.alerts is not None:
+        services.alerts.stop()
     if services.maintenance is not None:
         services.maintenance.stop()
     if services.pool is not None:
@@ -175,6 +198,7 @@ def shutdown(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from storycheck.alerts.api import bp as alerts_bp
     from storycheck.batches.api import bp as batches_bp
     from storycheck.niches.api import bp as niches_bp
     from storycheck.profiles.api import bp as profiles_bp
@@ -191,6 +215,7 @@ def _register_blueprints(app: Flask) -> None:
         settings_bp,
         stories_bp,
         system_bp,
+        alerts_bp,
     ):
         app.register_blueprint(blueprint)
 

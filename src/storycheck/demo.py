@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import shlex
+import socket
 from dataclasses import replace
 from pathlib import Path
 
@@ -89,6 +90,19 @@ def seed_demo_database(
         settings.max_threads = 16
 
 
+def _require_free(host: str, port: int, what: str, make_variable: str, option: str) -> None:
+    """Refuse, before anything starts or is printed, a port another program holds."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            raise click.ClickException(
+                f"Port {port} ({what}) is already in use. Pick another: "
+                f"`make demo {make_variable}=<port>` or `storycheck demo {option} <port>`"
+                + (" (0 = any free port)" if option == "--sim-port" else "")
+            ) from None
+
+
 @click.command()
 @click.option("--port", default=None, type=int, help="Server port (default STORYCHECK_PORT or 5000).")
 @click.option("--sim-port", default=8100, show_default=True, help="Simulator port (0 = any free).")
@@ -110,6 +124,10 @@ def demo(
     from storycheck.cli import run_server
 
     base = Config.from_env()
+    server_port = port or base.port
+    _require_free(base.host, server_port, "server", "PORT", "--port")
+    if sim_port:
+        _require_free("127.0.0.1", sim_port, "simulator", "SIM_PORT", "--sim-port")
     sim_config = SimulatorConfig(
         port=sim_port,
         seed=seed,
@@ -148,7 +166,6 @@ def demo(
             seed=seed,
         )
         database.dispose()
-        server_port = port or config.port
         click.echo(f"Instagram simulator: {simulator.base_url} ({proxy_count} local proxies)")
         click.echo(f"Seeded {profiles} profiles in {len(DEMO_NICHES)} niches into {db_path}")
         click.echo(f"Open http://{config.host}:{server_port}/  (Ctrl-C stops everything)")

@@ -70,7 +70,8 @@ def encrypted_columns() -> list[tuple[Table, str]]:
     return found
 
 
-def _sample_secret(db: Database) -> str | None:
+def stored_secret_sample(db: Database) -> str | None:
+    """One encrypted value from the database (None when it holds no secret yet)."""
     with db.engine.connect() as conn:
         for table, column in encrypted_columns():
             value = conn.execute(
@@ -88,10 +89,13 @@ def _write_new_key(path: Path) -> None:
         handle.write(base64.urlsafe_b64encode(os.urandom(32)))
 
 
-def open_secret_box(config: Config, db: Database) -> SecretBox:
-    """The SecretBox for `config`, proven against the stored secrets (see module docstring)."""
+def open_secret_box(config: Config, db: Database, *, create: bool = True) -> SecretBox:
+    """The SecretBox for `config`, proven against the stored secrets (see module docstring).
+
+    `create=False` (diagnostics) never writes a key file: a missing one raises KeyMismatch.
+    """
     source = key_source(config)
-    sample = _sample_secret(db)
+    sample = stored_secret_sample(db)
     if source.secret_key:
         box = SecretBox(source.secret_key)
     else:
@@ -100,7 +104,7 @@ def open_secret_box(config: Config, db: Database) -> SecretBox:
         if pending.exists() and sample is not None and _decrypts(SecretBox(_read(pending)), sample):
             pending.replace(source.path)  # a rotation committed but crashed before the rename
         if not source.path.exists():
-            if sample is not None:
+            if sample is not None or not create:
                 raise KeyMismatch(
                     f"The database holds encrypted secrets but {source.describe()} does not "
                     "exist. Set STORYCHECK_KEY_FILE (or STORYCHECK_SECRET_KEY) to the key they "

@@ -1,5 +1,6 @@
 """Every table, imported in one place so metadata (and Alembic) sees them all."""
 
+from storycheck.alerts.models import AlertChannel, AlertDelivery, AlertEvent
 from storycheck.batches.models import Batch, BatchLog, BatchProfile, BatchStatus, ItemStatus
 from storycheck.db import Base
 from storycheck.distributed.models import PairLease, WorkerHeartbeat
@@ -10,6 +11,9 @@ from storycheck.settings.models import SystemSettings
 from storycheck.stories.models import StoryResult, StoryWindow
 
 __all__ = [
+    "AlertChannel",
+    "AlertDelivery",
+    "AlertEvent",
     "Base",
     "Batch",
     "BatchLog",

@@ -63,7 +63,7 @@ def _no_secrets(response, *secrets: str) -> None:  # type: ignore[no-untyped-def
 
 def _create(client, **overrides) -> dict:  # type: ignore[no-untyped-def]
     payload = {
-        "ip": "10.0.0.1",
+        "ip": "127.0.10.1",
         "port": 8080,
         "session": COOKIE,
         "username": "proxyuser",
@@ -84,14 +84,14 @@ def test_create_stores_secrets_encrypted_and_masks_them(client, db):  # type: ig
 
     assert set(body) == PROXY_FIELDS
     assert (body["ip"], body["port"], body["scheme"], body["username"]) == (
-        "10.0.0.1",
+        "127.0.10.1",
         8080,
         "http",
         "proxyuser",
     )
     assert (body["status"], body["is_active"], body["health"]) == ("active", True, "ready")
     assert body["password"] == "…"
-    assert body["url"] == "http://proxyuser:…@10.0.0.1:8080"
+    assert body["url"] == "http://proxyuser:…@127.0.10.1:8080"
     assert len(body["sessions"]) == 1
     assert body["sessions"][0]["status"] == "active"
     assert body["sessions"][0]["session"] == f"{COOKIE[:4]}…{COOKIE[-4:]}"
@@ -106,27 +106,27 @@ def test_create_stores_secrets_encrypted_and_masks_them(client, db):  # type: ig
 
 def test_create_from_a_url(client):  # type: ignore[no-untyped-def]
     body = _create(
-        client, ip=None, port=None, url=f"socks5://bob:{PASSWORD}@proxy.example.com:1080"
+        client, ip=None, port=None, url=f"socks5://bob:{PASSWORD}@proxy.localhost:1080"
     )
     assert (body["scheme"], body["ip"], body["port"], body["username"]) == (
         "socks5",
-        "proxy.example.com",
+        "proxy.localhost",
         1080,
         "bob",
     )
-    assert body["url"] == "socks5://bob:…@proxy.example.com:1080"
+    assert body["url"] == "socks5://bob:…@proxy.localhost:1080"
 
 
 def test_create_strips_a_scheme_prefix_and_accepts_a_numeric_string_port(client):  # type: ignore[no-untyped-def]
-    body = _create(client, ip="socks5://192.168.1.9", port="1081", username=None, password=None)
-    assert (body["scheme"], body["ip"], body["port"]) == ("socks5", "192.168.1.9", 1081)
-    assert body["password"] is None and body["url"] == "socks5://192.168.1.9:1081"
+    body = _create(client, ip="socks5://127.0.168.9", port="1081", username=None, password=None)
+    assert (body["scheme"], body["ip"], body["port"]) == ("socks5", "127.0.168.9", 1081)
+    assert body["password"] is None and body["url"] == "socks5://127.0.168.9:1081"
 
 
 def test_create_accepts_a_whole_cookie_header(client, db):  # type: ignore[no-untyped-def]
     body = _create(client, session=f"csrftoken=abc; sessionid={COOKIE}; ds_user_id=58210394")
     assert body["sessions"][0]["session"] == f"{COOKIE[:4]}…{COOKIE[-4:]}"
-    duplicate = client.post("/api/proxies", json={"ip": "10.0.0.2", "port": 1, "session": COOKIE})
+    duplicate = client.post("/api/proxies", json={"ip": "127.0.10.2", "port": 1, "session": COOKIE})
     assert _error(duplicate, 409)["error"] == "duplicate_session"
 
 
@@ -178,7 +178,7 @@ def test_malformed_bodies(client):  # type: ignore[no-untyped-def]
 
 def test_duplicate_session_is_409_without_echoing_it(client):  # type: ignore[no-untyped-def]
     _create(client)
-    response = client.post("/api/proxies", json={"ip": "10.0.0.9", "port": 1, "session": COOKIE})
+    response = client.post("/api/proxies", json={"ip": "127.0.10.9", "port": 1, "session": COOKIE})
     body = _error(response, 409)
     assert body["error"] == "duplicate_session"
     assert body["message"] == "This session is already in use"
@@ -188,16 +188,16 @@ def test_duplicate_session_is_409_without_echoing_it(client):  # type: ignore[no
 def test_duplicate_ip_and_port_is_409(client):  # type: ignore[no-untyped-def]
     _create(client)
     body = _error(
-        client.post("/api/proxies", json={"ip": "10.0.0.1", "port": "8080", "session": COOKIE_2}),
+        client.post("/api/proxies", json={"ip": "127.0.10.1", "port": "8080", "session": COOKIE_2}),
         409,
     )
     assert body["error"] == "duplicate_proxy"
-    assert body["details"]["ip"] == "10.0.0.1" and body["details"]["port"] == 8080
+    assert body["details"]["ip"] == "127.0.10.1" and body["details"]["port"] == 8080
 
 
 def test_list_is_ordered_by_creation_and_has_no_secrets(client):  # type: ignore[no-untyped-def]
     first = _create(client)
-    second = _create(client, ip="10.0.0.2", session=COOKIE_2)
+    second = _create(client, ip="127.0.10.2", session=COOKIE_2)
 
     response = client.get("/api/proxies")
 
@@ -208,7 +208,7 @@ def test_list_is_ordered_by_creation_and_has_no_secrets(client):  # type: ignore
 
 def test_usage_figures(client, db):  # type: ignore[no-untyped-def]
     proxy = _create(client)
-    stale = _create(client, ip="10.0.0.3", session=COOKIE_2)
+    stale = _create(client, ip="127.0.10.3", session=COOKIE_2)
     with db.write() as session:
         # The engine writes the requests it really sent in the last hour (not its reservations).
         session.execute(
@@ -325,12 +325,12 @@ def test_replace_session_makes_the_pair_ready(client, db):  # type: ignore[no-un
     assert body["sessions"][0]["status"] == "active"
     assert body["sessions"][0]["session"] == f"{COOKIE_2[:4]}…{COOKIE_2[-4:]}"
     # the old cookie is free again
-    _create(client, ip="10.0.0.3", session=COOKIE)
+    _create(client, ip="127.0.10.3", session=COOKIE)
 
 
 def test_replace_session_errors(client):  # type: ignore[no-untyped-def]
     first = _create(client)["id"]
-    _create(client, ip="10.0.0.2", session=COOKIE_2)
+    _create(client, ip="127.0.10.2", session=COOKIE_2)
     response = client.put(f"/api/proxies/{first}/session", json={"session": COOKIE_2})
     assert _error(response, 409)["error"] == "duplicate_session"
     _no_secrets(response)
@@ -438,8 +438,8 @@ def test_error_logs_of_unknown_proxy(client):  # type: ignore[no-untyped-def]
 def test_secrets_are_never_logged(client, caplog):  # type: ignore[no-untyped-def]
     caplog.set_level(logging.DEBUG)
     _create(client)
-    client.post("/api/proxies", json={"ip": "10.0.0.1", "port": 8080, "session": COOKIE})
-    client.post("/api/proxies", json={"ip": "10.0.0.5", "port": "bad", "session": COOKIE_2})
+    client.post("/api/proxies", json={"ip": "127.0.10.1", "port": 8080, "session": COOKIE})
+    client.post("/api/proxies", json={"ip": "127.0.10.5", "port": "bad", "session": COOKIE_2})
     client.post("/api/proxies/import", json={"lines": f"http://u:{PASSWORD}@7.7.7.7:1|{COOKIE}"})
     client.get("/api/proxies")
     for secret in (COOKIE, COOKIE_2, PASSWORD):
@@ -451,7 +451,7 @@ def test_nul_characters_never_cause_a_500(client):  # type: ignore[no-untyped-de
     for response in (
         client.post(
             "/api/proxies",
-            json={"ip": "10.9.9.9", "port": 1, "session": COOKIE_2, "username": "u\x00"},
+            json={"ip": "127.0.9.9", "port": 1, "session": COOKIE_2, "username": "u\x00"},
         ),
         client.post("/api/proxies/import", json={"lines": f"http://u%00:p@8.8.8.8:1|{COOKIE_2}"}),
         client.get("/api/proxies/%00/error-logs"),
@@ -532,7 +532,7 @@ def test_a_whole_browser_session_is_kept_encrypted_and_shown_by_name(  # type: i
 
     if pasted == "JSON_TEXT":
         pasted = json.dumps({"cookies": JSON_EXPORT})
-    response = client.post("/api/proxies", json={"ip": "10.0.0.1", "port": 8080, "session": pasted})
+    response = client.post("/api/proxies", json={"ip": "127.0.10.1", "port": 8080, "session": pasted})
     assert response.status_code == 201, response.get_data(as_text=True)
     _no_secrets(response, *ALL_SECRETS)
     body = response.get_json()
@@ -570,7 +570,7 @@ def test_a_whole_browser_session_is_kept_encrypted_and_shown_by_name(  # type: i
     ],
 )
 def test_a_bad_session_is_a_clear_400_without_the_secret(client, pasted, message):  # type: ignore[no-untyped-def]
-    response = client.post("/api/proxies", json={"ip": "10.0.0.1", "port": 8080, "session": pasted})
+    response = client.post("/api/proxies", json={"ip": "127.0.10.1", "port": 8080, "session": pasted})
     body = _error(response, 400)
     assert body["message"].startswith(message) and body["details"]["field"] == "session"
     _no_secrets(response, *ALL_SECRETS)
@@ -637,8 +637,16 @@ def test_rotated_cookies_are_saved_only_when_they_changed(client, db, services):
         assert row.session_digest == services.secrets.digest(COOKIE_2)
     # the refreshed cookie counts for duplicates; the claim goes with a replaced session
     _error(
-        client.post("/api/proxies", json={"ip": "10.0.0.7", "port": 1, "session": COOKIE_2}), 409
+        client.post("/api/proxies", json={"ip": "127.0.10.7", "port": 1, "session": COOKIE_2}), 409
     )
     client.put(f"/api/proxies/{pid}/session", json={"session": COOKIE})
     with db.read() as session:
         assert session.get(IgSession, session_id).www_claim_encrypted is None
+
+
+def test_a_proxy_host_that_is_not_a_proxy_is_refused(client):  # type: ignore[no-untyped-def]
+    # The unspecified address: refused before anything could connect (no pair is created).
+    response = client.post("/api/proxies", json={"ip": "0.0.0.0", "port": 8080, "session": "x" * 20})
+    assert response.status_code == 400
+    assert response.get_json()["message"] == "A proxy cannot be the unspecified address"
+    assert client.get("/api/proxies").get_json() == []

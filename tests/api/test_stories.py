@@ -389,3 +389,24 @@ def test_event_stream_sends_story_detected_without_reload(app, client, db):
     assert len(blocks) == 1
     data = json.loads(blocks[0].split("data: ", 1)[1])
     assert data["profile_id"] == pid and data["item_count"] == 1
+
+
+def test_sightings_from_the_engine_outcomes():
+    from storycheck.engine.checker import WorkItem
+    from storycheck.engine.recorder import ItemOutcome
+    from storycheck.stories.windows import sightings_from_outcomes
+
+    def item(profile_id: str, is_private: bool | None = False) -> WorkItem:
+        return WorkItem(id=f"bp-{profile_id}", batch_id="b", profile_id=profile_id,
+                        username=profile_id, lease_token="t", is_private=is_private)
+
+    outcomes = [
+        ItemOutcome(item("story"), "completed", 100.0, has_story=True, story_count=3,
+                    newest_taken_at=90, expiring_at=86_490),
+        ItemOutcome(item("empty"), "completed", 100.0),
+        ItemOutcome(item("hidden", is_private=True), "completed", 100.0),  # unknown: skipped
+        ItemOutcome(item("failed"), "failed", 100.0, error="not_found"),  # no answer: skipped
+    ]
+    story, empty = sightings_from_outcomes(outcomes)
+    assert story == Sighting("story", "b", 100.0, 3, None, 90.0, 86_490.0)
+    assert (empty.profile_id, empty.item_count, empty.has_story) == ("empty", 0, False)

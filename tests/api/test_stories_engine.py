@@ -40,10 +40,22 @@ def _live(client: Any, **params: Any) -> list[dict[str, Any]]:
 
 
 def _truth_live(sim: Any, usernames: list[str], at: float) -> set[str]:
-    """Accounts with a live story the pairs can see: a private account's story is hidden from
-    sessions that do not follow it (its answer is "private", unknown), so it is never listed."""
-    truths = {name: sim.truth(name, at) for name in usernames}
-    return {name for name, t in truths.items() if t["has_story"] and not t["is_private"]}
+    """Who has a live story the checking sessions can see: a private account's story is
+    hidden from a session that does not follow it (its outcome is `private`, unknown)."""
+    return {name for name in usernames if _visible(sim.truth(name, at))}
+
+
+def _visible(truth: dict[str, Any]) -> bool:
+    return bool(truth["has_story"] and not truth["is_private"] and not truth["business_deleted"])
+
+
+def _private(sim: Any, usernames: list[str]) -> set[str]:
+    found = set()
+    for name in usernames:
+        truth = sim.truth(name, 0.0)
+        if truth["exists"] and truth["is_private"] and not truth["business_deleted"]:
+            found.add(name)
+    return found
 
 
 def _run(engine: Any, niches: list[str]) -> list[str]:
@@ -103,9 +115,11 @@ def test_live_stories_equal_the_truth_and_leave_when_they_expire(
             assert results["counts"]["story"] == batch["stories_found"]
             with_story = {r["username"] for r in results["results"] if r["outcome"] == "story"}
             assert with_story == _truth_live(sim, names[niche_id], now)
+            private = {r["username"] for r in results["results"] if r["outcome"] == "private"}
+            assert private == _private(sim, names[niche_id]) and private
             failed = [r for r in results["results"] if r["outcome"] == "failed"]
-            assert len(failed) == results["counts"]["failed"]
-            assert {r["failure_kind"] for r in failed} <= {"not_found"}
+            assert len(failed) == results["counts"]["failed"] > 0
+            assert all(r["failure_kind"] and r["error"] for r in failed)
 
         # Move the simulated world past the first expiry and check everyone again.
         first_expiry = min(datetime.fromisoformat(s["expires_at"]).timestamp() for s in stories)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
@@ -65,3 +66,21 @@ def test_demo_prints_the_export_line_and_the_cli_watches_the_demo_server(tmp_pat
         demo.wait(timeout=30)
     assert list(workdir.iterdir()) == []  # no ./storycheck.db (nor anything else) appeared
     assert not (tmp_path / "not-this.db").exists()
+
+
+def test_demo_on_a_taken_port_says_which_variable_to_set(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [str(STORYCHECK_BIN), "demo", "--port", str(port), "--sim-port", "0",
+             "--database", str(tmp_path / "demo.db")],
+            cwd=tmp_path, env=cli_env(tmp_path / "unused.db"), capture_output=True, timeout=60,
+        )
+    assert result.returncode == 1
+    lines = result.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and f"Port {port} (server) is already in use" in lines[0]
+    assert "PORT=" in lines[0]
+    assert b"Open http" not in result.stdout  # nothing printed before the check
+    assert not (tmp_path / "demo.db").exists()

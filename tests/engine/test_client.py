@@ -37,8 +37,8 @@ CSRF = "csrfSECRETtoken123"
 IDENTITY = PairIdentity(
     proxy_id="proxy-1",
     session_id="session-1",
-    label="http://10.0.0.1:8080",
-    proxy_url=proxy_url("http", "10.0.0.1", 8080, "user", PASSWORD),
+    label="http://127.0.10.1:8080",
+    proxy_url=proxy_url("http", "127.0.10.1", 8080, "user", PASSWORD),
     sessionid=COOKIE,
     csrftoken=CSRF,
     ds_user_id="51234567890",
@@ -531,7 +531,7 @@ def test_dense_failures_are_dense_unavailable_but_pair_problems_stay() -> None:
 def test_no_secret_in_errors_or_reprs() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ProxyError(
-            f"proxy http://user:{PASSWORD}@10.0.0.1:8080 refused cookie {COOKIE} {CSRF}"
+            f"proxy http://user:{PASSWORD}@127.0.10.1:8080 refused cookie {COOKIE} {CSRF}"
         )
 
     with pytest.raises(ConnectionFailed) as caught:

@@ -230,17 +230,21 @@ def test_known_missing_fails_without_a_request() -> None:
     assert (final.status, final.failure_kind, final.not_found) == ("failed", "not_found", False)
 
 
-def test_aimd_halves_on_a_rate_limit_and_recovers_additively() -> None:
+def test_aimd_halves_on_a_rate_limit_recovers_below_the_refused_level_then_forgets() -> None:
     limit = AdaptiveLimit(configured=100)
     assert limit.rate_limited(sent_in_window=60, now=0.0) == 30  # from what was really sent
     assert not limit.quiet(5.0, period=10.0)  # not quiet long enough
     steps = []
     now = 0.0
-    while limit.learned is not None and now < 10_000:
+    for _ in range(20):
         now += 10.0
-        limit.quiet(now, period=10.0)
+        limit.quiet(now, period=10.0, forget_after=1000.0)
         steps.append(limit.current)
-    assert steps[:3] == [36, 42, 48]  # fast: a tenth of the refused level per period …
-    assert 54 in steps and steps[steps.index(54) + 1] == 56  # … then slowly past 90 % of it
-    assert limit.current == 100 and limit.learned is None  # back to the setting
+    assert steps[:4] == [36, 42, 48, 54]  # fast: a tenth of the refused level per period …
+    assert steps[4:7] == [56, 58, 59]  # … then slowly, up to just below the refused level
+    assert set(steps[7:]) == {59}  # and it stays there
+    while limit.learned is not None and now < 2000:
+        now += 10.0
+        limit.quiet(now, period=10.0, forget_after=1000.0)
+    assert limit.current == 100 and now <= 1010.0  # a long quiet: the setting again
     assert limit.rate_limited(sent_in_window=1, now=now) == 12  # an early 429 says little

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from storycheck.alerts.models import AlertEvent
 from storycheck.batches.invariants import check_invariants
 from storycheck.batches.models import Batch, BatchLog, BatchProfile
 from storycheck.engine.checker import CheckOutcome, ItemAnswer, WorkItem
@@ -386,6 +387,13 @@ def test_pair_problems_return_items_without_an_attempt_and_mark_the_pair(rig: An
     assert "client version refused: update the user agent" in (rows["10.0.0.4"].last_error or "")
     refused = logs(engine, batch_id, "PAIR_ERROR")
     assert len(refused) == 1 and "user agent" in refused[0]
+    with engine.db.read() as session:
+        attention = set(
+            session.scalars(
+                select(AlertEvent.subject_id).where(AlertEvent.type == "pair.needs_attention")
+            )
+        )
+    assert attention == {rows["10.0.0.1"].id, rows["10.0.0.2"].id}  # the alert, once each
 
 
 def test_not_found_is_confirmed_by_a_second_pair_and_rechecked_later(rig: Any) -> None:
@@ -504,7 +512,7 @@ def test_a_rate_limit_halves_the_pairs_budget_which_is_persisted_and_recovers(ri
         return None
 
     checker = FakeChecker(limited, latency=0.002)
-    options = fast_options(window_seconds=2.0, learn_quiet_share=0.25)
+    options = fast_options(window_seconds=2.0, learn_quiet_share=0.25, learn_forget_windows=3)
     engine = rig(
         None, checker=checker, options=options, proxy_hourly_limit=16, max_threads=1, **pairs(1)
     )
@@ -518,7 +526,7 @@ def test_a_rate_limit_halves_the_pairs_budget_which_is_persisted_and_recovers(ri
     assert learned is not None and learned <= 8
     (message,) = logs(engine, batch_id, "RATE_LIMITED")
     assert f"budget now {learned} requests per hour" in message
-    # Quiet periods give the budget back, step by step, up to the setting.
+    # Quiet periods give the budget back step by step, and a long quiet the setting.
     wait_until(
         lambda: proxy_rows(engine)["10.0.0.1"].learned_hourly_limit is None,
         timeout=30,

@@ -23,6 +23,10 @@ const SETTINGS = {
   min_request_interval: 2.0,
   reel_ids_per_request: 20,
   max_attempts: 3,
+  request_jitter: 0.4,
+  action_block_cooldown_hours: 6,
+  not_found_recheck_days: 7,
+  dense_doc_id: '',
   notifications_enabled: true,
   notification_email: null,
 }

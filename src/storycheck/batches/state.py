@@ -39,6 +39,7 @@ from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from storycheck.alerts.sources import batch_completed
 from storycheck.batches.guard import state_writer
 from storycheck.batches.models import (
     FINAL_ITEM_STATUSES,
@@ -442,7 +443,9 @@ class BatchStateManager:
             if self._open_items(session, batch_id):
                 return False
             self._recount(session, batch_id)
-            self._set_state(session, batch, "complete", None, completed_at=self.clock())
+            completed_at = self.clock()
+            self._set_state(session, batch, "complete", None, completed_at=completed_at)
+            batch_completed(session, batch_id, completed_at)  # the alert, in this transaction
             effects.stopped.append(batch_id)
             self._promote(session, effects)
         self._notify(effects)
@@ -485,6 +488,7 @@ class BatchStateManager:
                 if not self._open_items(session, batch.id):
                     self._recount(session, batch.id)
                     self._set_state(session, batch, "complete", None, completed_at=now)
+                    batch_completed(session, batch.id, now)
             self._renumber(session)
             self._promote(session, effects)
             running_ids = set(

@@ -83,6 +83,8 @@ COMMANDS = {
     "simulate": "storycheck.simulator.command:simulate",
     "demo": "storycheck.demo:demo",
     "worker": "storycheck.distributed.worker:worker",
+    "doctor": "storycheck.cli.doctor:doctor",
+    "alerts": "storycheck.alerts.command:alerts",
 }
 
 

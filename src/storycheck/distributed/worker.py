@@ -77,6 +77,12 @@ class WorkerRuntime:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._running: set[str] = set()
+        from storycheck.alerts.delivery import AlertDeliverer, AlertOptions
+
+        alert_options = AlertOptions.from_env()  # workers deliver alerts too, under leases
+        self.alerts = (
+            AlertDeliverer(self.db, secrets, alert_options) if alert_options.enabled else None
+        )
 
     def start(self) -> None:
         """Join the workers (heartbeat, first pair share), start the engine and the sync."""
@@ -88,6 +94,8 @@ class WorkerRuntime:
             log.exception("first batch sync failed; retrying in the background")
         self._thread = threading.Thread(target=self._run, name="batch-sync", daemon=True)
         self._thread.start()
+        if self.alerts is not None:
+            self.alerts.start()
         log.info(
             "storycheck worker %s started: %d pair(s) held, batches %s",
             self.worker_id,
@@ -125,6 +133,8 @@ class WorkerRuntime:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self.alerts is not None:
+            self.alerts.stop()
         self.pool.stop(timeout=timeout)
         self.ownership.stop(release=True)
         if self.dispatcher is not None:

@@ -5,9 +5,10 @@ the same pace after a 401 "Please wait" brings the 401 back, so after each rate-
 the pair's allowed budget drops multiplicatively (×`decrease`, from the lower of what it was
 allowed and what it had actually sent in the window when refused), and after each quiet
 period without one it grows additively: quickly (a tenth of the refused level per period)
-up to 90 % of the level that was refused, then slowly (2 %) beyond it, until it is back at
-the setting. Refusals therefore stay a small number per pair, and the pair runs most of the
-time just under its real limit. The learned value is persisted per pair
+up to 90 % of the level that was refused, then slowly (2 %) up to just below that level,
+where it stays. Only after `forget_after` seconds without a refusal does the budget go back
+to the setting (Instagram's limits change rarely). Refusals therefore stay a small constant
+per pair, and the pair runs just under its real limit. The learned value is persisted per pair
 (`proxies.learned_hourly_limit`) and shown in the proxy payload.
 """
 
@@ -29,6 +30,7 @@ class AdaptiveLimit:
     learned: int | None = None
     refused_at: int | None = None  # requests in the window when last refused
     last_change: float = -math.inf
+    last_refusal: float = -math.inf
     decrease: float = 0.5
     dirty: bool = False  # changed since it was last persisted
 
@@ -55,18 +57,25 @@ class AdaptiveLimit:
         self.refused_at = max(1, sent_in_window)
         self.learned = max(1, math.floor(base * self.decrease))
         self.last_change = now
+        self.last_refusal = now
         self.dirty = True
         return self.learned
 
-    def quiet(self, now: float, period: float) -> bool:
+    def quiet(self, now: float, period: float, forget_after: float = math.inf) -> bool:
         """Grow the budget if a quiet `period` passed since the last change; True if it did."""
         if self.learned is None or now - self.last_change < period:
             return False
         level = self.refused_at or self.learned
+        cap = max(1, level - 1)  # never knowingly back at the level that was refused
+        if self.learned >= cap:
+            if now - self.last_refusal < forget_after:
+                return False
+            self._reset()  # long quiet: try the setting again
+            self.last_change = now
+            return True
         if self.learned < FAST_SHARE * level:
-            grown = min(
-                self.learned + max(1, math.ceil(FAST_STEP * level)), math.ceil(FAST_SHARE * level)
-            )
+            step = max(1, math.ceil(FAST_STEP * level))
+            grown = min(self.learned + step, math.ceil(FAST_SHARE * level))
         else:
             grown = self.learned + max(1, math.ceil(SLOW_STEP * level))
         self.last_change = now
@@ -74,7 +83,7 @@ class AdaptiveLimit:
         if grown >= self.configured:
             self._reset()
         else:
-            self.learned = grown
+            self.learned = min(grown, cap)
         return True
 
     def _reset(self) -> None:

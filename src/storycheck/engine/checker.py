@@ -9,17 +9,20 @@ this over HTTP with one `InstagramClient` per pair; unit tests pass a fake.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import httpx
 
 from storycheck.engine.client import InstagramClient, PairIdentity, RotatedState, redact
-from storycheck.engine.errors import IgError, NotFoundUser, Transient
+from storycheck.engine.errors import ConnectionFailed, IgError, NotFoundUser, Transient
 from storycheck.engine.pacing import Kind
+from storycheck.proxies.service import forbidden_proxy_address
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +126,7 @@ class InstagramChecker:
         entry = self._clients.get(pair.proxy_id)
         if entry is not None and _same_identity(entry[0], entry[1], pair):
             return entry[1]
+        await _refuse_internal_proxy(pair)
         client = InstagramClient(
             pair, base_url=self.base_url, transport_factory=self._transport_factory
         )
@@ -216,6 +220,33 @@ class InstagramChecker:
         self._clients.clear()
         for client in clients:
             await client.aclose()
+
+
+async def _refuse_internal_proxy(pair: PairIdentity) -> None:
+    """Resolve the proxy's host name before first use and refuse internal addresses.
+
+    The API refuses such addresses written as IPs; a name could still resolve to one (say,
+    a cloud metadata service), so it is checked with the same rule when the pair's client is
+    built. Refused pairs fail as connection failures and their circuit opens.
+    """
+    if not pair.proxy_url:
+        return
+    host = urlsplit(pair.proxy_url).hostname
+    if not host:
+        return
+    try:
+        ipaddress.ip_address(host)
+        return  # a literal address: the API already applied the rule
+    except ValueError:
+        pass
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None)
+    except OSError:
+        return  # unresolvable: the connection attempt reports it
+    for info in infos:
+        reason = forbidden_proxy_address(ipaddress.ip_address(str(info[4][0]).split("%")[0]))
+        if reason is not None:
+            raise ConnectionFailed(f"proxy host {host} resolves to {reason}: refused")
 
 
 def _same_identity(old: PairIdentity, client: InstagramClient, new: PairIdentity) -> bool:

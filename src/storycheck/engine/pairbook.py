@@ -271,9 +271,11 @@ class PairBook:
 
     def recover(self, now: float) -> None:
         """Let learned budgets grow back after quiet periods."""
-        period = self.options.window_seconds * self.options.learn_quiet_share
+        window = self.options.window_seconds
+        period = window * self.options.learn_quiet_share
+        forget = window * self.options.learn_forget_windows
         for proxy_id, learned in self.adaptive.items():
-            if learned.quiet(now, period):
+            if learned.quiet(now, period, forget):
                 self.pacer.set_pair_limit(proxy_id, learned.learned)
 
     # ------------------------------------------------------------------ persistence

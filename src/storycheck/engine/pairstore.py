@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, delete, func, select, update
 
+from storycheck.alerts.sources import pair_needs_attention
 from storycheck.db import new_id
 from storycheck.engine.health import PairEvent
 from storycheck.engine.sql import (
@@ -37,6 +38,8 @@ from storycheck.engine.types import (
     to_datetime,
 )
 from storycheck.settings.models import SystemSettings
+
+NEEDS_A_HUMAN = ("invalid", "challenge")
 
 
 class PairStore(Store):
@@ -166,6 +169,8 @@ class PairStore(Store):
             )
             if result.rowcount == 1:
                 report.health_written[p.proxy_id] = p.health
+                if p.health in NEEDS_A_HUMAN and p.expected_health != p.health:
+                    pair_needs_attention(conn, p.proxy_id, p.health, reason=p.last_error)
             else:
                 report.health_conflicts.add(p.proxy_id)
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from storycheck.alerts.sources import on_new_story_windows
 from storycheck.batches.models import STORY_PREVIEW_LIMIT, BatchStatus
 from storycheck.db import new_id
 from storycheck.engine.sql import (
@@ -206,9 +207,12 @@ class ResultStore(Store):
 
         Each detection is a `story_results` row, and every definite answer (a story, or a
         definite "no story" — never `private`) extends or closes the profile's story window
-        (`stories.windows.record_sightings`), in this same transaction.
+        (`stories.windows.record_sightings`), in this same transaction; a new window is an
+        alert event (`alerts.sources.on_new_story_windows`).
         """
-        record_sightings(conn, sightings_from_outcomes(matched))
+        opened = record_sightings(conn, sightings_from_outcomes(matched))
+        if opened:
+            on_new_story_windows(conn, opened)  # alerts: `story.detected`, same transaction
         found = [o for o in matched if o.result == STORY]
         if not found:
             return

@@ -156,15 +156,38 @@ def clean_scheme(value: object) -> str:
     return scheme
 
 
+def forbidden_proxy_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Why a pair may not point at `address` (None when it may).
+
+    Link-local addresses (169.254.0.0/16, fe80::/10: cloud metadata services live there),
+    multicast and the unspecified address are never a proxy; a pair aimed there would make
+    the engine connect somewhere internal.
+    """
+    if address.is_link_local:
+        return "a link-local address"
+    if address.is_multicast:
+        return "a multicast address"
+    if address.is_unspecified:
+        return "the unspecified address"
+    return None
+
+
 def clean_host(value: str) -> str:
-    """A host name or an IPv4/IPv6 address."""
+    """A host name or an IPv4/IPv6 address a proxy may have."""
     host = value.strip().strip("[]")
     if not host:
         raise _missing(["ip"])
     try:
-        return str(ipaddress.ip_address(host))
+        address = ipaddress.ip_address(host)
     except ValueError:
-        pass
+        address = None
+    if address is not None:
+        reason = forbidden_proxy_address(address)
+        if reason is not None:
+            raise ValidationError(
+                f"A proxy cannot be {reason}", code="invalid_request", details={"field": "ip"}
+            )
+        return str(address)
     if len(host) > 255 or not _HOST_RE.match(host):
         raise ValidationError(
             "ip must be a host name or an IP address",

@@ -29,6 +29,7 @@ class Services:
     maintenance: Any = None
     # Set when the server begins to stop: long-lived streams end at once.
     stopping: threading.Event = field(default_factory=threading.Event)
+    alerts: Any = None  # storycheck.alerts.delivery.AlertDeliverer when delivery runs here
 
 
 def services() -> Services:

@@ -37,6 +37,7 @@ ERROR_STATUSES = {
     "409": "Illegal transition or duplicate",
     "413": "Body too large",
     "415": "Unsupported media type",
+    "502": "The receiver did not accept the message",
     "503": "Database busy; retry",
 }
 
@@ -209,7 +210,95 @@ SCHEMAS: dict[str, Any] = {
          "recovery_time": TIME},
         ["id", "timestamp", "error_message"],
     ),
+    "AlertChannel": _obj(
+        {"id": STR, "name": STR, "kind": {"type": "string", "enum": ["webhook", "email"]},
+         "enabled": BOOL, "event_types": ID_LIST, "niche_ids": ID_LIST,
+         "rate_limit_per_minute": INT,
+         "config": {"type": "object", "description":
+                    "webhook: url, timeout_seconds, max_attempts, template, template_field; "
+                    "email: host, port, security, username, from_address, to, digest_minutes, "
+                    "timeout_seconds, max_attempts"},
+         "secret": _nullable({"type": "string", "description": "always `…` when set"}),
+         "created_at": TIME, "updated_at": TIME},
+        ["id", "name", "kind", "enabled", "event_types", "niche_ids", "config", "secret"],
+    ),
+    "AlertChannelInput": _obj(
+        {"name": STR, "kind": {"type": "string", "enum": ["webhook", "email"]}, "enabled": BOOL,
+         "event_types": ID_LIST, "niche_ids": ID_LIST, "rate_limit_per_minute": INT,
+         "config": {"type": "object"}, "secret": _nullable(STR), "password": _nullable(STR)},
+    ),
+    "AlertEvent": _obj(
+        {"id": STR, "type": STR, "created_at": TIME, "niche_id": _nullable(STR),
+         "subject_id": _nullable(STR), "summary": STR, "payload": {"type": "object"}},
+        ["id", "type", "created_at", "summary", "payload"],
+    ),
+    "AlertDelivery": _obj(
+        {"id": STR, "event_id": STR, "event_type": STR, "event_summary": STR,
+         "channel_id": STR, "channel_name": STR,
+         "status": {"type": "string", "enum": ["pending", "in_flight", "delivered", "failed"]},
+         "attempts": INT, "last_error": _nullable(STR), "next_attempt_at": TIME,
+         "delivered_at": TIME, "created_at": TIME},
+        ["id", "event_id", "channel_id", "status", "attempts"],
+    ),
 }
+
+
+def _alert_paths() -> dict[str, Any]:
+    channel_id, delivery_id = _path_param("channel_id"), _path_param("delivery_id")
+    event_types = {"type": "string", "enum": [
+        "story.detected", "niche.target_reached", "batch.completed", "batch.stalled",
+        "pair.needs_attention"]}
+    return {
+        "/api/alerts/channels": {
+            "get": _op("List alert channels (secrets masked)",
+                       {"200": _json(_array(_ref("AlertChannel")))}, errors=("400",),
+                       tag="alerts"),
+            "post": _op("Create a webhook or email channel",
+                        {"201": _json(_ref("AlertChannel"), "Created")},
+                        body=_ref("AlertChannelInput"), errors=("400", "409", "415"),
+                        tag="alerts"),
+        },
+        "/api/alerts/channels/{channel_id}": {
+            "put": _op("Change a channel (config keys merged; secret null removes it)",
+                       {"200": _json(_ref("AlertChannel"))}, params=[channel_id],
+                       body=_ref("AlertChannelInput"), errors=("400", "404", "409", "415"),
+                       tag="alerts"),
+            "delete": _op("Delete a channel and its deliveries",
+                          {"204": {"description": "Deleted"}}, params=[channel_id],
+                          tag="alerts"),
+        },
+        "/api/alerts/channels/{channel_id}/test": {
+            "post": _op("Send a test message now",
+                        {"200": _json(_obj({"ok": BOOL, "event_id": STR, "channel_id": STR}))},
+                        params=[channel_id], errors=("400", "404", "502"), tag="alerts"),
+        },
+        "/api/alerts/deliveries": {
+            "get": _op("The delivery log, newest first",
+                       {"200": _json(_obj({"deliveries": _array(_ref("AlertDelivery")),
+                                           "total": INT, "limit": INT, "offset": INT},
+                                          ["deliveries", "total"]))},
+                       params=[_query("status", {"type": "string", "enum": [
+                                   "pending", "in_flight", "delivered", "failed"]}),
+                               _query("channel_id", STR), _query("event_type", event_types),
+                               _query("limit", {"type": "integer", "minimum": 1,
+                                                "maximum": 500}),
+                               _query("offset", {"type": "integer", "minimum": 0})],
+                       errors=("400",), tag="alerts"),
+        },
+        "/api/alerts/deliveries/{delivery_id}/retry": {
+            "post": _op("Retry a failed or waiting delivery now",
+                        {"200": _json(_ref("AlertDelivery"))}, params=[delivery_id],
+                        errors=("400", "404", "409"), tag="alerts"),
+        },
+        "/api/alerts/events": {
+            "get": _op("The latest events, newest first",
+                       {"200": _json(_obj({"events": _array(_ref("AlertEvent"))}, ["events"]))},
+                       params=[_query("type", event_types),
+                               _query("limit", {"type": "integer", "minimum": 1,
+                                                "maximum": 200})],
+                       errors=("400",), tag="alerts"),
+        },
+    }
 
 
 def _paths() -> dict[str, Any]:
@@ -567,5 +656,5 @@ def build_spec() -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{}, {"bearer": []}],
-        "paths": _paths(),
+        "paths": {**_paths(), **_alert_paths()},
     }

@@ -1,0 +1,28 @@
+"""`storycheck doctor`: effective configuration with secrets hidden, and honest checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.cli.conftest import cli_env
+
+
+def test_doctor_on_a_missing_database_fails_and_creates_nothing(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    database = tmp_path / "missing.db"
+    result = run_cli("doctor", env=cli_env(database, STORYCHECK_API_TOKEN="tok-" + "s" * 40))
+    assert result.returncode == 1
+    assert "STORYCHECK_DATABASE_URL" in result.stdout and "FAIL no file at" in result.stdout
+    assert "set (hidden)" in result.stdout and "tok-" not in result.stdout + result.stderr
+    assert not database.exists() and not (tmp_path / "storycheck.key").exists()
+
+
+def test_doctor_reports_the_key_and_the_pairs(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    database = tmp_path / "doc.db"
+    env = cli_env(database)
+    assert run_cli("db", "upgrade", env=env).returncode == 0
+    result = run_cli("doctor", env=env)
+    assert "ok   revision" in result.stdout
+    assert "STORYCHECK_SECRET_KEY decrypts the stored secrets" in result.stdout
+    assert "FAIL none: add a proxy + session pair" in result.stdout  # a new user's next step
+    assert result.returncode == 1
+    assert result.stderr.strip() == "Error: 1 check(s) failed (see above)"
