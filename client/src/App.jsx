@@ -7,10 +7,12 @@ import Dashboard from './components/dashboard/Dashboard.jsx'
 import NicheFeed from './components/niche/NicheFeed.jsx'
 import ProxiesPage from './components/proxy/ProxiesPage.jsx'
 import SettingsForm from './components/settings/SettingsForm.jsx'
+import StoriesNow from './components/stories/StoriesNow.jsx'
 import { Link, useRoute } from './lib/router.js'
 
 export const TABS = [
-  { path: '/', label: 'Niche Feed', testId: 'nav-niche-feed', Page: NicheFeed },
+  { path: '/', label: 'Stories now', testId: 'nav-stories', Page: StoriesNow },
+  { path: '/niches', label: 'Niche Feed', testId: 'nav-niche-feed', Page: NicheFeed },
   { path: '/batches', label: 'Batches', testId: 'nav-batches', Page: BatchTable },
   { path: '/proxies', label: 'Proxies', testId: 'nav-proxies', Page: ProxiesPage },
   { path: '/settings', label: 'Settings', testId: 'nav-settings', Page: SettingsForm },
@@ -23,7 +25,7 @@ function NotFound() {
     <div className="page">
       <h1>Page not found</h1>
       <p>
-        <Link to="/">Go to the Niche Feed</Link>
+        <Link to="/">Go to Stories now</Link>
       </p>
     </div>
   )

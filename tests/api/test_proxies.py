@@ -30,6 +30,7 @@ PROXY_FIELDS = {
     "health",
     "cooldown_until",
     "error_score",
+    "learned_hourly_limit",
     "consecutive_failures",
     "total_requests",
     "failed_requests",

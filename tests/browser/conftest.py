@@ -25,6 +25,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,7 @@ class Stack:
     session_ids: list[str]
     spare_pair: tuple[str, str]  # a proxy URL + session not registered yet (for the UI form)
     log_path: Path
+    database_url: str = ""
     _names: set[str] = field(default_factory=set)
 
     # --- API helpers ------------------------------------------------------------------------
@@ -171,6 +173,36 @@ class Stack:
             time.sleep(0.2)
             batch = self.batch(batch_id)
         return batch
+
+    def end_story_soon(self, username: str, seconds: float) -> datetime:
+        """Make `username`'s live story expire `seconds` from now, in the server's database.
+
+        The server's clock cannot be moved from outside its process, so the story comes to it
+        instead: its window (and the profile's story columns) end `seconds` from now.
+        """
+        from sqlalchemy import create_engine, select, update
+
+        from storycheck.profiles.models import Profile
+        from storycheck.stories.models import StoryWindow
+
+        ends = datetime.now(UTC) + timedelta(seconds=seconds)
+        engine = create_engine(self.database_url)
+        try:
+            with engine.begin() as conn:
+                profile_id = conn.scalar(select(Profile.id).where(Profile.username == username))
+                assert profile_id, f"no profile {username!r}"
+                live = StoryWindow.expires_at > datetime.now(UTC)
+                conn.execute(
+                    update(StoryWindow)
+                    .where(StoryWindow.profile_id == profile_id, live)
+                    .values(expires_at=ends)
+                )
+                conn.execute(
+                    update(Profile).where(Profile.id == profile_id).values(story_expires_at=ends)
+                )
+        finally:
+            engine.dispose()
+        return ends
 
     def reset(self) -> None:
         """Fast engine, no batches, every pair enabled: the starting point of each test."""
@@ -274,6 +306,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             session_ids=sessions[:PAIR_COUNT],
             spare_pair=(urls[PAIR_COUNT], sessions[PAIR_COUNT]),
             log_path=log_path,
+            database_url=env["STORYCHECK_DATABASE_URL"],
         )
         stack.settings(**FAST_SETTINGS)
         for url, session_id in zip(stack.proxy_urls, stack.session_ids, strict=True):

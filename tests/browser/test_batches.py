@@ -27,7 +27,7 @@ def test_check_selected_creates_a_batch_that_runs_to_done(page: Page, live: Stac
     # A little pacing, so the batch is visibly running for a moment.
     live.settings(min_request_interval=0.1)
     niche = live.niche_with_profiles(24, "Run")
-    page.goto("/")
+    page.goto("/niches")
     mark_page(page)
     open_niche(page, niche["name"])
     expect(page.get_by_test_id("profile-row")).to_have_count(24)
@@ -64,7 +64,7 @@ def test_pause_and_resume_a_running_batch(page: Page, live: Stack) -> None:
     live.settings(min_request_interval=0.5)
     total = 120
     niche = live.niche_with_profiles(total, "Pause")
-    page.goto("/")
+    page.goto("/niches")
     mark_page(page)
     open_niche(page, niche["name"])
     page.get_by_test_id("check-niche").click()

@@ -16,7 +16,7 @@ if not SKIP_REASON:
 
 
 def test_import_file_into_new_niche(page: Page, live: Stack) -> None:
-    page.goto("/")
+    page.goto("/niches")
     expect(page.get_by_test_id("nav-niche-feed")).to_have_attribute("aria-current", "page")
 
     # Create the niche in the sidebar: type a name, press Enter.
@@ -84,7 +84,7 @@ def test_import_file_into_new_niche(page: Page, live: Stack) -> None:
 
 def test_shift_click_selects_a_range(page: Page, live: Stack) -> None:
     niche = live.niche_with_profiles(8, "Select")
-    page.goto("/")
+    page.goto("/niches")
     open_niche(page, niche["name"])
     rows = page.get_by_test_id("profile-row")
     expect(rows).to_have_count(8)

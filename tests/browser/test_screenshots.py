@@ -1,9 +1,9 @@
 """Screenshots of the main screens for the README, taken from a realistic live run.
 
 Runs first in the browser suite (see `pytest_collection_modifyitems` in conftest), while the
-database holds only what this test creates. Saves {niche-feed,batches,proxies,dashboard}.png at
-1280x800 into test-artifacts/browser/, and into docs/screenshots/ with
-STORYCHECK_UPDATE_SCREENSHOTS=1.
+database holds only what this test creates. Saves {stories-now,niche-feed,batches,proxies,
+dashboard}.png at 1280x800 and stories-now-phone.png at 390x844 into test-artifacts/browser/,
+and into docs/screenshots/ with STORYCHECK_UPDATE_SCREENSHOTS=1.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import re
 import pytest
 
 from tests.browser.conftest import BATCH_TIMEOUT_MS, SKIP_REASON, Stack, save_doc_screenshot
-from tests.browser.ui import open_niche, plain_cell
+from tests.browser.ui import no_horizontal_scroll, open_niche, plain_cell
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(bool(SKIP_REASON), reason=SKIP_REASON or "")]
 
@@ -47,8 +47,23 @@ def test_readme_screenshots(page: Page, live: Stack) -> None:
             batch["id"], lambda b: b["status"] == "done", timeout=BATCH_TIMEOUT_MS / 1000
         )
 
-    # Niche Feed: Fitness sorted by username, three rows selected.
+    # Stories now (the landing page): everyone with a live story, at desktop and phone width.
     page.goto("/")
+    expect(page.get_by_test_id("stream-mode")).to_have_text("Live")
+    expect(page.get_by_test_id("story-row").first).to_be_visible()
+    rows = page.get_by_test_id("story-row")
+    rows.nth(0).get_by_role("checkbox").check()
+    rows.nth(2).get_by_role("checkbox").check()
+    page.mouse.move(0, 0)
+    save_doc_screenshot(page, "stories-now")
+    page.set_viewport_size({"width": 390, "height": 844})
+    expect(page.get_by_test_id("stories-table")).to_be_visible()
+    assert no_horizontal_scroll(page)
+    save_doc_screenshot(page, "stories-now-phone")
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+    # Niche Feed: Fitness sorted by username, three rows selected.
+    page.goto("/niches")
     open_niche(page, niches["Fitness"]["name"])
     page.get_by_test_id("sort-username").click()
     rows = page.get_by_test_id("profile-row")

@@ -55,3 +55,44 @@ def wait_live(page: Page) -> None:
     from playwright.sync_api import expect
 
     expect(page.get_by_test_id("stream-mode")).to_have_text("Live")
+
+
+def story_usernames(page: Page) -> set[str]:
+    """Every username on "Stories now" (after "Load more" until all rows are loaded)."""
+    from playwright.sync_api import expect
+
+    more = page.get_by_test_id("stories-load-more")
+    while more.count():
+        shown = page.get_by_test_id("story-row").count()
+        more.click()
+        expect(page.get_by_test_id("story-row")).not_to_have_count(shown)
+    names = page.get_by_test_id("story-row").evaluate_all(
+        "rows => rows.map(r => r.dataset.username)"
+    )
+    return set(names)
+
+
+def result_usernames(page: Page) -> list[str]:
+    """Every username in the open results dialog's current tab, page after page."""
+    from playwright.sync_api import expect
+
+    dialog = page.get_by_test_id("batch-results-modal")
+    names: list[str] = []
+    while True:
+        rows = dialog.get_by_test_id("result-row")
+        names += rows.evaluate_all("rows => rows.map(r => r.dataset.username)")
+        following = dialog.get_by_role("button", name="Next page")
+        if following.is_disabled():
+            return names
+        first = rows.first.get_attribute("data-username")
+        following.click()
+        expect(rows.first).not_to_have_attribute("data-username", first or "")
+
+
+def no_horizontal_scroll(page: Page) -> bool:
+    """True when the page itself does not scroll sideways (tables scroll inside their box)."""
+    return bool(
+        page.evaluate(
+            "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+        )
+    )

@@ -13,11 +13,24 @@ afterEach(() => {
 
 describe('App', () => {
   it('navigates between tabs without reloading', async () => {
-    mockFetch({ 'GET /niches': [], 'GET /profiles': { profiles: [], total: 0 }, 'GET /batches': [], 'GET /proxies': [] })
+    mockFetch({
+      'GET /niches': [],
+      'GET /profiles': { profiles: [], total: 0 },
+      'GET /batches': [],
+      'GET /proxies': [],
+      'GET /stories/live': { stories: [], next_cursor: null, total: 0 },
+      'GET /stories/live/counts': { total: 0, niches: [] },
+    })
     await act(async () => {
       render(<App />)
     })
-    expect(screen.getByTestId('nav-niche-feed')).toHaveAttribute('aria-current', 'page')
+    // The app opens on "Stories now"; a new user is told what to do.
+    expect(screen.getByTestId('nav-stories')).toHaveAttribute('aria-current', 'page')
+    expect(screen.getByTestId('stories-empty')).toHaveTextContent('Import accounts')
+    await act(async () => {
+      fireEvent.click(screen.getByTestId('nav-niche-feed'))
+    })
+    expect(window.location.pathname).toBe('/niches')
     expect(screen.getByTestId('empty-no-niches')).toHaveTextContent('Create a niche to start')
     await act(async () => {
       fireEvent.click(screen.getByTestId('nav-batches'))
@@ -31,6 +44,7 @@ describe('App', () => {
   })
 
   it('shows server errors in a dismissable banner', async () => {
+    window.history.replaceState(null, '', '/niches')
     mockFetch({
       'GET /niches': { status: 500, body: { error: 'database_error', message: 'Database is locked' } },
       'GET /profiles': { profiles: [], total: 0 },
@@ -44,6 +58,7 @@ describe('App', () => {
   })
 
   it('prompts for the API token on 401 and retries with it', async () => {
+    window.history.replaceState(null, '', '/niches')
     const authorized = (call) => call.headers.Authorization === 'Bearer abc'
     const { calls } = mockFetch({
       'GET /niches': (call) =>

@@ -195,12 +195,73 @@ describe('BatchTable', () => {
     expect(logCalls[logCalls.length - 1]).toEqual({ limit: '50', offset: '0', event_type: 'STORY_FOUND' })
   })
 
-  it('lists the accounts with stories when the count is clicked', async () => {
-    await renderTable([done])
-    fireEvent.click(within(row('d')).getByTestId('batch-stories'))
-    const list = screen.getByTestId('stories-list')
-    expect(within(list).getByText('alice')).toBeInTheDocument()
-    expect(within(list).getByText('bob')).toBeInTheDocument()
+  it('lists every account with a story, paged and searchable, when the count is clicked', async () => {
+    const counts = { story: 120, no_story: 7, private: 2, failed: 1, pending: 0 }
+    const storyRow = (i) => ({
+      profile_id: `p${i}`,
+      username: `user${String(i).padStart(3, '0')}`,
+      outcome: 'story',
+      posted_at: '2025-01-01T10:00:00+00:00',
+      expires_at: '2025-01-02T10:00:00+00:00',
+      checked_at: '2025-01-01T11:00:00+00:00',
+      item_count: 2,
+      failure_kind: null,
+      error: null,
+    })
+    const { calls } = await renderTable([{ ...done, stories_found: 120 }], {
+      'GET /batches/d/results': (call) => {
+        const page = Number(call.query.page)
+        const size = Number(call.query.page_size)
+        const all = Array.from({ length: 120 }, (_, i) => storyRow(i)).filter((r) => r.username.includes(call.query.search || ''))
+        return { results: all.slice((page - 1) * size, page * size), total: all.length, page, page_size: size, counts }
+      },
+    })
+    await act(async () => {
+      fireEvent.click(within(row('d')).getByTestId('batch-stories'))
+    })
+    const dialog = screen.getByTestId('batch-results-modal')
+    expect(within(dialog).getByTestId('results-story-count')).toHaveTextContent('120')
+    expect(within(dialog).getByTestId('results-tab-story')).toHaveAttribute('aria-selected', 'true')
+    expect(within(dialog).getAllByTestId('result-row')).toHaveLength(50)
+    expect(within(dialog).getByTestId('results-pager-range')).toHaveTextContent('1–50 of 120')
+    await act(async () => {
+      fireEvent.click(within(dialog).getByRole('button', { name: 'Last page' }))
+    })
+    expect(within(dialog).getAllByTestId('result-row')).toHaveLength(20)
+    expect(within(dialog).getByTestId('results-pager-range')).toHaveTextContent('101–120 of 120')
+    expect(calls.filter((c) => c.path === '/batches/d/results').map((c) => c.query.outcome)).toContain('story')
+    expect(within(dialog).getByTestId('results-csv')).toHaveAttribute('href', '/api/batches/d/results.csv')
+    expect(within(dialog).getByTestId('results-json')).toHaveAttribute('href', '/api/batches/d/results.json')
+  })
+
+  it('opens the failed accounts with their reasons from the Failed count', async () => {
+    const failed = [
+      { profile_id: 'f1', username: 'gone', outcome: 'failed', failure_kind: 'not_found', error: 'User not found' },
+      { profile_id: 'f2', username: 'flaky', outcome: 'failed', failure_kind: 'transient', error: 'HTTP 500' },
+    ]
+    const privateRows = [{ profile_id: 'x', username: 'secret', outcome: 'private', failure_kind: null }]
+    const counts = { story: 2, no_story: 5, private: 1, failed: 2, pending: 0 }
+    const { calls } = await renderTable([done], {
+      'GET /batches/d/results': (call) => {
+        const list = call.query.outcome === 'failed' ? failed : call.query.outcome === 'private' ? privateRows : []
+        return { results: list, total: list.length, page: 1, page_size: 50, counts }
+      },
+    })
+    await act(async () => {
+      fireEvent.click(within(row('d')).getByTestId('batch-failed'))
+    })
+    const dialog = screen.getByTestId('batch-results-modal')
+    expect(within(dialog).getByTestId('results-tab-failed')).toHaveAttribute('aria-selected', 'true')
+    const labels = within(dialog)
+      .getAllByTestId('result-label')
+      .map((el) => el.textContent)
+    expect(labels).toEqual(['not found', 'transient'])
+    expect(dialog).toHaveTextContent('User not found')
+    await act(async () => {
+      fireEvent.click(within(dialog).getByTestId('results-tab-private'))
+    })
+    expect(within(dialog).getByTestId('result-label')).toHaveTextContent('private (unknown)')
+    expect(calls.filter((c) => c.path === '/batches/d/results').map((c) => c.query.outcome)).toEqual(['failed', 'private'])
   })
 
   it('shows an empty state', async () => {

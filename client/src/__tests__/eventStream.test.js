@@ -3,6 +3,7 @@ import { TOKEN_STORAGE_KEY } from '../api/index.js'
 import { useBatchStore } from '../stores/batchStore.js'
 import { POLL_INTERVAL_MS, isPolling, setBatchesVisible, startEventStream, stopEventStream, useStreamStore } from '../stores/eventStream.js'
 import { useProxyStore } from '../stores/proxyStore.js'
+import { initialStoriesState, useStoriesStore } from '../stores/storiesStore.js'
 import { makeBatch, mockFetch } from '../test/fetchMock.js'
 
 class FakeEventSource {
@@ -41,6 +42,28 @@ afterEach(() => {
 })
 
 describe('event stream', () => {
+  it('feeds story_detected and story_expired to the Stories now list', () => {
+    mockFetch({ 'GET /stories/live/counts': { total: 1, niches: [] } })
+    useStoriesStore.setState({ ...initialStoriesState, selectedIds: new Set(), loaded: true })
+    startEventStream({ EventSource: FakeEventSource })
+    const es = FakeEventSource.instances[0]
+    es.emit('open')
+    const soon = new Date(Date.now() + 3600_000).toISOString()
+    es.emit('story_detected', {
+      profile_id: 'p1',
+      username: 'amy',
+      niche_id: 'n1',
+      posted_at: new Date().toISOString(),
+      expires_at: soon,
+      item_count: 1,
+    })
+    expect(useStoriesStore.getState().stories.map((s) => s.username)).toEqual(['amy'])
+    expect(useStoriesStore.getState().total).toBe(1)
+    es.emit('story_expired', { profile_id: 'p1', niche_id: 'n1' })
+    expect(useStoriesStore.getState().stories).toEqual([])
+    expect(useStoriesStore.getState().total).toBe(0)
+  })
+
   it('applies batch, batch_deleted and proxy events to the stores', () => {
     startEventStream({ EventSource: FakeEventSource })
     const es = FakeEventSource.instances[0]

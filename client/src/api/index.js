@@ -89,6 +89,11 @@ function askForToken(rejected) {
   return pendingTokenRequest
 }
 
+/** A path (without `/api`) with its query string, for `apiUrl` and `downloadWithToken`. */
+export function withQuery(path, query) {
+  return apiUrl(path, query).slice(API_BASE.length)
+}
+
 /** `/api` + path + query string; null, undefined and '' query values are left out. */
 export function apiUrl(path, query) {
   let url = `${API_BASE}${path}`
@@ -206,6 +211,17 @@ export const profiles = {
     return request('POST', `/profiles/niches/${enc(nicheId)}/import`, { form })
   },
   refreshStories: () => post('/profiles/refresh-stories'),
+  stories: (id) => get(`/profiles/${enc(id)}/stories`),
+  clearNotFound: (profileIds) => post('/profiles/clear-not-found', { profile_ids: profileIds }),
+  /** The filtered list as CSV (same filters as GET /profiles, without paging). */
+  exportCsvPath: (filters) => withQuery('/profiles/export.csv', filters),
+}
+
+/** Who has a live story now (GET /stories/live and its streamed exports). */
+export const stories = {
+  live: (query, opts) => get('/stories/live', query, opts),
+  counts: () => get('/stories/live/counts'),
+  exportPath: (format, query) => withQuery(`/stories/live.${format}`, query),
 }
 
 export const batches = {
@@ -220,6 +236,9 @@ export const batches = {
   retryFailed: (id) => post(`/batches/${enc(id)}/retry-failed`),
   logs: (id, params) => get(`/batches/${enc(id)}/logs`, params),
   resultsCsvUrl: (id) => apiUrl(`/batches/${enc(id)}/results.csv`),
+  /** One page of a batch's items by outcome (story | no_story | private | failed | all). */
+  results: (id, query, opts) => get(`/batches/${enc(id)}/results`, query, opts),
+  resultsPath: (id, format, query) => withQuery(`/batches/${enc(id)}/results.${format}`, query),
 }
 
 export const settings = {
@@ -274,5 +293,5 @@ export function hasToken() {
   return Boolean(currentToken())
 }
 
-const api = { niches, profiles, batches, settings, proxies, dashboard, health }
+const api = { niches, profiles, stories, batches, settings, proxies, dashboard, health }
 export default api

@@ -51,3 +51,13 @@ export function useEscape(onEscape) {
     return () => document.removeEventListener('keydown', handler)
   }, [])
 }
+
+/** `Date.now()`, refreshed every `intervalMs` (for countdowns and "posted … ago"). */
+export function useNow(intervalMs = 1000) {
+  const [now, setNow] = useState(() => Date.now())
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), intervalMs)
+    return () => clearInterval(timer)
+  }, [intervalMs])
+  return now
+}

@@ -3,6 +3,8 @@
 //   event: batch_deleted  data: {id}   → batchStore.removeBatch
 //   event: proxy          data: Proxy  → proxyStore.applyProxy
 //   event: proxy_deleted  data: {id}   → proxyStore.dropProxy
+//   event: story_detected data: {profile_id, username, niche_id, posted_at, …} → storiesStore
+//   event: story_expired  data: {profile_id, niche_id} → storiesStore.applyExpired
 // While the stream is down (error, or no EventSource at all) the Batches tab polls
 // GET /api/batches every 3 s instead, but only while it is shown and the browser tab is visible.
 // EventSource cannot send headers, so a stored API token travels as `?token=`.
@@ -10,6 +12,7 @@ import { create } from 'zustand'
 import { apiUrl, getToken } from '../api/index.js'
 import { useBatchStore } from './batchStore.js'
 import { useProxyStore } from './proxyStore.js'
+import { useStoriesStore } from './storiesStore.js'
 
 export const POLL_INTERVAL_MS = 3000
 export const RECONNECT_DELAY_MS = 10000
@@ -53,6 +56,10 @@ function updatePolling() {
 function resync() {
   useBatchStore.getState().fetchBatches({ quiet: true })
   if (useProxyStore.getState().loaded) useProxyStore.getState().fetchProxies({ quiet: true })
+  if (useStoriesStore.getState().loaded) {
+    useStoriesStore.getState().fetchStories({ quiet: true })
+    useStoriesStore.getState().fetchCounts()
+  }
 }
 
 function connect() {
@@ -98,6 +105,14 @@ function connect() {
   es.addEventListener('proxy_deleted', (event) => {
     const data = parse(event)
     if (data && data.id) useProxyStore.getState().dropProxy(data.id)
+  })
+  es.addEventListener('story_detected', (event) => {
+    const data = parse(event)
+    if (data) useStoriesStore.getState().applyDetected(data)
+  })
+  es.addEventListener('story_expired', (event) => {
+    const data = parse(event)
+    if (data) useStoriesStore.getState().applyExpired(data)
   })
   es.addEventListener('error', () => {
     if (source !== es) return

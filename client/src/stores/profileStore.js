@@ -30,6 +30,7 @@ export const initialProfileState = {
   search: '',
   status: 'any', // any | active | inactive | deleted | suspended
   activeStory: 'any', // any | true | false
+  notFound: 'any', // any | true (Instagram says the account does not exist) | false
   sortBy: null, // a key of SORT_COLUMNS
   sortDirection: 'asc',
   loading: false,
@@ -46,6 +47,7 @@ export function buildFilterParams(state) {
   const search = (state.search || '').trim()
   if (search) params.search = search
   if (state.activeStory === 'true' || state.activeStory === 'false') params.active_story = state.activeStory
+  if (state.notFound === 'true' || state.notFound === 'false') params.not_found = state.notFound
   return params
 }
 
@@ -117,6 +119,9 @@ export const useProfileStore = create((set, get) => {
     },
     setActiveStory(activeStory) {
       return refilter({ activeStory })
+    },
+    setNotFound(notFound) {
+      return refilter({ notFound })
     },
     setPageSize(pageSize) {
       return refilter({ pageSize: Number(pageSize) })
@@ -195,6 +200,22 @@ export const useProfileStore = create((set, get) => {
     },
 
     // --- bulk actions ----------------------------------------------------------------------
+
+    /** Clears the "not found" flag of the selected profiles by hand (they are checked again). */
+    async clearNotFound() {
+      const ids = [...get().selectedIds]
+      if (!ids.length) return false
+      try {
+        const result = await profilesApi.clearNotFound(ids)
+        const count = Number(result?.cleared ?? result?.updated ?? ids.length)
+        notify(`Cleared "not found" on ${count.toLocaleString('en-US')} profile${count === 1 ? '' : 's'}`)
+        await get().fetchProfiles()
+        return true
+      } catch (err) {
+        showError(err)
+        return false
+      }
+    },
 
     /** POST /profiles/bulk with `{status}` or `{niche_id}` for the selection; reloads after. */
     async bulkUpdate(changes) {

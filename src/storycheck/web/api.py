@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request, stream_with_context
+from flask import Blueprint, Response, current_app, request
 from sqlalchemy import Integer, cast, func, select
 
 from storycheck.batches.invariants import check_invariants
-from storycheck.batches.models import Batch, BatchProfile
-from storycheck.batches.service import serialize_batches
+from storycheck.batches.models import BatchProfile
 from storycheck.db import utcnow
 from storycheck.errors import ValidationError
 from storycheck.niches.autotrigger import stories_seen_today
@@ -23,6 +20,8 @@ from storycheck.niches.service import profile_counts
 from storycheck.proxies.models import PAIR_HEALTH_VALUES, Proxy
 from storycheck.stories.events import StoryFeed
 from storycheck.web.context import services
+from storycheck.web.errors import error_response
+from storycheck.web.events import EventHub, TooManyStreams, stream_events
 from storycheck.web.http import ok
 
 bp = Blueprint("system", __name__, url_prefix="/api")
@@ -32,7 +31,10 @@ EVENT_PING_SECONDS = 15.0
 # Streams end after a while; EventSource reconnects by itself, and no thread is held forever.
 EVENT_STREAM_SECONDS = 300.0
 STORY_FEED_KEY = "storycheck.story_feed"
-_FEED_LOCK = threading.Lock()
+EVENT_HUB_KEY = "storycheck.event_hub"
+# Each stream holds one server thread while it is open (web/server.py has 48).
+MAX_EVENT_STREAMS = 32
+_FEED_LOCK = threading.RLock()  # event_hub() creates the story feed while holding it
 
 
 @bp.get("/health")
@@ -115,53 +117,54 @@ def _checks_per_minute(session: Any, now: datetime) -> list[dict[str, Any]]:
 @bp.get("/events")
 def events() -> Response:
     """Server-Sent Events: `batch`, `batch_deleted`, `proxy`, `proxy_deleted`,
-    `story_detected`, `story_expired`, `ping`."""
-    db = services().db
-    stopping = services().stopping
-    proxy_payloads = _proxy_serializer()
+    `story_detected`, `story_expired`, `ping` — fanned out by the app's event hub."""
     limit = _stream_seconds(request.args.get("max_seconds"))
-    feed = story_feed()
-
-    def stream() -> Iterator[str]:
-        batch_seen: dict[str, tuple[Any, ...]] = {}
-        proxy_seen: dict[str, tuple[Any, ...]] = {}
-        started = last_ping = time.monotonic()
-        story_position = feed.position()
-        yield "retry: 2000\n\n"
-        while time.monotonic() - started < limit and not stopping.is_set():
-            with db.read() as session:
-                batches = session.scalars(select(Batch)).all()
-                changed = [b for b in batches if batch_seen.get(b.id) != _batch_key(b)]
-                gone = set(batch_seen) - {b.id for b in batches}
-                for payload in serialize_batches(session, changed):
-                    yield _sse("batch", payload)
-                batch_seen = {b.id: _batch_key(b) for b in batches}
-                for batch_id in gone:
-                    yield _sse("batch_deleted", {"id": batch_id})
-                proxies = session.scalars(select(Proxy)).all()
-                changed_proxies = [p for p in proxies if proxy_seen.get(p.id) != _proxy_key(p)]
-                gone_proxies = set(proxy_seen) - {p.id for p in proxies}
-                for payload in proxy_payloads(session, changed_proxies):
-                    yield _sse("proxy", payload)
-                for proxy_id in gone_proxies:
-                    yield _sse("proxy_deleted", {"id": proxy_id})
-                proxy_seen = {p.id: _proxy_key(p) for p in proxies}
-            story_position, story_events = feed.poll(story_position)
-            for kind, data in story_events:
-                yield _sse(kind, data)
-            if time.monotonic() - last_ping >= EVENT_PING_SECONDS:
-                last_ping = time.monotonic()
-                yield _sse("ping", {"time": utcnow().isoformat()})
-            stopping.wait(EVENT_POLL_SECONDS)
-
-    response = Response(stream_with_context(stream()), mimetype="text/event-stream")
+    hub = event_hub()
+    try:
+        subscription = hub.subscribe()
+    except TooManyStreams:
+        response = error_response(
+            503,
+            "too_many_streams",
+            f"{hub.max_streams} live-update streams are open already; the page will poll instead",
+        )
+        response.headers["Retry-After"] = "10"
+        return response
+    body = stream_events(
+        hub,
+        subscription,
+        limit=limit,
+        ping_every=EVENT_PING_SECONDS,
+        stopping=services().stopping,
+        clock=time.monotonic,
+        now_iso=lambda: utcnow().isoformat(),
+    )
+    response = Response(body, mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
     return response
 
 
+def event_hub() -> EventHub:
+    """The application's one event hub (created with its story feed on first use)."""
+    extensions = current_app.extensions
+    hub = extensions.get(EVENT_HUB_KEY)
+    if hub is None:
+        with _FEED_LOCK:
+            hub = extensions.get(EVENT_HUB_KEY)
+            if hub is None:
+                hub = extensions[EVENT_HUB_KEY] = EventHub(
+                    services().db,
+                    _proxy_serializer(),
+                    story_feed(),
+                    tick=EVENT_POLL_SECONDS,
+                    max_streams=MAX_EVENT_STREAMS,
+                )
+    return hub
+
+
 def story_feed() -> StoryFeed:
-    """The application's one story feed (every event stream reads from it)."""
+    """The application's one story feed (the event hub reads from it)."""
     extensions = current_app.extensions
     feed = extensions.get(STORY_FEED_KEY)
     if feed is None:
@@ -192,21 +195,6 @@ def _stream_seconds(raw: str | None) -> float:
     return value
 
 
-def _batch_key(batch: Batch) -> tuple[Any, ...]:
-    return (
-        batch.status,
-        batch.queue_position,
-        batch.completed_profiles,
-        batch.successful_checks,
-        batch.failed_checks,
-        batch.updated_at,
-    )
-
-
-def _proxy_key(proxy: Proxy) -> tuple[Any, ...]:
-    return (proxy.health, proxy.status, proxy.total_requests, proxy.cooldown_until, proxy.updated_at)
-
-
 def _proxy_serializer() -> Any:
     from storycheck.proxies.service import serialize_proxies
 
@@ -214,5 +202,3 @@ def _proxy_serializer() -> Any:
     return lambda session, proxies: serialize_proxies(session, proxies, secrets=secrets)
 
 
-def _sse(event: str, data: Any) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"

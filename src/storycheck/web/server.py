@@ -31,6 +31,8 @@ class ServerLimits:
     connection_limit: int = 200
     channel_timeout: int = 60  # seconds an idle or half-sent connection may stay open
     cleanup_interval: int = 10
+    # Output buffered for one slow client before its response pauses (not 16 MiB × clients).
+    outbuf_high_watermark: int = 1 << 20
 
 
 class BindRefused(Exception):
@@ -81,6 +83,7 @@ def run_server(
         connection_limit=limits.connection_limit,
         channel_timeout=limits.channel_timeout,
         cleanup_interval=limits.cleanup_interval,
+        outbuf_high_watermark=limits.outbuf_high_watermark,
         max_request_body_size=config.max_content_length,
         ident="storycheck",
         clear_untrusted_proxy_headers=True,

@@ -3,9 +3,10 @@ import { batches as batchesApi, downloadWithToken, hasToken } from '../../api/in
 import { batchStatusLabel, formatDateTime, formatDuration, formatNumber, formatRate, queuePositionLabel } from '../../lib/format.js'
 import { allSelected, modifiers } from '../../lib/selection.js'
 import { useBatchStore } from '../../stores/batchStore.js'
-import { setBatchesVisible, useStreamStore } from '../../stores/eventStream.js'
+import { setBatchesVisible } from '../../stores/eventStream.js'
 import { showError } from '../../stores/uiStore.js'
 import ProgressBar from '../common/ProgressBar.jsx'
+import StreamBadge from '../common/StreamBadge.jsx'
 import StatusChip from '../common/StatusChip.jsx'
 import BatchLogModal from './BatchLogModal.jsx'
 import BatchResultsModal from './BatchResultsModal.jsx'
@@ -20,16 +21,6 @@ export function storiesFound(batch) {
 /** Ids of the batches whose server-computed `allowed_actions` include `action`. */
 function eligible(batches, action) {
   return batches.filter((b) => (b.allowed_actions || []).includes(action)).map((b) => b.id)
-}
-
-function StreamBadge() {
-  const mode = useStreamStore((s) => s.mode)
-  const text = { live: 'Live', polling: 'Polling every 3 s', connecting: 'Connecting…', off: 'Offline' }[mode] || mode
-  return (
-    <span className={`stream-badge stream-${mode}`} data-testid="stream-mode" title="How this page gets updates">
-      {text}
-    </span>
-  )
 }
 
 function Toolbar({ onOpenLogs }) {
@@ -215,14 +206,25 @@ function BatchRow({ batch, selected, onOpenLogs, onOpenResults, dragId, setDragI
           aria-label={`${stories} stories found; show accounts`}
           onClick={(e) => {
             e.stopPropagation()
-            onOpenResults(batch)
+            onOpenResults(batch, 'story')
           }}
         >
           {formatNumber(stories)}
         </button>
       </td>
-      <td className={`num${failed ? ' warn-text' : ''}`} data-testid="batch-failed">
-        {formatNumber(failed)}
+      <td className={`num${failed ? ' warn-text' : ''}`}>
+        <button
+          type="button"
+          className={`link-button${failed ? ' inherit-color' : ''}`}
+          data-testid="batch-failed"
+          aria-label={`${failed} failed; show accounts and reasons`}
+          onClick={(e) => {
+            e.stopPropagation()
+            onOpenResults(batch, 'failed')
+          }}
+        >
+          {formatNumber(failed)}
+        </button>
       </td>
       <td className="num">{batch.status === 'in_progress' ? formatRate(batch.rate_per_minute) : '—'}</td>
       <td className="num" data-testid="batch-eta">
@@ -265,7 +267,7 @@ export default function BatchTable() {
   const selectedIds = useBatchStore((s) => s.selectedIds)
   const { fetchBatches, selectAll, clearSelection } = useBatchStore.getState()
   const [logBatch, setLogBatch] = useState(null)
-  const [resultsBatch, setResultsBatch] = useState(null)
+  const [results, setResults] = useState(null) // {id, outcome}
   const [dragId, setDragId] = useState(null)
 
   useEffect(() => {
@@ -277,7 +279,7 @@ export default function BatchTable() {
   const ids = batches.map((b) => b.id)
   const everySelected = allSelected(selectedIds, ids)
   // Modals follow live updates of their batch.
-  const liveResults = resultsBatch ? batches.find((b) => b.id === resultsBatch.id) || resultsBatch : null
+  const resultsBatch = results ? batches.find((b) => b.id === results.id) : null
 
   return (
     <div className="page batches-page">
@@ -335,7 +337,7 @@ export default function BatchTable() {
                 batch={b}
                 selected={selectedIds.has(b.id)}
                 onOpenLogs={setLogBatch}
-                onOpenResults={setResultsBatch}
+                onOpenResults={(batch, outcome) => setResults({ id: batch.id, outcome })}
                 dragId={dragId}
                 setDragId={setDragId}
               />
@@ -350,7 +352,14 @@ export default function BatchTable() {
         )}
       </div>
       {logBatch && <BatchLogModal batch={logBatch} onClose={() => setLogBatch(null)} />}
-      {liveResults && <BatchResultsModal batch={liveResults} onClose={() => setResultsBatch(null)} />}
+      {resultsBatch && (
+        <BatchResultsModal
+          key={`${results.id}-${results.outcome}`}
+          batch={resultsBatch}
+          initialOutcome={results.outcome}
+          onClose={() => setResults(null)}
+        />
+      )}
     </div>
   )
 }

@@ -15,7 +15,9 @@ export default function NicheFeed() {
   const nicheId = useProfileStore((s) => s.nicheId)
   const selectedIds = useProfileStore((s) => s.selectedIds)
   const profileTotal = useProfileStore((s) => s.total)
-  const filtersActive = useProfileStore((s) => Boolean(s.search.trim()) || s.status !== 'any' || s.activeStory !== 'any')
+  const filtersActive = useProfileStore(
+    (s) => Boolean(s.search.trim()) || s.status !== 'any' || s.activeStory !== 'any' || s.notFound !== 'any',
+  )
   const { setNiche, fetchProfiles, clearSelection } = useProfileStore.getState()
   const createBatch = useBatchStore((s) => s.createBatch)
   const [creating, setCreating] = useState(false)

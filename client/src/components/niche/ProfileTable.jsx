@@ -1,19 +1,26 @@
 import { useEffect, useState } from 'react'
+import { profiles as profilesApi } from '../../api/index.js'
 import { formatDateTime, formatNumber, formatPercent } from '../../lib/format.js'
-import { useDebouncedValue } from '../../lib/hooks.js'
+import { useDebouncedValue, useNow } from '../../lib/hooks.js'
 import { allSelected, modifiers } from '../../lib/selection.js'
+import { exactTime, expiresInSeconds, formatCountdown, timeAgo, toMs } from '../../lib/stories.js'
 import { useNicheStore } from '../../stores/nicheStore.js'
-import { PAGE_SIZES, PROFILE_STATUSES, pageCount, pageRange, useProfileStore } from '../../stores/profileStore.js'
+import { PAGE_SIZES, PROFILE_STATUSES, buildProfileParams, pageCount, pageRange, useProfileStore } from '../../stores/profileStore.js'
+import DownloadLink from '../common/DownloadLink.jsx'
 import Pager from '../common/Pager.jsx'
 import StatusChip from '../common/StatusChip.jsx'
+import StoryHistoryModal from './StoryHistoryModal.jsx'
 
+// Three different times, each named for what it is: when the live story was posted, when it
+// expires, and when the account was last checked.
 const COLUMNS = [
   { key: 'username', label: 'Username' },
   { key: 'niche', label: 'Niche' },
   { key: 'status', label: 'Status' },
   { key: 'active_story', label: 'Story', sortable: false },
-  { key: 'last_checked', label: 'Last checked' },
-  { key: 'last_detected', label: 'Last story' },
+  { key: 'story_posted_at', label: 'Posted', sortable: false },
+  { key: 'story_expires_at', label: 'Expires in', sortable: false },
+  { key: 'last_checked', label: 'Checked' },
   { key: 'detection_rate', label: 'Detection rate', num: true },
   { key: 'total_checks', label: 'Checks', num: true },
 ]
@@ -22,6 +29,28 @@ const PROFILE_STATUS_KIND = { active: 'ok', inactive: 'neutral', deleted: 'muted
 
 function profileUrl(profile) {
   return profile.url || `https://instagram.com/${profile.username}`
+}
+
+/** Live exactly while now < story_expires_at (never "24 h after the check"). */
+export function storyLive(profile, nowMs) {
+  const expires = toMs(profile.story_expires_at)
+  if (expires !== null) return expires > nowMs
+  return Boolean(profile.story_live ?? profile.active_story)
+}
+
+function StatusCell({ profile }) {
+  if (profile.not_found) {
+    return (
+      <StatusChip
+        kind="bad"
+        data-testid="profile-not-found"
+        title={profile.not_found_at ? `Confirmed ${formatDateTime(profile.not_found_at)}` : 'Instagram says this account does not exist'}
+      >
+        not found
+      </StatusChip>
+    )
+  }
+  return <StatusChip kind={PROFILE_STATUS_KIND[profile.status] || 'neutral'}>{profile.status}</StatusChip>
 }
 
 function detectionRate(profile) {
@@ -33,8 +62,13 @@ function Filters() {
   const search = useProfileStore((s) => s.search)
   const status = useProfileStore((s) => s.status)
   const activeStory = useProfileStore((s) => s.activeStory)
+  const notFound = useProfileStore((s) => s.notFound)
   const pageSize = useProfileStore((s) => s.pageSize)
-  const { setSearch, setStatus, setActiveStory, setPageSize } = useProfileStore.getState()
+  const exportQuery = useProfileStore((s) => {
+    const { page: _page, page_size: _size, ...rest } = buildProfileParams(s)
+    return new URLSearchParams(rest).toString()
+  })
+  const { setSearch, setStatus, setActiveStory, setNotFound, setPageSize } = useProfileStore.getState()
   const [text, setText] = useState(search)
   const debounced = useDebouncedValue(text, 300)
   useEffect(() => {
@@ -71,6 +105,14 @@ function Filters() {
         </select>
       </label>
       <label className="inline-field">
+        <span>Found</span>
+        <select value={notFound} onChange={(e) => setNotFound(e.target.value)} data-testid="not-found-filter">
+          <option value="any">any</option>
+          <option value="true">not found</option>
+          <option value="false">found</option>
+        </select>
+      </label>
+      <label className="inline-field">
         <span>Per page</span>
         <select value={pageSize} onChange={(e) => setPageSize(e.target.value)} data-testid="page-size">
           {PAGE_SIZES.map((n) => (
@@ -80,6 +122,14 @@ function Filters() {
           ))}
         </select>
       </label>
+      <DownloadLink
+        path={`${profilesApi.exportCsvPath()}${exportQuery ? `?${exportQuery}` : ''}`}
+        filename="profiles.csv"
+        data-testid="profiles-export-csv"
+        title="The profiles matching these filters, as CSV"
+      >
+        Export CSV
+      </DownloadLink>
     </div>
   )
 }
@@ -89,7 +139,7 @@ function SelectionBar() {
   const total = useProfileStore((s) => s.total)
   const hasRows = useProfileStore((s) => s.profiles.length > 0)
   const niches = useNicheStore((s) => s.niches)
-  const { selectPage, selectAllMatching, selectActiveStories, clearSelection, bulkUpdate } = useProfileStore.getState()
+  const { selectPage, selectAllMatching, selectActiveStories, clearSelection, bulkUpdate, clearNotFound } = useProfileStore.getState()
   const [status, setStatus] = useState('')
   const [nicheId, setNicheId] = useState('')
   const [busy, setBusy] = useState(false)
@@ -120,6 +170,15 @@ function SelectionBar() {
       </button>
       <button type="button" disabled={!count} onClick={clearSelection} data-testid="clear-selection">
         Clear selection
+      </button>
+      <button
+        type="button"
+        disabled={!count || busy}
+        onClick={() => run(clearNotFound)}
+        data-testid="clear-not-found"
+        title="Instagram said these accounts do not exist; clear that and check them again"
+      >
+        Clear not-found
       </button>
       <span className="toolbar-group">
         <select
@@ -210,6 +269,8 @@ export default function ProfileTable({ emptyMessage }) {
   const { clickRow, toggleRow, selectPage, deselectPage, setPage } = useProfileStore.getState()
   const niches = useNicheStore((s) => s.niches)
   const nicheNames = new Map(niches.map((n) => [n.id, n.name]))
+  const now = useNow(1000)
+  const [historyOf, setHistoryOf] = useState(null)
 
   const pageIds = profiles.map((p) => p.id)
   const pageAllSelected = allSelected(selectedIds, pageIds)
@@ -255,6 +316,7 @@ export default function ProfileTable({ emptyMessage }) {
           <tbody>
             {profiles.map((p) => {
               const selected = selectedIds.has(p.id)
+              const live = storyLive(p, now)
               return (
                 <tr
                   key={p.id}
@@ -285,17 +347,45 @@ export default function ProfileTable({ emptyMessage }) {
                   </td>
                   <td>{nicheNames.get(p.niche_id) || p.niche || '—'}</td>
                   <td>
-                    <StatusChip kind={PROFILE_STATUS_KIND[p.status] || 'neutral'}>{p.status}</StatusChip>
+                    <StatusCell profile={p} />
                   </td>
                   <td>
-                    {p.active_story ? (
-                      <span className="story-dot on" title="Active story" aria-label="Active story" />
+                    {live ? (
+                      <span className="story-dot on" title="Live story" data-testid="story-dot-live">
+                        <span className="visually-hidden">live story</span>
+                      </span>
+                    ) : p.is_private ? (
+                      // No session follows it, so Instagram does not say: unknown, not "none".
+                      <span className="story-unknown" title="Private account: story unknown" data-testid="story-unknown">
+                        ?<span className="visually-hidden"> story unknown (private)</span>
+                      </span>
                     ) : (
-                      <span className="story-dot" title="No active story" aria-label="No active story" />
+                      <span className="story-dot" title="No live story">
+                        <span className="visually-hidden">no live story</span>
+                      </span>
                     )}
                   </td>
-                  <td>{formatDateTime(p.last_checked)}</td>
-                  <td>{formatDateTime(p.last_detected)}</td>
+                  <td title={exactTime(p.story_posted_at)} onClick={(e) => p.story_posted_at && e.stopPropagation()}>
+                    {p.story_posted_at ? (
+                      <button
+                        type="button"
+                        className="link-button inherit-color"
+                        data-testid="profile-posted"
+                        aria-label={`posted ${timeAgo(p.story_posted_at, now)}; story history of ${p.username}`}
+                        onClick={() => setHistoryOf(p)}
+                      >
+                        {timeAgo(p.story_posted_at, now)}
+                      </button>
+                    ) : (
+                      <span data-testid="profile-posted">—</span>
+                    )}
+                  </td>
+                  <td className="countdown" title={exactTime(p.story_expires_at)} data-testid="profile-expires">
+                    {live && p.story_expires_at ? formatCountdown(expiresInSeconds({ expires_at: p.story_expires_at }, now)) : '—'}
+                  </td>
+                  <td title={exactTime(p.last_checked)} data-testid="profile-checked">
+                    {formatDateTime(p.last_checked)}
+                  </td>
                   <td className="num">{formatPercent(detectionRate(p))}</td>
                   <td className="num">{formatNumber(p.total_checks ?? 0)}</td>
                 </tr>
@@ -311,6 +401,7 @@ export default function ProfileTable({ emptyMessage }) {
         )}
       </div>
       <Pager from={from} to={to} total={total} page={page} pages={pages} onPage={setPage} label="Profile pages" testId="profile-pager" />
+      {historyOf && <StoryHistoryModal profile={historyOf} onClose={() => setHistoryOf(null)} />}
     </section>
   )
 }

@@ -1,0 +1,240 @@
+import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import StoriesNow from '../components/stories/StoriesNow.jsx'
+import { initialStoriesState, useStoriesStore } from '../stores/storiesStore.js'
+import { useUiStore } from '../stores/uiStore.js'
+import { mockFetch } from '../test/fetchMock.js'
+
+const initialUi = useUiStore.getState()
+
+beforeEach(() => {
+  useStoriesStore.setState({ ...initialStoriesState, selectedIds: new Set() })
+  useUiStore.setState(initialUi, true)
+})
+afterEach(() => {
+  vi.unstubAllGlobals()
+})
+
+const iso = (offsetSeconds) => new Date(Date.now() + offsetSeconds * 1000).toISOString()
+
+function live(id, { posted = -3 * 3600 - 30, expires = 20 * 3600, niche = 'n1', ...extra } = {}) {
+  return {
+    profile_id: id,
+    username: `user_${id}`,
+    niche_id: niche,
+    niche_name: niche === 'n1' ? 'Fitness' : 'Travel',
+    posted_at: iso(posted),
+    first_posted_at: iso(posted),
+    expires_at: iso(expires),
+    expires_in_seconds: expires,
+    item_count: 2,
+    checked_at: iso(-60),
+    story_url: `https://www.instagram.com/stories/user_${id}/`,
+    ...extra,
+  }
+}
+
+const counts = {
+  total: 3,
+  niches: [
+    { niche_id: 'n1', name: 'Fitness', count: 2 },
+    { niche_id: 'n2', name: 'Travel', count: 1 },
+  ],
+}
+
+async function renderPage(routes) {
+  const mock = mockFetch({ 'GET /stories/live/counts': counts, ...routes })
+  await act(async () => {
+    render(<StoriesNow />)
+  })
+  return mock
+}
+
+const rowIds = () => screen.queryAllByTestId('story-row').map((r) => r.dataset.profileId)
+
+describe('Stories now', () => {
+  it('lists live stories with niche, posted time, countdown, items and the story link', async () => {
+    await renderPage({
+      'GET /stories/live': { stories: [live('a'), live('b', { niche: 'n2', posted: -600 })], next_cursor: null, total: 2 },
+    })
+    expect(rowIds()).toEqual(['a', 'b'])
+    const row = screen.getAllByTestId('story-row')[0]
+    expect(row).toHaveTextContent('Fitness')
+    expect(within(row).getByTestId('story-posted')).toHaveTextContent('posted 3 h ago')
+    expect(within(row).getByTestId('story-posted').getAttribute('title')).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/)
+    expect(within(row).getByTestId('story-expires').textContent).toMatch(/^(20h 00m|19h 59m)$/)
+    const link = within(row).getByTestId('story-link')
+    expect(link).toHaveAttribute('href', 'https://www.instagram.com/stories/user_a/')
+    expect(link).toHaveAttribute('target', '_blank')
+    expect(link).toHaveAttribute('rel', 'noopener')
+    expect(screen.getByTestId('stories-total')).toHaveTextContent('2 live stories')
+    const niches = screen.getAllByTestId('story-niche').map((el) => el.textContent)
+    expect(niches).toEqual(['All niches3', 'Fitness2', 'Travel1'])
+  })
+
+  it('filters by niche from the sidebar and exports the filtered set', async () => {
+    const { calls } = await renderPage({
+      'GET /stories/live': (call) => ({
+        stories: call.query.niche_id === 'n2' ? [live('b', { niche: 'n2' })] : [live('a'), live('b', { niche: 'n2' })],
+        next_cursor: null,
+        total: call.query.niche_id === 'n2' ? 1 : 2,
+      }),
+    })
+    const travel = screen.getAllByTestId('story-niche').find((el) => el.textContent.startsWith('Travel'))
+    await act(async () => {
+      fireEvent.click(within(travel).getByRole('button'))
+    })
+    expect(rowIds()).toEqual(['b'])
+    expect(calls.at(-1).query).toMatchObject({ niche_id: 'n2', sort: 'posted', order: 'desc' })
+    await act(async () => {
+      fireEvent.change(screen.getByTestId('stories-since'), { target: { value: '2h' } })
+    })
+    expect(calls.at(-1).query).toMatchObject({ niche_id: 'n2', since: '2h' })
+    expect(screen.getByTestId('stories-export-csv').getAttribute('href')).toBe(
+      '/api/stories/live.csv?niche_id=n2&since=2h&sort=posted&order=desc',
+    )
+    expect(screen.getByTestId('stories-export-json').getAttribute('href')).toBe(
+      '/api/stories/live.json?niche_id=n2&since=2h&sort=posted&order=desc',
+    )
+  })
+
+  it('sorts by expiry and loads more with the cursor', async () => {
+    const { calls } = await renderPage({
+      'GET /stories/live': (call) =>
+        call.query.cursor === 'c2'
+          ? { stories: [live('c')], next_cursor: null, total: 3 }
+          : { stories: [live('a'), live('b')], next_cursor: 'c2', total: 3 },
+    })
+    expect(screen.getByTestId('stories-shown')).toHaveTextContent('Showing 2 of 3')
+    await act(async () => {
+      fireEvent.click(screen.getByTestId('stories-load-more'))
+    })
+    expect(rowIds()).toEqual(['a', 'b', 'c'])
+    expect(calls.at(-1).query).toMatchObject({ cursor: 'c2', limit: '100' })
+    expect(screen.queryByTestId('stories-load-more')).not.toBeInTheDocument()
+    await act(async () => {
+      fireEvent.click(screen.getByTestId('stories-sort-expires'))
+    })
+    expect(calls.at(-1).query).toMatchObject({ sort: 'expires', order: 'asc' })
+    expect(calls.at(-1).query.cursor).toBeUndefined()
+  })
+
+  it('adds new detections and drops expired stories live', async () => {
+    await renderPage({ 'GET /stories/live': { stories: [live('a', { posted: -7200 })], next_cursor: null, total: 1 } })
+    act(() =>
+      useStoriesStore.getState().applyDetected({
+        profile_id: 'new',
+        username: 'fresh_one',
+        niche_id: 'n2',
+        posted_at: iso(-30),
+        expires_at: iso(86370),
+        item_count: 1,
+      }),
+    )
+    expect(rowIds()).toEqual(['new', 'a'])
+    const fresh = screen.getAllByTestId('story-row')[0]
+    expect(fresh).toHaveTextContent('Travel')
+    expect(within(fresh).getByTestId('story-link')).toHaveAttribute('href', 'https://www.instagram.com/stories/fresh_one/')
+    expect(screen.getByTestId('stories-total')).toHaveTextContent('2 live stories')
+    act(() => useStoriesStore.getState().applyExpired({ profile_id: 'a', niche_id: 'n1' }))
+    expect(rowIds()).toEqual(['new'])
+    expect(screen.getByTestId('stories-total')).toHaveTextContent('1 live story')
+  })
+
+  it('ignores a detection outside the current filters', async () => {
+    await renderPage({ 'GET /stories/live': { stories: [live('a')], next_cursor: null, total: 1 } })
+    await act(async () => useStoriesStore.getState().setNiche('n1'))
+    act(() =>
+      useStoriesStore.getState().applyDetected({
+        profile_id: 'other',
+        username: 'elsewhere',
+        niche_id: 'n2',
+        posted_at: iso(-30),
+        expires_at: iso(600),
+        item_count: 1,
+      }),
+    )
+    expect(rowIds()).toEqual(['a'])
+  })
+
+  it('removes a row when its countdown reaches zero', async () => {
+    await renderPage({
+      'GET /stories/live': { stories: [live('a'), live('soon', { expires: 1 })], next_cursor: null, total: 2 },
+    })
+    expect(rowIds()).toEqual(['a', 'soon'])
+    await waitFor(() => expect(rowIds()).toEqual(['a']), { timeout: 4000 })
+    expect(screen.getByTestId('stories-total')).toHaveTextContent('1 live story')
+  })
+
+  it('copies the selected usernames and says so', async () => {
+    const writeText = vi.fn(async () => {})
+    vi.stubGlobal('navigator', { ...navigator, clipboard: { writeText } })
+    await renderPage({ 'GET /stories/live': { stories: [live('a'), live('b'), live('c')], next_cursor: null, total: 3 } })
+    expect(screen.getByTestId('copy-usernames')).toBeDisabled()
+    fireEvent.click(screen.getByRole('checkbox', { name: 'Select user_a' }))
+    fireEvent.click(screen.getByRole('checkbox', { name: 'Select user_c' }))
+    expect(screen.getByTestId('stories-selection-count')).toHaveTextContent('2 selected')
+    await act(async () => {
+      fireEvent.click(screen.getByTestId('copy-usernames'))
+    })
+    expect(writeText).toHaveBeenCalledWith('user_a\nuser_c')
+    expect(screen.getByTestId('copy-confirmation')).toHaveTextContent('Copied 2 usernames')
+  })
+
+  it('tells a new user what to do when nothing is live', async () => {
+    await renderPage({
+      'GET /stories/live': { stories: [], next_cursor: null, total: 0 },
+      'GET /stories/live/counts': { total: 0, niches: [] },
+    })
+    const empty = screen.getByTestId('stories-empty')
+    expect(within(empty).getByRole('link', { name: 'Import accounts' })).toHaveAttribute('href', '/niches')
+    expect(within(empty).getByRole('link', { name: 'Add a proxy + session pair' })).toHaveAttribute('href', '/proxies')
+    expect(empty).toHaveTextContent('Run a check')
+  })
+
+  it('says when the filters match nothing', async () => {
+    await renderPage({
+      'GET /stories/live': (call) =>
+        call.query.search ? { stories: [], next_cursor: null, total: 0 } : { stories: [live('a')], next_cursor: null, total: 1 },
+    })
+    await act(async () => useStoriesStore.getState().setSearch('zzz'))
+    expect(screen.getByTestId('stories-none-match')).toBeInTheDocument()
+    expect(screen.queryByTestId('stories-empty')).not.toBeInTheDocument()
+    await act(async () => {
+      fireEvent.click(screen.getByRole('button', { name: 'Clear filters' }))
+    })
+    expect(rowIds()).toEqual(['a'])
+  })
+})
+
+describe('Stories now counts', () => {
+  it('recounts from the server after events instead of guessing beyond the loaded page', async () => {
+    let total = 150
+    const { calls } = await renderPage({
+      'GET /stories/live': (call) => ({
+        stories: call.query.limit === '1' ? [] : [live('a'), live('b')],
+        next_cursor: call.query.limit === '1' ? null : 'more',
+        total,
+      }),
+    })
+    expect(screen.getByTestId('stories-total')).toHaveTextContent('150 live stories')
+    // A detection that sorts after the loaded rows (already counted by the server).
+    total = 150
+    await act(async () =>
+      useStoriesStore.getState().applyDetected({
+        profile_id: 'old',
+        username: 'old_one',
+        niche_id: 'n1',
+        posted_at: iso(-20 * 3600),
+        expires_at: iso(4 * 3600),
+        item_count: 1,
+      }),
+    )
+    expect(rowIds()).toEqual(['a', 'b'])
+    expect(screen.getByTestId('stories-total')).toHaveTextContent('150 live stories')
+    total = 149
+    act(() => useStoriesStore.getState().applyExpired({ profile_id: 'zzz', niche_id: 'n1' }))
+    await waitFor(() => expect(screen.getByTestId('stories-total')).toHaveTextContent('149 live stories'))
+    expect(calls.some((c) => c.path === '/stories/live' && c.query.limit === '1')).toBe(true)
+  })
+})
