@@ -1,0 +1,424 @@
+"""Issue 9, end to end: every stored answer is right, or honestly unknown.
+
+The whole engine runs against the simulator over real HTTP, through its local proxies, while
+some sessions answer the way Instagram answers a session in trouble (the modes of
+docs' instagram-facts.md). Each test then compares every recorded item with the simulator's
+own referee (`POST /__sim__/truth` at the moment the item was answered) and requires:
+
+* accuracy 1.0 over the items reported "story" / "no story", 0 wrong;
+* a private account the answering session does not follow is `private`, never "no story";
+* a user is "not found" only when it really does not exist;
+* nothing was recorded through a pair after its trouble began, and no attempt was spent on
+  an item because of a pair's trouble (no faults are injected, so every attempt is 0).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from storycheck.batches.invariants import check_invariants
+from storycheck.profiles.models import Profile
+from storycheck.proxies.models import IgSession, Proxy, ProxyErrorLog
+from storycheck.testing import batch_row, wait_until
+from tests.engine.conftest import Rig, SimProcess, limit_args
+
+# A compressed "hour" of 2 s on both sides: 25 lookups and 25 story requests per session in
+# the simulator; the engine is told the same (and spends it on both kinds together).
+PACED = limit_args(lookups="25/2s", stories="25/2s")
+PACED_SETTINGS: dict[str, Any] = {"proxy_hourly_limit": 25, "lookup_hourly_limit": 25}
+# Which state each troubled session must leave its pair in (the README's pair-state table).
+MODE_STATES = {
+    "login_page": "invalid",
+    "login_redirect": "invalid",
+    "login_required": "invalid",
+    "checkpoint": "challenge",
+    "challenge": "challenge",
+    "feedback": "cooling",
+    "masked_404": "challenge",
+}
+
+
+def epoch(moment: datetime | None) -> float:
+    """Unix seconds of a stored time (SQLite hands back naive UTC)."""
+    assert moment is not None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def server_truth(sim: SimProcess, asked: list[tuple[str, float]]) -> dict[str, dict[str, Any]]:
+    """The referee's truth for each (username, time), asked in one request per moment."""
+    by_time: dict[float, list[str]] = defaultdict(list)
+    for username, at in asked:
+        by_time[at].append(username)
+    truth: dict[str, dict[str, Any]] = {}
+    for at, names in by_time.items():
+        response = sim.http.post("/__sim__/truth", json={"usernames": names, "at": at})
+        response.raise_for_status()
+        for name, entry in zip(names, response.json()["results"], strict=True):
+            truth[name] = entry
+    return truth
+
+
+@dataclass
+class Verdict:
+    """How a batch's items compare with the truth."""
+
+    story: int = 0
+    no_story: int = 0
+    private: int = 0
+    not_found: int = 0
+    hidden_stories: int = 0  # private, not followed, story live: reported `private`
+    wrong: list[str] = field(default_factory=list)
+
+    @property
+    def reported(self) -> int:
+        """Items reported story / no story."""
+        return self.story + self.no_story
+
+    @property
+    def accuracy(self) -> float:
+        """Right answers among the items reported story / no story."""
+        wrong_reported = sum(1 for w in self.wrong if w.startswith("reported"))
+        return (self.reported - wrong_reported) / self.reported if self.reported else 0.0
+
+
+def session_row_ids(rig: Rig) -> dict[str, str]:
+    """Session row id (what items and profiles store) → simulator session cookie."""
+    with rig.db.read() as session:
+        rows = session.execute(select(IgSession.id, IgSession.proxy_id)).all()
+    by_proxy = {proxy_id: row_id for row_id, proxy_id in rows}
+    return {by_proxy[rig.pair_of(cookie)]: cookie for cookie in rig.sessions}
+
+
+def judge(rig: Rig, sim: SimProcess, batch_id: str) -> Verdict:
+    """Compare every item of the batch with the referee's truth at its answer time."""
+    items = rig.items(batch_id)
+    assert items
+    truth = server_truth(
+        sim, [(profile.username, epoch(item.processed_at)) for item, profile in items]
+    )
+    follows = {
+        (name, cookie)
+        for cookie, names in sim.http.get("/__sim__/follows").json()["follows"].items()
+        for name in names
+    }
+    cookies = session_row_ids(rig)
+    verdict = Verdict()
+    for item, profile in items:
+        name = profile.username
+        fact = truth[name]
+        assert item.attempts == 0, (name, item.attempts, item.error)  # no faults: none spent
+        if not fact["exists"]:
+            verdict.not_found += 1
+            if (item.status, item.failure_kind) != ("failed", "not_found"):
+                verdict.wrong.append(f"missing user {name}: {item.status} {item.outcome}")
+            continue
+        if item.status != "completed":
+            verdict.wrong.append(f"existing user {name}: {item.status} {item.error}")
+            continue
+        followed = (name, cookies.get(item.session_id or "")) in follows
+        if item.outcome == "private":
+            verdict.private += 1
+            verdict.hidden_stories += fact["has_story"]
+            if not fact["is_private"] or followed:
+                verdict.wrong.append(f"private for {name}: public or followed by the asker")
+            continue
+        if item.outcome == "story":
+            verdict.story += 1
+        else:
+            verdict.no_story += 1
+        if item.has_story != fact["has_story"] or item.outcome not in ("story", "no_story"):
+            verdict.wrong.append(f"reported {item.outcome} for {name}, truth {fact['has_story']}")
+        elif fact["is_private"] and not followed:
+            verdict.wrong.append(f"reported {item.outcome} for private {name} not followed")
+        elif fact["has_story"] and item.story_count != fact["items"]:
+            verdict.wrong.append(f"reported {item.story_count} items for {name}")
+    return verdict
+
+
+def assert_truthful(rig: Rig, sim: SimProcess, batch_id: str) -> Verdict:
+    """Accuracy 1.0, 0 wrong, no existing profile marked not found, invariants hold."""
+    verdict = judge(rig, sim, batch_id)
+    assert verdict.wrong == [], verdict.wrong[:10]
+    assert verdict.accuracy == 1.0
+    assert verdict.reported > 0
+    with rig.db.read() as session:
+        marked = session.scalars(select(Profile.username).where(Profile.not_found.is_(True))).all()
+        assert check_invariants(session) == []
+    wrongly_missing = [
+        n for n, t in server_truth(sim, [(n, 0.0) for n in marked]).items() if t["exists"]
+    ]
+    assert wrongly_missing == []
+    return verdict
+
+
+def pair_state(rig: Rig, cookie: str) -> tuple[str, str]:
+    """(proxy health, session status) of the pair carrying `cookie`, as stored."""
+    proxy_id = rig.pair_of(cookie)
+    with rig.db.read() as session:
+        proxy = session.get(Proxy, proxy_id, populate_existing=True)
+        status = session.scalar(select(IgSession.status).where(IgSession.proxy_id == proxy_id))
+    assert proxy is not None and status is not None
+    return proxy.health, status
+
+
+def trouble_began(rig: Rig, cookie: str) -> float:
+    """When the pair carrying `cookie` first left `ready` (its first state change)."""
+    with rig.db.read() as session:
+        first = session.scalar(
+            select(ProxyErrorLog.timestamp)
+            .where(ProxyErrorLog.proxy_id == rig.pair_of(cookie), ProxyErrorLog.state_change)
+            .order_by(ProxyErrorLog.timestamp)
+            .limit(1)
+        )
+    return epoch(first)
+
+
+def recorded_through(rig: Rig, batch_id: str, cookie: str) -> list[float]:
+    """Answer times of the items recorded through the pair carrying `cookie`."""
+    proxy_id = rig.pair_of(cookie)
+    return [
+        epoch(item.processed_at) for item, _ in rig.items(batch_id) if item.proxy_id == proxy_id
+    ]
+
+
+def mode_answers(sim: SimProcess, cookie: str, mode: str) -> int:
+    """How many answers the session gave in `mode` (the referee's `mode_<name>`)."""
+    tally = sim.stats()["sessions"].get(cookie, {})
+    return int(tally.get("by_outcome", {}).get(f"mode_{mode}", 0))
+
+
+# ---------------------------------------------------------------------------------- (a)
+
+
+def test_a_session_no_longer_honoured_between_two_batches(simulator: Any, rig: Any) -> None:
+    sim = simulator(5, *PACED)
+    engine = rig(sim, **PACED_SETTINGS)
+    names = sim.usernames(320)
+    engine.add_profiles(names)
+    first = engine.create_batch()
+    engine.wait_done(first, timeout=120)
+    assert_truthful(engine, sim, first)
+
+    # Between the batches Instagram stops honouring one session's cookies: web_profile_info
+    # answers `{"status":"ok"}` and reels_media `{"reels":{},"status":"ok"}` (no
+    # `reels_media`). The second batch (ids known: story requests only, plus 40 new
+    # profiles that need a lookup) must not read that as "none of these has a story".
+    bad = sim.sessions[0]
+    sim.set_mode(bad, "unhonoured")
+    engine.add_profiles(sim.usernames(40, start=320))
+    second = engine.create_batch()
+    engine.wait_done(second, timeout=120)
+
+    verdict = assert_truthful(engine, sim, second)
+    assert verdict.story > 30 and verdict.no_story > 30
+    assert recorded_through(engine, second, bad) == []  # its items went to other pairs
+    assert mode_answers(sim, bad, "unhonoured") == 1  # one such answer, then it is out
+    wait_until(
+        lambda: pair_state(engine, bad) == ("invalid", "invalid"), timeout=10, what="invalid"
+    )
+    for cookie in sim.sessions[1:]:
+        assert pair_state(engine, cookie) == ("ready", "active")
+
+
+# ---------------------------------------------------------------------------------- (b)
+
+
+def test_masked_404_after_fifteen_requests_is_a_challenge_not_missing_users(
+    simulator: Any, rig: Any
+) -> None:
+    sim = simulator(5, *PACED)
+    engine = rig(sim, **PACED_SETTINGS)
+    bad = sim.sessions[2]
+    sim.set_mode(bad, "masked_404", after=15)
+    engine.add_profiles(sim.usernames(320))
+    batch_id = engine.create_batch()
+    engine.wait_done(batch_id, timeout=120)
+
+    verdict = assert_truthful(engine, sim, batch_id)  # no existing user marked not found
+    assert verdict.not_found > 5  # the real missing users still are
+    assert mode_answers(sim, bad, "masked_404") == 1
+    assert sim.stats()["sessions"][bad]["total"] == 15 + 1  # 15 answered, then the mask
+    wait_until(
+        lambda: pair_state(engine, bad) == ("challenge", "challenge"), timeout=10, what="challenge"
+    )
+    began = trouble_began(engine, bad)
+    assert all(at <= began for at in recorded_through(engine, batch_id, bad))
+
+
+# ---------------------------------------------------------------------------------- (c)
+
+
+def test_one_pair_in_each_kind_of_trouble_in_the_same_batch(simulator: Any, rig: Any) -> None:
+    modes = list(MODE_STATES)
+    sim = simulator(len(modes) + 3, *PACED)  # + 3 healthy pairs
+    # A long action block (72 compressed "hours" = 144 s) so "cooling" is still what a
+    # look at the pair shows when the batch is done.
+    engine = rig(sim, action_block_cooldown_hours=72, **PACED_SETTINGS)
+    troubled = dict(zip(sim.sessions, modes, strict=False))
+    for cookie, mode in troubled.items():
+        sim.set_mode(cookie, mode)
+    engine.add_profiles(sim.usernames(320))
+    batch_id = engine.create_batch()
+    engine.wait_done(batch_id, timeout=120)
+
+    verdict = assert_truthful(engine, sim, batch_id)
+    assert verdict.story > 30 and verdict.no_story > 30
+    for cookie, mode in troubled.items():
+        assert recorded_through(engine, batch_id, cookie) == [], mode
+        assert mode_answers(sim, cookie, mode) == 1, mode  # one answer, then out or resting
+    expected = {
+        mode: (MODE_STATES[mode], "active" if MODE_STATES[mode] == "cooling" else MODE_STATES[mode])
+        for mode in modes
+    }
+
+    def states() -> dict[str, tuple[str, str]]:
+        return {mode: pair_state(engine, cookie) for cookie, mode in troubled.items()}
+
+    wait_until(lambda: states() == expected, timeout=10, what=f"pair states {expected}")
+    for cookie in sim.sessions[len(modes) :]:
+        assert pair_state(engine, cookie) == ("ready", "active")
+
+
+# ---------------------------------------------------------------------------------- (d)
+
+
+def test_private_accounts_with_hidden_stories_are_private_never_no_story(
+    simulator: Any, rig: Any
+) -> None:
+    sim = simulator(5, *PACED)
+    engine = rig(sim, **PACED_SETTINGS)
+    names = sim.usernames(320)
+    at = float(sim.http.get("/__sim__/clock").json()["now"])
+    facts = server_truth(sim, [(n, at) for n in names])
+    private = [n for n in names if facts[n]["is_private"]]
+    hidden = [n for n in private if facts[n]["has_story"]]
+    assert len(private) >= 0.06 * len(names) and len(hidden) >= 5  # the 10 % of the world
+
+    # One private account with a live story, followed by one pair's session, which the
+    # engine knows from an earlier lookup through that session (id, privacy, follower).
+    followed, follower = hidden[0], sim.sessions[3]
+    sim.follow(follower, [followed])
+    rest = [n for n in names if n != followed]
+    engine.add_profiles(rest)
+    engine.add_profiles([followed], user_ids={followed: facts[followed]["user_id"]})
+    follower_row = {cookie: row for row, cookie in session_row_ids(engine).items()}[follower]
+    with engine.db.write() as session:
+        session.execute(
+            update(Profile)
+            .where(Profile.username == followed)
+            .values(is_private=True, followed_by_session_id=follower_row)
+        )
+    batch_id = engine.create_batch()
+    engine.wait_done(batch_id, timeout=120)
+
+    verdict = assert_truthful(engine, sim, batch_id)
+    outcomes = {profile.username: item for item, profile in engine.items(batch_id)}
+    for name in private:
+        if name != followed:
+            assert outcomes[name].outcome == "private", (name, outcomes[name].outcome)
+    assert verdict.hidden_stories == len(hidden) - 1
+    item = outcomes[followed]
+    assert (item.outcome, item.has_story, item.story_count) == (
+        "story",
+        True,
+        facts[followed]["items"],
+    )
+    assert item.proxy_id == engine.pair_of(follower)
+    row = batch_row(engine.db, batch_id)  # the batch's counter says the same
+    assert row is not None and row.private_profiles == verdict.private == len(private) - 1
+
+
+# ---------------------------------------------------------------------------------- (e)
+
+
+def run_below_the_real_limit(
+    simulator: Any, rig: Any, *, configured: int, real: int, profiles: int
+) -> dict[str, int]:
+    """A batch of new profiles while the simulator really allows 40 % less than the engine
+    is told (one budget over every endpoint of a session, a 2-second "hour"); return the
+    refused answers per session after checking the batch is done and truthful."""
+    sim = simulator(
+        4,
+        *limit_args(lookups="off", stories="off"),
+        "--session-total-limit",
+        f"{real}/2s",
+        "--rate-limit-status",
+        "mix",
+    )
+    engine = rig(sim, proxy_hourly_limit=configured, lookup_hourly_limit=configured)
+    engine.add_profiles(sim.usernames(profiles))
+    batch_id = engine.create_batch()
+    engine.wait_done(batch_id, timeout=180)
+
+    assert_truthful(engine, sim, batch_id)
+    sessions = sim.stats()["sessions"]
+    # Keyed by pair number: a session cookie never goes into test output.
+    refused = {f"pair {i}": sessions[c]["rate_limited"] for i, c in enumerate(sim.sessions)}
+    assert any(refused.values())  # the limit really was lower
+    with engine.db.read() as session:
+        learned = session.scalars(select(Proxy.learned_hourly_limit)).all()
+    assert any(value is not None and value < configured for value in learned), learned
+    return refused
+
+
+def test_real_limit_below_the_configured_one_costs_a_few_refusals_per_pair(
+    simulator: Any, rig: Any
+) -> None:
+    # 50 configured, 30 real per 2 s: the batch lasts about three windows.
+    refused = run_below_the_real_limit(simulator, rig, configured=50, real=30, profiles=320)
+    assert all(count <= 3 for count in refused.values()), refused
+
+
+def test_refusals_stay_a_constant_over_a_long_batch(simulator: Any, rig: Any) -> None:
+    # 10 configured, 6 real per 2 s: the same 320 profiles now last about 15 windows, and
+    # the refusals must not grow with them (a learned budget that kept probing above the
+    # refused level was refused ~20 times per pair here).
+    refused = run_below_the_real_limit(simulator, rig, configured=10, real=6, profiles=320)
+    assert all(count <= 3 for count in refused.values()), refused
+
+
+# ---------------------------------------------------------------------------------- (d')
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "outcomes._Rules.stories trusts is_private as stored by the earlier lookup: an "
+        "account with a known id that turned private since is absent from reels_media (hidden, "
+        "not followed) and is recorded no_story although its story is live; a reel-less "
+        "answer for an id whose privacy was learned long ago proves nothing without a fresh "
+        "lookup (or re-lookup of no-story accounts after some age)"
+    ),
+)
+def test_an_account_that_turned_private_since_its_lookup_is_not_no_story(
+    simulator: Any, rig: Any
+) -> None:
+    # The ids are known from an earlier batch, when these accounts were public. Since then
+    # they turned private and have a live story: a story request through a session that
+    # does not follow them gets no reel, which proves nothing about their story.
+    sim = simulator(4, *PACED)
+    engine = rig(sim, **PACED_SETTINGS)
+    names = sim.usernames(320)
+    engine.add_profiles(names)
+    first = engine.create_batch()
+    engine.wait_done(first, timeout=120)
+    assert_truthful(engine, sim, first)
+
+    at = float(sim.http.get("/__sim__/clock").json()["now"])
+    facts = server_truth(sim, [(n, at) for n in names])
+    turned = [n for n in names if facts[n]["exists"] and not facts[n]["is_private"]][:40]
+    sim.http.post("/__sim__/profiles", json={"usernames": turned, "kind": "private"})
+    after = server_truth(sim, [(n, at) for n in turned])
+    assert sum(t["has_story"] for t in after.values()) >= 5  # hidden now
+
+    second = engine.create_batch()
+    engine.wait_done(second, timeout=120)
+    assert_truthful(engine, sim, second)
