@@ -30,12 +30,14 @@ class RecordQueue:
         recorder: Recorder,
         db: DbCall,
         clock: Callable[[], float],
+        save_db: DbCall | None = None,
         retention_hours: Callable[[], int],
         group: int,
         recorded: Callable[[Sequence[ItemOutcome]], None],
     ) -> None:
         self.recorder = recorder
         self.db = db
+        self.save_db = save_db or db  # looked-up ids: their own thread, not behind commits
         self.clock = clock
         self.retention_hours = retention_hours
         self.group = group
@@ -112,7 +114,7 @@ class RecordQueue:
             group, self.identities = self.identities, []
             for attempt in range(5):
                 try:
-                    await self.db(self.recorder.save_identities, group, now=self.clock())
+                    await self.save_db(self.recorder.save_identities, group, now=self.clock())
                     break
                 except Exception:
                     log.exception("saving %d looked-up ids failed", len(group))

@@ -185,6 +185,18 @@ class ResultStore(Store):
                 for o in by_result[PRIVATE]
             ],
         )
+        # Ids looked up for these items are saved on their own thread as soon as they are
+        # known; a crash may order that save after this commit, so write the id here too
+        # (only where none is stored: never undo a newer one).
+        sql.executemany(
+            "UPDATE profiles SET ig_user_id = ?, is_private = COALESCE(is_private, ?)"
+            " WHERE id = ? AND ig_user_id IS NULL",
+            [
+                (o.item.ig_user_id, o.item.is_private, o.item.profile_id)
+                for o in matched
+                if o.item.ig_user_id
+            ],
+        )
         sql.executemany(
             "UPDATE profiles SET not_found = ?, not_found_at = ?, active_story = ?,"
             " last_checked = ?, updated_at = ? WHERE id = ?",

@@ -103,6 +103,9 @@ class Scheduler:
         self.wake: asyncio.Event | None = None
         self.finished: asyncio.Event | None = None
         self.db_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine-db")
+        # Looked-up ids are saved on their own thread: queued behind outcome commits and
+        # flushes they were lost by a crash (a repeated lookup costs the scarcest budget).
+        self.id_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine-ids")
         # Distributed mode: only the pairs this filter lets through are used (the worker's
         # share, see storycheck.distributed.ownership); `sending` counts requests per pair.
         self.pair_filter = pair_filter
@@ -180,6 +183,7 @@ class Scheduler:
         queue = self.queue = RecordQueue(
             recorder=self.recorder,
             db=self._db,
+            save_db=self._db_ids,
             clock=self.clock,
             retention_hours=lambda: self.book.settings.story_retention_hours,
             group=self.options.record_group,
@@ -249,12 +253,17 @@ class Scheduler:
                 self.finished.set()
 
     def close(self) -> None:
-        """Release the database thread."""
+        """Release the database threads."""
         self.db_executor.shutdown(wait=True)
+        self.id_executor.shutdown(wait=True)
 
     async def _db(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.db_executor, lambda: function(*args, **kwargs))
+
+    async def _db_ids(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.id_executor, lambda: function(*args, **kwargs))
 
     def _wake(self) -> None:
         if self.wake is not None:
