@@ -98,6 +98,23 @@ def test_readme_screenshots(page: Page, live: Stack) -> None:
     page.mouse.move(0, 0)
     save_doc_screenshot(page, "proxies")
 
+    # The pair form, filled the way the README's "Adding a pair" explains: a proxy and a
+    # pasted browser cookie string (made-up values on loopback; nothing is submitted).
+    form = page.get_by_test_id("proxy-add-form")
+    form.get_by_test_id("proxy-field-ip").fill("127.0.0.1")
+    form.get_by_test_id("proxy-field-port").fill("1080")
+    form.get_by_test_id("proxy-field-scheme").select_option("socks5")
+    form.get_by_test_id("proxy-field-username").fill("proxyuser")
+    form.get_by_test_id("proxy-field-password").fill("example-password")
+    form.get_by_test_id("proxy-field-session").fill(
+        "csrftoken=Xy12exampleToken; mid=ZexampleMid; ig_did=EXAMPLE-DID; ds_user_id=123456789;"
+        " sessionid=123456789%3AexampleSessionValue%3A12%3AAYexample; rur=\"CLN\\054123\""
+    )
+    form.scroll_into_view_if_needed()
+    expect(form).to_contain_text("sessionid")
+    page.mouse.move(0, 0)
+    save_doc_screenshot(page, "pair-form")
+
     # Dashboard: stories today per niche against the target, throughput, pair health.
     page.get_by_test_id("nav-dashboard").click()
     expect(page.get_by_test_id("dashboard-niche")).to_have_count(len(NICHES))
