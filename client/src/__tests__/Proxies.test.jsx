@@ -43,6 +43,13 @@ describe('Proxies', () => {
     expect(within(rows[0]).getByText('127.0.0.2:8080')).toBeInTheDocument()
   })
 
+  it('shows the limit a pair learned from rate limits', async () => {
+    await renderPage([proxy('p1', { learned_hourly_limit: 75 }), proxy('p22', { ip: '127.0.0.3' })])
+    const rows = screen.getAllByTestId('proxy-row')
+    expect(within(rows[0]).getByTestId('proxy-learned-limit')).toHaveTextContent('learned limit 75/h')
+    expect(within(rows[1]).queryByTestId('proxy-learned-limit')).toBeNull()
+  })
+
   it('shows the empty state', async () => {
     await renderPage([])
     expect(screen.getByTestId('proxies-empty')).toHaveTextContent('No proxies yet — add a proxy + session pair to start checking')

@@ -103,7 +103,18 @@ export default function ProxyTable({ onShowErrors }) {
                   </div>
                 </td>
                 <td className="num">{formatNumber(p.total_requests ?? 0)}</td>
-                <td className="num">{formatNumber(p.requests_this_hour ?? 0)}</td>
+                <td className="num">
+                  {formatNumber(p.requests_this_hour ?? 0)}
+                  {p.learned_hourly_limit != null && (
+                    <div
+                      className="muted small"
+                      data-testid="proxy-learned-limit"
+                      title="Instagram refused this pair at a higher rate; the engine keeps it below that (it recovers after quiet periods)"
+                    >
+                      learned limit {formatNumber(p.learned_hourly_limit)}/h
+                    </div>
+                  )}
+                </td>
                 <td className="num">{formatPercent(p.error_rate ?? 0)}</td>
                 <td
                   className="last-error"
