@@ -401,7 +401,7 @@ def test_sightings_from_the_engine_outcomes():
                         username=profile_id, lease_token="t", is_private=is_private)
 
     outcomes = [
-        ItemOutcome(item("story"), "completed", 100.0, has_story=True, story_count=3,
+        ItemOutcome(item("story"), "completed", 100.0, has_story=True, item_count=3,
                     newest_taken_at=90, expiring_at=86_490),
         ItemOutcome(item("empty"), "completed", 100.0),
         ItemOutcome(item("hidden", is_private=True), "completed", 100.0),  # unknown: skipped

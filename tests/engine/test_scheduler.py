@@ -50,6 +50,15 @@ class Call:
 Behaviour = Callable[[Call, Sequence[WorkItem]], CheckOutcome | None]
 
 
+@dataclass(frozen=True)
+class Hold:
+    """A behaviour's answer meaning: hold this request until `event` is set (then answer
+    normally)."""
+
+    event: threading.Event
+    timeout: float
+
+
 @dataclass
 class FakeChecker:
     """Answers every lookup with an id and every story query with "no story", unless
@@ -85,6 +94,10 @@ class FakeChecker:
         if self.latency:
             await asyncio.sleep(self.latency)
         custom = self.behaviour(call, items) if self.behaviour else None
+        if isinstance(custom, Hold):
+            # Wait without blocking the event loop (the engine's other tasks keep running).
+            await asyncio.to_thread(custom.event.wait, custom.timeout)
+            custom = None
         if custom is not None:
             custom.answered_at = time.time()
             return custom
@@ -539,10 +552,8 @@ def test_a_rate_limit_halves_the_pairs_budget_which_is_persisted_and_recovers(ri
 def test_a_looked_up_id_is_saved_before_its_item_completes(rig: Any) -> None:
     hold = threading.Event()
 
-    def held_stories(call: Call, items: Sequence[WorkItem]) -> CheckOutcome | None:
-        if call.kind == "stories":
-            hold.wait(timeout=20)
-        return None
+    def held_stories(call: Call, items: Sequence[WorkItem]) -> CheckOutcome | Hold | None:
+        return Hold(hold, 20) if call.kind == "stories" else None
 
     checker = FakeChecker(held_stories)
     engine = rig(None, checker=checker, max_threads=4, **pairs(1))

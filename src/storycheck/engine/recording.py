@@ -45,6 +45,10 @@ class RecordQueue:
         self.records: list[list[ItemOutcome]] = []
         self.identities: list[Identity] = []
         self.saving = False  # one task saves looked-up ids at a time
+        # Set while no id save is pending: outcomes commit only after the ids of their lookups
+        # (an item must never be "done" before its profile's id and follow state are stored).
+        self.ids_saved = asyncio.Event()
+        self.ids_saved.set()
         self.wake = asyncio.Event()
 
     # ------------------------------------------------------------------ outcomes
@@ -70,6 +74,7 @@ class RecordQueue:
 
     async def commit_some(self) -> None:
         """Commit up to `group` requests' outcomes in one transaction."""
+        await self.ids_saved.wait()
         batch = self.records[: self.group]
         del self.records[: len(batch)]
         finals = [o for request in batch for o in request]
@@ -100,6 +105,7 @@ class RecordQueue:
         if self.saving or not self.identities:
             return None
         self.saving = True
+        self.ids_saved.clear()
         return self._save()
 
     async def _save(self) -> None:
@@ -107,6 +113,7 @@ class RecordQueue:
             await self.save_pending()
         finally:
             self.saving = False
+            self.ids_saved.set()
 
     async def save_pending(self) -> None:
         """Save every queued id, each group in its own short transaction."""
