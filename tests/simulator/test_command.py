@@ -207,7 +207,8 @@ def test_simulate_process_with_silent_proxies_and_dense_doc_id() -> None:
             form = {"doc_id": "123", "variables": json.dumps({"reel_ids": ["1000000001"]})}
             dense = client.post(base_url + "/graphql/query", data=form)
             assert dense.json()["data"]["xdt_api__v1__feed__reels_media"] == {"reels_media": []}
-            with pytest.raises(httpx.RemoteProtocolError):
+            # The dropped keep-alive shows as "disconnected" or as a reset, by timing.
+            with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
                 client.post(base_url + "/graphql/query", data=form)
     finally:
         process.send_signal(signal.SIGTERM)
