@@ -61,10 +61,15 @@ def story_usernames(page: Page) -> set[str]:
     """Every username on "Stories now" (after "Load more" until all rows are loaded)."""
     from playwright.sync_api import expect
 
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     more = page.get_by_test_id("stories-load-more")
     while more.count():
         shown = page.get_by_test_id("story-row").count()
-        more.click()
+        try:
+            more.click(timeout=3000)
+        except PlaywrightTimeout:
+            continue  # the list was reloaded by a live update meanwhile: look again
         expect(page.get_by_test_id("story-row")).not_to_have_count(shown)
     names = page.get_by_test_id("story-row").evaluate_all(
         "rows => rows.map(r => r.dataset.username)"
