@@ -59,9 +59,8 @@ def wait_live(page: Page) -> None:
 
 def story_usernames(page: Page) -> set[str]:
     """Every username on "Stories now" (after "Load more" until all rows are loaded)."""
-    from playwright.sync_api import expect
-
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect
 
     more = page.get_by_test_id("stories-load-more")
     while more.count():
