@@ -113,6 +113,8 @@ def seed_profiles(
             "not_found": False,
             "ig_user_id": (user_ids or {}).get(name),
             "is_private": (private or {}).get(name),
+            # Privacy given here is what a lookup just said: fresh.
+            "identity_checked_at": now if name in (private or {}) else None,
             "created_at": now,
             "updated_at": now,
         }

@@ -199,7 +199,12 @@ def test_lookups_save_the_identity_and_route_private_accounts(
 def test_story_answers(
     private: bool | None, follower: str | None, has_story: bool, expect: str
 ) -> None:
-    target = item(ig_user_id="7", is_private=private, followed_by_session_id=follower)
+    target = item(
+        ig_user_id="7",
+        is_private=private,
+        followed_by_session_id=follower,
+        identity_checked_at=990.0,  # looked up 10 s before the answer (at=1000): fresh
+    )
     answer = ItemAnswer(
         "item-0",
         has_story=has_story,
@@ -223,6 +228,41 @@ def test_story_answers(
     if has_story:
         assert (final.item_count, final.oldest_taken_at, final.newest_taken_at) == (2, 100, 200)
         assert final.expiring_at == 86600
+
+
+@pytest.mark.parametrize(
+    ("checked_at", "resolved_now", "expect"),
+    [
+        (1000.0 - 86400.0, False, "no_story"),  # exactly the max age: still fresh
+        (1000.0 - 86401.0, False, "verify"),  # older: it may have turned private since
+        (None, False, "verify"),  # age unknown (cached before ages were kept)
+        (None, True, "no_story"),  # looked up while this lease is held
+    ],
+)
+def test_an_absent_reel_proves_no_story_only_while_public_is_fresh(
+    checked_at: float | None, resolved_now: bool, expect: str
+) -> None:
+    target = item(
+        ig_user_id="7",
+        is_private=False,
+        identity_checked_at=checked_at,
+        resolved_now=resolved_now,
+    )
+    decision = decide(
+        "stories",
+        [target],
+        answers={"item-0": ItemAnswer("item-0")},
+        privacy_max_age=86400.0,
+    )
+    if expect == "verify":
+        (back,) = decision.requeue
+        assert back.verify and not back.spent_attempt and not decision.finals
+        hidden = ItemAnswer("item-0", ig_user_id="7", is_private=True, followed_by_viewer=False)
+        (final,) = decide("lookup", [back.apply()], answers={"item-0": hidden}).finals
+        assert final.result == "private"  # turned private since: unknown, never "no story"
+        return
+    (final,) = decision.finals
+    assert final.result == expect
 
 
 def test_known_missing_fails_without_a_request() -> None:

@@ -46,6 +46,7 @@ class WorkItem:
     last_error: str | None = None
     avoid_pair: str | None = None  # retry elsewhere after a transient failure
     resolved_now: bool = False  # the id was looked up in this run: cache it on the profile
+    identity_checked_at: float | None = None  # when the cached id/privacy were looked up
     ready_since: float = 0.0
 
 

@@ -71,6 +71,7 @@ class LeaseStore(Store):
                 PROFILES.c.username,
                 PROFILES.c.ig_user_id,
                 PROFILES.c.is_private,
+                PROFILES.c.identity_checked_at,
                 PROFILES.c.not_found,
                 PROFILES.c.followed_by_session_id,
             )
@@ -106,6 +107,9 @@ class LeaseStore(Store):
                 # A "not found" profile due for a re-check is looked up again.
                 ig_user_id=None if row.not_found else row.ig_user_id,
                 is_private=row.is_private,
+                identity_checked_at=(
+                    row.identity_checked_at.timestamp() if row.identity_checked_at else None
+                ),
                 attempts=row.attempts or 0,
                 known_missing=bool(row.not_found) and resolved,
                 followed_by_session_id=row.followed_by_session_id,
@@ -184,6 +188,7 @@ class LeaseStore(Store):
                     i.followed is False,
                     i.session_id,
                     sql.time(now),
+                    sql.time(now),
                     i.profile_id,
                     i.item_id,
                     i.item_id,
@@ -194,7 +199,8 @@ class LeaseStore(Store):
                 "UPDATE profiles SET ig_user_id = ?, is_private = ?, not_found = ?,"
                 " not_found_at = NULL, followed_by_session_id = CASE"
                 " WHEN ? THEN ? WHEN ? AND followed_by_session_id = ? THEN NULL"
-                " ELSE followed_by_session_id END, updated_at = ? WHERE id = ?"
+                 " ELSE followed_by_session_id END, identity_checked_at = ?, updated_at = ?"
+                " WHERE id = ?"
                 " AND (CAST(? AS VARCHAR(36)) IS NULL"
                 " OR EXISTS (SELECT 1 FROM batch_profiles WHERE batch_profiles.id = ?))",
                 rows,

@@ -33,6 +33,9 @@ class EngineOptions:
     learn_decrease: float = 0.5  # AIMD: a rate limit multiplies the pair's budget by this
     learn_quiet_share: float = 1 / 6  # AIMD: budget grows after this share of a quiet window
     learn_forget_windows: float = 24.0  # AIMD: back to the setting after this many quiet windows
+    # An absent reel proves "no story" only for an account known to be public; privacy older
+    # than this is looked up again first (an account may have turned private since).
+    privacy_max_age: float = 86400.0
     recheck_interval: float = 1.0  # re-claim delay when a batch looked finished but was not
     max_claim: int = 2000  # items per claim transaction
     record_group: int = 64  # requests whose outcomes share one commit at most

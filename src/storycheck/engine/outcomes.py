@@ -16,8 +16,9 @@ The rules (DESIGN.md §4.4, issue 9, CONTRACTS.md "Item outcomes"):
 * a private account the asking session does not follow is `private` (unknown), never
   "no story"; a lookup that says so records it without a story request, unless another
   session is known to follow it; a private account whose reel is present has a story; an
-  absent reel of an account whose privacy is unknown (an id cached without it) is first
-  looked up: public means "no story", private means unknown;
+  absent reel of an account whose privacy is unknown (an id cached without it) or older than
+  `Context.privacy_max_age` (it may have turned private since) is first looked up: public
+  means "no story", private means unknown;
 * a transient answer (5xx, malformed) spends one attempt of each item; an item whose
   last attempt would be spent in a group request is sent alone instead: only an answer about
   it alone fails it (a group is split, never failed whole).
@@ -69,6 +70,17 @@ class Context:
 
     max_attempts: int = 3
     other_pairs: bool = True  # another usable pair could take the items / confirm a verdict
+    privacy_max_age: float = 86400.0  # seconds a looked-up "public" proves an absent reel
+
+
+def privacy_known(item: LeasedItem, at: float, max_age: float) -> bool:
+    """True when the item's privacy is known and fresh enough to read an absent reel."""
+    if item.is_private is None:
+        return False
+    if item.resolved_now:
+        return True  # looked up while this lease is held
+    checked = item.identity_checked_at
+    return checked is not None and at - checked <= max_age
 
 
 @dataclass(frozen=True)
@@ -249,9 +261,11 @@ class _Rules:
         follows = answer.followed_by_viewer or (
             self.session_id is not None and item.followed_by_session_id == self.session_id
         )
-        if item.is_private is None and not follows and not item.absent_seen:
-            # No reel, and nobody knows whether the account is private (an id cached without
-            # it): only a lookup can tell "no story" from "hidden". No attempt spent.
+        known = privacy_known(item, self.at, self.context.privacy_max_age)
+        if not known and not follows and not item.absent_seen:
+            # No reel, and nobody knows (any more) whether the account is private: an id
+            # cached without it, or looked up so long ago that it may have turned private
+            # since. Only a lookup can tell "no story" from "hidden". No attempt spent.
             self.decision.requeue.append(
                 Requeue(item, item.attempts, None, item.last_error, item.not_found_by, verify=True)
             )

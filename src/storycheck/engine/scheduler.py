@@ -624,6 +624,7 @@ class Scheduler:
             context=outcomes.Context(
                 max_attempts=self.book.settings.max_attempts,
                 other_pairs=len(self.usable) > 1,
+                privacy_max_age=self.options.privacy_max_age,
             ),
         )
         cls, error = decision.classification, decision.error

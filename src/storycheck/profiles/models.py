@@ -45,9 +45,12 @@ class Profile(Base):
     total_detections: Mapped[int] = mapped_column(Integer, default=0)
     last_checked: Mapped[datetime | None] = mapped_column(index=True)
     last_detected: Mapped[datetime | None]
-    # Cached Instagram identity: resolved once, never looked up again.
+    # Cached Instagram identity: looked up once; privacy looked up again when it grows old.
     ig_user_id: Mapped[str | None] = mapped_column(String(64))
     is_private: Mapped[bool | None] = mapped_column(Boolean)
+    # When ig_user_id/is_private were last looked up: an absent reel proves "no story" only
+    # while the "public" it relies on is fresh (EngineOptions.privacy_max_age).
+    identity_checked_at: Mapped[datetime | None] = mapped_column()
     # Set when Instagram answered "no such user"; such profiles fail fast in later batches.
     not_found: Mapped[bool] = mapped_column(Boolean, default=False)
     # When a second pair confirmed "no such user"; re-checked after `not_found_recheck_days`.
