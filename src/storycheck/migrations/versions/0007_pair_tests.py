@@ -41,11 +41,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # The encrypted account ids cannot be decrypted here (no key): they are dropped, and a
-    # session sends no ds_user_id cookie until it is pasted again.
-    with op.batch_alter_table("sessions", schema=None) as batch_op:
-        batch_op.drop_column("ds_user_id_encrypted")
-    with op.batch_alter_table("proxies", schema=None) as batch_op:
-        batch_op.drop_column("last_test_steps")
-        batch_op.drop_column("last_test_summary")
-        batch_op.drop_column("last_test_ok")
-        batch_op.drop_column("last_tested_at")
+    # session sends no ds_user_id cookie until it is pasted again. Plain DROP COLUMN (SQLite
+    # >= 3.35), never a batch copy: recreating `proxies` with foreign keys on would cascade
+    # the DROP TABLE into every session, usage and error-log row.
+    op.drop_column("sessions", "ds_user_id_encrypted")
+    for column in ("last_test_steps", "last_test_summary", "last_test_ok", "last_tested_at"):
+        op.drop_column("proxies", column)
