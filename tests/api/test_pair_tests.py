@@ -1,7 +1,8 @@
 """Pair tests over real HTTP: the API sends one lookup through real local proxies to the
 simulator and reports each step with the engine's classification.
 
-The app runs without the engine here (the test's lookup is paced from the usage ledger);
+The app runs without the engine here (the test's lookup is paced from the usage ledger), on
+SQLite and PostgreSQL;
 `test_pair_tests_engine.py` covers the in-process engine's pacer.
 """
 
@@ -56,10 +57,10 @@ def fleet() -> Iterator[ProxyFleet]:
 
 
 @pytest.fixture
-def app(sqlite_url: str, sim: SimulatorServer):  # type: ignore[no-untyped-def]
+def app(database_url: str, sim: SimulatorServer):  # type: ignore[no-untyped-def]
     application = create_app(
         Config(
-            database_url=sqlite_url,
+            database_url=database_url,
             instagram_url=sim.base_url,
             engine_enabled=False,
             secret_key=TEST_SECRET_KEY,

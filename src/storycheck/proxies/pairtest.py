@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -322,6 +323,8 @@ async def _connect(host: str, port: int, timeout: float) -> tuple[int | None, st
         return None, f"no connection within {timeout:g} s"
     except ConnectionRefusedError:
         return _ms(started), f"connection refused by {host}:{port}"
+    except socket.gaierror:
+        return _ms(started), f"host name {host} not found"
     except OSError as exc:
         return _ms(started), f"{type(exc).__name__}: {exc.strerror or exc}"
     writer.close()

@@ -62,7 +62,7 @@ function TestReport({ report, onClose }) {
           <div className="row">
             <strong data-testid="proxy-test-summary">{report.summary}</strong>
             <span className="muted small">
-              looked up @{report.username} at {formatDateTime(report.tested_at)}
+              test of @{report.username}, {formatDateTime(report.tested_at)}
             </span>
             <button type="button" onClick={onClose} aria-label={`Hide the test report of ${report.proxy}`}>
               Hide
