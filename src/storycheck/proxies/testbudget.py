@@ -11,10 +11,11 @@
   learned limit, and its last request (`last_used`, `last_tested_at`) for the gap.
 
 Both book the lookup in the ledger (+1 in the current minute), so an engine that starts later,
-or a worker that takes the pair over, counts it as sent. Known limit: in distributed mode the
-worker holding the pair learns of a test only when the pair is handed over (the ledger is read
-then), so a test in the very minute that worker spends the window's last request can be one
-request over that window's budget.
+or a worker that takes the pair over, counts it as sent. Known limit: an engine in another
+process (a `storycheck worker` holding the pair, or an in-process `storycheck check` on the same
+SQLite file) reads the ledger only when it starts or takes the pair over, so a test in the very
+minute that engine spends the window's last request can be one request over that window's
+budget.
 
 A test waits up to `WAIT_SECONDS` for its slot (a request in flight, the gap); a budget that
 frees later refuses the test with the time it frees (`Grant.retry_at`).
