@@ -54,7 +54,9 @@ def test_proxies_test_all_in_process_then_list_and_doctor(
     heads = [line for line in lines if not line.startswith(" ")]
     assert len(heads) == PAIRS + 1
     account = ds_user_id_of(sim.session_ids[0])
-    assert heads[0].startswith("ok   http://127.0.0.1:") and f"ok — logged in as {account}" in heads[0]
+    assert (
+        heads[0].startswith("ok   http://127.0.0.1:") and f"ok — logged in as {account}" in heads[0]
+    )
     assert heads[1].startswith("FAIL ") and "session logged out" in heads[1]
     assert heads[-1].startswith("FAIL ") and "proxy unreachable" in heads[-1]
     assert dead_id in heads[-1]
@@ -84,11 +86,17 @@ def test_proxies_test_all_in_process_then_list_and_doctor(
     assert usage.returncode == 2 and "or pass --all" in usage.stderr
     unknown = run_cli("proxies", "test", "zzzz-none", env=env)
     assert unknown.returncode == 1
-    assert unknown.stderr.strip() == "Error: No pair matches 'zzzz-none' (see `storycheck proxies list`)"
+    assert (
+        unknown.stderr.strip()
+        == "Error: No pair matches 'zzzz-none' (see `storycheck proxies list`)"
+    )
 
 
 def test_proxies_test_through_a_running_server(
-    run_cli: Run, world: World, local_database: Path, start_server  # type: ignore[no-untyped-def]
+    run_cli: Run,
+    world: World,
+    local_database: Path,
+    start_server,  # type: ignore[no-untyped-def]
 ) -> None:
     sim = world.sim
     sim.call(lambda: sim.state.set_profile_kind("rockstar", "poster"))
@@ -100,8 +108,15 @@ def test_proxies_test_through_a_running_server(
     env = cli_env(local_database, sim.base_url)
 
     result = run_cli(
-        "proxies", "test", "--all", "--username", "rockstar", "--server", server.base_url,
-        env=env, timeout=120,
+        "proxies",
+        "test",
+        "--all",
+        "--username",
+        "rockstar",
+        "--server",
+        server.base_url,
+        env=env,
+        timeout=120,
     )
 
     assert result.returncode == 0, result.stdout + result.stderr

@@ -14,7 +14,7 @@ from storycheck.web.context import services
 from storycheck.web.http import json_body, no_content, ok
 
 if TYPE_CHECKING:
-    from storycheck.proxies.pairtest import PairTestReport
+    from storycheck.proxies.testreport import PairTestReport
 
 bp = Blueprint("proxies", __name__, url_prefix="/api/proxies")
 
