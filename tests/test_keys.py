@@ -137,3 +137,73 @@ def test_postgresql_keys_live_in_the_user_config_folder(monkeypatch, tmp_path: P
     assert explicit.path == tmp_path / "k"
     assert os.fspath(explicit.describe()).endswith("k")
 
+
+
+def _file_bytes(sqlite_url: str) -> bytes:
+    path = Path(sqlite_url.removeprefix("sqlite:///"))
+    return b"".join(
+        Path(str(path) + suffix).read_bytes()
+        for suffix in ("", "-wal")
+        if Path(str(path) + suffix).exists()
+    )
+
+
+def test_the_account_id_is_stored_encrypted_never_in_clear(sqlite_url: str) -> None:
+    config = _config(sqlite_url, secret_key="account-id-key")
+    app = create_app(config, start_background=False)
+    try:
+        response = app.test_client().post(
+            "/api/proxies",
+            json={"ip": "127.0.0.1", "port": 8081,
+                  "session": f"sessionid={SESSION}; ds_user_id=60606060606; csrftoken=c0ffee99"},
+        )
+        assert response.status_code == 201
+        assert "ds_user_id" in response.json["sessions"][0]["cookies"]  # shown by name only
+        assert "60606060606" not in response.get_data(as_text=True)
+        db = app.extensions["storycheck"].db
+        with db.read() as session:
+            row = session.scalar(select(IgSession))
+            assert row is not None and row.ds_user_id_clear is None
+            sealed = row.ds_user_id_encrypted
+        db.checkpoint()
+    finally:
+        shutdown(app)
+    assert sealed and SecretBox("account-id-key").decrypt(sealed) == "60606060606"  # control
+    assert b"60606060606" not in _file_bytes(sqlite_url)
+
+
+def test_an_upgrade_seals_clear_account_ids_at_the_next_start(sqlite_url: str) -> None:
+    from alembic import command
+
+    from storycheck.engine.pairs import build_identity
+    from storycheck.engine.pairstore import PairStore
+    from storycheck.keys import seal_clear_values
+    from storycheck.migrate import alembic_config
+
+    config = _config(sqlite_url, secret_key="seal-key")
+    _add_pair(config)
+    # Back to the schema before 0007, with the account id in clear as it was stored then.
+    db = Database(sqlite_url)
+    cfg = alembic_config(sqlite_url)
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0006")
+        conn.exec_driver_sql("UPDATE sessions SET ds_user_id = '77788899900'")
+    db.dispose()
+    assert b"77788899900" in _file_bytes(sqlite_url)  # positive control of the scan
+
+    app = create_app(config, start_background=False)  # migrates, then seals
+    try:
+        db = app.extensions["storycheck"].db
+        with db.read() as session:
+            row = session.scalar(select(IgSession))
+            assert row is not None and row.ds_user_id_clear is None
+        box = SecretBox("seal-key")
+        assert box.decrypt(row.ds_user_id_encrypted or "") == "77788899900"
+        # The engine sends it as the ds_user_id cookie, decrypted.
+        identity, problem = build_identity(PairStore(db).load_pairs()[0], box)
+        assert problem is None and identity is not None and identity.ds_user_id == "77788899900"
+        assert seal_clear_values(db, box) == 0  # idempotent: nothing left to seal
+    finally:
+        shutdown(app)
+    assert b"77788899900" not in _file_bytes(sqlite_url)

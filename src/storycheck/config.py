@@ -46,6 +46,8 @@ class Config:
     # Largest accepted request body (imports are the big ones): 32 MiB.
     max_content_length: int = 32 * 1024 * 1024
     static_folder: str | None = None
+    # The well-known account a pair test looks up (POST /api/proxies/{id}/test).
+    pair_test_username: str = "instagram"
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -74,6 +76,8 @@ class Config:
                 _env("STORYCHECK_MAX_BODY_BYTES", str(cls.max_content_length)) or 0
             ),
             static_folder=_env("STORYCHECK_STATIC_DIR"),
+            pair_test_username=_env("STORYCHECK_PAIR_TEST_USERNAME", cls.pair_test_username)
+            or cls.pair_test_username,
         )
 
     @property

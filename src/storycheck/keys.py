@@ -9,6 +9,10 @@ starting from another folder cannot silently make a second key.
 At start, when the database holds encrypted values, the key must decrypt them; otherwise the
 process refuses to start with a message naming where it looked. A missing key file is created
 only for a database that holds no secret yet.
+
+A start also seals what older versions stored in clear (`seal_clear_values`: the session's
+account id, `sessions.ds_user_id`, before migration 0007). A migration cannot do it: it has
+no key. Sealing is idempotent and costs one small query when nothing is left to seal.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from sqlalchemy import Table, select, update
 from sqlalchemy.engine import make_url
@@ -26,6 +31,7 @@ from storycheck.config import Config
 from storycheck.crypto import KEY_FILE_NAME, SecretBox, SecretKeyError
 from storycheck.db import Database
 from storycheck.models import Base
+from storycheck.proxies.models import IgSession
 
 
 class KeyMismatch(RuntimeError):
@@ -117,7 +123,48 @@ def open_secret_box(config: Config, db: Database, *, create: bool = True) -> Sec
             f"The secrets in the database cannot be decrypted with {source.describe()}. Set "
             "STORYCHECK_SECRET_KEY or STORYCHECK_KEY_FILE to the key they were encrypted with."
         )
+    if create:
+        seal_clear_values(db, box)
     return box
+
+
+def seal_clear_values(db: Database, box: SecretBox) -> int:
+    """Encrypt the account ids older versions stored in clear; return how many were sealed.
+
+    Each `sessions.ds_user_id` still set moves, encrypted, into `ds_user_id_encrypted` (an
+    encrypted value already there wins) and the clear column is emptied, in one transaction.
+    On SQLite the freed bytes are overwritten (`secure_delete`) and the write-ahead log is
+    folded back, so the clear values leave the file too; PostgreSQL drops the old row
+    versions at its next (auto)vacuum.
+    """
+    table = cast(Table, IgSession.__table__)
+    clear = table.c.ds_user_id
+    with db.engine.connect() as conn:
+        if conn.execute(select(table.c.id).where(clear.is_not(None)).limit(1)).first() is None:
+            return 0
+    count = 0
+    with db.write() as session:
+        conn = session.connection()
+        if db.is_sqlite:
+            conn.exec_driver_sql("PRAGMA secure_delete = ON")
+        try:
+            rows = conn.execute(
+                select(table.c.id, clear, table.c.ds_user_id_encrypted).where(clear.is_not(None))
+            ).all()
+            for row_id, value, sealed in rows:
+                if sealed is None and value.strip():
+                    sealed = box.encrypt(value.strip())
+                conn.execute(
+                    update(table)
+                    .where(table.c.id == row_id)
+                    .values(ds_user_id_encrypted=sealed, ds_user_id=None)
+                )
+                count += 1
+        finally:
+            if db.is_sqlite:
+                conn.exec_driver_sql("PRAGMA secure_delete = OFF")
+    db.checkpoint()
+    return count
 
 
 def _read(path: Path) -> bytes:

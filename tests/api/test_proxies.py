@@ -42,6 +42,8 @@ PROXY_FIELDS = {
     "last_success",
     "last_error",
     "user_agent",
+    "test_state",
+    "last_test",
     "sessions",
     "created_at",
     "updated_at",
@@ -80,7 +82,7 @@ def _create(client, **overrides) -> dict:  # type: ignore[no-untyped-def]
 # ---------------------------------------------------------------------------------- create
 
 
-def test_create_stores_secrets_encrypted_and_masks_them(client, db):  # type: ignore[no-untyped-def]
+def test_create_stores_secrets_encrypted_and_masks_them(client, db, services):  # type: ignore[no-untyped-def]
     body = _create(client)
 
     assert set(body) == PROXY_FIELDS
@@ -91,6 +93,7 @@ def test_create_stores_secrets_encrypted_and_masks_them(client, db):  # type: ig
         "proxyuser",
     )
     assert (body["status"], body["is_active"], body["health"]) == ("active", True, "ready")
+    assert (body["test_state"], body["last_test"]) == ("untested", None)
     assert body["password"] == "…"
     assert body["url"] == "http://proxyuser:…@127.0.10.1:8080"
     assert len(body["sessions"]) == 1
@@ -102,7 +105,9 @@ def test_create_stores_secrets_encrypted_and_masks_them(client, db):  # type: ig
         assert proxy is not None and ig is not None
         assert PASSWORD not in (proxy.password_encrypted or "")
         assert COOKIE not in ig.session_encrypted
-        assert ig.ds_user_id == "58210394"
+        # The account id is a secret too: encrypted, the clear column stays empty.
+        assert ig.ds_user_id_clear is None and "58210394" not in (ig.ds_user_id_encrypted or "")
+        assert services.secrets.decrypt(ig.ds_user_id_encrypted) == "58210394"
 
 
 def test_create_from_a_url(client):  # type: ignore[no-untyped-def]
@@ -516,7 +521,9 @@ def _stored(db, proxy_id: str, services) -> dict:  # type: ignore[no-untyped-def
             "csrftoken": secrets.decrypt(row.csrftoken_encrypted)
             if row.csrftoken_encrypted
             else None,
-            "ds_user_id": row.ds_user_id,
+            "ds_user_id": secrets.decrypt(row.ds_user_id_encrypted)
+            if row.ds_user_id_encrypted
+            else None,
             **(json.loads(secrets.decrypt(row.cookies_encrypted)) if row.cookies_encrypted else {}),
         }
 

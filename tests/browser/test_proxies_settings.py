@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -77,8 +78,10 @@ def test_add_a_proxy_pair_and_see_it_ready(page: Page, live: Stack) -> None:
     except AssertionError as exc:
         raise AssertionError(f"deleted on the server, still on screen; calls: {calls}") from exc
     expect(rows).to_have_count(len(live.proxy_urls))
+    count = len(live.proxy_urls)
+    # (Other tests of the shared stack may have tested the pairs, or not.)
     expect(page.get_by_test_id("proxy-summary")).to_have_text(
-        f"{len(live.proxy_urls)} pairs, {len(live.proxy_urls)} ready"
+        re.compile(rf"^{count} pairs, {count} ready(, \d+ untested)?$")
     )
 
 

@@ -9,7 +9,8 @@ and a proxy that does not exist. Then none of the secrets may appear in
   CSV, dashboard, settings, profiles, a slice of the event stream, import reports);
 * the server's stdout/stderr;
 * the `batch_logs` and `proxy_error_logs` tables;
-* the raw bytes of the database file (and its WAL): secrets are stored encrypted.
+* the raw bytes of the database file (and its WAL): secrets — the sessions' account ids
+  (`ds_user_id`) included — are stored encrypted.
 
 Positive controls make sure the scan could see them: the encrypted columns decrypt to the
 secrets with the server's key. Assertion messages never show a secret (they name the place).
@@ -32,6 +33,7 @@ from tests.robustness.conftest import SERVER_SECRET_KEY, Api, free_port, usernam
 
 PROFILES = 150
 PROXY_USER = "proxyuser"
+ACCOUNT_ID = "62718281828"  # a ds_user_id cookie pasted with one session
 
 
 def secret_forms(value: str) -> set[bytes]:
@@ -67,6 +69,10 @@ def test_secrets_never_appear_in_answers_logs_or_database_bytes(
         forms |= secret_forms(value)
     for user_password in (password, wrong_password):
         forms.add(base64.b64encode(f"{PROXY_USER}:{user_password}".encode()))
+    # The sessions' account ids (the head of each cookie, and a ds_user_id cookie of its own)
+    # are stored encrypted too.
+    account_ids = {cookie.split("%3A")[0] for cookie in cookies} | {ACCOUNT_ID}
+    forms |= {account.encode() for account in account_ids}
 
     sim = make_simulator(
         session_ids=tuple(cookies[:6]),
@@ -106,7 +112,7 @@ def test_secrets_never_appear_in_answers_logs_or_database_bytes(
     api.ok(
         "PUT",
         f"/api/proxies/{proxy_ids[6]}/session",
-        json={"session": f"sessionid={replacement_cookie}; csrftoken=abc"},
+        json={"session": f"sessionid={replacement_cookie}; csrftoken=abc; ds_user_id={ACCOUNT_ID}"},
     )
 
     niche_id = api.create_niche("secrets")
@@ -205,10 +211,17 @@ def test_secrets_never_appear_in_answers_logs_or_database_bytes(
                 "SELECT password_encrypted FROM proxies WHERE password_encrypted IS NOT NULL"
             )
         }
+        stored_accounts = {
+            box.decrypt(token)
+            for (token,) in connection.execute(
+                "SELECT ds_user_id_encrypted FROM sessions WHERE ds_user_id_encrypted IS NOT NULL"
+            )
+        }
     finally:
         connection.close()
     # (Compared into booleans first: a failing assert must not print the secrets.)
-    stored = {cookies[0], cookies[1], cookies[7]} <= stored_cookies and {
+    accounts = {cookie.split("%3A")[0] for cookie in (cookies[0], cookies[1], cookies[7])}
+    stored = accounts <= stored_accounts and {cookies[0], cookies[1], cookies[7]} <= stored_cookies and {
         password,
         wrong_password,
     } <= stored_passwords

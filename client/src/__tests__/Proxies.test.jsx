@@ -170,4 +170,75 @@ describe('Proxies', () => {
     fireEvent.change(screen.getByTestId('proxy-field-session'), { target: { value: noSession } })
     expect(screen.getByText('No Instagram sessionid cookie found')).toBeInTheDocument()
   })
+  const report = (id, summary, statuses, overrides = {}) => ({
+    proxy_id: id,
+    proxy: 'http://127.0.0.2:8080',
+    username: 'instagram',
+    tested_at: '2025-01-01T10:00:00+00:00',
+    result: statuses.every((s) => s === 'ok') ? 'ok' : 'failed',
+    ok: statuses.every((s) => s === 'ok'),
+    summary,
+    steps: ['proxy', 'instagram', 'session', 'limits'].map((name, i) => ({
+      name,
+      title: { proxy: 'Proxy reachable', instagram: 'Instagram answered', session: 'Session logged in', limits: 'Limit state' }[name],
+      status: statuses[i],
+      detail: `${name} detail`,
+    })),
+    ...overrides,
+  })
+
+  it('shows untested pairs until a test proves them, and the steps of a test', async () => {
+    const { calls } = await renderPage([proxy('p1', { test_state: 'untested', last_test: null })], {
+      'POST /proxies/p1/test': report('p1', 'session logged out', ['ok', 'ok', 'failed', 'skipped']),
+    })
+    const row = screen.getByTestId('proxy-row')
+    expect(row.dataset.testState).toBe('untested')
+    expect(within(row).getByTestId('proxy-test-state')).toHaveTextContent('untested')
+    expect(screen.getByTestId('proxy-summary')).toHaveTextContent('1 pair, 1 ready, 1 untested')
+    await act(async () => {
+      fireEvent.click(screen.getByTestId('proxy-test'))
+    })
+    expect(calls.find((c) => c.method === 'POST').path).toBe('/proxies/p1/test')
+    expect(screen.getByTestId('proxy-row').dataset.testState).toBe('failed')
+    expect(screen.getByTestId('proxy-test-state')).toHaveTextContent('session logged out')
+    expect(screen.getByTestId('proxy-test-summary')).toHaveTextContent('session logged out')
+    const steps = screen.getAllByTestId('proxy-test-step')
+    expect(steps.map((s) => s.dataset.status)).toEqual(['ok', 'ok', 'failed', 'skipped'])
+    expect(steps[2]).toHaveTextContent('failed Session logged in: session detail')
+    expect(steps[3]).toHaveTextContent('not tried Limit state')
+    fireEvent.click(screen.getByRole('button', { name: /Hide the test report/ }))
+    expect(screen.queryByTestId('proxy-test-report')).toBeNull()
+  })
+
+  it('tests every pair with Test all, and a budget refusal changes no state', async () => {
+    const { calls } = await renderPage(
+      [
+        proxy('p1', { test_state: 'untested' }),
+        proxy('p22', {
+          ip: '127.0.0.3',
+          test_state: 'ok',
+          last_test: { ok: true, summary: 'ok — logged in as 1', tested_at: '2025-01-01T09:00:00+00:00' },
+        }),
+      ],
+      {
+        'POST /proxies/test': [
+          report('p1', 'ok — logged in as 1234567', ['ok', 'ok', 'ok', 'ok']),
+          report('p22', "not sent: the pair's budget allows its next lookup at 10:20:00", ['ok', 'skipped', 'skipped', 'skipped'], {
+            result: 'not_sent',
+          }),
+        ],
+      },
+    )
+    await act(async () => {
+      fireEvent.click(screen.getByTestId('proxy-test-all'))
+    })
+    expect(calls.find((c) => c.method === 'POST').body).toEqual({})
+    const chips = screen.getAllByTestId('proxy-test-state')
+    expect(chips[0]).toHaveTextContent('ok — logged in as 1234567')
+    expect(chips[1]).toHaveTextContent('ok — logged in as 1')
+    // Only the pairs that did not pass open their steps.
+    expect(screen.getAllByTestId('proxy-test-report').map((r) => r.dataset.result)).toEqual(['not_sent'])
+    expect(screen.getByTestId('proxy-summary')).toHaveTextContent('2 pairs, 2 ready')
+    expect(screen.getByTestId('proxy-summary')).not.toHaveTextContent('untested')
+  })
 })

@@ -255,6 +255,11 @@ export const proxies = {
   setUserAgent: (id, userAgent) => put(`/proxies/${enc(id)}/user-agent`, { user_agent: userAgent || null }),
   delete: (id) => del(`/proxies/${enc(id)}`),
   errorLogs: (id, params) => get(`/proxies/${enc(id)}/error-logs`, params),
+  /** One lookup through the pair, reported per step (POST /proxies/{id}/test). */
+  test: (id) => post(`/proxies/${enc(id)}/test`),
+  /** "Test all": every switched-on pair, or `ids`; resolves to the list of reports. */
+  testAll: (ids) => post('/proxies/test', ids ? { ids } : {}),
+  lastTest: (id) => get(`/proxies/${enc(id)}/test`),
 }
 
 export const dashboard = {

@@ -14,11 +14,24 @@ function upsert(list, proxy) {
   return sortProxies(found ? list.map((p) => (p.id === proxy.id ? { ...p, ...proxy } : p)) : [...list, proxy])
 }
 
+/** The pair as a stored test leaves it (a test that was not sent changes nothing). */
+function withTest(proxy, report) {
+  if (!report || report.result === 'not_sent') return proxy
+  return {
+    ...proxy,
+    test_state: report.ok ? 'ok' : 'failed',
+    last_test: { tested_at: report.tested_at, ok: report.ok, summary: report.summary },
+  }
+}
+
 export const useProxyStore = create((set, get) => ({
   proxies: [],
   deletedIds: [],
   loading: false,
   loaded: false,
+  testing: {}, // proxy id → true while its test runs
+  testingAll: false,
+  reports: {}, // proxy id → the report of its last test on this page (with the steps)
 
   async fetchProxies({ quiet = false } = {}) {
     if (!quiet) set({ loading: true })
@@ -87,6 +100,71 @@ export const useProxyStore = create((set, get) => ({
       showError(err)
       return false
     }
+  },
+
+  /** Stores test results on their pairs; `shown` reports open under their pair (steps). */
+  applyReports(list, shown = list) {
+    const reports = { ...get().reports }
+    const byId = {}
+    list.forEach((report) => {
+      byId[report.proxy_id] = report
+      delete reports[report.proxy_id]
+    })
+    shown.forEach((report) => {
+      reports[report.proxy_id] = report
+    })
+    set({ reports, proxies: get().proxies.map((p) => withTest(p, byId[p.id])) })
+  },
+
+  /** Tests one pair; resolves to its report (null when the request failed). */
+  async testPair(id) {
+    set({ testing: { ...get().testing, [id]: true } })
+    try {
+      const report = await proxiesApi.test(id)
+      get().applyReports([report])
+      notify(`${report.proxy}: ${report.summary}`)
+      return report
+    } catch (err) {
+      showError(err)
+      return null
+    } finally {
+      const { [id]: _done, ...rest } = get().testing
+      set({ testing: rest })
+    }
+  },
+
+  /** "Test all": every switched-on pair, a few at once on the server. */
+  async testAll() {
+    set({ testingAll: true })
+    try {
+      const list = await proxiesApi.testAll()
+      const reports = Array.isArray(list) ? list : []
+      // The pairs that work say so in their chip; the others open their steps.
+      get().applyReports(
+        reports,
+        reports.filter((r) => !r.ok),
+      )
+      const ok = reports.filter((r) => r.ok).length
+      const notSent = reports.filter((r) => r.result === 'not_sent').length
+      const failed = reports.length - ok - notSent
+      notify(
+        reports.length
+          ? `Tested ${reports.length} pair${reports.length === 1 ? '' : 's'}: ${ok} ok, ${failed} failed` +
+              (notSent ? `, ${notSent} not sent (budget)` : '')
+          : 'No switched-on pair to test',
+      )
+      return reports
+    } catch (err) {
+      showError(err)
+      return null
+    } finally {
+      set({ testingAll: false })
+    }
+  },
+
+  dismissReport(id) {
+    const { [id]: _gone, ...rest } = get().reports
+    set({ reports: rest })
   },
 
   async removeProxy(id) {

@@ -1,4 +1,5 @@
-"""The `storycheck` command: serve, check, stories, batches, import, db, keys, simulate, demo, worker.
+"""The `storycheck` command: serve, check, stories, batches, import, proxies, db, keys, simulate,
+demo, worker, doctor, alerts.
 
 Every failure a user can cause prints one line on stderr (`Error: …`) and exits non-zero;
 `-v` adds the traceback of an unexpected failure.
@@ -85,6 +86,7 @@ COMMANDS = {
     "worker": "storycheck.distributed.worker:worker",
     "doctor": "storycheck.cli.doctor:doctor",
     "alerts": "storycheck.alerts.command:alerts",
+    "proxies": "storycheck.cli.proxies:proxies",
 }
 
 

@@ -2,7 +2,8 @@
 
 Prints every `STORYCHECK_*` setting (secrets masked) with where its value came from, then
 checks the database (reachable, migrated), the secret key (found, decrypts the stored secrets),
-the broker (when set), a server on the same SQLite file, and the pairs (health, last error).
+the broker (when set), a server on the same SQLite file, and the pairs (health, last error,
+whether each has been tested and its last result).
 Exits 1 when a check fails, so scripts can use it.
 """
 
@@ -34,6 +35,7 @@ ENV_NAMES = {
     "reconcile_interval": "STORYCHECK_RECONCILE_INTERVAL",
     "max_content_length": "STORYCHECK_MAX_BODY_BYTES",
     "static_folder": "STORYCHECK_STATIC_DIR",
+    "pair_test_username": "STORYCHECK_PAIR_TEST_USERNAME",
 }
 
 
@@ -158,6 +160,9 @@ def _server(config: Config, report: Report) -> None:
     report.line("server on this database", f"{found.kind} pid {found.pid} at {found.url}" if found else "none found")
 
 
+PAIRS_SHOWN = 50  # pair lines printed; the counts cover every pair
+
+
 def _pairs(db: Any, report: Report) -> None:
     from sqlalchemy import select
 
@@ -167,7 +172,8 @@ def _pairs(db: Any, report: Report) -> None:
     with db.read() as session:
         rows = session.execute(
             select(Proxy.scheme, Proxy.ip, Proxy.port, Proxy.health, Proxy.is_active,
-                   Proxy.last_error)
+                   Proxy.last_error, Proxy.last_tested_at, Proxy.last_test_ok,
+                   Proxy.last_test_summary).order_by(Proxy.created_at, Proxy.id)
         ).all()
     if not rows:
         report.check("pairs", False, "none: add a proxy + session pair (README, 'Adding a pair')")
@@ -176,10 +182,28 @@ def _pairs(db: Any, report: Report) -> None:
     usable = health.get("ready", 0) + health.get("cooling", 0)
     summary = ", ".join(f"{count} {state}" for state, count in sorted(health.items()))
     report.check("pairs", usable > 0, f"{len(rows)} ({summary})")
-    for row in rows:
-        if row.health not in ("ready",) or not row.is_active:
-            error = f" — {row.last_error[:80]}" if row.last_error else ""
-            report.line(f"{row.scheme}://{row.ip}:{row.port}", f"{row.health}{error}")
+    tests = Counter(_test_state(r) for r in rows)
+    report.line("pair tests", ", ".join(f"{tests[s]} {s}" for s in ("ok", "failed", "untested"))
+                + ("  (`storycheck proxies test --all`)" if tests["untested"] else ""))
+    for row in rows[:PAIRS_SHOWN]:
+        state = "disabled" if not row.is_active else row.health
+        error = f" — {row.last_error[:80]}" if row.last_error and state != "ready" else ""
+        report.line(f"{row.scheme}://{row.ip}:{row.port}", f"{state}{error}; {_tested(row)}")
+    if len(rows) > PAIRS_SHOWN:
+        report.line("", f"… and {len(rows) - PAIRS_SHOWN} more (`storycheck proxies list`)")
+
+
+def _test_state(row: Any) -> str:
+    if row.last_tested_at is None:
+        return "untested"
+    return "ok" if row.last_test_ok else "failed"
+
+
+def _tested(row: Any) -> str:
+    """Whether the pair has been tested, and its last result."""
+    if row.last_tested_at is None:
+        return "untested"
+    return f"tested {row.last_tested_at:%Y-%m-%d %H:%M} UTC: {row.last_test_summary}"
 
 
 @click.command()

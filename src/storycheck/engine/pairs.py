@@ -54,7 +54,7 @@ def identity_fields(row: PairRow) -> tuple[object, ...]:
         row.session_id,
         row.session_encrypted,
         row.csrftoken_encrypted,
-        row.ds_user_id,
+        row.ds_user_id_encrypted,
         row.cookies_encrypted,
         row.www_claim_encrypted,
         row.user_agent,
@@ -77,6 +77,7 @@ def build_identity(row: PairRow, secrets: SecretBox) -> tuple[PairIdentity | Non
         password = secrets.decrypt(row.password_encrypted) if row.password_encrypted else None
         cookies = _cookies(secrets.decrypt(row.cookies_encrypted)) if row.cookies_encrypted else ()
         claim = secrets.decrypt(row.www_claim_encrypted) if row.www_claim_encrypted else None
+        account = secrets.decrypt(row.ds_user_id_encrypted) if row.ds_user_id_encrypted else None
     except SecretKeyError:
         return None, "stored secrets cannot be decrypted with the configured key"
     url = proxy_url(row.scheme or "http", _host(row.ip), row.port, row.username, password)
@@ -88,7 +89,7 @@ def build_identity(row: PairRow, secrets: SecretBox) -> tuple[PairIdentity | Non
             proxy_url=url,
             sessionid=sessionid,
             csrftoken=csrftoken,
-            ds_user_id=row.ds_user_id,
+            ds_user_id=account,
             cookies=cookies,
             www_claim=claim,
             user_agent=row.user_agent or None,

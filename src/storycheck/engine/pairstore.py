@@ -8,7 +8,7 @@ last saw, so a change made through the API wins), the learned hourly limit, sess
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, delete, func, select, update
@@ -231,8 +231,8 @@ class PairStore(Store):
 
     # ------------------------------------------------------------------ reads
 
-    def load_pairs(self) -> list[PairRow]:
-        """Every proxy with its session (if any)."""
+    def load_pairs(self, only: Collection[str] | None = None) -> list[PairRow]:
+        """Every proxy with its session (if any); just the proxies `only` names when given."""
         query = select(
             PROXIES.c.id,
             PROXIES.c.scheme,
@@ -252,12 +252,14 @@ class PairStore(Store):
             SESSIONS.c.id.label("session_id"),
             SESSIONS.c.session_encrypted,
             SESSIONS.c.csrftoken_encrypted,
-            SESSIONS.c.ds_user_id,
+            SESSIONS.c.ds_user_id_encrypted,
             SESSIONS.c.status.label("session_status"),
             SESSIONS.c.cookies_encrypted,
             SESSIONS.c.www_claim_encrypted,
             PROXIES.c.user_agent,
         ).select_from(PROXIES.outerjoin(SESSIONS, SESSIONS.c.proxy_id == PROXIES.c.id))
+        if only is not None:
+            query = query.where(PROXIES.c.id.in_(list(only)))
         with self.db.read() as session:
             rows = session.connection().execute(query).all()
         return [
@@ -279,7 +281,7 @@ class PairStore(Store):
                 session_id=r.session_id,
                 session_encrypted=r.session_encrypted,
                 csrftoken_encrypted=r.csrftoken_encrypted,
-                ds_user_id=r.ds_user_id,
+                ds_user_id_encrypted=r.ds_user_id_encrypted,
                 session_status=r.session_status,
                 learned_hourly_limit=r.learned_hourly_limit,
                 cookies_encrypted=r.cookies_encrypted,

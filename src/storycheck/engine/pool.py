@@ -27,9 +27,10 @@ from collections.abc import Callable, Iterable
 from storycheck.config import Config
 from storycheck.crypto import SecretBox
 from storycheck.db import Database
+from storycheck.engine import lending
 from storycheck.engine.checker import Checker, InstagramChecker
 from storycheck.engine.options import EngineOptions
-from storycheck.engine.pacing import Pacer
+from storycheck.engine.pacing import Kind, Pacer
 from storycheck.engine.recorder import Recorder
 from storycheck.engine.scheduler import Completer, Scheduler
 from storycheck.proxies.identity import rotation_saver
@@ -189,6 +190,38 @@ class WorkerPool:
         except RuntimeError:  # the loop closed meanwhile
             return set()
         return answer.result(timeout=timeout)
+
+    # ------------------------------------------------------------------ loans (pair tests)
+
+    def lend_pair(
+        self, proxy_id: str, kind: Kind, *, wait: float
+    ) -> concurrent.futures.Future[lending.LoanAnswer]:
+        """Take one `kind` slot of the pair's pacing budget for a request outside the batches,
+        waiting up to `wait` seconds for it (see `engine.lending`); any thread.
+
+        A granted loan must be ended with `return_pair`. Raises RuntimeError when the engine
+        does not run.
+        """
+        loop = self._loop
+        if not self.is_running or loop is None or loop.is_closed():
+            raise RuntimeError("the check engine does not run")
+        scheduler = self.scheduler
+        return asyncio.run_coroutine_threadsafe(
+            lending.lend(scheduler, proxy_id, kind, wait=wait, clock=scheduler.clock), loop
+        )
+
+    def return_pair(self, proxy_id: str, kind: Kind, *, sent: bool) -> None:
+        """End a loan of `lend_pair`: the request counts in the pair's window from now."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        scheduler = self.scheduler
+
+        def give_back() -> None:
+            lending.give_back(scheduler, proxy_id, kind, scheduler.clock(), sent=sent)
+
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(give_back)
 
     def request_stats(self, batch_id: str) -> tuple[int, int]:
         """(requests started, requests in flight) of one batch; for tests and the dashboard."""

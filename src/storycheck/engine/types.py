@@ -167,7 +167,7 @@ class PairRow:
     session_id: str | None
     session_encrypted: str | None
     csrftoken_encrypted: str | None
-    ds_user_id: str | None
+    ds_user_id_encrypted: str | None
     session_status: str | None
     learned_hourly_limit: int | None = None
     cookies_encrypted: str | None = None  # engine-client: the browser's other cookies

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Blueprint, Response, request
 
 from storycheck.errors import ValidationError
 from storycheck.proxies import service
 from storycheck.proxies.sessions import clean_user_agent
+from storycheck.proxies.teststate import pair_test_state, stored_report
 from storycheck.web.context import services
 from storycheck.web.http import json_body, no_content, ok
+
+if TYPE_CHECKING:
+    from storycheck.proxies.testreport import PairTestReport
 
 bp = Blueprint("proxies", __name__, url_prefix="/api/proxies")
 
@@ -110,6 +116,61 @@ def delete_proxy(proxy_id: str) -> Response:
     with services().db.write() as session:
         service.delete_proxy(session, proxy_id=proxy_id)
     return no_content()
+
+
+@bp.post("/test")
+def pairs_test() -> Response:
+    """"Test all": test `{ids?, username?}` (default: every switched-on pair), a few at once;
+    the list of reports in the order asked."""
+    data = json_body(required=False)
+    ids = data.get("ids")
+    app = services()
+    if ids is None:
+        with app.db.read() as session:
+            ids = service.active_proxy_ids(session)
+        if not ids:
+            return ok([])
+    elif not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
+        raise ValidationError("ids must be a list of proxy ids", details={"field": "ids"})
+    return ok([report.to_dict() for report in _run_tests(ids, data.get("username"))])
+
+
+@bp.post("/<proxy_id>/test")
+def pair_test(proxy_id: str) -> Response:
+    """Test one pair `{username?}`: one lookup through it, reported step by step."""
+    data = json_body(required=False)
+    return ok(_run_tests([proxy_id], data.get("username"))[0].to_dict())
+
+
+@bp.get("/<proxy_id>/test")
+def last_pair_test(proxy_id: str) -> Response:
+    """The pair's test state and its last result with the steps (null when untested)."""
+    with services().db.read() as session:
+        proxy = service.get_proxy(session, proxy_id=proxy_id)
+        return ok(
+            {
+                "proxy_id": proxy.id,
+                "test_state": pair_test_state(proxy),
+                "last_test": stored_report(proxy),
+            }
+        )
+
+
+def _run_tests(proxy_ids: list[str], username: object) -> list[PairTestReport]:
+    from storycheck.engine.options import EngineOptions
+    from storycheck.proxies.pairtest import clean_username, run_tests  # imports the engine
+
+    app = services()
+    name = clean_username(username, app.config.pair_test_username)
+    return run_tests(
+        db=app.db,
+        secrets=app.secrets,
+        pool=app.pool,
+        base_url=app.config.instagram_url,
+        proxy_ids=proxy_ids,
+        username=name,
+        options=app.pool.options if app.pool else EngineOptions.from_env(extra=app.config.extra),
+    )
 
 
 @bp.get("/<proxy_id>/error-logs")

@@ -24,7 +24,7 @@ def store_cookies(row: IgSession, cookies: SessionCookies, secrets: SecretBox) -
     """Put a pasted session's cookies on its row, encrypted (the digest is the caller's)."""
     row.session_encrypted = secrets.encrypt(cookies.sessionid)
     row.csrftoken_encrypted = secrets.encrypt(cookies.csrftoken) if cookies.csrftoken else None
-    row.ds_user_id = cookies.ds_user_id
+    row.ds_user_id_encrypted = secrets.encrypt(cookies.ds_user_id) if cookies.ds_user_id else None
     row.cookies_encrypted = _encrypt_others(cookies.others, secrets)
 
 
@@ -50,7 +50,9 @@ def save_rotated(db: Database, secrets: SecretBox, session_id: str, state: Rotat
             if taken is None:
                 row.session_encrypted = secrets.encrypt(sessionid)
                 row.session_digest = digest
-                row.ds_user_id = row.ds_user_id or ds_user_id_of(sessionid)
+                account = ds_user_id_of(sessionid)
+                if row.ds_user_id_encrypted is None and account:
+                    row.ds_user_id_encrypted = secrets.encrypt(account)
                 changed = True
         csrftoken = state.cookies.get("csrftoken")
         if csrftoken and csrftoken != _decrypt(secrets, row.csrftoken_encrypted):

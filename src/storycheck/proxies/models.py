@@ -1,6 +1,7 @@
 """Proxy + Instagram session pairs, their health, usage and error log.
 
-Secrets (proxy password, session cookie) are stored encrypted; see `storycheck.crypto`.
+Secrets (proxy password, session cookies, the session's account id) are stored encrypted;
+see `storycheck.crypto`.
 """
 
 from __future__ import annotations
@@ -81,6 +82,12 @@ class Proxy(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     # The browser the pair claims to be; NULL = engine.client.DEFAULT_USER_AGENT.
     user_agent: Mapped[str | None] = mapped_column(String(500))
+    # The pair's last test (proxies/pairtest.py); NULL = untested. Editing the proxy or its
+    # session empties them. `last_test_steps` is the JSON list of the report's steps.
+    last_tested_at: Mapped[datetime | None]
+    last_test_ok: Mapped[bool | None] = mapped_column(Boolean)
+    last_test_summary: Mapped[str | None] = mapped_column(String(300))
+    last_test_steps: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -103,7 +110,12 @@ class IgSession(Base):
     # A keyed hash of the cookie: finds duplicates without decrypting every row.
     session_digest: Mapped[str] = mapped_column(String(64), unique=True)
     csrftoken_encrypted: Mapped[str | None] = mapped_column(Text)
-    ds_user_id: Mapped[str | None] = mapped_column(String(64))
+    # The session's account id (a cookie of its own, and the head of the sessionid), encrypted.
+    ds_user_id_encrypted: Mapped[str | None] = mapped_column(Text)
+    # Before migration 0007 the account id was stored here in clear. The first start after it
+    # encrypts each value into `ds_user_id_encrypted` and empties this column
+    # (`keys.seal_clear_values`); nothing writes it any more.
+    ds_user_id_clear: Mapped[str | None] = mapped_column("ds_user_id", String(64))
     # The other cookies of the browser (mid, ig_did, rur) as encrypted JSON, and the
     # X-IG-WWW-Claim Instagram last set: both rotate, the engine writes them back.
     cookies_encrypted: Mapped[str | None] = mapped_column(Text)

@@ -37,6 +37,7 @@ from storycheck.proxies.sessions import (
     clean_user_agent,
     parse_session,
 )
+from storycheck.proxies.teststate import forget_test, last_test, pair_test_state
 from storycheck.web.http import iso
 
 _HOST_RE = re.compile(r"\A[A-Za-z0-9]([A-Za-z0-9.-]{0,253}[A-Za-z0-9])?\Z")
@@ -310,6 +311,9 @@ def proxy_to_dict(
         "last_success": iso(proxy.last_success),
         "last_error": proxy.last_error,
         "user_agent": proxy.user_agent,
+        # Pair tests (proxies/pairtest.py): untested until a test proves the pair.
+        "test_state": pair_test_state(proxy),
+        "last_test": last_test(proxy),
         "sessions": [
             {
                 "id": s.id,
@@ -347,7 +351,7 @@ def _cookie_names(secrets: SecretBox, row: IgSession) -> list[str]:
     names = {"sessionid"}
     if row.csrftoken_encrypted:
         names.add("csrftoken")
-    if row.ds_user_id:
+    if row.ds_user_id_encrypted:
         names.add("ds_user_id")
     if row.cookies_encrypted:
         try:
@@ -371,6 +375,15 @@ def list_proxies(session: Session, *, secrets: SecretBox) -> list[dict[str, Any]
     """Every proxy, oldest first."""
     proxies = session.scalars(select(Proxy).order_by(Proxy.created_at, Proxy.id)).all()
     return serialize_proxies(session, proxies, secrets=secrets)
+
+
+def active_proxy_ids(session: Session) -> list[str]:
+    """The ids of the switched-on pairs, oldest first ("Test all")."""
+    return list(
+        session.scalars(
+            select(Proxy.id).where(Proxy.is_active.is_(True)).order_by(Proxy.created_at, Proxy.id)
+        )
+    )
 
 
 def get_proxy(session: Session, *, proxy_id: str) -> Proxy:
@@ -518,7 +531,8 @@ def replace_session(
     user_agent: str | None | object = ...,
 ) -> Proxy:
     """Give a pair a new Instagram session (and, when given, a user agent); the pair is
-    `ready` again (unless switched off). The old www-claim goes with the old session."""
+    `ready` again (unless switched off) and untested. The old www-claim goes with the old
+    session."""
     proxy = get_proxy(session, proxy_id=proxy_id)
     digest = secrets.digest(cookie.sessionid)
     _ensure_session_free(session, digest, exclude_proxy_id=proxy.id)
@@ -532,6 +546,7 @@ def replace_session(
     row.status = "active"
     if user_agent is not ...:
         proxy.user_agent = user_agent if isinstance(user_agent, str) else None
+    forget_test(proxy)
     if proxy.status != "disabled":
         proxy.health = PairHealth.READY.value
         proxy.cooldown_until = None
@@ -543,8 +558,11 @@ def replace_session(
 
 
 def set_user_agent(session: Session, *, proxy_id: str, user_agent: str | None) -> Proxy:
-    """Set the browser a pair claims to be (None: the default desktop Chrome)."""
+    """Set the browser a pair claims to be (None: the default desktop Chrome); a changed
+    one makes the pair untested again."""
     proxy = get_proxy(session, proxy_id=proxy_id)
+    if user_agent != proxy.user_agent:
+        forget_test(proxy)
     proxy.user_agent = user_agent
     proxy.updated_at = utcnow()
     session.flush()

@@ -6,7 +6,7 @@ import ProxyAddForm from './ProxyAddForm.jsx'
 import ProxyErrorLogModal from './ProxyErrorLogModal.jsx'
 import ProxyImportForm from './ProxyImportForm.jsx'
 import ProxyTable from './ProxyTable.jsx'
-import { proxyHealth } from './proxyFormat.js'
+import { proxyHealth, testState } from './proxyFormat.js'
 
 /** The Proxies tab: pairs, their health, and the forms that add them. */
 export default function ProxiesPage() {
@@ -14,6 +14,8 @@ export default function ProxiesPage() {
   const loading = useProxyStore((s) => s.loading)
   const loaded = useProxyStore((s) => s.loaded)
   const fetchProxies = useProxyStore((s) => s.fetchProxies)
+  const testAll = useProxyStore((s) => s.testAll)
+  const testingAll = useProxyStore((s) => s.testingAll)
   const live = useStreamStore((s) => s.mode === 'live')
   const [errorsOf, setErrorsOf] = useState(null)
 
@@ -24,13 +26,24 @@ export default function ProxiesPage() {
   usePolling(() => fetchProxies({ quiet: true }), 10000, !live)
 
   const ready = proxies.filter((p) => proxyHealth(p) === 'ready').length
+  const untested = proxies.filter((p) => testState(p) === 'untested').length
   return (
     <div className="page proxies-page">
       <header className="page-header">
         <h1>Proxies</h1>
         <span className="muted" data-testid="proxy-summary">
           {proxies.length} pair{proxies.length === 1 ? '' : 's'}, {ready} ready
+          {untested ? `, ${untested} untested` : ''}
         </span>
+        <button
+          type="button"
+          onClick={() => testAll()}
+          disabled={testingAll || !proxies.some((p) => p.is_active !== false)}
+          data-testid="proxy-test-all"
+          title="Send one lookup through every switched-on pair and report each step"
+        >
+          {testingAll ? 'Testing…' : 'Test all'}
+        </button>
         <button type="button" onClick={() => fetchProxies()} disabled={loading}>
           {loading ? 'Refreshing…' : 'Refresh'}
         </button>

@@ -1,4 +1,4 @@
-import { formatTime } from '../../lib/format.js'
+import { formatDateTime, formatTime } from '../../lib/format.js'
 
 export const HEALTH_KIND = { ready: 'ok', cooling: 'warn', open: 'bad', invalid: 'bad', challenge: 'bad', disabled: 'muted' }
 
@@ -32,4 +32,24 @@ export function healthTitle(health) {
 export function proxySession(proxy) {
   const sessions = Array.isArray(proxy.sessions) ? proxy.sessions : []
   return sessions.find((s) => s.status === 'active') || sessions[0] || null
+}
+
+export const TEST_KIND = { untested: 'warn', ok: 'ok', failed: 'bad' }
+export const STEP_WORDS = { ok: 'ok', failed: 'failed', unknown: 'not known', skipped: 'not tried' }
+
+/** `untested` until a test proved the pair (servers without pair tests: no state). */
+export function testState(proxy) {
+  return proxy.test_state || (proxy.last_test ? (proxy.last_test.ok ? 'ok' : 'failed') : 'untested')
+}
+
+/** The chip's words: `untested`, or the last result ("ok — logged in as 1234567"). */
+export function testLabel(proxy) {
+  const state = testState(proxy)
+  if (state === 'untested' || !proxy.last_test) return 'untested'
+  return proxy.last_test.summary || state
+}
+
+export function testTitle(proxy) {
+  if (!proxy.last_test) return 'Not tested since it was added or edited: press Test to send one lookup through it'
+  return `Last tested ${formatDateTime(proxy.last_test.tested_at)}`
 }
