@@ -1,7 +1,7 @@
 """pair tests and the session's account id encrypted
 
-Revision ID: 0007_pair_tests
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-02 10:00:00
 
 * `proxies.last_tested_at`, `last_test_ok`, `last_test_summary`, `last_test_steps`: the result
@@ -21,8 +21,8 @@ from alembic import op
 
 import storycheck.db
 
-revision = "0007_pair_tests"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
