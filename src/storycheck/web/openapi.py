@@ -6,6 +6,9 @@ from functools import cache
 from typing import Any
 
 from storycheck import __version__
+from storycheck.settings.schemas import Settings, SettingsUpdate, SettingsValues
+from storycheck.web.components import components
+from storycheck.web.schemas import Dashboard, Error, Health, Invariants, OpenAPIDocument
 
 JSON = "application/json"
 
@@ -92,12 +95,13 @@ def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[
     return schema
 
 
+# Every model whose schema is a component (the models they refer to come along).
+MODELS = (
+    Error, Health, Invariants, Dashboard, OpenAPIDocument,
+    Settings, SettingsUpdate, SettingsValues,
+)
+
 SCHEMAS: dict[str, Any] = {
-    "Error": _obj(
-        {"error": STR, "message": STR, "details": {"type": "object"},
-         "running_batch_ids": ID_LIST},
-        ["error", "message"],
-    ),
     "Niche": _obj(
         {"id": STR, "name": STR, "order": INT, "daily_story_target": INT, "profile_count": INT,
          "created_at": TIME, "updated_at": TIME},
@@ -178,16 +182,6 @@ SCHEMAS: dict[str, Any] = {
         ["id", "timestamp", "event_type", "message"],
     ),
     "BatchIds": _obj({"batch_ids": ID_LIST}, ["batch_ids"]),
-    "Settings": _obj(
-        {"id": INT, "profiles_per_minute": INT, "max_threads": INT, "max_concurrent_batches": INT,
-         "default_batch_size": INT, "story_retention_hours": INT, "auto_trigger_enabled": BOOL,
-         "min_trigger_interval": INT, "proxy_test_timeout": INT, "proxy_max_failures": INT,
-         "proxy_hourly_limit": INT, "lookup_hourly_limit": INT, "min_request_interval": NUM,
-         "reel_ids_per_request": INT, "max_attempts": INT, "request_jitter": NUM,
-         "action_block_cooldown_hours": NUM, "not_found_recheck_days": INT, "dense_doc_id": STR,
-         "notifications_enabled": BOOL,
-         "notification_email": _nullable(STR), "created_at": TIME, "updated_at": TIME},
-    ),
     "Proxy": _obj(
         {"id": STR, "ip": STR, "port": INT, "scheme": STR, "username": _nullable(STR),
          "password": _nullable(STR), "url": STR, "is_active": BOOL, "status": STR,
@@ -552,7 +546,7 @@ def _paths() -> dict[str, Any]:
             "get": _op("Current settings", {"200": _json(_ref("Settings"))}, errors=("400",),
                        tag="settings"),
             "put": _op("Change settings (snake_case or the original client's camelCase)",
-                       {"200": _json(_ref("Settings"))}, body={"type": "object"},
+                       {"200": _json(_ref("Settings"))}, body=_ref("SettingsUpdate"),
                        errors=("400", "415"), tag="settings"),
         },
         "/api/proxies": {
@@ -619,22 +613,20 @@ def _paths() -> dict[str, Any]:
         },
         "/api/dashboard": {
             "get": _op("Stories today per niche, throughput, pair health",
-                       {"200": _json(_obj({"niches": _array({"type": "object"}),
-                                           "throughput": _array({"type": "object"}),
-                                           "pairs": {"type": "object"}}))},
+                       {"200": _json(_ref("Dashboard"))},
                        errors=("400",), tag="system"),
         },
         "/api/health": {
-            "get": _op("Liveness", {"200": _json(_obj({"status": STR}))}, errors=("400",),
+            "get": _op("Liveness", {"200": _json(_ref("Health"))}, errors=("400",),
                        tag="system"),
         },
         "/api/admin/invariants": {
             "get": _op("Check the batch-state invariants I1–I5",
-                       {"200": _json(_obj({"ok": BOOL, "violations": _array(STR)}))},
+                       {"200": _json(_ref("Invariants"))},
                        errors=("400",), tag="system"),
         },
         "/api/openapi.json": {
-            "get": _op("This document", {"200": _json({"type": "object"})}, errors=("400",),
+            "get": _op("This document", {"200": _json(_ref("OpenAPIDocument"))}, errors=("400",),
                        tag="system"),
         },
     }
@@ -652,7 +644,7 @@ def build_spec() -> dict[str, Any]:
             "Errors always carry `error` and `message`.",
         },
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **components(MODELS)},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{}, {"bearer": []}],
