@@ -14,12 +14,22 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    WithJsonSchema,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
+
+from storycheck.errors import CONTROL_CHARACTERS
 
 INVALID = "invalid_value"  # the error type of every check below
 EMAIL_RE = re.compile(r"\A[^@\s]+@[^@\s]+\.[^@\s]+\Z")
@@ -45,6 +55,11 @@ def absent_key(description: str | None = None) -> Any:
     return Field(default=None, description=description)
 
 
+def one_of(values: Iterable[str]) -> WithJsonSchema:
+    """Documents a string as one of `values` (for `Annotated[str, one_of(...)]` in answers)."""
+    return WithJsonSchema({"type": "string", "enum": list(values)})
+
+
 def number_text(value: float | None) -> str:
     """`1`, `0.9`, `72` — a bound as the error texts show it."""
     if value is None:
@@ -63,7 +78,9 @@ def range_text(minimum: float | None, maximum: float | None) -> str:
     return "any number"
 
 
-def invalid(field: str, message: str, valid_range: str | None = None) -> PydanticCustomError:
+def invalid(
+    field: str, message: str, valid_range: str | list[str] | None = None
+) -> PydanticCustomError:
     """The error a check raises: the whole sentence, plus the field (and range) for details."""
     context: dict[str, Any] = {"field": field}
     if valid_range is not None:
@@ -154,14 +171,17 @@ class Number(_Marker):
 
 @dataclass(frozen=True)
 class Flag(_Marker):
-    """A boolean; also accepts 0/1 and the strings true/false/1/0."""
+    """A boolean; unless `strict`, also 0/1 and the strings true/false/1/0."""
 
+    strict: bool = False
     valid_range = "true or false"
 
     def check(self, value: Any, field: str) -> bool:
         """True or False."""
         if isinstance(value, bool):
             return value
+        if self.strict:
+            raise invalid(field, f"{field} must be true or false", self.valid_range)
         if isinstance(value, int) and value in (0, 1):
             return bool(value)
         if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
@@ -217,3 +237,105 @@ class Digits(_Marker):
     def schema(self) -> JsonSchemaValue:
         """A digit string."""
         return {"type": "string", "pattern": f"^[0-9]{{0,{self.max_length}}}$"}
+
+
+
+@dataclass(frozen=True)
+class Text(_Marker):
+    """A trimmed single-line string of at most `max_length` characters.
+
+    `label` names the value in the sentences ("Niche name cannot be empty"; default: the
+    field's name); a missing or null value "is required", except with `allow_empty`.
+    """
+
+    max_length: int = 255
+    label: str | None = None
+    allow_empty: bool = False
+
+    @property
+    def valid_range(self) -> str:  # type: ignore[override]
+        """The allowed lengths as text."""
+        return f"{0 if self.allow_empty else 1}-{self.max_length} characters"
+
+    def check(self, value: Any, field: str) -> str:
+        """The trimmed text."""
+        label = self.label or field
+        if value is None:
+            raise invalid(field, f"{field} is required")
+        if not isinstance(value, str):
+            raise invalid(field, f"{label} must be a string")
+        text = value.strip()
+        if not text and not self.allow_empty:
+            raise invalid(field, f"{label} cannot be empty")
+        if CONTROL_CHARACTERS.search(text):
+            raise invalid(
+                field, f"{field} must not contain control characters (newlines, tabs, NUL, …)"
+            )
+        if len(text) > self.max_length:
+            raise invalid(
+                field, f"{label} is longer than {self.max_length} characters", self.valid_range
+            )
+        return text
+
+    def schema(self) -> JsonSchemaValue:
+        """A string with its length limits."""
+        return {"type": "string", "minLength": 0 if self.allow_empty else 1,
+                "maxLength": self.max_length}
+
+
+@dataclass(frozen=True)
+class IdList(_Marker):
+    """A non-empty list of id strings (each trimmed, 1–64 characters), duplicates dropped.
+
+    `wrong` ends the sentence for a value that is not such a list ("batch_ids must be a list
+    of ids"), `bad_item` the one for an item that is not an id; with `unique` set (a noun), a
+    repeated id is refused ("niche_ids lists a niche more than once").
+    """
+
+    limit: int = 10_000
+    wrong: str = "must be a list of ids"
+    bad_item: str = "must contain id strings"
+    unique: str | None = None
+
+    def check(self, value: Any, field: str) -> list[str]:
+        """The ids in their first order."""
+        if value is None or value == []:
+            raise invalid(field, f"{field} is required")
+        if not isinstance(value, list):
+            raise invalid(field, f"{field} {self.wrong}")
+        if len(value) > self.limit:
+            raise invalid(field, f"{field} may hold at most {self.limit} ids", f"1-{self.limit}")
+        ids: list[str] = []
+        for item in value:
+            if not isinstance(item, str) or not item.strip() or len(item.strip()) > 64:
+                raise invalid(field, f"{field} {self.bad_item}")
+            ids.append(item.strip())
+        unique = list(dict.fromkeys(ids))
+        if self.unique and len(unique) != len(ids):
+            raise invalid(field, f"{field} lists a {self.unique} more than once")
+        return unique
+
+    def schema(self) -> JsonSchemaValue:
+        """An array of id strings."""
+        return {"type": "array", "minItems": 1, "maxItems": self.limit,
+                "items": {"type": "string", "minLength": 1, "maxLength": 64}}
+
+
+@dataclass(frozen=True)
+class Choice(_Marker):
+    """One of a fixed set of strings ("Invalid status. Must be one of: active, inactive")."""
+
+    values: tuple[str, ...] = ()
+
+    def check(self, value: Any, field: str) -> str:
+        """The chosen value."""
+        if not isinstance(value, str) or value not in self.values:
+            raise invalid(
+                field, f"Invalid {field}. Must be one of: {', '.join(self.values)}",
+                list(self.values),
+            )
+        return value
+
+    def schema(self) -> JsonSchemaValue:
+        """A string enum."""
+        return {"type": "string", "enum": list(self.values)}
