@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic.alias_generators import to_camel
 
 from storycheck.fields import Answer, Body, Digits, Email, Flag, Number
 
@@ -107,31 +108,10 @@ class Settings(SettingsValues, Answer):
     updated_at: datetime | None = None
 
 
-# The original client's camelCase names. `storiesPerDay` is a per-niche target (Niche
-# `daily_story_target`), so it is accepted and ignored here like every unknown key.
-CAMEL_CASE = {
-    "profilesPerMinute": "profiles_per_minute",
-    "threadCount": "max_threads",
-    "maxThreads": "max_threads",
-    "maxConcurrentBatches": "max_concurrent_batches",
-    "defaultBatchSize": "default_batch_size",
-    "storyRetentionHours": "story_retention_hours",
-    "autoTriggerEnabled": "auto_trigger_enabled",
-    "minTriggerInterval": "min_trigger_interval",
-    "proxyTestTimeout": "proxy_test_timeout",
-    "proxyMaxFailures": "proxy_max_failures",
-    "proxyHourlyLimit": "proxy_hourly_limit",
-    "lookupHourlyLimit": "lookup_hourly_limit",
-    "minRequestInterval": "min_request_interval",
-    "reelIdsPerRequest": "reel_ids_per_request",
-    "maxAttempts": "max_attempts",
-    "requestJitter": "request_jitter",
-    "actionBlockCooldownHours": "action_block_cooldown_hours",
-    "notFoundRecheckDays": "not_found_recheck_days",
-    "denseDocId": "dense_doc_id",
-    "notificationsEnabled": "notifications_enabled",
-    "notificationEmail": "notification_email",
-}
+# The original client's names are the camelCase forms, plus `threadCount` for max_threads.
+# `storiesPerDay` is a per-niche target (Niche `daily_story_target`), so it is accepted and
+# ignored here like every unknown key.
+CAMEL_CASE = {to_camel(name): name for name in SETTING_NAMES} | {"threadCount": "max_threads"}
 # The original client keeps `proxyTestTimeout` in milliseconds (default 10000).
 _MILLISECOND_KEYS = {"proxyTestTimeout"}
 # `null` means "unchanged" (the client sends NaN as null) except where it clears a value.
