@@ -1,7 +1,9 @@
 """Base classes and value types shared by the pydantic models of every domain (`<domain>/schemas.py`).
 
 `Body` is a request body (unknown keys ignored, as the original API did); `Answer` is a response
-object, whose fields are all always present (the OpenAPI document marks them required).
+object, whose fields are all always present (the OpenAPI document marks them required). Both
+build their validators on first use (`defer_build`): a worker or a CLI command that never
+validates a body does not pay for dozens of models at start-up.
 
 Each type is an `Annotated` marker that validates with the API's own wording ("max_threads must
 be within 1-256") and documents its range in the JSON schema, so a limit is written once and
@@ -40,13 +42,13 @@ HUGE = 10**15
 class Body(BaseModel):
     """A request body model: unknown keys are ignored."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class Answer(BaseModel):
     """A response object model: documents an answer; every field is always sent."""
 
-    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True, defer_build=True)
 
 
 def absent_key(description: str | None = None) -> Any:
