@@ -1,4 +1,4 @@
-"""Base classes and value types shared by the pydantic models of every domain (`<domain>/schemas.py`).
+"""Base classes and value types of the pydantic models of every domain (`<domain>/schemas.py`).
 
 `Body` is a request body (unknown keys ignored, as the original API did); `Answer` is a response
 object, whose fields are all always present (the OpenAPI document marks them required). Both

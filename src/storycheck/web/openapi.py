@@ -2,6 +2,7 @@
 
 The path table is written here; every request body and answer names a component generated
 from the pydantic models of the domains (`<domain>/schemas.py`, see `web/components.py`).
+The module is one table, the path list of the whole API, hence its ~550 lines.
 """
 
 from __future__ import annotations
