@@ -1,4 +1,10 @@
-"""One settings object for the process, read from the environment (and a `.env` file)."""
+"""One settings object for the process, read from the environment (and a `.env` file).
+
+`Config` holds the values and their defaults (tests build their own instead of touching the
+environment). `EnvironmentVariables` is the one list of the `STORYCHECK_*` variable names
+(DESIGN.md §5) with how each is parsed; `storycheck doctor` derives its table from it. A value
+that does not parse stops the process with a `ConfigError` naming the variable.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +12,17 @@ import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any
 
 from dotenv import load_dotenv
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_CORS_ORIGINS = ("http://localhost:3000", "http://127.0.0.1:3000")
 
 
-def _env(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(name)
-    return value if value not in (None, "") else default
-
-
-def _env_bool(name: str, default: bool) -> bool:
-    value = _env(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+class ConfigError(ValueError):
+    """An environment variable holds a value that cannot be used (the message names it)."""
 
 
 @dataclass(frozen=True)
@@ -52,38 +53,95 @@ class Config:
 
     @classmethod
     def from_env(cls, env_file: str | os.PathLike[str] | None = None) -> Config:
-        """Build the configuration from `STORYCHECK_*` variables, loading `.env` first."""
+        """Build the configuration from `STORYCHECK_*` variables, loading `.env` first.
+
+        `.env` goes into the process environment (without overriding it) because the engine,
+        alert and ownership options read their `STORYCHECK_*_…` variables from there too.
+        Raises `ConfigError` when a variable's value does not parse.
+        """
         load_dotenv(env_file or Path.cwd() / ".env", override=False)
-        origins = _env("STORYCHECK_CORS_ORIGINS")
-        return cls(
-            database_url=_env("STORYCHECK_DATABASE_URL") or _env("DATABASE_URL") or cls.database_url,
-            instagram_url=_env("STORYCHECK_INSTAGRAM_URL", cls.instagram_url) or cls.instagram_url,
-            host=_env("STORYCHECK_HOST", cls.host) or cls.host,
-            port=int(_env("STORYCHECK_PORT", str(cls.port)) or cls.port),
-            api_token=_env("STORYCHECK_API_TOKEN"),
-            secret_key=_env("STORYCHECK_SECRET_KEY"),
-            key_file=_env("STORYCHECK_KEY_FILE"),
-            cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip())
-            if origins
-            else DEFAULT_CORS_ORIGINS,
-            allowed_hosts=tuple(
-                h.strip() for h in (_env("STORYCHECK_ALLOWED_HOSTS") or "").split(",") if h.strip()
-            ),
-            broker_url=_env("STORYCHECK_BROKER_URL"),
-            engine_enabled=_env_bool("STORYCHECK_ENGINE", True),
-            reconcile_interval=float(_env("STORYCHECK_RECONCILE_INTERVAL", "3") or 3),
-            max_content_length=int(
-                _env("STORYCHECK_MAX_BODY_BYTES", str(cls.max_content_length)) or 0
-            ),
-            static_folder=_env("STORYCHECK_STATIC_DIR"),
-            pair_test_username=_env("STORYCHECK_PAIR_TEST_USERNAME", cls.pair_test_username)
-            or cls.pair_test_username,
-        )
+        try:
+            variables = EnvironmentVariables()
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc)) from None
+        return cls(**variables.model_dump(exclude_none=True))
 
     @property
     def is_sqlite(self) -> bool:
         """True when the database is the embedded SQLite file."""
         return self.database_url.startswith("sqlite")
+
+
+def _env(name: str, *fallbacks: str) -> Any:
+    """The variable(s) a field is read from, first name first."""
+    return Field(default=None, validation_alias=AliasChoices(name, *fallbacks))
+
+
+CommaList = Annotated[tuple[str, ...], NoDecode]
+
+
+class EnvironmentVariables(BaseSettings):
+    """The `STORYCHECK_*` variables: name, type and parsing of each `Config` field they set.
+
+    Every field defaults to "unset", so `Config`'s defaults stay the only ones; an empty
+    variable counts as unset.
+    """
+
+    model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore", frozen=True)
+
+    database_url: str | None = _env("STORYCHECK_DATABASE_URL", "DATABASE_URL")
+    instagram_url: str | None = _env("STORYCHECK_INSTAGRAM_URL")
+    host: str | None = _env("STORYCHECK_HOST")
+    port: Annotated[int, Field(ge=0, le=65535)] | None = _env("STORYCHECK_PORT")
+    api_token: str | None = _env("STORYCHECK_API_TOKEN")
+    secret_key: str | None = _env("STORYCHECK_SECRET_KEY")
+    key_file: str | None = _env("STORYCHECK_KEY_FILE")
+    cors_origins: CommaList | None = _env("STORYCHECK_CORS_ORIGINS")
+    allowed_hosts: CommaList | None = _env("STORYCHECK_ALLOWED_HOSTS")
+    broker_url: str | None = _env("STORYCHECK_BROKER_URL")
+    engine_enabled: bool | None = _env("STORYCHECK_ENGINE")
+    reconcile_interval: Annotated[float, Field(gt=0)] | None = _env(
+        "STORYCHECK_RECONCILE_INTERVAL"
+    )
+    max_content_length: Annotated[int, Field(ge=1)] | None = _env("STORYCHECK_MAX_BODY_BYTES")
+    static_folder: str | None = _env("STORYCHECK_STATIC_DIR")
+    pair_test_username: str | None = _env("STORYCHECK_PAIR_TEST_USERNAME")
+
+    @field_validator("cors_origins", "allowed_hosts", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("cors_origins", mode="after")
+    @classmethod
+    def _origins_or_default(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return value or None  # only commas: the default origins, as before
+
+
+def env_names() -> dict[str, tuple[str, ...]]:
+    """`Config` field → the environment variables that set it (first one preferred)."""
+    names: dict[str, tuple[str, ...]] = {}
+    for name, info in EnvironmentVariables.model_fields.items():
+        alias = info.validation_alias
+        assert isinstance(alias, AliasChoices)
+        names[name] = tuple(str(choice) for choice in alias.choices)
+    return names
+
+
+def _describe(exc: ValidationError) -> str:
+    names = env_names()
+    problems = []
+    for error in exc.errors():
+        field_name = str(error["loc"][0]) if error["loc"] else "?"
+        choices = names.get(field_name, (field_name,))
+        variable = next((env for env in choices if os.environ.get(env)), choices[0])
+        # URLs may carry passwords, tokens and keys are secrets: only plain values are echoed.
+        secret = any(word in field_name for word in ("url", "token", "key"))
+        shown = "(hidden)" if secret else repr(error["input"])
+        problems.append(f"{variable}={shown}: {error['msg']}")
+    return "Bad environment configuration: " + "; ".join(problems)
 
 
 def is_loopback(host: str) -> bool:

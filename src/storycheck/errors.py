@@ -77,12 +77,12 @@ class Unavailable(StorycheckError):
     code = "unavailable"
 
 
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def reject_control_characters(value: str, field: str) -> str:
     """Return `value`, or raise a 400 when it holds C0 controls or DEL (names, hosts, users)."""
-    if _CONTROL_CHARACTERS.search(value):
+    if CONTROL_CHARACTERS.search(value):
         raise ValidationError(
             f"{field} must not contain control characters (newlines, tabs, NUL, …)",
             details={"field": field},

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from storycheck.fields import Digits, Email, Flag, Number
 from storycheck.settings.models import SystemSettings
-from storycheck.settings.service import FIELDS, get_settings
+from storycheck.settings.schemas import SETTING_NAMES, SettingsValues, valid_range
+from storycheck.settings.service import get_settings
 
 DEFAULTS = {
     "id": 1,
@@ -178,31 +180,38 @@ def test_invalid_values_change_nothing(client):  # type: ignore[no-untyped-def]
     assert client.get("/api/settings").get_json() == before
 
 
+def _kind(name: str) -> object:
+    """The value type (`Number`, `Flag`, `Email`, `Digits`) of a setting."""
+    (marker,) = SettingsValues.model_fields[name].metadata
+    return marker
+
+
 def _bad_values(name: str) -> list[object]:
-    field = FIELDS[name]
-    if field.kind == "bool":
+    kind = _kind(name)
+    if isinstance(kind, Flag):
         return ["perhaps", 2, [True]]
-    if field.kind == "email":
+    if isinstance(kind, Email):
         return ["nobody", "a@b", 5]
-    if field.kind == "digits":
+    if isinstance(kind, Digits):
         return ["12ab", "1" * 65, "１２", True, -1, 1.5, {"n": 1}]
-    assert field.minimum is not None and field.maximum is not None
-    return [field.minimum - 1, field.maximum + 1, True, "many", 10**400, {"n": 1}]
+    assert isinstance(kind, Number) and kind.minimum is not None and kind.maximum is not None
+    return [kind.minimum - 1, kind.maximum + 1, True, "many", 10**400, {"n": 1}]
 
 
-@pytest.mark.parametrize("name", list(FIELDS))
+@pytest.mark.parametrize("name", SETTING_NAMES)
 def test_every_range_is_enforced(client, name):  # type: ignore[no-untyped-def]
     before = client.get("/api/settings").get_json()
     for value in _bad_values(name):
         body = _error(client.put("/api/settings", json={name: value}), 400)
         assert body["details"]["field"] == name
-        assert body["details"]["valid_range"] == FIELDS[name].valid_range
+        assert body["details"]["valid_range"] == valid_range(name)
     assert client.get("/api/settings").get_json() == before
 
 
-@pytest.mark.parametrize("name", [f.name for f in FIELDS.values() if f.kind in ("int", "float")])
+@pytest.mark.parametrize("name", [n for n in SETTING_NAMES if isinstance(_kind(n), Number)])
 def test_range_edges_are_accepted(client, name):  # type: ignore[no-untyped-def]
-    field = FIELDS[name]
+    field = _kind(name)
+    assert isinstance(field, Number)
     for value in (field.minimum, field.maximum):
         response = client.put("/api/settings", json={name: value})
         assert response.status_code == 200, response.get_json()

@@ -26,3 +26,20 @@ def test_doctor_reports_the_key_and_the_pairs(tmp_path: Path, run_cli) -> None: 
     assert "FAIL none: add a proxy + session pair" in result.stdout  # a new user's next step
     assert result.returncode == 1
     assert result.stderr.strip() == "Error: 1 check(s) failed (see above)"
+
+
+def test_a_bad_variable_is_one_line_naming_it(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    for command in (("doctor",), ("serve",), ("db", "upgrade")):
+        result = run_cli(*command, env=cli_env(tmp_path / "bad.db", STORYCHECK_PORT="abc"))
+        assert result.returncode == 2
+        assert result.stderr.startswith("Error: Bad environment configuration: STORYCHECK_PORT='abc'")
+        assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert not (tmp_path / "bad.db").exists()
+
+
+def test_doctor_names_the_database_url_fallback(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    env = cli_env(tmp_path / "unused.db")
+    del env["STORYCHECK_DATABASE_URL"]
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'fallback.db'}"
+    result = run_cli("doctor", env=env)
+    assert "fallback.db  [env DATABASE_URL]" in result.stdout

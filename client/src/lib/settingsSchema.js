@@ -1,4 +1,6 @@
-// Every setting of docs/API.md, grouped for the form, with the server's ranges. The form
+// Every setting of docs/API.md, grouped for the form, with the server's ranges (the settings
+// model in src/storycheck/settings/schemas.py is the source; tests/test_settings_source.py keeps
+// names, types, ranges and defaults here equal to it). The form
 // validates with these before saving; the server validates again (its 400s show inline too).
 
 export const SETTINGS_GROUPS = [

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from storycheck.batches import service
-from storycheck.batches.state import MAX_BATCH_PROFILES
+from storycheck.batches.schemas import BatchCreate, BatchIds
 from storycheck.errors import ValidationError
 from storycheck.stories.service import primed
 from storycheck.web.context import services
@@ -17,7 +17,6 @@ from storycheck.web.http import (
     ok,
     query_datetime,
     query_int,
-    require_str,
 )
 
 bp = Blueprint("batches", __name__, url_prefix="/api/batches")
@@ -26,13 +25,8 @@ PAGE_MAX = 10_000_000
 SEARCH_MAX = 100
 
 
-def _batch_ids(data: dict[str, Any]) -> list[str]:
-    ids = data.get("batch_ids")
-    if ids is None or ids == []:
-        raise ValidationError("batch_ids is required", details={"field": "batch_ids"})
-    if not isinstance(ids, list):
-        raise ValidationError("batch_ids must be a list of ids", details={"field": "batch_ids"})
-    return ids
+def _batch_ids() -> list[str]:
+    return BatchIds.model_validate(json_body()).batch_ids
 
 
 def _answer(batches: list[Any]) -> Response:
@@ -54,27 +48,11 @@ def create_batch() -> Response:
     data = json_body()
     if not data:
         raise ValidationError("No JSON data provided", code="invalid_request")
-    niche_id = require_str(data, "niche_id", max_length=64)
-    all_profiles = data.get("all_profiles", False)
-    if not isinstance(all_profiles, bool):
-        raise ValidationError(
-            "all_profiles must be true or false", details={"field": "all_profiles"}
-        )
-    profile_ids = data.get("profile_ids")
-    if not all_profiles:
-        if profile_ids is None or profile_ids == []:
-            raise ValidationError("profile_ids is required", details={"field": "profile_ids"})
-        if not isinstance(profile_ids, list):
-            raise ValidationError(
-                "profile_ids must be a non-empty list", details={"field": "profile_ids"}
-            )
-        if len(profile_ids) > MAX_BATCH_PROFILES:
-            raise ValidationError(
-                f"A batch may hold at most {MAX_BATCH_PROFILES} profiles",
-                details={"field": "profile_ids", "valid_range": f"1-{MAX_BATCH_PROFILES}"},
-            )
+    body = BatchCreate.model_validate(data)
     batch = services().state.create_batch(
-        niche_id=niche_id, profile_ids=profile_ids, all_profiles=all_profiles
+        niche_id=body.niche_id,
+        profile_ids=None if body.all_profiles else body.profile_ids,
+        all_profiles=body.all_profiles,
     )
     with services().db.read() as session:
         return ok(service.batch_payloads(session, [batch])[0], 201)
@@ -101,7 +79,7 @@ def _act_on_selection(event: str) -> Response:
     whole list with 409 instead."""
     strict = request.args.get("strict", "").lower() in ("1", "true", "yes")
     selection = services().state.apply_to_selection(
-        event, _batch_ids(json_body()), skip_ineligible=not strict
+        event, _batch_ids(), skip_ineligible=not strict
     )
     response = _answer(selection.acted)
     if selection.skipped:
@@ -132,14 +110,14 @@ def resume_batches() -> Response:
 @bp.delete("")
 def delete_batches() -> Response:
     """Delete batches with everything they own."""
-    services().state.delete(_batch_ids(json_body()))
+    services().state.delete(_batch_ids())
     return no_content()
 
 
 @bp.post("/reorder")
 def reorder_batches() -> Response:
     """Move the listed queued batches, in order, to the front of the queue."""
-    return _answer(list(services().state.reorder(_batch_ids(json_body()))))
+    return _answer(list(services().state.reorder(_batch_ids())))
 
 
 @bp.post("/<batch_id>/retry-failed")

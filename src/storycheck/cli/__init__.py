@@ -18,6 +18,7 @@ import click
 # Commands that run services keep INFO logs; the client commands print only warnings.
 SERVICE_COMMANDS = {"serve", "demo", "worker", "simulate", "db", "keys"}
 EXIT_INTERRUPTED = 130
+EXIT_BAD_CONFIG = 2  # like a usage error: nothing ran
 
 
 def _setup_logging(verbose: bool, service: bool) -> None:
@@ -59,6 +60,10 @@ class StorycheckGroup(click.Group):
         except (click.Abort, KeyboardInterrupt, EOFError):
             _fail("Interrupted", EXIT_INTERRUPTED)
         except Exception as exc:  # a bug or an environment failure: still one line
+            from storycheck.config import ConfigError
+
+            if isinstance(exc, ConfigError):  # a bad STORYCHECK_* value: the message says which
+                _fail(str(exc), EXIT_BAD_CONFIG)
             if verbose:
                 raise
             _fail(f"{type(exc).__name__}: {exc} (run with -v for details)", 1)

@@ -9,34 +9,15 @@ Exits 1 when a check fails, so scripts can use it.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections import Counter
 from typing import Any
 
 import click
 
-from storycheck.config import Config
+from storycheck.config import Config, env_names
 
 SECRET_FIELDS = {"api_token", "secret_key"}
-# Config field → its environment variable (the names are part of the interface, DESIGN §5).
-ENV_NAMES = {
-    "database_url": "STORYCHECK_DATABASE_URL",
-    "instagram_url": "STORYCHECK_INSTAGRAM_URL",
-    "host": "STORYCHECK_HOST",
-    "port": "STORYCHECK_PORT",
-    "api_token": "STORYCHECK_API_TOKEN",
-    "secret_key": "STORYCHECK_SECRET_KEY",
-    "key_file": "STORYCHECK_KEY_FILE",
-    "cors_origins": "STORYCHECK_CORS_ORIGINS",
-    "allowed_hosts": "STORYCHECK_ALLOWED_HOSTS",
-    "broker_url": "STORYCHECK_BROKER_URL",
-    "engine_enabled": "STORYCHECK_ENGINE",
-    "reconcile_interval": "STORYCHECK_RECONCILE_INTERVAL",
-    "max_content_length": "STORYCHECK_MAX_BODY_BYTES",
-    "static_folder": "STORYCHECK_STATIC_DIR",
-    "pair_test_username": "STORYCHECK_PAIR_TEST_USERNAME",
-}
 
 
 def _shown(name: str, value: Any) -> str:
@@ -76,19 +57,15 @@ class Report:
 
 def _configuration(config: Config, report: Report) -> None:
     click.echo("Configuration (environment, .env, defaults):")
-    for field in dataclasses.fields(config):
-        env = ENV_NAMES.get(field.name)
-        if env is None:
-            continue
-        source = "env" if os.environ.get(env) else "default"
-        if field.name == "database_url" and not os.environ.get(env) and os.environ.get(
-            "DATABASE_URL"
-        ):
-            source = "env DATABASE_URL"
-        report.line(env, f"{_shown(field.name, getattr(config, field.name))}  [{source}]")
+    for name, variables in env_names().items():
+        chosen = next((env for env in variables if os.environ.get(env)), None)
+        source = "default" if chosen is None else (
+            "env" if chosen == variables[0] else f"env {chosen}"
+        )
+        report.line(variables[0], f"{_shown(name, getattr(config, name))}  [{source}]")
     engine_vars = sorted(k for k in os.environ if k.startswith("STORYCHECK_ENGINE_"))
-    for name in engine_vars:
-        report.line(name, f"{os.environ[name]}  [env]")
+    for env in engine_vars:
+        report.line(env, f"{os.environ[env]}  [env]")
 
 
 def _database(config: Config, report: Report) -> Any:

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 
 from storycheck.engine.errors import Classification, IgError, RateLimited
 from storycheck.proxies.models import PairHealth
+from storycheck.settings.schemas import DEFAULT_SETTINGS
 
 READY = PairHealth.READY.value
 COOLING = PairHealth.COOLING.value
@@ -59,12 +60,13 @@ TRANSPORT = frozenset({Classification.TRANSIENT, Classification.CONNECTION_FAILE
 class HealthPolicy:
     """Thresholds and backoff shape; the settings give `max_failures`, tests shrink times."""
 
-    max_failures: int = 3
+    max_failures: int = DEFAULT_SETTINGS.proxy_max_failures
     cooldown_base: float = 60.0  # first rate-limit backoff ceiling, doubled per level
     cooldown_cap: float = 3600.0
     min_cooldown: float = 5.0
     open_cooldown: float = 60.0  # circuit-open time before the first probe, doubled per level
-    action_block_cooldown: float = 6 * 3600.0  # feedback_required ("Action Blocked")
+    # feedback_required ("Action Blocked")
+    action_block_cooldown: float = DEFAULT_SETTINGS.action_block_cooldown_hours * 3600.0
     client_refused_cooldown: float = 900.0  # unsupported_version: until the user agent changes
 
     def backoff(

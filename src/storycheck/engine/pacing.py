@@ -38,6 +38,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from storycheck.settings.schemas import DEFAULT_SETTINGS
+
 Kind = Literal["lookup", "stories"]
 KINDS: tuple[Kind, Kind] = ("lookup", "stories")
 INF = math.inf
@@ -45,11 +47,11 @@ INF = math.inf
 
 @dataclass(frozen=True)
 class PacingLimits:
-    """Per-pair budgets. Defaults are the settings' defaults (DESIGN.md §4.3)."""
+    """Per-pair budgets. Defaults are the settings' defaults (DESIGN.md §4.3, settings/schemas.py)."""
 
-    stories_limit: int = 150  # every request of the session (`proxy_hourly_limit`)
-    lookup_limit: int = 60  # lookups, inside the session budget (`lookup_hourly_limit`)
-    min_interval: float = 2.0
+    stories_limit: int = DEFAULT_SETTINGS.proxy_hourly_limit  # every request of the session
+    lookup_limit: int = DEFAULT_SETTINGS.lookup_hourly_limit  # lookups, inside that budget
+    min_interval: float = DEFAULT_SETTINGS.min_request_interval
     window_seconds: float = 3600.0
     margin: float = 0.05
     jitter: float = 0.0  # gap = min_interval × (1 ± jitter), uniformly drawn

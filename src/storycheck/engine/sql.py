@@ -108,19 +108,3 @@ def duration(seconds: float) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
-
-
-def int_or(value: Any, default: int) -> int:
-    """`int(value)`, or `default` when it is missing or not a number."""
-    try:
-        return int(value) if value is not None else default
-    except (TypeError, ValueError):
-        return default
-
-
-def float_or(value: Any, default: float) -> float:
-    """`float(value)`, or `default` when it is missing or not a number."""
-    try:
-        return float(value) if value is not None else default
-    except (TypeError, ValueError):
-        return default

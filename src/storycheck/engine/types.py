@@ -15,6 +15,9 @@ from storycheck.batches.models import BatchStatus, ItemStatus
 from storycheck.engine.checker import CheckOutcome, ItemAnswer, WorkItem
 from storycheck.engine.health import PairEvent
 
+# The engine's settings object is the settings model itself (defaults and ranges live there).
+from storycheck.settings.schemas import SettingsValues as EngineSettings
+
 PENDING = ItemStatus.PENDING.value
 IN_FLIGHT = ItemStatus.IN_FLIGHT.value
 COMPLETED = ItemStatus.COMPLETED.value
@@ -173,27 +176,6 @@ class PairRow:
     cookies_encrypted: str | None = None  # engine-client: the browser's other cookies
     www_claim_encrypted: str | None = None
     user_agent: str | None = None
-
-
-@dataclass(frozen=True)
-class EngineSettings:
-    """The `system_settings` values the engine uses (model defaults when the row is missing)."""
-
-    profiles_per_minute: int = 0
-    max_threads: int = 8
-    max_concurrent_batches: int = 1
-    story_retention_hours: int = 24
-    proxy_test_timeout: int = 10
-    proxy_max_failures: int = 3
-    proxy_hourly_limit: int = 150
-    lookup_hourly_limit: int = 60
-    min_request_interval: float = 2.0
-    reel_ids_per_request: int = 20
-    max_attempts: int = 3
-    request_jitter: float = 0.4
-    action_block_cooldown_hours: float = 6.0
-    not_found_recheck_days: int = 7
-    dense_doc_id: str = ""
 
 
 @dataclass

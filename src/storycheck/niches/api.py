@@ -6,13 +6,11 @@ from flask import Blueprint, Response
 
 from storycheck.errors import ValidationError
 from storycheck.niches import service
-from storycheck.niches.service import ORDER_RANGE, TARGET_RANGE
+from storycheck.niches.schemas import NicheCreate, NicheReorder, NicheUpdate
 from storycheck.web.context import services
-from storycheck.web.http import json_body, no_content, ok, optional_int
+from storycheck.web.http import json_body, no_content, ok
 
 bp = Blueprint("niches", __name__, url_prefix="/api/niches")
-
-
 
 @bp.get("")
 def list_niches() -> Response:
@@ -34,13 +32,11 @@ def create_niche() -> Response:
     data = json_body()
     if not data:
         raise ValidationError("No data provided", code="invalid_request")
-    name = service.clean_name(data.get("name"))
-    order = optional_int(data, "order", minimum=ORDER_RANGE[0], maximum=ORDER_RANGE[1])
-    target = optional_int(
-        data, "daily_story_target", minimum=TARGET_RANGE[0], maximum=TARGET_RANGE[1]
-    )
+    body = NicheCreate.model_validate(data)
     with services().db.write() as session:
-        niche = service.create_niche(session, name=name, order=order, daily_story_target=target)
+        niche = service.create_niche(
+            session, name=body.name, order=body.order, daily_story_target=body.daily_story_target
+        )
         payload = service.niche_payload(session, niche)
     return ok(payload, 201)
 
@@ -48,15 +44,14 @@ def create_niche() -> Response:
 @bp.put("/<niche_id>")
 def update_niche(niche_id: str) -> Response:
     """Change `name`, `order` or `daily_story_target`; other keys are ignored."""
-    data = json_body()
-    name = service.clean_name(data["name"]) if "name" in data else None
-    order = optional_int(data, "order", minimum=ORDER_RANGE[0], maximum=ORDER_RANGE[1])
-    target = optional_int(
-        data, "daily_story_target", minimum=TARGET_RANGE[0], maximum=TARGET_RANGE[1]
-    )
+    body = NicheUpdate.model_validate(json_body())
     with services().db.write() as session:
         niche = service.update_niche(
-            session, niche_id=niche_id, name=name, order=order, daily_story_target=target
+            session,
+            niche_id=niche_id,
+            name=body.name,
+            order=body.order,
+            daily_story_target=body.daily_story_target,
         )
         payload = service.niche_payload(session, niche)
     return ok(payload)
@@ -73,7 +68,7 @@ def delete_niche(niche_id: str) -> Response:
 @bp.post("/reorder")
 def reorder_niches() -> Response:
     """Put every niche in the order of `niche_ids`."""
-    data = json_body()
+    body = NicheReorder.model_validate(json_body())
     with services().db.write() as session:
-        payload = service.reorder_niches(session, niche_ids=data.get("niche_ids"))
+        payload = service.reorder_niches(session, niche_ids=body.niche_ids)
     return ok(payload)

@@ -10,14 +10,11 @@ from sqlalchemy.orm import Session
 
 from storycheck.batches.state import BatchStateManager
 from storycheck.db import Database, utcnow
-from storycheck.errors import NotFound, ValidationError, reject_control_characters
+from storycheck.errors import NotFound, ValidationError
 from storycheck.niches.models import Niche
 from storycheck.profiles.models import Profile
 from storycheck.web.http import iso
 
-NAME_MAX_LENGTH = 50
-ORDER_RANGE = (-1_000_000, 1_000_000)
-TARGET_RANGE = (0, 1_000_000)
 # Deleting a niche first deletes its batches through the state manager (its own transaction);
 # a batch created in between makes us go round again, a few times at most.
 
@@ -68,24 +65,6 @@ def get_niche(session: Session, *, niche_id: str) -> Niche:
     if niche is None:
         raise NotFound("Niche not found", details={"niche_id": niche_id})
     return niche
-
-
-def clean_name(value: object) -> str:
-    """Validate a niche name: a non-blank string of at most 50 characters, trimmed."""
-    if value is None:
-        raise ValidationError("name is required", details={"field": "name"})
-    if not isinstance(value, str):
-        raise ValidationError("Niche name must be a string", details={"field": "name"})
-    name = value.strip()
-    if not name:
-        raise ValidationError("Niche name cannot be empty", details={"field": "name"})
-    reject_control_characters(name, "name")
-    if len(name) > NAME_MAX_LENGTH:
-        raise ValidationError(
-            f"Niche name is longer than {NAME_MAX_LENGTH} characters",
-            details={"field": "name", "valid_range": f"1-{NAME_MAX_LENGTH} characters"},
-        )
-    return name
 
 
 def create_niche(
@@ -159,18 +138,9 @@ def _delete_niche_row(session: Session, *, niche_id: str) -> None:
     )
 
 
-def reorder_niches(session: Session, *, niche_ids: object) -> list[dict[str, Any]]:
-    """Give every niche the position of its id in `niche_ids` (which must list all of them)."""
-    if niche_ids is None or niche_ids == []:
-        raise ValidationError("niche_ids is required", details={"field": "niche_ids"})
-    if not isinstance(niche_ids, list) or not all(isinstance(i, str) for i in niche_ids):
-        raise ValidationError(
-            "niche_ids must be a list of niche id strings", details={"field": "niche_ids"}
-        )
-    if len(set(niche_ids)) != len(niche_ids):
-        raise ValidationError(
-            "niche_ids lists a niche more than once", details={"field": "niche_ids"}
-        )
+def reorder_niches(session: Session, *, niche_ids: list[str]) -> list[dict[str, Any]]:
+    """Give every niche the position of its id in `niche_ids` (distinct ids, validated by
+    `NicheReorder`), which must list every niche."""
     niches = {n.id: n for n in session.scalars(select(Niche))}
     unknown = [i for i in niche_ids if i not in niches]
     if unknown:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, Response, request
 
 from storycheck.errors import ValidationError
 from storycheck.profiles import importer, service
+from storycheck.profiles.schemas import (
+    ProfileBulk,
+    ProfileCreate,
+    ProfileIdList,
+    ProfileUpdate,
+    RecordCheck,
+    changes,
+)
 from storycheck.stories.service import primed
 from storycheck.web.context import services
 from storycheck.web.http import json_body, no_content, ok, query_bool, query_int
@@ -23,16 +29,6 @@ def _filters() -> service.ProfileFilters:
         active_story=query_bool("active_story"),
         not_found=query_bool("not_found"),
     )
-
-
-def _niche_id(data: dict[str, Any]) -> str | None:
-    """`niche_id` from a body: a string, or null/"" for "no niche"."""
-    value = data.get("niche_id")
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise ValidationError("niche_id must be a string", details={"field": "niche_id"})
-    return value
 
 
 @bp.get("")
@@ -83,9 +79,9 @@ def export_csv() -> Response:
 @bp.post("/clear-not-found")
 def clear_not_found() -> Response:
     """Clear the "not found" flag of `{profile_ids}` by hand."""
-    ids = service.check_ids(json_body().get("profile_ids"))
+    body = ProfileIdList.model_validate(json_body())
     with services().db.write() as session:
-        payload = service.clear_not_found(session, profile_ids=ids)
+        payload = service.clear_not_found(session, profile_ids=body.profile_ids)
     return ok(payload)
 
 
@@ -103,10 +99,9 @@ def create_profile() -> Response:
     data = json_body()
     if not data:
         raise ValidationError("No data provided", code="invalid_request")
-    username = service.clean_username(data.get("username"))
-    niche_id = _niche_id(data)
+    body = ProfileCreate.model_validate(data)
     with services().db.write() as session:
-        profile = service.create_profile(session, username=username, niche_id=niche_id)
+        profile = service.create_profile(session, username=body.username, niche_id=body.niche_id)
         payload = service.profile_payload(session, profile)
     return ok(payload, 201)
 
@@ -114,16 +109,9 @@ def create_profile() -> Response:
 @bp.put("/<profile_id>")
 def update_profile(profile_id: str) -> Response:
     """Change `username`, `status` and/or `niche_id`."""
-    data = json_body()
-    changes: dict[str, Any] = {}
-    if "username" in data:
-        changes["username"] = service.clean_username(data["username"])
-    if "status" in data:
-        changes["status"] = service.check_status(data["status"])
-    if "niche_id" in data:
-        changes["niche_id"] = _niche_id(data)
+    body = ProfileUpdate.model_validate(json_body())
     with services().db.write() as session:
-        profile = service.update_profile(session, profile_id=profile_id, **changes)
+        profile = service.update_profile(session, profile_id=profile_id, **changes(body))
         payload = service.profile_payload(session, profile)
     return ok(payload)
 
@@ -131,15 +119,10 @@ def update_profile(profile_id: str) -> Response:
 @bp.post("/bulk")
 def bulk_update() -> Response:
     """Set `status` and/or `niche_id` of many profiles `{profile_ids, status?, niche_id?}`."""
-    data = json_body()
-    ids = service.check_ids(data.get("profile_ids"))
-    changes: dict[str, Any] = {}
-    if "status" in data:
-        changes["status"] = service.check_status(data["status"])
-    if "niche_id" in data:
-        changes["niche_id"] = _niche_id(data)
+    body = ProfileBulk.model_validate(json_body())
+    changed = {name: value for name, value in changes(body).items() if name != "profile_ids"}
     with services().db.write() as session:
-        payload = service.bulk_update(session, profile_ids=ids, **changes)
+        payload = service.bulk_update(session, profile_ids=body.profile_ids, **changed)
     return ok(payload)
 
 
@@ -163,14 +146,8 @@ def reactivate_profile(profile_id: str) -> Response:
 @bp.post("/<profile_id>/record_check")
 def record_check(profile_id: str) -> Response:
     """Count one check `{story_detected?: bool}` (no body means no story)."""
-    data = json_body(required=False)
-    detected = data.get("story_detected", False)
-    if detected is None:
-        detected = False
-    if not isinstance(detected, bool):
-        raise ValidationError(
-            "story_detected must be true or false", details={"field": "story_detected"}
-        )
+    body = RecordCheck.model_validate(json_body(required=False))
+    detected = bool(body.story_detected)
     with services().db.write() as session:
         profile = service.record_check(session, profile_id=profile_id, story_detected=detected)
         payload = service.profile_payload(session, profile)

@@ -122,23 +122,6 @@ def extract_username(text: str) -> tuple[str | None, str | None]:
     return candidate, None
 
 
-def clean_username(value: object) -> str:
-    """Validate a username given in a JSON body (the import's forms are accepted too)."""
-    if value is None:
-        raise ValidationError("username is required", details={"field": "username"})
-    if not isinstance(value, str):
-        raise ValidationError("username must be a string", details={"field": "username"})
-    if not value.strip():
-        raise ValidationError("Username cannot be empty", details={"field": "username"})
-    username, reason = extract_username(value[:300])
-    if username is None:
-        raise ValidationError(
-            f"{reason}: use 1-30 letters, digits, '.' or '_'",
-            details={"field": "username", "valid_range": "^[A-Za-z0-9._]{1,30}$"},
-        )
-    return username
-
-
 def profile_url(username: str) -> str:
     """The profile's Instagram address."""
     return f"https://instagram.com/{username}"
@@ -416,22 +399,6 @@ def check_status(value: object) -> str:
             details={"field": "status", "valid_range": list(PROFILE_STATUSES)},
         )
     return value
-
-
-def check_ids(values: object, *, field: str = "profile_ids", limit: int = BULK_MAX) -> list[str]:
-    """Validate a non-empty list of id strings (duplicates dropped, order kept)."""
-    if values is None or values == []:
-        raise ValidationError(f"{field} is required", details={"field": field})
-    if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
-        raise ValidationError(
-            f"{field} must be a non-empty list of id strings", details={"field": field}
-        )
-    if len(values) > limit:
-        raise ValidationError(
-            f"{field} may hold at most {limit} ids",
-            details={"field": field, "valid_range": f"1-{limit}"},
-        )
-    return list(dict.fromkeys(values))
 
 
 def bulk_update(

@@ -11,7 +11,6 @@ from storycheck.web.http import json_body, ok
 bp = Blueprint("settings", __name__, url_prefix="/api/settings")
 
 
-
 @bp.get("")
 def get_settings() -> Response:
     """The settings object (created with the defaults on first access)."""
@@ -22,7 +21,7 @@ def get_settings() -> Response:
 
 @bp.put("")
 def update_settings() -> Response:
-    """Apply any subset of settings (snake_case or camelCase); all or nothing."""
+    """Apply any subset of settings (`SettingsUpdate`: snake_case or camelCase); all or nothing."""
     data = json_body()
     with services().db.write() as session:
         payload = service.settings_to_dict(service.update_settings(session, changes=data))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+import pydantic
 from flask import Flask, Response, jsonify
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
@@ -29,8 +31,68 @@ def error_response(status: int, code: str, message: str, **extra: object) -> Res
     return response
 
 
+# Pydantic's own checks (a missing key, a wrong container type, an unknown choice), worded like
+# the rest of the API; the value types of `storycheck/fields.py` bring their own sentences.
+_PYDANTIC_MESSAGES = {
+    "missing": "{field} is required",
+    "string_type": "{field} must be a string",
+    "list_type": "{field} must be a list",
+    "dict_type": "{field} must be an object",
+    "model_type": "{field} must be an object",
+    "bool_type": "{field} must be true or false",
+    "bool_parsing": "{field} must be true or false",
+    "int_type": "{field} must be an integer",
+    "int_parsing": "{field} must be an integer",
+    "int_from_float": "{field} must be an integer",
+    "string_too_long": "{field} is longer than {max_length} characters",
+    "too_long": "{field} has more than {max_length} entries",
+    "literal_error": "Invalid {field}: must be one of {expected}",
+    "enum": "Invalid {field}: must be one of {expected}",
+}
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "body"
+
+
+def _message(error: Any) -> str:
+    context = error.get("ctx") or {}
+    if "field" in context:  # one of storycheck's value types: the sentence is complete
+        return str(error["msg"])
+    template = _PYDANTIC_MESSAGES.get(error["type"])
+    field = _field(error["loc"])
+    if template is None:
+        return f"{field}: {error['msg']}"
+    return template.format(field=field, **{k: v for k, v in context.items() if k != "field"})
+
+
+def validation_error_body(exc: pydantic.ValidationError) -> dict[str, Any]:
+    """The 400 body of a request model's failure, in the API's one error shape.
+
+    `message` is the one sentence (several: "Validation errors: a; b"), `errors` every
+    sentence, `details` the first failing field and, when the check has one, its valid range.
+    """
+    problems = exc.errors()
+    messages = [_message(error) for error in problems]
+    first = problems[0]
+    details: dict[str, Any] = {"field": (first.get("ctx") or {}).get("field")
+                               or _field(first["loc"])}
+    valid_range = (first.get("ctx") or {}).get("valid_range")
+    if valid_range is not None:
+        details["valid_range"] = valid_range
+    message = messages[0] if len(messages) == 1 else f"Validation errors: {'; '.join(messages)}"
+    return {"error": "validation_error", "message": message, "errors": messages,
+            "details": details}
+
+
 def register_error_handlers(app: Flask) -> None:
     """Map domain errors, HTTP errors and surprises onto the one error shape."""
+
+    @app.errorhandler(pydantic.ValidationError)
+    def _invalid(exc: pydantic.ValidationError) -> Response:
+        response = jsonify(validation_error_body(exc))
+        response.status_code = 400
+        return response
 
     @app.errorhandler(StorycheckError)
     def _domain(exc: StorycheckError) -> Response:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from flask import Response, jsonify, request
 
-from storycheck.errors import ValidationError, reject_control_characters
+from storycheck.errors import ValidationError
+from storycheck.fields import range_text
 
 
 def json_body(*, required: bool = True) -> dict[str, Any]:
@@ -69,14 +68,14 @@ def query_int(
     except ValueError as exc:
         raise ValidationError(
             f"Invalid parameter value: {name} must be an integer",
-            details={"field": name, "valid_range": _range_text(minimum, maximum)},
+            details={"field": name, "valid_range": range_text(minimum, maximum)},
         ) from exc
     if maximum is None:
         maximum = MAX_QUERY_INT
     if (minimum is not None and value < minimum) or value > maximum:
         raise ValidationError(
-            f"Invalid parameter value: {name} must be within {_range_text(minimum, maximum)}",
-            details={"field": name, "valid_range": _range_text(minimum, maximum)},
+            f"Invalid parameter value: {name} must be within {range_text(minimum, maximum)}",
+            details={"field": name, "valid_range": range_text(minimum, maximum)},
         )
     return value
 
@@ -111,61 +110,6 @@ def query_bool(name: str) -> bool | None:
         return False
     raise ValidationError(f"Invalid parameter value: {name} must be true or false",
                           details={"field": name})
-
-
-def require_str(
-    data: Mapping[str, Any], name: str, *, max_length: int = 255, allow_empty: bool = False
-) -> str:
-    """Return a required string field, trimmed, or raise a 400 naming the field."""
-    if name not in data or data[name] is None:
-        raise ValidationError(f"{name} is required", details={"field": name})
-    value = data[name]
-    if not isinstance(value, str):
-        raise ValidationError(f"{name} must be a string", details={"field": name})
-    value = value.strip()
-    if not value and not allow_empty:
-        raise ValidationError(f"{name} cannot be empty", details={"field": name})
-    reject_control_characters(value, name)
-    if len(value) > max_length:
-        raise ValidationError(
-            f"{name} is longer than {max_length} characters",
-            details={"field": name, "valid_range": f"1-{max_length} characters"},
-        )
-    return value
-
-
-def optional_int(
-    data: Mapping[str, Any], name: str, *, minimum: int | None = None, maximum: int | None = None
-) -> int | None:
-    """Return an optional integer field (bools are rejected), range-checked."""
-    if name not in data or data[name] is None:
-        return None
-    value = data[name]
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValidationError(f"{name} must be an integer", details={"field": name})
-    try:
-        if isinstance(value, float):
-            if not math.isfinite(value) or not value.is_integer():
-                raise ValueError(value)
-        number = int(value)
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"{name} must be an integer", details={"field": name}) from exc
-    if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
-        raise ValidationError(
-            f"{name} must be within {_range_text(minimum, maximum)}",
-            details={"field": name, "valid_range": _range_text(minimum, maximum)},
-        )
-    return number
-
-
-def _range_text(minimum: int | None, maximum: int | None) -> str:
-    if minimum is not None and maximum is not None:
-        return f"{minimum}-{maximum}"
-    if minimum is not None:
-        return f">={minimum}"
-    if maximum is not None:
-        return f"<={maximum}"
-    return "any integer"
 
 
 def iso(value: datetime | None) -> str | None:

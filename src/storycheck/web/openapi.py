@@ -1,11 +1,75 @@
-"""The OpenAPI 3.0 document served at /api/openapi.json (a test keeps it equal to the routes)."""
+"""The OpenAPI 3.0 document served at /api/openapi.json (a test keeps it equal to the routes).
+
+The path table is written here; every request body and answer names a component generated
+from the pydantic models of the domains (`<domain>/schemas.py`, see `web/components.py`).
+The module is one table, the path list of the whole API, hence its ~550 lines.
+"""
 
 from __future__ import annotations
 
 from functools import cache
 from typing import Any
 
+from pydantic import BaseModel
+
 from storycheck import __version__
+from storycheck.alerts.schemas import (
+    AlertChannel,
+    AlertChannelInput,
+    AlertDeliveryPage,
+    AlertEventList,
+    AlertTestResult,
+)
+from storycheck.batches.schemas import (
+    Batch,
+    BatchCreate,
+    BatchDetail,
+    BatchIds,
+    BatchItem,
+    BatchLogPage,
+    BatchResultPage,
+    BatchResultsDocument,
+)
+from storycheck.niches.schemas import Niche, NicheCreate, NicheReorder, NicheUpdate
+from storycheck.profiles.schemas import (
+    BulkResult,
+    ClearedCount,
+    ImportReport,
+    Profile,
+    ProfileBulk,
+    ProfileCreate,
+    ProfileIdList,
+    ProfileIdPage,
+    ProfilePage,
+    ProfileUpdate,
+    RecordCheck,
+    RefreshResult,
+)
+from storycheck.proxies.schemas import (
+    PairTestAllRequest,
+    PairTestReport,
+    PairTestRequest,
+    PairTestState,
+    Proxy,
+    ProxyCreate,
+    ProxyErrorLogPage,
+    ProxyImport,
+    ProxyImportReport,
+    ProxyStatusChange,
+    SessionChange,
+    UserAgentChange,
+)
+from storycheck.settings.schemas import Settings, SettingsUpdate, SettingsValues
+from storycheck.stories.schemas import (
+    LiveCounts,
+    LiveStoriesDocument,
+    LiveStory,
+    LiveStoryPage,
+    StoryWindow,
+    StoryWindows,
+)
+from storycheck.web.components import components
+from storycheck.web.schemas import Dashboard, Error, Health, Invariants, OpenAPIDocument
 
 JSON = "application/json"
 
@@ -18,16 +82,7 @@ def _array(items: dict[str, Any]) -> dict[str, Any]:
     return {"type": "array", "items": items}
 
 
-def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
-    return {**schema, "nullable": True}
-
-
 STR = {"type": "string"}
-INT = {"type": "integer"}
-NUM = {"type": "number"}
-BOOL = {"type": "boolean"}
-TIME = _nullable({"type": "string", "format": "date-time"})
-ID_LIST = _array({"type": "string"})
 
 ERROR_STATUSES = {
     "400": "Bad input",
@@ -92,170 +147,21 @@ def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[
     return schema
 
 
-SCHEMAS: dict[str, Any] = {
-    "Error": _obj(
-        {"error": STR, "message": STR, "details": {"type": "object"},
-         "running_batch_ids": ID_LIST},
-        ["error", "message"],
-    ),
-    "Niche": _obj(
-        {"id": STR, "name": STR, "order": INT, "daily_story_target": INT, "profile_count": INT,
-         "created_at": TIME, "updated_at": TIME},
-        ["id", "name", "profile_count"],
-    ),
-    "Profile": _obj(
-        {"id": STR, "username": STR, "url": _nullable(STR), "niche_id": _nullable(STR),
-         "niche": _nullable(STR), "status": STR, "active_story": BOOL,
-         "last_story_detected": TIME, "total_checks": INT, "total_detections": INT,
-         "last_checked": TIME, "last_detected": TIME, "detection_rate": NUM,
-         "is_private": _nullable(BOOL), "not_found": BOOL, "not_found_at": TIME,
-         "story_posted_at": TIME, "story_expires_at": TIME, "story_live": BOOL,
-         "created_at": TIME, "updated_at": TIME},
-        ["id", "username", "status", "active_story", "total_checks", "total_detections",
-         "story_live"],
-    ),
-    "LiveStory": _obj(
-        {"profile_id": STR, "username": STR, "niche_id": _nullable(STR),
-         "niche_name": _nullable(STR), "posted_at": TIME, "first_posted_at": TIME,
-         "expires_at": TIME, "expires_in_seconds": INT, "item_count": INT, "checked_at": TIME,
-         "story_url": STR},
-        ["profile_id", "username", "posted_at", "expires_at", "expires_in_seconds",
-         "story_url"],
-    ),
-    "StoryWindow": _obj(
-        {"id": STR, "first_taken_at": TIME, "last_taken_at": TIME, "expires_at": TIME,
-         "item_count": INT, "first_seen_at": TIME, "last_seen_at": TIME,
-         "batch_id": _nullable(STR), "live": BOOL},
-        ["id", "expires_at", "item_count", "first_seen_at", "last_seen_at", "live"],
-    ),
-    "BatchResult": _obj(
-        {"profile_id": STR, "username": STR,
-         "outcome": {"type": "string",
-                     "enum": ["story", "no_story", "private", "failed", "pending"]},
-         "posted_at": TIME, "expires_at": TIME, "checked_at": TIME, "item_count": INT,
-         "failure_kind": _nullable(STR), "error": _nullable(STR)},
-        ["profile_id", "username", "outcome"],
-    ),
-    "ProfilePage": _obj(
-        {"profiles": _array(_ref("Profile")), "total": INT, "page": INT, "page_size": INT,
-         "sort_column": _nullable(STR), "sort_direction": STR, "filters": {"type": "object"}},
-        ["profiles", "total"],
-    ),
-    "ImportReport": _obj(
-        {"created": _array(_ref("Profile")),
-         "errors": _array(_obj({"line": STR, "error": STR, "line_number": INT})),
-         "total": INT, "created_count": INT, "error_count": INT, "duplicate_count": INT,
-         "invalid_format_count": INT, "created_truncated": BOOL, "errors_truncated": BOOL},
-        ["created", "errors"],
-    ),
-    "Batch": _obj(
-        {"id": STR, "niche_id": STR, "niche": _ref("Niche"),
-         "status": {"type": "string", "enum": ["queued", "in_progress", "paused", "done"]},
-         "queue_position": _nullable(INT), "total_profiles": INT, "completed_profiles": INT,
-         "successful_checks": INT, "failed_checks": INT, "completion_rate": NUM,
-         "profiles_with_stories": _array(STR), "created_at": TIME, "updated_at": TIME,
-         "started_at": TIME, "completed_at": TIME, "stories_found": INT, "checks_failed": INT,
-         "private_profiles": INT, "pending_profiles": INT, "in_flight_profiles": INT,
-         "rate_per_minute": INT, "eta_seconds": _nullable(INT),
-         "allowed_actions": _array({"type": "string",
-                                    "enum": ["start", "stop", "resume", "reorder", "delete"]})},
-        ["id", "niche", "status", "queue_position", "total_profiles", "completed_profiles",
-         "successful_checks", "profiles_with_stories", "completed_at"],
-    ),
-    "BatchItem": _obj(
-        {"id": STR, "profile_id": STR, "username": STR,
-         "status": {"type": "string", "enum": ["pending", "in_flight", "completed", "failed"]},
-         "has_story": BOOL, "story_count": INT, "latest_story_at": TIME, "error": _nullable(STR),
-         "outcome": _nullable({"type": "string", "enum": ["story", "no_story", "private"]}),
-         "failure_kind": _nullable(
-             {"type": "string", "enum": ["not_found", "unavailable", "transient"]}
-         ),
-         "attempts": INT, "proxy_id": _nullable(STR), "processed_at": TIME},
-    ),
-    "BatchLog": _obj(
-        {"id": STR, "batch_id": STR, "timestamp": TIME, "event_type": STR, "message": STR,
-         "profile_id": _nullable(STR), "proxy_id": _nullable(STR)},
-        ["id", "timestamp", "event_type", "message"],
-    ),
-    "BatchIds": _obj({"batch_ids": ID_LIST}, ["batch_ids"]),
-    "Settings": _obj(
-        {"id": INT, "profiles_per_minute": INT, "max_threads": INT, "max_concurrent_batches": INT,
-         "default_batch_size": INT, "story_retention_hours": INT, "auto_trigger_enabled": BOOL,
-         "min_trigger_interval": INT, "proxy_test_timeout": INT, "proxy_max_failures": INT,
-         "proxy_hourly_limit": INT, "lookup_hourly_limit": INT, "min_request_interval": NUM,
-         "reel_ids_per_request": INT, "max_attempts": INT, "request_jitter": NUM,
-         "action_block_cooldown_hours": NUM, "not_found_recheck_days": INT, "dense_doc_id": STR,
-         "notifications_enabled": BOOL,
-         "notification_email": _nullable(STR), "created_at": TIME, "updated_at": TIME},
-    ),
-    "Proxy": _obj(
-        {"id": STR, "ip": STR, "port": INT, "scheme": STR, "username": _nullable(STR),
-         "password": _nullable(STR), "url": STR, "is_active": BOOL, "status": STR,
-         "health": {"type": "string",
-                    "enum": ["ready", "cooling", "open", "invalid", "challenge", "disabled"]},
-         "cooldown_until": TIME, "error_score": NUM, "consecutive_failures": INT,
-         "total_requests": INT, "failed_requests": INT, "requests_this_hour": INT,
-         "learned_hourly_limit": _nullable(INT),
-         "error_rate": NUM, "error_count": INT, "avg_response_time": INT, "last_used": TIME,
-         "last_success": TIME, "last_error": _nullable(STR),
-         "user_agent": _nullable(STR),
-         "test_state": {"type": "string", "enum": ["untested", "ok", "failed"]},
-         "last_test": _nullable(_obj({"tested_at": TIME, "ok": BOOL, "summary": STR})),
-         "sessions": _array(_obj({"id": STR, "session": STR, "status": STR,
-                                  "cookies": _array(STR)})),
-         "created_at": TIME, "updated_at": TIME},
-        ["id", "ip", "port", "status", "is_active", "health"],
-    ),
-    "PairTestStep": _obj(
-        {"name": {"type": "string", "enum": ["proxy", "instagram", "session", "limits"]},
-         "title": STR, "status": {"type": "string", "enum": ["ok", "failed", "unknown", "skipped"]},
-         "detail": STR, "classification": _nullable(STR), "ms": _nullable(INT)},
-        ["name", "title", "status", "detail"],
-    ),
-    "PairTestReport": _obj(
-        {"proxy_id": STR, "proxy": STR, "username": STR, "tested_at": TIME,
-         "result": {"type": "string", "enum": ["ok", "failed", "not_sent"]}, "ok": BOOL,
-         "summary": STR, "classification": _nullable(STR), "account_id": _nullable(STR),
-         "steps": _array(_ref("PairTestStep"))},
-        ["proxy_id", "result", "ok", "summary", "steps"],
-    ),
-    "ProxyErrorLog": _obj(
-        {"id": STR, "proxy_id": _nullable(STR), "session_id": _nullable(STR), "timestamp": TIME,
-         "error_message": STR, "state_change": BOOL, "transition_reason": _nullable(STR),
-         "recovery_time": TIME},
-        ["id", "timestamp", "error_message"],
-    ),
-    "AlertChannel": _obj(
-        {"id": STR, "name": STR, "kind": {"type": "string", "enum": ["webhook", "email"]},
-         "enabled": BOOL, "event_types": ID_LIST, "niche_ids": ID_LIST,
-         "rate_limit_per_minute": INT,
-         "config": {"type": "object", "description":
-                    "webhook: url, timeout_seconds, max_attempts, template, template_field; "
-                    "email: host, port, security, username, from_address, to, digest_minutes, "
-                    "timeout_seconds, max_attempts"},
-         "secret": _nullable({"type": "string", "description": "always `…` when set"}),
-         "created_at": TIME, "updated_at": TIME},
-        ["id", "name", "kind", "enabled", "event_types", "niche_ids", "config", "secret"],
-    ),
-    "AlertChannelInput": _obj(
-        {"name": STR, "kind": {"type": "string", "enum": ["webhook", "email"]}, "enabled": BOOL,
-         "event_types": ID_LIST, "niche_ids": ID_LIST, "rate_limit_per_minute": INT,
-         "config": {"type": "object"}, "secret": _nullable(STR), "password": _nullable(STR)},
-    ),
-    "AlertEvent": _obj(
-        {"id": STR, "type": STR, "created_at": TIME, "niche_id": _nullable(STR),
-         "subject_id": _nullable(STR), "summary": STR, "payload": {"type": "object"}},
-        ["id", "type", "created_at", "summary", "payload"],
-    ),
-    "AlertDelivery": _obj(
-        {"id": STR, "event_id": STR, "event_type": STR, "event_summary": STR,
-         "channel_id": STR, "channel_name": STR,
-         "status": {"type": "string", "enum": ["pending", "in_flight", "delivered", "failed"]},
-         "attempts": INT, "last_error": _nullable(STR), "next_attempt_at": TIME,
-         "delivered_at": TIME, "created_at": TIME},
-        ["id", "event_id", "channel_id", "status", "attempts"],
-    ),
-}
+# Every model whose schema is a component (the models they refer to come along).
+MODELS: tuple[type[BaseModel], ...] = (
+    Error, Health, Invariants, Dashboard, OpenAPIDocument,
+    Niche, NicheCreate, NicheUpdate, NicheReorder,
+    Profile, ProfilePage, ProfileIdPage, ProfileCreate, ProfileUpdate, ProfileBulk,
+    ProfileIdList, RecordCheck, BulkResult, ClearedCount, RefreshResult, ImportReport,
+    LiveStory, LiveStoryPage, LiveCounts, LiveStoriesDocument, StoryWindow, StoryWindows,
+    Batch, BatchDetail, BatchItem, BatchLogPage, BatchResultPage, BatchResultsDocument,
+    BatchIds, BatchCreate,
+    Settings, SettingsUpdate, SettingsValues,
+    Proxy, ProxyCreate, ProxyImport, ProxyImportReport, ProxyStatusChange, SessionChange,
+    UserAgentChange, ProxyErrorLogPage,
+    PairTestRequest, PairTestAllRequest, PairTestReport, PairTestState,
+    AlertChannel, AlertChannelInput, AlertTestResult, AlertEventList, AlertDeliveryPage,
+)
 
 
 def _alert_paths() -> dict[str, Any]:
@@ -284,14 +190,12 @@ def _alert_paths() -> dict[str, Any]:
         },
         "/api/alerts/channels/{channel_id}/test": {
             "post": _op("Send a test message now",
-                        {"200": _json(_obj({"ok": BOOL, "event_id": STR, "channel_id": STR}))},
+                        {"200": _json(_ref("AlertTestResult"))},
                         params=[channel_id], errors=("400", "404", "502"), tag="alerts"),
         },
         "/api/alerts/deliveries": {
             "get": _op("The delivery log, newest first",
-                       {"200": _json(_obj({"deliveries": _array(_ref("AlertDelivery")),
-                                           "total": INT, "limit": INT, "offset": INT},
-                                          ["deliveries", "total"]))},
+                       {"200": _json(_ref("AlertDeliveryPage"))},
                        params=[_query("status", {"type": "string", "enum": [
                                    "pending", "in_flight", "delivered", "failed"]}),
                                _query("channel_id", STR), _query("event_type", event_types),
@@ -307,7 +211,7 @@ def _alert_paths() -> dict[str, Any]:
         },
         "/api/alerts/events": {
             "get": _op("The latest events, newest first",
-                       {"200": _json(_obj({"events": _array(_ref("AlertEvent"))}, ["events"]))},
+                       {"200": _json(_ref("AlertEventList"))},
                        params=[_query("type", event_types),
                                _query("limit", {"type": "integer", "minimum": 1,
                                                 "maximum": 200})],
@@ -355,23 +259,22 @@ def _paths() -> dict[str, Any]:
     }
     strict = _query("strict", {"type": "string", "enum": ["0", "1", "true", "false"]},
                     "1: refuse the whole list with 409 when one batch is not eligible")
-    niche_body = _obj({"name": STR, "order": INT, "daily_story_target": INT})
-    profile_body = _obj({"username": STR, "status": STR, "niche_id": _nullable(STR)})
     return {
         "/api/niches": {
             "get": _op("List niches", {"200": _json(_array(_ref("Niche")))}, tag="niches"),
             "post": _op("Create a niche", {"201": _json(_ref("Niche"), "Created")},
-                        body=niche_body, errors=("400", "409", "415"), tag="niches"),
+                        body=_ref("NicheCreate"), errors=("400", "409", "415"), tag="niches"),
         },
         "/api/niches/reorder": {
             "post": _op("Reorder niches", {"200": _json(_array(_ref("Niche")))},
-                        body=_obj({"niche_ids": ID_LIST}, ["niche_ids"]), tag="niches"),
+                        body=_ref("NicheReorder"), tag="niches"),
         },
         "/api/niches/{niche_id}": {
             "get": _op("Get a niche", {"200": _json(_ref("Niche"))}, params=[niche_id],
                        tag="niches"),
             "put": _op("Update a niche", {"200": _json(_ref("Niche"))}, params=[niche_id],
-                       body=niche_body, errors=("400", "404", "409", "415"), tag="niches"),
+                       body=_ref("NicheUpdate"), errors=("400", "404", "409", "415"),
+                       tag="niches"),
             "delete": _op("Delete a niche (profiles move, batches are deleted)",
                           {"204": {"description": "Deleted"}}, params=[niche_id], tag="niches"),
         },
@@ -379,19 +282,18 @@ def _paths() -> dict[str, Any]:
             "get": _op("List profiles", {"200": _json(_ref("ProfilePage"))},
                        params=[page, page_size, *filters, *sorting], tag="profiles"),
             "post": _op("Create a profile", {"201": _json(_ref("Profile"), "Created")},
-                        body=_obj({"username": STR, "niche_id": _nullable(STR)}, ["username"]),
+                        body=_ref("ProfileCreate"),
                         errors=("400", "404", "409", "415"), tag="profiles"),
         },
         "/api/profiles/ids": {
             "get": _op("Ids of every profile matching the filters",
-                       {"200": _json(_obj({"ids": ID_LIST, "total": INT, "truncated": BOOL}))},
+                       {"200": _json(_ref("ProfileIdPage"))},
                        params=filters, tag="profiles"),
         },
         "/api/profiles/bulk": {
             "post": _op("Change status or niche of many profiles",
-                        {"200": _json(_obj({"updated": INT, "not_found": INT}))},
-                        body=_obj({"profile_ids": ID_LIST, "status": STR,
-                                   "niche_id": _nullable(STR)}, ["profile_ids"]),
+                        {"200": _json(_ref("BulkResult"))},
+                        body=_ref("ProfileBulk"),
                         errors=("400", "404", "415"), tag="profiles"),
         },
         "/api/profiles/export.csv": {
@@ -400,14 +302,13 @@ def _paths() -> dict[str, Any]:
         },
         "/api/profiles/clear-not-found": {
             "post": _op("Clear the not-found flag of profiles by hand",
-                        {"200": _json(_obj({"cleared": INT}, ["cleared"]))},
-                        body=_obj({"profile_ids": ID_LIST}, ["profile_ids"]),
+                        {"200": _json(_ref("ClearedCount"))},
+                        body=_ref("ProfileIdList"),
                         errors=("400", "415"), tag="profiles"),
         },
         "/api/profiles/{profile_id}/stories": {
             "get": _op("A profile's story windows, newest first",
-                       {"200": _json(_obj({"windows": _array(_ref("StoryWindow"))},
-                                          ["windows"]))},
+                       {"200": _json(_ref("StoryWindows"))},
                        params=[profile_id,
                                _query("limit", {"type": "integer", "minimum": 1,
                                                 "maximum": 1000}),
@@ -416,9 +317,7 @@ def _paths() -> dict[str, Any]:
         },
         "/api/stories/live": {
             "get": _op("Accounts whose story is live now (keyset pages)",
-                       {"200": _json(_obj({"stories": _array(_ref("LiveStory")),
-                                           "next_cursor": _nullable(STR), "total": INT},
-                                          ["stories", "next_cursor", "total"]))},
+                       {"200": _json(_ref("LiveStoryPage"))},
                        params=[*live_filters,
                                _query("limit", {"type": "integer", "minimum": 1,
                                                 "maximum": 500}),
@@ -427,11 +326,7 @@ def _paths() -> dict[str, Any]:
         },
         "/api/stories/live/counts": {
             "get": _op("Live stories in all and per niche",
-                       {"200": _json(_obj(
-                           {"total": INT,
-                            "niches": _array(_obj({"niche_id": _nullable(STR),
-                                                   "name": _nullable(STR), "count": INT}))},
-                           ["total", "niches"]))},
+                       {"200": _json(_ref("LiveCounts"))},
                        params=[live_filters[1], live_filters[2], live_filters[5]],
                        errors=("400",), tag="stories"),
         },
@@ -441,13 +336,12 @@ def _paths() -> dict[str, Any]:
         },
         "/api/stories/live.json": {
             "get": _op("Live stories as one JSON document (streamed, any size)",
-                       {"200": _json(_obj({"at": TIME, "stories": _array(_ref("LiveStory")),
-                                           "count": INT}))},
+                       {"200": _json(_ref("LiveStoriesDocument"))},
                        params=live_filters, errors=("400",), tag="stories"),
         },
         "/api/profiles/refresh-stories": {
             "post": _op("Clear expired active stories",
-                        {"200": _json(_obj({"message": STR, "cleared": INT}))},
+                        {"200": _json(_ref("RefreshResult"))},
                         errors=("400",), tag="profiles"),
         },
         "/api/profiles/niches/{niche_id}/import": {
@@ -472,7 +366,8 @@ def _paths() -> dict[str, Any]:
             "get": _op("Get a profile", {"200": _json(_ref("Profile"))}, params=[profile_id],
                        tag="profiles"),
             "put": _op("Update a profile", {"200": _json(_ref("Profile"))}, params=[profile_id],
-                       body=profile_body, errors=("400", "404", "409", "415"), tag="profiles"),
+                       body=_ref("ProfileUpdate"), errors=("400", "404", "409", "415"),
+                       tag="profiles"),
             "delete": _op("Soft-delete a profile", {"204": {"description": "Deleted"}},
                           params=[profile_id], tag="profiles"),
         },
@@ -482,7 +377,7 @@ def _paths() -> dict[str, Any]:
         },
         "/api/profiles/{profile_id}/record_check": {
             "post": _op("Record a manual check", {"200": _json(_ref("Profile"))},
-                        params=[profile_id], body=_obj({"story_detected": BOOL}),
+                        params=[profile_id], body=_ref("RecordCheck"),
                         body_required=False, errors=("400", "404", "415"), tag="profiles"),
         },
         "/api/batches": {
@@ -490,8 +385,7 @@ def _paths() -> dict[str, Any]:
                        {"200": batch_list}, params=[_query("status", STR)],
                        errors=("400",), tag="batches"),
             "post": _op("Create a batch", {"201": _json(_ref("Batch"), "Created")},
-                        body=_obj({"niche_id": STR, "profile_ids": ID_LIST,
-                                   "all_profiles": BOOL}, ["niche_id"]),
+                        body=_ref("BatchCreate"),
                         errors=("400", "404", "409", "413", "415"), tag="batches"),
             "delete": _op("Delete batches", {"204": {"description": "Deleted"}},
                           body=_ref("BatchIds"), errors=("400", "404", "415"), tag="batches"),
@@ -518,8 +412,7 @@ def _paths() -> dict[str, Any]:
         },
         "/api/batches/{batch_id}": {
             "get": _op("A batch with its items",
-                       {"200": _json({"allOf": [_ref("Batch"), _obj(
-                           {"items": _array(_ref("BatchItem")), "items_total": INT})]})},
+                       {"200": _json(_ref("BatchDetail"))},
                        params=[batch_id,
                                _query("items_limit", {"type": "integer", "minimum": 0,
                                                       "maximum": 10000}),
@@ -533,20 +426,14 @@ def _paths() -> dict[str, Any]:
         },
         "/api/batches/{batch_id}/logs": {
             "get": _op("A page of the batch log, newest first",
-                       {"200": _json(_obj({"logs": _array(_ref("BatchLog")), "total": INT,
-                                           "limit": INT, "offset": INT}, ["logs", "total"]))},
+                       {"200": _json(_ref("BatchLogPage"))},
                        params=[batch_id, *limit_offset, _query("event_type", STR),
                                _query("start_time", STR), _query("end_time", STR)],
                        errors=("400",), tag="batches"),
         },
         "/api/batches/{batch_id}/results": {
             "get": _op("Every account of a batch with its outcome (paged, searchable)",
-                       {"200": _json(_obj(
-                           {"results": _array(_ref("BatchResult")), "total": INT, "page": INT,
-                            "page_size": INT,
-                            "counts": _obj({"story": INT, "no_story": INT, "private": INT,
-                                            "failed": INT, "pending": INT})},
-                           ["results", "total", "page", "page_size", "counts"]))},
+                       {"200": _json(_ref("BatchResultPage"))},
                        params=[batch_id, *results_filters, page,
                                _query("page_size", {"type": "integer", "minimum": 1,
                                                     "maximum": 1000})],
@@ -558,49 +445,43 @@ def _paths() -> dict[str, Any]:
         },
         "/api/batches/{batch_id}/results.json": {
             "get": _op("Outcomes as one JSON document (streamed)",
-                       {"200": _json(_obj({"batch_id": STR,
-                                           "results": _array(_ref("BatchResult")),
-                                           "count": INT}))},
+                       {"200": _json(_ref("BatchResultsDocument"))},
                        params=[batch_id, *results_filters], tag="batches"),
         },
         "/api/settings": {
             "get": _op("Current settings", {"200": _json(_ref("Settings"))}, errors=("400",),
                        tag="settings"),
             "put": _op("Change settings (snake_case or the original client's camelCase)",
-                       {"200": _json(_ref("Settings"))}, body={"type": "object"},
+                       {"200": _json(_ref("Settings"))}, body=_ref("SettingsUpdate"),
                        errors=("400", "415"), tag="settings"),
         },
         "/api/proxies": {
             "get": _op("List proxy + session pairs", {"200": _json(_array(_ref("Proxy")))},
                        errors=("400",), tag="proxies"),
             "post": _op("Add a pair", {"201": _json(_ref("Proxy"), "Created")},
-                        body=_obj({"ip": STR, "port": {"oneOf": [INT, STR]}, "scheme": STR,
-                                   "username": _nullable(STR), "password": _nullable(STR),
-                                   "url": STR, "user_agent": _nullable(STR),
-                                   "session": {"oneOf": [STR, _array({"type": "object"})]}}),
+                        body=_ref("ProxyCreate"),
                         errors=("400", "409", "415"), tag="proxies"),
         },
         "/api/proxies/import": {
             "post": _op("Bulk-add `proxy_url|sessionid` lines",
-                        {"201": _json({"type": "object"}, "All added"),
-                         "207": _json({"type": "object"}, "Added with per-line errors")},
-                        body=_obj({"lines": {"oneOf": [STR, _array(STR)]}}, ["lines"]),
+                        {"201": _json(_ref("ProxyImportReport"), "All added"),
+                         "207": _json(_ref("ProxyImportReport"), "Added with per-line errors")},
+                        body=_ref("ProxyImport"),
                         errors=("400", "413", "415"), tag="proxies"),
         },
         "/api/proxies/test": {
             "post": _op("Test all (switched-on) pairs, or `ids`, a few at once",
                         {"200": _json(_array(_ref("PairTestReport")))},
-                        body=_obj({"ids": ID_LIST, "username": STR}), body_required=False,
+                        body=_ref("PairTestAllRequest"), body_required=False,
                         errors=("400", "404", "415"), tag="proxies"),
         },
         "/api/proxies/{proxy_id}/test": {
             "post": _op("Test a pair: one lookup through it, reported step by step",
                         {"200": _json(_ref("PairTestReport"))}, params=[proxy_id],
-                        body=_obj({"username": STR}), body_required=False,
+                        body=_ref("PairTestRequest"), body_required=False,
                         errors=("400", "404", "415"), tag="proxies"),
             "get": _op("A pair's test state and last result",
-                       {"200": _json(_obj({"proxy_id": STR, "test_state": STR,
-                                           "last_test": _nullable({"type": "object"})}))},
+                       {"200": _json(_ref("PairTestState"))},
                        params=[proxy_id], tag="proxies"),
         },
         "/api/proxies/{proxy_id}": {
@@ -609,29 +490,25 @@ def _paths() -> dict[str, Any]:
         },
         "/api/proxies/{proxy_id}/status": {
             "patch": _op("Enable or disable a pair", {"200": _json(_ref("Proxy"))},
-                         params=[proxy_id], body=_obj({"status": STR}, ["status"]),
+                         params=[proxy_id], body=_ref("ProxyStatusChange"),
                          errors=("400", "404", "415"), tag="proxies"),
         },
         "/api/proxies/{proxy_id}/session": {
             "put": _op("Replace a pair's session (and, when given, its user agent)",
                        {"200": _json(_ref("Proxy"))},
                        params=[proxy_id],
-                       body=_obj({"session": {"oneOf": [STR, _array({"type": "object"})]},
-                                  "user_agent": _nullable(STR)}, ["session"]),
+                       body=_ref("SessionChange"),
                        errors=("400", "404", "409", "415"), tag="proxies"),
         },
         "/api/proxies/{proxy_id}/user-agent": {
             "put": _op("Set a pair's user agent (null or empty: the default desktop Chrome)",
                        {"200": _json(_ref("Proxy"))},
-                       params=[proxy_id], body=_obj({"user_agent": _nullable(STR)},
-                                                    ["user_agent"]),
+                       params=[proxy_id], body=_ref("UserAgentChange"),
                        errors=("400", "404", "415"), tag="proxies"),
         },
         "/api/proxies/{proxy_id}/error-logs": {
             "get": _op("A pair's error log, newest first",
-                       {"200": _json(_obj({"logs": _array(_ref("ProxyErrorLog")),
-                                           "total": INT, "limit": INT, "offset": INT},
-                                          ["logs", "total"]))},
+                       {"200": _json(_ref("ProxyErrorLogPage"))},
                        params=[proxy_id, _query("limit", {"type": "integer", "minimum": 1,
                                                           "maximum": 100}),
                                _query("offset", {"type": "integer", "minimum": 0})],
@@ -650,22 +527,20 @@ def _paths() -> dict[str, Any]:
         },
         "/api/dashboard": {
             "get": _op("Stories today per niche, throughput, pair health",
-                       {"200": _json(_obj({"niches": _array({"type": "object"}),
-                                           "throughput": _array({"type": "object"}),
-                                           "pairs": {"type": "object"}}))},
+                       {"200": _json(_ref("Dashboard"))},
                        errors=("400",), tag="system"),
         },
         "/api/health": {
-            "get": _op("Liveness", {"200": _json(_obj({"status": STR}))}, errors=("400",),
+            "get": _op("Liveness", {"200": _json(_ref("Health"))}, errors=("400",),
                        tag="system"),
         },
         "/api/admin/invariants": {
             "get": _op("Check the batch-state invariants I1–I5",
-                       {"200": _json(_obj({"ok": BOOL, "violations": _array(STR)}))},
+                       {"200": _json(_ref("Invariants"))},
                        errors=("400",), tag="system"),
         },
         "/api/openapi.json": {
-            "get": _op("This document", {"200": _json({"type": "object"})}, errors=("400",),
+            "get": _op("This document", {"200": _json(_ref("OpenAPIDocument"))}, errors=("400",),
                        tag="system"),
         },
     }
@@ -683,7 +558,7 @@ def build_spec() -> dict[str, Any]:
             "Errors always carry `error` and `message`.",
         },
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": components(MODELS),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{}, {"bearer": []}],

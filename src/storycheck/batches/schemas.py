@@ -1,0 +1,170 @@
+"""Batch request bodies and answers: the batch object, its items, log and results."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import WithJsonSchema, model_validator
+
+from storycheck.batches.models import BatchStatus, ItemStatus
+from storycheck.batches.state import MAX_BATCH_PROFILES, SELECTION_EVENTS
+from storycheck.fields import Answer, Body, Flag, IdList, Text, absent_key, invalid, one_of
+from storycheck.niches.schemas import Niche
+
+OUTCOMES = ("story", "no_story", "private", "failed", "pending")
+FAILURE_KINDS = ("not_found", "unavailable", "transient")
+ACTIONS = (*SELECTION_EVENTS, "reorder", "delete")
+
+BatchIdList = Annotated[list[str], IdList()]
+PROFILE_IDS_SCHEMA = {"type": "array", "minItems": 1, "maxItems": MAX_BATCH_PROFILES,
+                      "items": {"type": "string"}}
+
+
+class BatchIds(Body):
+    """A list of batches to act on (start, stop, resume, reorder, delete)."""
+
+    batch_ids: BatchIdList
+
+
+class BatchCreate(Body):
+    """`POST /api/batches`: profiles of one niche, listed or all of them."""
+
+    niche_id: Annotated[str, Text(64)]
+    all_profiles: Annotated[bool, Flag(strict=True)] = False
+    # Checked below (ignored with all_profiles); the state manager checks each id.
+    profile_ids: Annotated[Any, WithJsonSchema(PROFILE_IDS_SCHEMA)] = absent_key(
+        "Required unless all_profiles is true"
+    )
+
+    @model_validator(mode="after")
+    def _profiles_given(self) -> BatchCreate:
+        if self.all_profiles:
+            return self
+        if self.profile_ids is None or self.profile_ids == []:
+            raise invalid("profile_ids", "profile_ids is required")
+        if not isinstance(self.profile_ids, list):
+            raise invalid("profile_ids", "profile_ids must be a non-empty list")
+        if len(self.profile_ids) > MAX_BATCH_PROFILES:
+            raise invalid(
+                "profile_ids",
+                f"A batch may hold at most {MAX_BATCH_PROFILES} profiles",
+                f"1-{MAX_BATCH_PROFILES}",
+            )
+        return self
+
+
+class Batch(Answer):
+    """A batch with its niche and live figures (the original's fields plus storycheck's)."""
+
+    id: str
+    niche_id: str
+    niche: Niche
+    status: Annotated[str, one_of(s.value for s in BatchStatus)]
+    queue_position: int | None
+    total_profiles: int
+    completed_profiles: int
+    successful_checks: int
+    failed_checks: int
+    completion_rate: float
+    profiles_with_stories: list[str]
+    created_at: datetime | None
+    updated_at: datetime | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    stories_found: int
+    checks_failed: int
+    private_profiles: int
+    pending_profiles: int
+    in_flight_profiles: int
+    rate_per_minute: int
+    eta_seconds: int | None
+    allowed_actions: list[Annotated[str, one_of(ACTIONS)]]
+
+
+class BatchItem(Answer):
+    """One profile of a batch and how its check went."""
+
+    id: str
+    profile_id: str
+    username: str
+    status: Annotated[str, one_of(s.value for s in ItemStatus)]
+    has_story: bool
+    story_count: int
+    latest_story_at: datetime | None
+    outcome: Annotated[str, one_of(OUTCOMES[:3])] | None
+    failure_kind: Annotated[str, one_of(FAILURE_KINDS)] | None
+    error: str | None
+    attempts: int
+    proxy_id: str | None
+    processed_at: datetime | None
+
+
+class BatchDetail(Batch):
+    """A batch with every story username and a page of its items."""
+
+    items: list[BatchItem]
+    items_total: int
+
+
+class BatchLog(Answer):
+    """One line of a batch's log."""
+
+    id: str
+    batch_id: str
+    timestamp: datetime | None
+    event_type: str
+    message: str
+    profile_id: str | None
+    proxy_id: str | None
+
+
+class BatchLogPage(Answer):
+    """A page of a batch's log, newest first."""
+
+    logs: list[BatchLog]
+    total: int
+    limit: int
+    offset: int
+
+
+class BatchResult(Answer):
+    """One account of a batch with its outcome and the three times."""
+
+    profile_id: str
+    username: str
+    outcome: Annotated[str, one_of(OUTCOMES)]
+    posted_at: datetime | None
+    expires_at: datetime | None
+    checked_at: datetime | None
+    item_count: int
+    failure_kind: Annotated[str, one_of(FAILURE_KINDS)] | None
+    error: str | None
+
+
+class BatchResultCounts(Answer):
+    """How many accounts of the batch have each outcome."""
+
+    story: int
+    no_story: int
+    private: int
+    failed: int
+    pending: int
+
+
+class BatchResultPage(Answer):
+    """A page of a batch's results."""
+
+    results: list[BatchResult]
+    total: int
+    page: int
+    page_size: int
+    counts: BatchResultCounts
+
+
+class BatchResultsDocument(Answer):
+    """Every result of a batch in one document (`results.json`)."""
+
+    batch_id: str
+    results: list[BatchResult]
+    count: int

@@ -1,0 +1,210 @@
+"""Proxy + session pair bodies and answers (secrets are always masked in answers).
+
+The bodies document what the routes accept; `proxies/service.py` parses them itself, because
+its error codes and details (`missing_field`, `missing_fields`, `invalid_request`) are part of
+the original contract that the original client's proxy screen reads.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from storycheck.fields import Answer, Body, Choice
+from storycheck.proxies.models import PAIR_HEALTH_VALUES, PROXY_SCHEMES, PROXY_STATUSES
+from storycheck.proxies.teststate import STEPS, TEST_STATES
+
+SessionValue = str | list[dict[str, Any]]
+SESSION_HELP = (
+    "A sessionid, a cookie string as a browser sends it, or a cookie export (list of objects)"
+)
+
+
+class ProxyCreate(Body):
+    """`POST /api/proxies`: `{ip, port, session, …}` or `{url, session}`."""
+
+    ip: str | None = None
+    port: int | str | None = None
+    scheme: Annotated[str, Choice(PROXY_SCHEMES)] | None = None
+    username: str | None = None
+    password: str | None = None
+    url: str | None = Field(default=None, description="scheme://user:pass@host:port")
+    user_agent: str | None = None
+    session: SessionValue = Field(description=SESSION_HELP)
+
+
+class ProxyImport(Body):
+    """`POST /api/proxies/import`: one `proxy_url|session` per line."""
+
+    lines: str | list[str]
+
+
+class ProxyStatusChange(Body):
+    """`PATCH /api/proxies/{id}/status`."""
+
+    status: Annotated[str, Choice(PROXY_STATUSES)]
+
+
+class SessionChange(Body):
+    """`PUT /api/proxies/{id}/session`: without `user_agent` the pair keeps its own."""
+
+    session: SessionValue = Field(description=SESSION_HELP)
+    user_agent: str | None = None
+
+
+class UserAgentChange(Body):
+    """`PUT /api/proxies/{id}/user-agent`: null or "" means the default desktop Chrome."""
+
+    user_agent: str | None
+
+
+class PairTestRequest(Body):
+    """`POST /api/proxies/{id}/test`: the account to look up (default: the configured one)."""
+
+    username: str | None = None
+
+
+class PairTestAllRequest(Body):
+    """`POST /api/proxies/test`: the pairs to test (default: every switched-on pair)."""
+
+    ids: list[str] | None = None
+    username: str | None = None
+
+
+class PairTestStep(Answer):
+    """One step of a pair test in words, with the engine's classification of the answer."""
+
+    name: Annotated[str, Choice(tuple(STEPS))]
+    title: str
+    status: Annotated[str, Choice(("ok", "failed", "unknown", "skipped"))]
+    detail: str
+    classification: str | None
+    ms: int | None
+
+
+class PairTestReport(Answer):
+    """The report of one pair test: proxy reachable, Instagram answered, logged in, limits."""
+
+    proxy_id: str
+    proxy: str = Field(description="scheme://host:port")
+    username: str
+    tested_at: datetime | None
+    result: Annotated[str, Choice(("ok", "failed", "not_sent"))]
+    ok: bool
+    summary: str
+    classification: str | None
+    account_id: str | None = Field(description="the session's own account id, when logged in")
+    steps: list[PairTestStep]
+
+
+class PairTestSummary(Answer):
+    """A pair's last test in short (the pair list shows it)."""
+
+    tested_at: datetime | None
+    ok: bool
+    summary: str | None
+
+
+class StoredPairTest(PairTestSummary):
+    """A pair's last test in full, as stored."""
+
+    username: str | None
+    result: str | None
+    classification: str | None
+    account_id: str | None
+    steps: list[PairTestStep]
+
+
+class PairTestState(Answer):
+    """`GET /api/proxies/{id}/test`: the pair's test state and last result (null: untested)."""
+
+    proxy_id: str
+    test_state: Annotated[str, Choice(TEST_STATES)]
+    last_test: StoredPairTest | None
+
+
+class ProxySession(Answer):
+    """A pair's Instagram session (masked) and the names of its other cookies."""
+
+    id: str
+    session: str
+    status: str
+    cookies: list[str]
+
+
+class Proxy(Answer):
+    """A proxy + session pair with its health and counters."""
+
+    id: str
+    ip: str
+    port: int
+    scheme: str
+    username: str | None
+    password: str | None = Field(description="`…` when set")
+    url: str = Field(description="scheme://user:…@host:port")
+    is_active: bool
+    status: str
+    health: Annotated[str, Choice(PAIR_HEALTH_VALUES)]
+    cooldown_until: datetime | None
+    error_score: float
+    consecutive_failures: int
+    total_requests: int
+    failed_requests: int
+    requests_this_hour: int
+    learned_hourly_limit: int | None
+    error_rate: float
+    error_count: int
+    avg_response_time: int
+    last_used: datetime | None
+    last_success: datetime | None
+    last_error: str | None
+    user_agent: str | None
+    test_state: Annotated[str, Choice(TEST_STATES)] = Field(
+        description="untested until a pair test proves it (an edit makes it untested again)"
+    )
+    last_test: PairTestSummary | None
+    sessions: list[ProxySession]
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+class ProxyImportLineError(Answer):
+    """A line that was not imported (masked) and why."""
+
+    line: str
+    line_number: int
+    error: str
+
+
+class ProxyImportReport(Answer):
+    """What a proxy import created and which lines it refused."""
+
+    created: list[Proxy]
+    errors: list[ProxyImportLineError]
+    total: int
+    created_count: int
+    error_count: int
+
+
+class ProxyErrorLog(Answer):
+    """One error (or state change) of a pair."""
+
+    id: str
+    proxy_id: str | None
+    session_id: str | None
+    timestamp: datetime | None
+    error_message: str
+    state_change: bool
+    transition_reason: str | None
+    recovery_time: datetime | None
+
+
+class ProxyErrorLogPage(Answer):
+    """A page of a pair's error log, newest first."""
+
+    logs: list[ProxyErrorLog]
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,74 @@
+"""Story answers: live stories (pages, counts, the JSON export) and a profile's windows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from storycheck.fields import Answer
+
+
+class LiveStory(Answer):
+    """An account whose story is live, with when it was posted and when it expires."""
+
+    profile_id: str
+    username: str
+    niche_id: str | None
+    niche_name: str | None
+    posted_at: datetime | None
+    first_posted_at: datetime | None
+    expires_at: datetime | None
+    expires_in_seconds: int
+    item_count: int
+    checked_at: datetime | None
+    story_url: str
+
+
+class LiveStoryPage(Answer):
+    """A keyset page of live stories; `next_cursor` is null on the last page."""
+
+    stories: list[LiveStory]
+    next_cursor: str | None
+    total: int
+
+
+class NicheLiveCount(Answer):
+    """Live stories in one niche (`niche_id` null: accounts without a niche)."""
+
+    niche_id: str | None
+    name: str | None
+    count: int
+
+
+class LiveCounts(Answer):
+    """Live stories in all and per niche."""
+
+    total: int
+    niches: list[NicheLiveCount]
+
+
+class LiveStoriesDocument(Answer):
+    """Every live story in one document (`live.json`)."""
+
+    at: datetime | None
+    stories: list[LiveStory]
+    count: int
+
+
+class StoryWindow(Answer):
+    """One story window of a profile: first and last item, expiry, when it was seen."""
+
+    id: str
+    first_taken_at: datetime | None
+    last_taken_at: datetime | None
+    expires_at: datetime | None
+    item_count: int
+    first_seen_at: datetime | None
+    last_seen_at: datetime | None
+    batch_id: str | None
+    live: bool
+
+
+class StoryWindows(Answer):
+    """A profile's story windows, newest first."""
+
+    windows: list[StoryWindow]
