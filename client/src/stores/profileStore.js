@@ -4,7 +4,7 @@ import { create } from 'zustand'
 import { profiles as profilesApi } from '../api/index.js'
 import { checkboxSelection, clickSelection, pageSelection } from '../lib/selection.js'
 import { useNicheStore } from './nicheStore.js'
-import { notify, showError } from './uiStore.js'
+import { notify, settle, showError } from './uiStore.js'
 
 export const PAGE_SIZES = [25, 50, 100]
 export const PROFILE_STATUSES = ['active', 'inactive', 'deleted', 'suspended']
@@ -93,6 +93,7 @@ export const useProfileStore = create((set, get) => {
         const profiles = Array.isArray(data?.profiles) ? data.profiles : []
         const total = Number(data?.total) || 0
         set({ profiles, total, loaded: true })
+        settle('profiles:load')
         // A page past the end (after a delete or a filter change elsewhere): go to the last one.
         const last = pageCount({ total, pageSize: get().pageSize })
         if (!profiles.length && total > 0 && get().page > last) {
@@ -100,7 +101,7 @@ export const useProfileStore = create((set, get) => {
           await get().fetchProfiles()
         }
       } catch (err) {
-        if (seq === requestSeq) showError(err)
+        if (seq === requestSeq) showError(err, 'profiles:load')
       } finally {
         if (seq === requestSeq) set({ loading: false })
       }

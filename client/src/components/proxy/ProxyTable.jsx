@@ -145,7 +145,7 @@ export default function ProxyTable({ onShowErrors }) {
                     >
                       Session…
                     </button>
-                    <button type="button" onClick={() => onShowErrors(p)} data-testid="proxy-errors" aria-label={`Error log of ${address}`}>
+                    <button type="button" onClick={() => onShowErrors(p)} data-testid="proxy-errors" aria-label={`Errors of ${address}`}>
                       Errors
                     </button>
                     <button
