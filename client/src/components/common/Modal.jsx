@@ -1,4 +1,4 @@
-import { useEffect, useId, useRef } from 'react'
+import { useEffect, useId, useRef, useState } from 'react'
 
 const FOCUSABLE = [
   'a[href]',
@@ -25,11 +25,15 @@ export default function Modal({ title, onClose, children, footer, wide = false, 
   const ref = useRef(null)
   const onCloseRef = useRef(onClose)
   onCloseRef.current = onClose
+  // Read while rendering, before a field inside takes the focus with autoFocus.
+  const [opener] = useState(() => document.activeElement)
 
   useEffect(() => {
     const dialog = ref.current
-    const previous = document.activeElement
-    openDialogs.push(dialog)
+    // A dialog opened inside another one sits above it, even when both open at once.
+    const inner = openDialogs.findIndex((open) => dialog.contains(open))
+    if (inner >= 0) openDialogs.splice(inner, 0, dialog)
+    else openDialogs.push(dialog)
     // A field with autoFocus already has the focus; otherwise the dialog itself takes it.
     if (!dialog.contains(document.activeElement)) dialog.focus()
     const topmost = () => openDialogs[openDialogs.length - 1] === dialog
@@ -68,9 +72,9 @@ export default function Modal({ title, onClose, children, footer, wide = false, 
       document.removeEventListener('keydown', onKeyDown)
       document.removeEventListener('focusin', onFocusIn)
       openDialogs.splice(openDialogs.indexOf(dialog), 1)
-      if (previous && previous.isConnected && typeof previous.focus === 'function') previous.focus()
+      if (opener && opener.isConnected && typeof opener.focus === 'function') opener.focus()
     }
-  }, [])
+  }, [opener])
 
   return (
     <div className="modal-backdrop" onMouseDown={(e) => e.target === e.currentTarget && onClose()}>

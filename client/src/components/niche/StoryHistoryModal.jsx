@@ -61,7 +61,9 @@ export default function StoryHistoryModal({ profile, onClose }) {
                 <td title={exactTime(w.last_seen_at)} data-label="Last seen">
                   {formatDateTime(w.last_seen_at)}
                 </td>
-                <td className="stack-inline">{w.live ? <StatusChip kind="ok">live</StatusChip> : <StatusChip kind="muted">expired</StatusChip>}</td>
+                <td className="stack-inline">
+                  {w.live ? <StatusChip kind="ok">live</StatusChip> : <StatusChip kind="muted">expired</StatusChip>}
+                </td>
               </tr>
             ))}
           </tbody>
