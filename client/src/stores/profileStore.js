@@ -209,11 +209,12 @@ export const useProfileStore = create((set, get) => {
       try {
         const result = await profilesApi.clearNotFound(ids)
         const count = Number(result?.cleared ?? result?.updated ?? ids.length)
+        settle('profiles:clear-not-found')
         notify(`Cleared "not found" on ${count.toLocaleString('en-US')} profile${count === 1 ? '' : 's'}`)
         await get().fetchProfiles()
         return true
       } catch (err) {
-        showError(err)
+        showError(err, 'profiles:clear-not-found')
         return false
       }
     },
@@ -225,12 +226,13 @@ export const useProfileStore = create((set, get) => {
       try {
         const result = await profilesApi.bulk(ids, changes)
         const count = result?.updated ?? ids.length
+        settle('profiles:bulk')
         notify(`Updated ${count.toLocaleString('en-US')} profile${count === 1 ? '' : 's'}`)
         if (changes.niche_id !== undefined) set({ selectedIds: new Set(), anchorId: null })
         await Promise.all([get().fetchProfiles(), useNicheStore.getState().fetchNiches()])
         return true
       } catch (err) {
-        showError(err)
+        showError(err, 'profiles:bulk')
         return false
       }
     },

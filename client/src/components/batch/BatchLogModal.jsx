@@ -95,7 +95,7 @@ export default function BatchLogModal({ batch, onClose }) {
           {error}
         </p>
       )}
-      <div className="table-wrap log-table" aria-busy={loading}>
+      <div className="table-wrap log-table" aria-busy={loading} tabIndex={0}>
         <table className="data-table compact stack-table">
           <thead>
             <tr>

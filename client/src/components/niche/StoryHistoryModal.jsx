@@ -26,7 +26,7 @@ export default function StoryHistoryModal({ profile, onClose }) {
 
   return (
     <Modal title={`Stories of ${profile.username}`} onClose={onClose} wide testId="story-history-modal">
-      <div className="table-wrap modal-table">
+      <div className="table-wrap modal-table" tabIndex={0}>
         <table className="data-table compact stack-table">
           <thead>
             <tr>

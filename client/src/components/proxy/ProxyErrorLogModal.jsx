@@ -38,7 +38,7 @@ export default function ProxyErrorLogModal({ proxy, onClose }) {
           {error}
         </p>
       )}
-      <div className="table-wrap log-table" aria-busy={loading}>
+      <div className="table-wrap log-table" aria-busy={loading} tabIndex={0}>
         <table className="data-table compact stack-table" data-testid="proxy-error-table">
           <thead>
             <tr>
