@@ -13,7 +13,7 @@ from tests.browser.conftest import BATCH_TIMEOUT_MS, Stack
 PAGES: list[tuple[str, str | None, tuple[str, ...]]] = [
     ("/", "Stories now", ("stories-select-all", "copy-usernames", "stories-export-csv")),
     ("/niches", None, ("check-selected", "check-niche", "add-niche-button", "profile-search")),
-    ("/batches", "Batches", ("batch-start", "batch-stop", "batch-resume", "batch-delete")),
+    ("/batches", "Batches", ("batch-start", "batch-stop", "batch-resume", "batch-delete", "batch-logs")),
     ("/proxies", "Proxies", ("proxy-add-submit",)),
     ("/settings", "Settings", ("settings-save",)),
     ("/dashboard", "Dashboard", ("target-input",)),
@@ -30,20 +30,27 @@ LONG_ERROR = (
 TRANSITION = "ready → cooling: rate limited 3 times in 10 minutes (backoff 300 s)"
 
 
-def story_user(live: Stack) -> str:
-    """A fresh username whose public story stays live for over an hour (simulator truth)."""
+def simulated_user(live: Stack, story: bool) -> str:
+    """A fresh public username that has (for over an hour) or has not a live story, per the
+    simulator's truth."""
     now = live.sim.now()
     for name in live.usernames(400, "ph"):
         truth = live.sim.truth(name)
-        if truth["has_story"] and not truth["is_private"] and truth["expiring_at"] - now > 3600:
+        if truth["is_private"]:
+            continue
+        if not story and not truth["has_story"]:
             return name
-    raise AssertionError("no simulated account with a long-lived public story")
+        if story and truth["has_story"] and truth["expiring_at"] - now > 3600:
+            return name
+    raise AssertionError(f"no simulated public account {'with' if story else 'without'} a story")
 
 
 def checked_niche(live: Stack) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A niche of a few accounts (one with a live story), checked to the end: (niche, batch)."""
+    """A niche of a few accounts (one with a live story, one without), checked to the end:
+    (niche, batch)."""
     niche = live.new_niche("Phone")
-    live.import_usernames(niche["id"], [story_user(live), *live.usernames(5, "ph")])
+    names = [simulated_user(live, story=True), simulated_user(live, story=False)]
+    live.import_usernames(niche["id"], [*names, *live.usernames(4, "ph")])
     batch = live.create_batch(niche["id"])
     done = live.wait_batch(
         batch["id"], lambda b: b["status"] == "done", timeout=BATCH_TIMEOUT_MS / 1000
