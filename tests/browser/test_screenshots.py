@@ -2,7 +2,7 @@
 
 Runs first in the browser suite (see `pytest_collection_modifyitems` in conftest), while the
 database holds only what this test creates. Saves {stories-now,niche-feed,batches,proxies,
-pair-form,dashboard}.png at 1280x800 and {stories-now,niche-feed,batches,dashboard}-phone.png at
+pair-form,dashboard}.png at 1280x800 and {stories-now,batches,dashboard}-phone.png at
 390x844 into test-artifacts/browser/, and into docs/screenshots/ with
 STORYCHECK_UPDATE_SCREENSHOTS=1.
 """
@@ -81,7 +81,6 @@ def test_readme_screenshots(page: Page, live: Stack) -> None:
     page.evaluate("document.activeElement.blur()")  # no focus ring on the shift-clicked row
     page.mouse.move(0, 0)
     save_doc_screenshot(page, "niche-feed")
-    save_phone_screenshot(page, "niche-feed")
 
     # Batches: one running (held at ~25 checks by a per-minute cap), two queued, four done.
     live.settings(profiles_per_minute=25)
