@@ -8,7 +8,9 @@ import NicheFeed from './components/niche/NicheFeed.jsx'
 import ProxiesPage from './components/proxy/ProxiesPage.jsx'
 import SettingsForm from './components/settings/SettingsForm.jsx'
 import StoriesNow from './components/stories/StoriesNow.jsx'
+import { useEffect, useRef } from 'react'
 import { Link, useRoute } from './lib/router.js'
+import { useUiStore } from './stores/uiStore.js'
 
 export const TABS = [
   { path: '/', label: 'Stories now', testId: 'nav-stories', Page: StoriesNow },
@@ -35,6 +37,21 @@ export default function App() {
   const path = useRoute()
   const tab = TABS.find((t) => t.path === path)
   const Page = tab ? tab.Page : NotFound
+  const nav = useRef(null)
+
+  // Banners belong to the page that raised them: leaving it clears them.
+  useEffect(() => {
+    useUiStore.getState().leavePage(path)
+  }, [path])
+
+  // On a narrow screen the tabs are one scrolling strip: keep the current tab in view.
+  useEffect(() => {
+    const strip = nav.current
+    const current = strip?.querySelector('[aria-current="page"]')
+    if (!strip || !current || strip.scrollWidth <= strip.clientWidth) return
+    strip.scrollLeft = current.offsetLeft - (strip.clientWidth - current.offsetWidth) / 2
+  }, [path])
+
   return (
     <div className="app">
       <a className="skip-link" href="#main">
@@ -42,7 +59,7 @@ export default function App() {
       </a>
       <header className="topbar">
         <span className="brand">storycheck</span>
-        <nav aria-label="Main">
+        <nav aria-label="Main" className="topnav" ref={nav}>
           <ul className="tabs">
             {TABS.map((t) => (
               <li key={t.path}>

@@ -436,7 +436,7 @@ def shoot(page: Any) -> Shooter:
 
 
 def save_doc_screenshot(page: Any, name: str) -> Path:
-    """A 1280x800 screenshot for the README into the artifacts; also into docs/screenshots when
+    """A screenshot (of the current viewport) for the README into the artifacts; also into docs/screenshots when
     STORYCHECK_UPDATE_SCREENSHOTS=1 (so a test run leaves the checkout unchanged)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"docs-{name}.png"

@@ -2,8 +2,9 @@
 
 Runs first in the browser suite (see `pytest_collection_modifyitems` in conftest), while the
 database holds only what this test creates. Saves {stories-now,niche-feed,batches,proxies,
-dashboard}.png at 1280x800 and stories-now-phone.png at 390x844 into test-artifacts/browser/,
-and into docs/screenshots/ with STORYCHECK_UPDATE_SCREENSHOTS=1.
+pair-form,dashboard}.png at 1280x800 and {stories-now,batches,dashboard}-phone.png at
+390x844 into test-artifacts/browser/, and into docs/screenshots/ with
+STORYCHECK_UPDATE_SCREENSHOTS=1.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import re
 import pytest
 
 from tests.browser.conftest import BATCH_TIMEOUT_MS, SKIP_REASON, Stack, save_doc_screenshot
-from tests.browser.ui import no_horizontal_scroll, open_niche, plain_cell
+from tests.browser.ui import DESKTOP, PHONE, no_horizontal_scroll, open_niche, plain_cell
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(bool(SKIP_REASON), reason=SKIP_REASON or "")]
 
@@ -22,6 +23,16 @@ if not SKIP_REASON:
     from playwright.sync_api import Page, expect
 
 NICHES = (("Fitness", 60, 20), ("Travel", 80, 15), ("Food", 40, 10), ("Fashion", 30, 10))
+
+
+def save_phone_screenshot(page: Page, name: str) -> None:
+    """The same screen at 390x844 (the page must not scroll sideways), then back to desktop."""
+    page.set_viewport_size(PHONE)
+    page.evaluate("window.scrollTo(0, 0)")
+    assert no_horizontal_scroll(page), f"{name}: the page scrolls sideways at 390 px"
+    page.mouse.move(0, 0)
+    save_doc_screenshot(page, f"{name}-phone")
+    page.set_viewport_size(DESKTOP)
 
 
 def test_readme_screenshots(page: Page, live: Stack) -> None:
@@ -56,11 +67,7 @@ def test_readme_screenshots(page: Page, live: Stack) -> None:
     rows.nth(2).get_by_role("checkbox").check()
     page.mouse.move(0, 0)
     save_doc_screenshot(page, "stories-now")
-    page.set_viewport_size({"width": 390, "height": 844})
-    expect(page.get_by_test_id("stories-table")).to_be_visible()
-    assert no_horizontal_scroll(page)
-    save_doc_screenshot(page, "stories-now-phone")
-    page.set_viewport_size({"width": 1280, "height": 800})
+    save_phone_screenshot(page, "stories-now")
 
     # Niche Feed: Fitness sorted by username, three rows selected.
     page.goto("/niches")
@@ -71,6 +78,7 @@ def test_readme_screenshots(page: Page, live: Stack) -> None:
     plain_cell(rows.nth(1)).click()
     plain_cell(rows.nth(3)).click(modifiers=["Shift"])
     expect(page.get_by_test_id("selection-count")).to_have_text("3 selected")
+    page.evaluate("document.activeElement.blur()")  # no focus ring on the shift-clicked row
     page.mouse.move(0, 0)
     save_doc_screenshot(page, "niche-feed")
 
@@ -88,6 +96,7 @@ def test_readme_screenshots(page: Page, live: Stack) -> None:
     expect(page.locator('[data-testid="batch-row"][data-status="done"]')).to_have_count(len(NICHES))
     page.mouse.move(0, 0)
     save_doc_screenshot(page, "batches")
+    save_phone_screenshot(page, "batches")
 
     # Proxies: every pair with its health, usage and masked session.
     page.get_by_test_id("nav-proxies").click()
@@ -122,3 +131,4 @@ def test_readme_screenshots(page: Page, live: Stack) -> None:
     expect(page.get_by_test_id("pair-health-ready")).to_contain_text(re.compile(r"\d"))
     page.mouse.move(0, 0)
     save_doc_screenshot(page, "dashboard")
+    save_phone_screenshot(page, "dashboard")

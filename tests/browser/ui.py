@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
@@ -100,3 +101,80 @@ def no_horizontal_scroll(page: Page) -> bool:
             "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
         )
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Small screens and accessibility
+# --------------------------------------------------------------------------------------------
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+
+# axe-core comes with the client's dev dependencies (`make client` runs `npm ci`).
+AXE_SOURCE = Path(__file__).resolve().parents[2] / "client" / "node_modules" / "axe-core" / "axe.min.js"
+
+_AXE_RUN = """async (impacts) => {
+  const result = await axe.run(document, { resultTypes: ['violations'] })
+  return result.violations
+    .filter((v) => impacts.includes(v.impact))
+    .map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' ') + ' :: ' + (n.failureSummary || '')),
+    }))
+}"""
+
+
+def axe_violations(page: Page, impacts: tuple[str, ...] = ("serious", "critical")) -> list[dict[str, Any]]:
+    """Run axe-core on the page as it is now; its violations of the given impacts.
+
+    The script is evaluated through the DevTools protocol, so the server's Content Security
+    Policy (no inline scripts) does not block it and the page itself stays unchanged.
+    """
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE_SOURCE.read_text(encoding="utf-8") + "\n;undefined")
+    return list(page.evaluate(_AXE_RUN, list(impacts)))
+
+
+def assert_accessible(page: Page, where: str) -> None:
+    """No serious or critical axe-core violation on the page (the message lists them)."""
+    found = axe_violations(page)
+    lines = [f"{v['impact']} {v['id']}: {v['help']}\n    " + "\n    ".join(v["nodes"]) for v in found]
+    assert not found, f"axe on {where}:\n" + "\n".join(lines)
+
+
+def page_width(page: Page) -> int:
+    """How wide the document is (wider than the viewport = the page scrolls sideways)."""
+    return int(page.evaluate("document.documentElement.scrollWidth"))
+
+
+def assert_inside_viewport(page: Page, locator: Locator, what: str) -> None:
+    """The element, scrolled into view, lies within the viewport's width (it can be reached)."""
+    locator.scroll_into_view_if_needed()
+    box = locator.bounding_box()
+    viewport = page.viewport_size
+    assert box is not None and viewport is not None, f"{what} is not rendered"
+    assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"] + 0.5, (
+        f"{what} sits at x={box['x']:.0f}..{box['x'] + box['width']:.0f}, "
+        f"outside the {viewport['width']} px viewport"
+    )
+
+
+def assert_dialog_fits(page: Page, dialog: Locator, what: str, sideways_ok: bool = False) -> None:
+    """An open dialog lies inside the viewport and (unless `sideways_ok`, for a wide table that
+    scrolls in its own box) nothing in it scrolls sideways."""
+    box = dialog.bounding_box()
+    viewport = page.viewport_size
+    assert box is not None and viewport is not None, f"{what} is not rendered"
+    assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"] + 0.5, (what, box)
+    assert box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"] + 0.5, (what, box)
+    assert page_width(page) <= viewport["width"], f"{what}: the page scrolls sideways"
+    if sideways_ok:
+        return
+    sideways = dialog.evaluate(
+        """d => [...d.querySelectorAll('*')]
+              .filter(e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'visible')
+              .map(e => e.className || e.tagName)"""
+    )
+    assert not sideways, f"{what}: these parts scroll sideways: {sideways}"

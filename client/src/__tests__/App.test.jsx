@@ -85,4 +85,36 @@ describe('App', () => {
     expect(calls.filter((c) => c.headers.Authorization === 'Bearer abc').length).toBeGreaterThanOrEqual(2)
     expect(screen.queryByTestId('error-banner')).not.toBeInTheDocument()
   })
+
+  it("clears a page's banner when the user leaves the page, and when the action succeeds later", async () => {
+    window.history.replaceState(null, '', '/proxies')
+    let failing = true
+    mockFetch({
+      'GET /proxies': () => (failing ? { status: 500, body: { error: 'database_error', message: 'Database is locked' } } : []),
+      'GET /batches': [],
+      'GET /niches': [],
+      'GET /profiles': { profiles: [], total: 0 },
+    })
+    await act(async () => {
+      render(<App />)
+    })
+    expect(screen.getByTestId('error-banner')).toHaveTextContent('Database is locked')
+    // The same action succeeding takes its error away.
+    failing = false
+    await act(async () => {
+      fireEvent.click(screen.getByRole('button', { name: 'Refresh' }))
+    })
+    expect(screen.queryByTestId('error-banner')).not.toBeInTheDocument()
+
+    failing = true
+    await act(async () => {
+      fireEvent.click(screen.getByRole('button', { name: 'Refresh' }))
+    })
+    expect(screen.getByTestId('error-banner')).toHaveTextContent('Database is locked')
+    // Another page: the proxies' error does not follow.
+    await act(async () => {
+      fireEvent.click(screen.getByTestId('nav-batches'))
+    })
+    expect(screen.queryByTestId('error-banner')).not.toBeInTheDocument()
+  })
 })

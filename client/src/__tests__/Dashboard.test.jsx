@@ -1,7 +1,8 @@
-import { act, render, screen } from '@testing-library/react'
+import { act, fireEvent, render, screen } from '@testing-library/react'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import Dashboard, { DASHBOARD_POLL_MS } from '../components/dashboard/Dashboard.jsx'
 import { useDashboardStore } from '../stores/dashboardStore.js'
+import { useUiStore } from '../stores/uiStore.js'
 import { mockFetch } from '../test/fetchMock.js'
 
 afterEach(() => {
@@ -36,5 +37,51 @@ describe('Dashboard', () => {
       vi.advanceTimersByTime(DASHBOARD_POLL_MS)
     })
     expect(calls).toHaveLength(2)
+  })
+
+  it('keeps an invalid target in the box with the reason, and says "saved" for a good one', async () => {
+    const { calls } = mockFetch({
+      'GET /dashboard': data,
+      'PUT /niches/n1': (call) =>
+        call.body.daily_story_target > 1000
+          ? { status: 400, body: { error: 'validation_error', message: 'daily_story_target must be between 0 and 1000' } }
+          : { id: 'n1', name: 'Fitness', daily_story_target: call.body.daily_story_target },
+    })
+    await act(async () => {
+      render(<Dashboard />)
+    })
+    const input = screen.getAllByTestId('target-input')[0]
+    const put = () => calls.filter((c) => c.method === 'PUT')
+
+    // Not a whole number: nothing is sent, the text stays, the reason shows.
+    fireEvent.change(input, { target: { value: '2.5' } })
+    await act(async () => {
+      fireEvent.blur(input)
+    })
+    expect(put()).toHaveLength(0)
+    expect(input).toHaveValue(2.5)
+    expect(screen.getByTestId('target-error')).toHaveTextContent('Enter a whole number, 0 or more')
+    expect(input).toHaveAttribute('aria-invalid', 'true')
+
+    // Refused by the server: its message, the typed value kept, no banner.
+    fireEvent.change(input, { target: { value: '5000' } })
+    await act(async () => {
+      fireEvent.blur(input)
+    })
+    expect(put()).toHaveLength(1)
+    expect(input).toHaveValue(5000)
+    expect(screen.getByTestId('target-error')).toHaveTextContent('daily_story_target must be between 0 and 1000')
+    expect(useUiStore.getState().errors).toEqual([])
+
+    // Accepted: the reason goes, "saved" shows.
+    fireEvent.change(input, { target: { value: '12' } })
+    await act(async () => {
+      fireEvent.keyDown(input, { key: 'Enter' })
+      fireEvent.blur(input)
+    })
+    expect(put()[1].body).toEqual({ daily_story_target: 12 })
+    expect(screen.queryByTestId('target-error')).not.toBeInTheDocument()
+    expect(screen.getByTestId('target-saved')).toHaveTextContent('saved: 12')
+    expect(input).toHaveValue(12)
   })
 })

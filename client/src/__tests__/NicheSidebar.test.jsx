@@ -2,6 +2,7 @@ import { act, fireEvent, render, screen } from '@testing-library/react'
 import { beforeEach, describe, expect, it, vi } from 'vitest'
 import NicheSidebar from '../components/niche/NicheSidebar.jsx'
 import { useNicheStore } from '../stores/nicheStore.js'
+import { useUiStore } from '../stores/uiStore.js'
 import { mockFetch } from '../test/fetchMock.js'
 
 const initial = useNicheStore.getState()
@@ -10,7 +11,12 @@ const niches = [
   { id: 'n2', name: 'Travel', order: 1, profile_count: 3 },
 ]
 
-beforeEach(() => useNicheStore.setState({ ...initial, niches, loaded: true }, true))
+beforeEach(() => {
+  useNicheStore.setState({ ...initial, niches, loaded: true }, true)
+  useUiStore.setState({ errors: [], notices: [] })
+})
+
+const exists = { status: 409, body: { error: 'conflict', message: 'Niche already exists' } }
 
 describe('NicheSidebar', () => {
   it('lists niches with counts and an "All niches" entry', () => {
@@ -86,5 +92,58 @@ describe('NicheSidebar', () => {
     useNicheStore.setState({ niches: [] })
     render(<NicheSidebar selectedNicheId={null} onSelect={() => {}} />)
     expect(screen.getByTestId('no-niches')).toHaveTextContent('Create a niche to start')
+  })
+
+  it("keeps the typed name and shows the server's reason when a rename is refused", async () => {
+    const { calls } = mockFetch({ 'PUT /niches/n2': exists })
+    render(<NicheSidebar selectedNicheId={null} onSelect={() => {}} />)
+    fireEvent.click(screen.getAllByTestId('niche-rename')[1])
+    const input = screen.getByTestId('niche-rename-input')
+    fireEvent.change(input, { target: { value: 'Fitness' } })
+    await act(async () => {
+      fireEvent.keyDown(input, { key: 'Enter' })
+      fireEvent.blur(input)
+    })
+    expect(calls).toHaveLength(1)
+    // Still editing, with what was typed, the reason next to it, and the cursor back in the box.
+    const kept = screen.getByTestId('niche-rename-input')
+    expect(kept).toHaveValue('Fitness')
+    expect(kept).toHaveFocus()
+    expect(kept).toHaveAttribute('aria-invalid', 'true')
+    expect(screen.getByTestId('niche-rename-error')).toHaveTextContent('Niche already exists')
+    expect(kept).toHaveAccessibleDescription('Niche already exists')
+    // The reason is the form's, not a page banner that outlives it.
+    expect(useUiStore.getState().errors).toEqual([])
+
+    // A corrected name saves, closes the box and says "saved".
+    mockFetch({ 'PUT /niches/n2': { id: 'n2', name: 'Fitness 2', order: 1, profile_count: 3 } })
+    fireEvent.change(kept, { target: { value: 'Fitness 2' } })
+    await act(async () => {
+      fireEvent.keyDown(kept, { key: 'Enter' })
+      fireEvent.blur(kept)
+    })
+    expect(screen.queryByTestId('niche-rename-input')).not.toBeInTheDocument()
+    expect(screen.queryByTestId('niche-rename-error')).not.toBeInTheDocument()
+    expect(screen.getAllByTestId('niche-item')[1]).toHaveTextContent('Fitness 2')
+    expect(screen.getByTestId('niche-saved')).toHaveTextContent('saved')
+  })
+
+  it('keeps the new name and shows the reason when adding is refused', async () => {
+    mockFetch({ 'POST /niches': exists })
+    const onSelect = vi.fn()
+    render(<NicheSidebar selectedNicheId={null} onSelect={onSelect} />)
+    const input = screen.getByTestId('add-niche-input')
+    fireEvent.change(input, { target: { value: 'Travel' } })
+    await act(async () => {
+      fireEvent.submit(input.closest('form'))
+    })
+    expect(input).toHaveValue('Travel')
+    expect(screen.getByTestId('add-niche-error')).toHaveTextContent('Niche already exists')
+    expect(input).toHaveAccessibleDescription('Niche already exists')
+    expect(useUiStore.getState().errors).toEqual([])
+    expect(onSelect).not.toHaveBeenCalled()
+    // Typing again clears the old reason.
+    fireEvent.change(input, { target: { value: 'Travel 2' } })
+    expect(screen.queryByTestId('add-niche-error')).not.toBeInTheDocument()
   })
 })

@@ -61,3 +61,15 @@ export function useNow(intervalMs = 1000) {
   }, [intervalMs])
   return now
 }
+
+/** True for `ms` after `savedAt` (a timestamp) changes: how long a "saved" mark stays. */
+export function useSavedMark(savedAt, ms = 3000) {
+  const [shown, setShown] = useState(false)
+  useEffect(() => {
+    if (!savedAt) return undefined
+    setShown(true)
+    const timer = setTimeout(() => setShown(false), ms)
+    return () => clearTimeout(timer)
+  }, [savedAt, ms])
+  return shown
+}

@@ -1,7 +1,7 @@
 // Dashboard numbers from GET /dashboard.
 import { create } from 'zustand'
 import { dashboard as dashboardApi } from '../api/index.js'
-import { showError } from './uiStore.js'
+import { settle, showError } from './uiStore.js'
 
 export const useDashboardStore = create((set, get) => ({
   data: null,
@@ -14,9 +14,10 @@ export const useDashboardStore = create((set, get) => ({
     try {
       const data = await dashboardApi.get()
       set({ data, updatedAt: Date.now(), failed: false })
+      settle('dashboard:load')
     } catch (err) {
       // Polling keeps trying; show the message once, not every 10 s.
-      if (!get().failed) showError(err)
+      if (!get().failed) showError(err, 'dashboard:load')
       set({ failed: true })
     } finally {
       set({ loading: false })

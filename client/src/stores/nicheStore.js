@@ -1,7 +1,7 @@
 // Niches: the list shown in the sidebar with live profile counts.
 import { create } from 'zustand'
 import { niches as nichesApi } from '../api/index.js'
-import { showError } from './uiStore.js'
+import { settle, showError } from './uiStore.js'
 
 function sortNiches(list) {
   return [...list].sort((a, b) => (a.order ?? 0) - (b.order ?? 0) || String(a.name).localeCompare(String(b.name)))
@@ -17,45 +17,65 @@ export const useNicheStore = create((set, get) => ({
     try {
       const list = await nichesApi.list()
       set({ niches: Array.isArray(list) ? list : [], loaded: true })
+      settle('niches:load')
     } catch (err) {
-      showError(err)
+      showError(err, 'niches:load')
     } finally {
       set({ loading: false })
     }
   },
 
-  /** Creates a niche at the end of the list; resolves to it, or null on failure. */
-  async createNiche(name) {
+  /**
+   * Creates a niche at the end of the list; resolves to {niche} or {error} (the server's message,
+   * for the form to show next to the name it kept).
+   */
+  async addNiche(name) {
     const trimmed = name.trim()
-    if (!trimmed) return null
+    if (!trimmed) return { error: 'Enter a name' }
     try {
       const maxOrder = get().niches.reduce((m, n) => Math.max(m, n.order ?? 0), -1)
       const niche = await nichesApi.create({ name: trimmed, order: maxOrder + 1 })
       set({ niches: sortNiches([...get().niches.filter((n) => n.id !== niche.id), niche]) })
-      return niche
+      return { niche }
     } catch (err) {
-      showError(err)
-      return null
+      return { error: err?.message || 'Could not create the niche' }
     }
   },
 
-  /** Saves changed fields (name, daily_story_target); resolves to true when saved. */
-  async updateNiche(id, changes) {
+  /** Creates a niche; resolves to it, or null on failure (shown in the banner). */
+  async createNiche(name) {
+    const { niche, error } = await get().addNiche(name)
+    if (error) showError(error)
+    return niche || null
+  },
+
+  /** Saves changed fields (name, daily_story_target); resolves to null when saved, else the
+   *  server's message (no banner: inline edits show it next to the value they kept). */
+  async saveNiche(id, changes) {
     try {
       const niche = await nichesApi.update(id, changes)
       set({ niches: sortNiches(get().niches.map((n) => (n.id === id ? { ...n, ...niche } : n))) })
-      return true
+      return null
     } catch (err) {
-      showError(err)
-      return false
+      return err?.message || 'Could not save the niche'
     }
   },
 
+  /** Saves changed fields; resolves to true when saved (a failure goes to the banner). */
+  async updateNiche(id, changes) {
+    const error = await get().saveNiche(id, changes)
+    if (error) showError(error, `niche:${id}`)
+    else settle(`niche:${id}`)
+    return !error
+  },
+
+  /** Renames a niche; resolves to null when saved (or nothing to do), else the server's message. */
   renameNiche(id, name) {
     const trimmed = name.trim()
     const current = get().niches.find((n) => n.id === id)
-    if (!trimmed || !current || current.name === trimmed) return Promise.resolve(false)
-    return get().updateNiche(id, { name: trimmed })
+    if (!trimmed) return Promise.resolve('A niche needs a name')
+    if (!current || current.name === trimmed) return Promise.resolve(null)
+    return get().saveNiche(id, { name: trimmed })
   },
 
   async deleteNiche(id) {

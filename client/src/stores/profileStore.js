@@ -4,7 +4,7 @@ import { create } from 'zustand'
 import { profiles as profilesApi } from '../api/index.js'
 import { checkboxSelection, clickSelection, pageSelection } from '../lib/selection.js'
 import { useNicheStore } from './nicheStore.js'
-import { notify, showError } from './uiStore.js'
+import { notify, settle, showError } from './uiStore.js'
 
 export const PAGE_SIZES = [25, 50, 100]
 export const PROFILE_STATUSES = ['active', 'inactive', 'deleted', 'suspended']
@@ -93,6 +93,7 @@ export const useProfileStore = create((set, get) => {
         const profiles = Array.isArray(data?.profiles) ? data.profiles : []
         const total = Number(data?.total) || 0
         set({ profiles, total, loaded: true })
+        settle('profiles:load')
         // A page past the end (after a delete or a filter change elsewhere): go to the last one.
         const last = pageCount({ total, pageSize: get().pageSize })
         if (!profiles.length && total > 0 && get().page > last) {
@@ -100,7 +101,7 @@ export const useProfileStore = create((set, get) => {
           await get().fetchProfiles()
         }
       } catch (err) {
-        if (seq === requestSeq) showError(err)
+        if (seq === requestSeq) showError(err, 'profiles:load')
       } finally {
         if (seq === requestSeq) set({ loading: false })
       }
@@ -208,11 +209,12 @@ export const useProfileStore = create((set, get) => {
       try {
         const result = await profilesApi.clearNotFound(ids)
         const count = Number(result?.cleared ?? result?.updated ?? ids.length)
+        settle('profiles:clear-not-found')
         notify(`Cleared "not found" on ${count.toLocaleString('en-US')} profile${count === 1 ? '' : 's'}`)
         await get().fetchProfiles()
         return true
       } catch (err) {
-        showError(err)
+        showError(err, 'profiles:clear-not-found')
         return false
       }
     },
@@ -224,12 +226,13 @@ export const useProfileStore = create((set, get) => {
       try {
         const result = await profilesApi.bulk(ids, changes)
         const count = result?.updated ?? ids.length
+        settle('profiles:bulk')
         notify(`Updated ${count.toLocaleString('en-US')} profile${count === 1 ? '' : 's'}`)
         if (changes.niche_id !== undefined) set({ selectedIds: new Set(), anchorId: null })
         await Promise.all([get().fetchProfiles(), useNicheStore.getState().fetchNiches()])
         return true
       } catch (err) {
-        showError(err)
+        showError(err, 'profiles:bulk')
         return false
       }
     },

@@ -1,7 +1,7 @@
 // Proxy + session pairs.
 import { create } from 'zustand'
 import { proxies as proxiesApi } from '../api/index.js'
-import { notify, showError } from './uiStore.js'
+import { notify, settle, showError } from './uiStore.js'
 
 function sortProxies(list) {
   return [...list].sort(
@@ -38,8 +38,9 @@ export const useProxyStore = create((set, get) => ({
     try {
       const list = await proxiesApi.list()
       set({ proxies: sortProxies(Array.isArray(list) ? list : []), loaded: true })
+      settle('proxies:load')
     } catch (err) {
-      if (!quiet) showError(err)
+      if (!quiet) showError(err, 'proxies:load')
     } finally {
       set({ loading: false })
     }

@@ -2,7 +2,7 @@
 import { create } from 'zustand'
 import { settings as settingsApi } from '../api/index.js'
 import { settingsErrorsFrom } from '../lib/settingsSchema.js'
-import { notify, showError } from './uiStore.js'
+import { notify, settle, showError } from './uiStore.js'
 
 export const useSettingsStore = create((set, get) => ({
   settings: null,
@@ -16,8 +16,9 @@ export const useSettingsStore = create((set, get) => ({
     set({ loading: true })
     try {
       set({ settings: await settingsApi.get() })
+      settle('settings:load')
     } catch (err) {
-      showError(err)
+      showError(err, 'settings:load')
     } finally {
       set({ loading: false })
     }
@@ -29,6 +30,7 @@ export const useSettingsStore = create((set, get) => ({
     try {
       const saved = await settingsApi.update(changes)
       set({ settings: saved && typeof saved === 'object' ? { ...get().settings, ...saved } : get().settings, savedAt: Date.now() })
+      settle('settings:save')
       notify('Settings saved')
       return true
     } catch (err) {
@@ -36,12 +38,17 @@ export const useSettingsStore = create((set, get) => ({
         const { fieldErrors, formError } = settingsErrorsFrom(err)
         set({ serverErrors: fieldErrors, formError })
       } else {
-        showError(err)
+        showError(err, 'settings:save')
       }
       return false
     } finally {
       set({ saving: false })
     }
+  },
+
+  /** Forgets the last save's messages (they belong to the visit of the page that saved). */
+  resetFeedback() {
+    set({ serverErrors: {}, formError: null, savedAt: null })
   },
 
   clearServerError(name) {

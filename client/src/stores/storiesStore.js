@@ -5,7 +5,7 @@
 import { create } from 'zustand'
 import { stories as storiesApi } from '../api/index.js'
 import { insertStory, isLive, matchesFilters, serverOffsetMs, storyQuery, storyUrl } from '../lib/stories.js'
-import { notify, showError } from './uiStore.js'
+import { notify, settle, showError } from './uiStore.js'
 
 export const STORIES_PAGE_SIZE = 100
 const COUNTS_DELAY_MS = 400
@@ -78,8 +78,9 @@ export const useStoriesStore = create((set, get) => {
           loaded: true,
           offsetMs: rows.length ? serverOffsetMs(rows) : get().offsetMs,
         })
+        settle('stories:load')
       } catch (err) {
-        if (seq === requestSeq) showError(err)
+        if (seq === requestSeq) showError(err, 'stories:load')
       } finally {
         if (seq === requestSeq) set({ loading: false })
       }
@@ -126,8 +127,9 @@ export const useStoriesStore = create((set, get) => {
           counts: { total: Number(data?.total) || 0, niches: Array.isArray(data?.niches) ? data.niches : [] },
           countsLoaded: true,
         })
+        settle('stories:counts')
       } catch (err) {
-        if (!get().countsLoaded) showError(err)
+        if (!get().countsLoaded) showError(err, 'stories:counts')
       }
     },
 

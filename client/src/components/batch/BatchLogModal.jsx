@@ -95,8 +95,8 @@ export default function BatchLogModal({ batch, onClose }) {
           {error}
         </p>
       )}
-      <div className="table-wrap log-table" aria-busy={loading}>
-        <table className="data-table compact">
+      <div className="table-wrap log-table" aria-busy={loading} tabIndex={0}>
+        <table className="data-table compact stack-table">
           <thead>
             <tr>
               <th scope="col">Time</th>
@@ -107,8 +107,8 @@ export default function BatchLogModal({ batch, onClose }) {
           <tbody>
             {data.logs.map((log) => (
               <tr key={log.id} data-testid="log-row" data-event-type={log.event_type}>
-                <td className="nowrap">{formatDateTime(log.timestamp)}</td>
-                <td>
+                <td className="nowrap stack-title">{formatDateTime(log.timestamp)}</td>
+                <td className="stack-inline">
                   <StatusChip kind={EVENT_KIND[log.event_type] || 'neutral'}>{log.event_type}</StatusChip>
                 </td>
                 <td className="wrap">{log.message}</td>

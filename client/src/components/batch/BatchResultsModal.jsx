@@ -139,7 +139,7 @@ export default function BatchResultsModal({ batch, initialOutcome = 'story', onC
         value={text}
         onChange={(e) => setText(e.target.value)}
       />
-      <div className="table-wrap modal-table" aria-busy={loading}>
+      <div className="table-wrap modal-table" aria-busy={loading} tabIndex={0}>
         <table className="data-table compact" data-testid="results-table">
           <thead>
             <tr>

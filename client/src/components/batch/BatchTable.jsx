@@ -81,7 +81,7 @@ function Toolbar({ onOpenLogs }) {
         disabled={busy || !canMoveUp}
         onClick={() => moveSelection(-1)}
         data-testid="batch-move-up"
-        aria-label="Move selected queued batches up"
+        aria-label="Move up the selected queued batches"
       >
         ↑ Move up
       </button>
@@ -90,7 +90,7 @@ function Toolbar({ onOpenLogs }) {
         disabled={busy || !canMoveDown}
         onClick={() => moveSelection(1)}
         data-testid="batch-move-down"
-        aria-label="Move selected queued batches down"
+        aria-label="Move down the selected queued batches"
       >
         ↓ Move down
       </button>

@@ -1,6 +1,6 @@
-import { useEffect, useState } from 'react'
+import { useEffect, useId, useRef, useState } from 'react'
 import { formatTime } from '../../lib/format.js'
-import { usePolling } from '../../lib/hooks.js'
+import { usePolling, useSavedMark } from '../../lib/hooks.js'
 import { useDashboardStore } from '../../stores/dashboardStore.js'
 import { useNicheStore } from '../../stores/nicheStore.js'
 import StatusChip from '../common/StatusChip.jsx'
@@ -9,30 +9,70 @@ import { HEALTH_KIND } from '../proxy/proxyFormat.js'
 export const DASHBOARD_POLL_MS = 10000
 const HEALTH_STATES = ['ready', 'cooling', 'open', 'invalid', 'challenge', 'disabled']
 
+/**
+ * A niche's daily target, saved on Enter or blur. A value the server refuses (or that is not a
+ * whole number) stays in the box with the reason under it; a saved one shows "saved".
+ */
 function TargetInput({ niche, onSaved }) {
-  const updateNiche = useNicheStore((s) => s.updateNiche)
-  const [value, setValue] = useState(String(niche.daily_story_target ?? ''))
-  useEffect(() => setValue(String(niche.daily_story_target ?? '')), [niche.daily_story_target])
+  const saveNiche = useNicheStore((s) => s.saveNiche)
+  const current = niche.daily_story_target
+  const [value, setValue] = useState(String(current ?? ''))
+  const [error, setError] = useState(null)
+  const [savedAs, setSavedAs] = useState(null) // {value, at} of the last save
+  const saved = useSavedMark(savedAs?.at)
+  const feedbackId = useId()
+  // A new target from the server (a save, another tab) shows, unless a refused value is kept.
+  const keptRef = useRef(false)
+  keptRef.current = Boolean(error)
+  useEffect(() => {
+    if (!keptRef.current) setValue(String(current ?? ''))
+  }, [current])
+
   const save = async () => {
-    const n = Number(value)
-    if (!Number.isInteger(n) || n < 0 || n === niche.daily_story_target) {
-      setValue(String(niche.daily_story_target ?? ''))
+    const text = value.trim()
+    const n = Number(text)
+    if (text === '' || !Number.isInteger(n) || n < 0) {
+      setError('Enter a whole number, 0 or more')
       return
     }
-    if (await updateNiche(niche.id, { daily_story_target: n })) onSaved()
+    if (n === current) {
+      setError(null)
+      return
+    }
+    const refused = await saveNiche(niche.id, { daily_story_target: n })
+    setError(refused)
+    if (!refused) {
+      setSavedAs({ value: n, at: Date.now() })
+      onSaved()
+    }
   }
   return (
-    <input
-      className="target-input"
-      type="number"
-      min={0}
-      step={1}
-      value={value}
-      aria-label={`Daily story target of ${niche.name}`}
-      onChange={(e) => setValue(e.target.value)}
-      onBlur={save}
-      onKeyDown={(e) => e.key === 'Enter' && e.currentTarget.blur()}
-    />
+    <>
+      <input
+        className="target-input"
+        type="number"
+        min={0}
+        step={1}
+        value={value}
+        aria-label={`Daily story target of ${niche.name}`}
+        aria-invalid={Boolean(error)}
+        aria-describedby={error ? feedbackId : undefined}
+        data-testid="target-input"
+        onChange={(e) => setValue(e.target.value)}
+        onBlur={save}
+        onKeyDown={(e) => e.key === 'Enter' && e.currentTarget.blur()}
+      />
+      {error && (
+        <span id={feedbackId} className="target-feedback field-error" role="alert" data-testid="target-error">
+          {error}
+        </span>
+      )}
+      {saved && !error && (
+        <span className="target-feedback saved-mark" role="status" data-testid="target-saved">
+          saved: {savedAs.value}
+        </span>
+      )}
+    </>
   )
 }
 

@@ -1,32 +1,59 @@
-import { useRef, useState } from 'react'
+import { useId, useRef, useState } from 'react'
+import { useSavedMark } from '../../lib/hooks.js'
 import { moveTo } from '../../lib/order.js'
 import { useNicheStore } from '../../stores/nicheStore.js'
 
 const NICHE_DRAG_TYPE = 'application/x-storycheck-niche'
 
-/** One niche: select it, rename it in place (saved on Enter or blur), delete it, drag it. */
+/**
+ * One niche: select it, rename it in place (saved on Enter or blur), delete it, drag it. A
+ * refused rename keeps the typed name open for correction, with the server's reason under it.
+ */
 function NicheItem({ niche, selected, onSelect, onDragStart, onDrop, onMove, dragging }) {
   const renameNiche = useNicheStore((s) => s.renameNiche)
   const deleteNiche = useNicheStore((s) => s.deleteNiche)
   const [editing, setEditing] = useState(false)
   const [name, setName] = useState(niche.name)
+  const [error, setError] = useState(null)
+  const [savedAt, setSavedAt] = useState(null)
+  const saved = useSavedMark(savedAt)
   const [over, setOver] = useState(false)
+  const errorId = useId()
   // Enter blurs the input and blur saves: the ref makes sure one edit sends one PUT.
   const editingRef = useRef(false)
+  const input = useRef(null)
+  const byEnter = useRef(false) // saved with Enter: a refusal puts the cursor back in the box
 
   const startEdit = () => {
     setName(niche.name)
+    setError(null)
     editingRef.current = true
     setEditing(true)
   }
   const stopEdit = () => {
     editingRef.current = false
+    setError(null)
     setEditing(false)
   }
   const save = async () => {
     if (!editingRef.current) return
-    stopEdit()
-    if (name.trim() && name.trim() !== niche.name) await renameNiche(niche.id, name)
+    const refocus = byEnter.current
+    byEnter.current = false
+    const trimmed = name.trim()
+    if (!trimmed || trimmed === niche.name) {
+      stopEdit()
+      return
+    }
+    editingRef.current = false
+    const refused = await renameNiche(niche.id, trimmed)
+    if (refused) {
+      editingRef.current = true
+      setError(refused)
+      if (refocus) input.current?.focus()
+    } else {
+      stopEdit()
+      setSavedAt(Date.now())
+    }
   }
   const remove = () => {
     const count = niche.profile_count ?? 0
@@ -67,13 +94,19 @@ function NicheItem({ niche, selected, onSelect, onDragStart, onDrop, onMove, dra
           className="niche-rename"
           aria-label={`Rename niche ${niche.name}`}
           data-testid="niche-rename-input"
+          ref={input}
           value={name}
           autoFocus
           maxLength={50}
+          aria-invalid={Boolean(error)}
+          aria-describedby={error ? errorId : undefined}
           onChange={(e) => setName(e.target.value)}
           onBlur={save}
           onKeyDown={(e) => {
-            if (e.key === 'Enter') e.currentTarget.blur()
+            if (e.key === 'Enter') {
+              byEnter.current = true
+              e.currentTarget.blur()
+            }
             if (e.key === 'Escape') {
               setName(niche.name)
               stopEdit()
@@ -108,6 +141,16 @@ function NicheItem({ niche, selected, onSelect, onDragStart, onDrop, onMove, dra
           </span>
         </button>
       )}
+      {saved && !editing && (
+        <span className="saved-mark" role="status" data-testid="niche-saved">
+          saved
+        </span>
+      )}
+      {error && (
+        <span id={errorId} className="field-error niche-error" role="alert" data-testid="niche-rename-error">
+          {error}
+        </span>
+      )}
       {!editing && (
         <span className="niche-actions">
           <button
@@ -138,10 +181,12 @@ function NicheItem({ niche, selected, onSelect, onDragStart, onDrop, onMove, dra
 export default function NicheSidebar({ selectedNicheId, onSelect }) {
   const niches = useNicheStore((s) => s.niches)
   const loaded = useNicheStore((s) => s.loaded)
-  const createNiche = useNicheStore((s) => s.createNiche)
+  const addNiche = useNicheStore((s) => s.addNiche)
   const reorderNiches = useNicheStore((s) => s.reorderNiches)
   const [newName, setNewName] = useState('')
+  const [addError, setAddError] = useState(null)
   const [adding, setAdding] = useState(false)
+  const addErrorId = useId()
   const [draggingId, setDraggingId] = useState(null)
 
   const total = niches.reduce((sum, n) => sum + (n.profile_count ?? 0), 0)
@@ -151,8 +196,9 @@ export default function NicheSidebar({ selectedNicheId, onSelect }) {
     event.preventDefault()
     if (!newName.trim() || adding) return
     setAdding(true)
-    const niche = await createNiche(newName)
+    const { niche, error } = await addNiche(newName)
     setAdding(false)
+    setAddError(error || null)
     if (niche) {
       setNewName('')
       onSelect(niche.id)
@@ -200,12 +246,22 @@ export default function NicheSidebar({ selectedNicheId, onSelect }) {
           data-testid="add-niche-input"
           value={newName}
           maxLength={50}
-          onChange={(e) => setNewName(e.target.value)}
+          aria-invalid={Boolean(addError)}
+          aria-describedby={addError ? addErrorId : undefined}
+          onChange={(e) => {
+            setNewName(e.target.value)
+            setAddError(null)
+          }}
         />
         <button type="submit" data-testid="add-niche-button" disabled={!newName.trim() || adding}>
           Add
         </button>
       </form>
+      {addError && (
+        <p id={addErrorId} className="field-error add-niche-error" role="alert" data-testid="add-niche-error">
+          {addError}
+        </p>
+      )}
     </aside>
   )
 }

@@ -351,16 +351,22 @@ export default function ProfileTable({ emptyMessage }) {
                   </td>
                   <td>
                     {live ? (
-                      <span className="story-dot on" title="Live story" data-testid="story-dot-live">
+                      <span className="story-dot on" role="img" aria-label="live story" title="Live story" data-testid="story-dot-live">
                         <span className="visually-hidden">live story</span>
                       </span>
                     ) : p.is_private ? (
                       // No session follows it, so Instagram does not say: unknown, not "none".
-                      <span className="story-unknown" title="Private account: story unknown" data-testid="story-unknown">
+                      <span
+                        className="story-unknown"
+                        role="img"
+                        aria-label="story unknown (private account)"
+                        title="Private account: story unknown"
+                        data-testid="story-unknown"
+                      >
                         ?<span className="visually-hidden"> story unknown (private)</span>
                       </span>
                     ) : (
-                      <span className="story-dot" title="No live story">
+                      <span className="story-dot" role="img" aria-label="no live story" title="No live story" data-testid="story-dot">
                         <span className="visually-hidden">no live story</span>
                       </span>
                     )}

@@ -26,8 +26,8 @@ export default function StoryHistoryModal({ profile, onClose }) {
 
   return (
     <Modal title={`Stories of ${profile.username}`} onClose={onClose} wide testId="story-history-modal">
-      <div className="table-wrap modal-table">
-        <table className="data-table compact">
+      <div className="table-wrap modal-table" tabIndex={0}>
+        <table className="data-table compact stack-table">
           <thead>
             <tr>
               <th scope="col">Posted</th>
@@ -45,15 +45,25 @@ export default function StoryHistoryModal({ profile, onClose }) {
           <tbody>
             {(windows || []).map((w) => (
               <tr key={w.id} data-testid="story-window">
-                <td title={exactTime(w.first_taken_at)}>
+                <td className="stack-title" title={exactTime(w.first_taken_at)}>
                   {formatDateTime(w.first_taken_at)}
                   {w.last_taken_at && w.last_taken_at !== w.first_taken_at ? ` – ${formatDateTime(w.last_taken_at)}` : ''}
                 </td>
-                <td title={exactTime(w.expires_at)}>{formatDateTime(w.expires_at)}</td>
-                <td className="num">{formatNumber(w.item_count)}</td>
-                <td title={exactTime(w.first_seen_at)}>{formatDateTime(w.first_seen_at)}</td>
-                <td title={exactTime(w.last_seen_at)}>{formatDateTime(w.last_seen_at)}</td>
-                <td>{w.live ? <StatusChip kind="ok">live</StatusChip> : <StatusChip kind="muted">expired</StatusChip>}</td>
+                <td title={exactTime(w.expires_at)} data-label="Expires">
+                  {formatDateTime(w.expires_at)}
+                </td>
+                <td className="num" data-label="Items">
+                  {formatNumber(w.item_count)}
+                </td>
+                <td title={exactTime(w.first_seen_at)} data-label="First seen">
+                  {formatDateTime(w.first_seen_at)}
+                </td>
+                <td title={exactTime(w.last_seen_at)} data-label="Last seen">
+                  {formatDateTime(w.last_seen_at)}
+                </td>
+                <td className="stack-inline">
+                  {w.live ? <StatusChip kind="ok">live</StatusChip> : <StatusChip kind="muted">expired</StatusChip>}
+                </td>
               </tr>
             ))}
           </tbody>

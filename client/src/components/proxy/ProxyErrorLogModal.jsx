@@ -38,8 +38,8 @@ export default function ProxyErrorLogModal({ proxy, onClose }) {
           {error}
         </p>
       )}
-      <div className="table-wrap log-table" aria-busy={loading}>
-        <table className="data-table compact">
+      <div className="table-wrap log-table" aria-busy={loading} tabIndex={0}>
+        <table className="data-table compact stack-table" data-testid="proxy-error-table">
           <thead>
             <tr>
               <th scope="col">Time</th>
@@ -51,10 +51,14 @@ export default function ProxyErrorLogModal({ proxy, onClose }) {
           <tbody>
             {data.logs.map((log) => (
               <tr key={log.id} data-testid="proxy-error-row">
-                <td className="nowrap">{formatDateTime(log.timestamp)}</td>
+                <td className="nowrap stack-title">{formatDateTime(log.timestamp)}</td>
                 <td className="wrap">{log.error_message}</td>
-                <td>{log.state_change ? log.transition_reason || 'yes' : '—'}</td>
-                <td className="nowrap">{formatDateTime(log.recovery_time)}</td>
+                <td className="wrap" data-label="State change">
+                  {log.state_change ? log.transition_reason || 'yes' : '—'}
+                </td>
+                <td className="nowrap" data-label="Recovers">
+                  {formatDateTime(log.recovery_time)}
+                </td>
               </tr>
             ))}
           </tbody>

@@ -215,7 +215,7 @@ export default function ProxyTable({ onShowErrors }) {
                         type="button"
                         onClick={() => onShowErrors(p)}
                         data-testid="proxy-errors"
-                        aria-label={`Error log of ${address}`}
+                        aria-label={`Errors of ${address}`}
                       >
                         Errors
                       </button>

@@ -101,14 +101,15 @@ export default function SettingsForm() {
   const serverErrors = useSettingsStore((s) => s.serverErrors)
   const formError = useSettingsStore((s) => s.formError)
   const savedAt = useSettingsStore((s) => s.savedAt)
-  const { load, save, clearServerError } = useSettingsStore.getState()
+  const { load, save, clearServerError, resetFeedback } = useSettingsStore.getState()
   const [values, setValues] = useState(() => initialValues(settings))
   const [touched, setTouched] = useState({})
   const [submitted, setSubmitted] = useState(false)
 
   useEffect(() => {
     load()
-  }, [load])
+    return resetFeedback
+  }, [load, resetFeedback])
   useEffect(() => {
     if (settings) setValues(initialValues(settings))
   }, [settings])
