@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from storycheck.batches import service
+from storycheck.batches.progress import ProgressOptions
 from storycheck.batches.state import MAX_BATCH_PROFILES
 from storycheck.errors import ValidationError
 from storycheck.stories.service import primed
@@ -35,9 +36,14 @@ def _batch_ids(data: dict[str, Any]) -> list[str]:
     return ids
 
 
+def progress_options() -> ProgressOptions:
+    """The time scale the engine of this application runs with (for waiting reasons, ETA)."""
+    return ProgressOptions.from_config(services().config)
+
+
 def _answer(batches: list[Any]) -> Response:
     with services().db.read() as session:
-        return ok(service.batch_payloads(session, batches))
+        return ok(service.batch_payloads(session, batches, progress=progress_options()))
 
 
 @bp.get("")
@@ -45,7 +51,7 @@ def list_batches() -> Response:
     """Every batch with live figures; fast with thousands of batches."""
     status = request.args.get("status") or None
     with services().db.read() as session:
-        return ok(service.list_batches(session, status=status))
+        return ok(service.list_batches(session, status=status, progress=progress_options()))
 
 
 @bp.post("")
@@ -77,7 +83,7 @@ def create_batch() -> Response:
         niche_id=niche_id, profile_ids=profile_ids, all_profiles=all_profiles
     )
     with services().db.read() as session:
-        return ok(service.batch_payloads(session, [batch])[0], 201)
+        return ok(service.batch_payloads(session, [batch], progress=progress_options())[0], 201)
 
 
 @bp.get("/<batch_id>")
@@ -91,6 +97,7 @@ def batch_detail(batch_id: str) -> Response:
                 items_limit=query_int("items_limit", 1000, minimum=0, maximum=10_000),
                 items_offset=query_int("items_offset", 0, minimum=0),
                 item_status=request.args.get("item_status") or None,
+                progress=progress_options(),
             )
         )
 
@@ -147,7 +154,7 @@ def retry_failed(batch_id: str) -> Response:
     """Send a batch's failed items back to pending (a done batch is queued again)."""
     batch = services().state.retry_failed(batch_id)
     with services().db.read() as session:
-        return ok(service.batch_payloads(session, [batch])[0])
+        return ok(service.batch_payloads(session, [batch], progress=progress_options())[0])
 
 
 @bp.get("/<batch_id>/logs")

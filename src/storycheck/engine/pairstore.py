@@ -24,8 +24,6 @@ from storycheck.engine.sql import (
     SESSIONS,
     USAGE,
     Store,
-    float_or,
-    int_or,
     log_row,
 )
 from storycheck.engine.types import (
@@ -292,31 +290,7 @@ class PairStore(Store):
     def load_settings(self) -> EngineSettings:
         """The settings row (defaults when it does not exist yet)."""
         with self.db.read() as session:
-            row = session.get(SystemSettings, 1)
-            d = EngineSettings()
-            if row is None:
-                return d
-            return EngineSettings(
-                profiles_per_minute=int_or(row.profiles_per_minute, d.profiles_per_minute),
-                max_threads=int_or(row.max_threads, d.max_threads),
-                max_concurrent_batches=int_or(row.max_concurrent_batches, 1),
-                story_retention_hours=int_or(row.story_retention_hours, d.story_retention_hours),
-                proxy_test_timeout=int_or(row.proxy_test_timeout, d.proxy_test_timeout),
-                proxy_max_failures=int_or(row.proxy_max_failures, d.proxy_max_failures),
-                proxy_hourly_limit=int_or(row.proxy_hourly_limit, d.proxy_hourly_limit),
-                lookup_hourly_limit=int_or(row.lookup_hourly_limit, d.lookup_hourly_limit),
-                min_request_interval=float_or(row.min_request_interval, d.min_request_interval),
-                reel_ids_per_request=int_or(row.reel_ids_per_request, d.reel_ids_per_request),
-                max_attempts=int_or(row.max_attempts, d.max_attempts),
-                request_jitter=float_or(row.request_jitter, d.request_jitter),
-                action_block_cooldown_hours=float_or(
-                    row.action_block_cooldown_hours, d.action_block_cooldown_hours
-                ),
-                not_found_recheck_days=int_or(
-                    row.not_found_recheck_days, d.not_found_recheck_days
-                ),
-                dense_doc_id=(row.dense_doc_id or "").strip(),
-            )
+            return EngineSettings.from_row(session.get(SystemSettings, 1))
 
     def load_usage(self, *, since_minute: int) -> list[tuple[str, str, int, int]]:
         """Persisted usage buckets from `since_minute` on: (proxy, kind, minute, requests)."""

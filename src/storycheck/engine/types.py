@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from storycheck.batches.models import BatchStatus, ItemStatus
 from storycheck.engine.checker import CheckOutcome, ItemAnswer, WorkItem
 from storycheck.engine.health import PairEvent
+from storycheck.engine.sql import float_or, int_or
 
 PENDING = ItemStatus.PENDING.value
 IN_FLIGHT = ItemStatus.IN_FLIGHT.value
@@ -194,6 +196,32 @@ class EngineSettings:
     action_block_cooldown_hours: float = 6.0
     not_found_recheck_days: int = 7
     dense_doc_id: str = ""
+
+    @classmethod
+    def from_row(cls, row: Any) -> EngineSettings:
+        """The values of a `system_settings` row (the defaults for a missing row or value)."""
+        d = cls()
+        if row is None:
+            return d
+        return cls(
+            profiles_per_minute=int_or(row.profiles_per_minute, d.profiles_per_minute),
+            max_threads=int_or(row.max_threads, d.max_threads),
+            max_concurrent_batches=int_or(row.max_concurrent_batches, 1),
+            story_retention_hours=int_or(row.story_retention_hours, d.story_retention_hours),
+            proxy_test_timeout=int_or(row.proxy_test_timeout, d.proxy_test_timeout),
+            proxy_max_failures=int_or(row.proxy_max_failures, d.proxy_max_failures),
+            proxy_hourly_limit=int_or(row.proxy_hourly_limit, d.proxy_hourly_limit),
+            lookup_hourly_limit=int_or(row.lookup_hourly_limit, d.lookup_hourly_limit),
+            min_request_interval=float_or(row.min_request_interval, d.min_request_interval),
+            reel_ids_per_request=int_or(row.reel_ids_per_request, d.reel_ids_per_request),
+            max_attempts=int_or(row.max_attempts, d.max_attempts),
+            request_jitter=float_or(row.request_jitter, d.request_jitter),
+            action_block_cooldown_hours=float_or(
+                row.action_block_cooldown_hours, d.action_block_cooldown_hours
+            ),
+            not_found_recheck_days=int_or(row.not_found_recheck_days, d.not_found_recheck_days),
+            dense_doc_id=(row.dense_doc_id or "").strip(),
+        )
 
 
 @dataclass

@@ -11,7 +11,8 @@ from flask import Blueprint, Response, current_app, request
 from sqlalchemy import Integer, cast, func, select
 
 from storycheck.batches.invariants import check_invariants
-from storycheck.batches.models import BatchProfile
+from storycheck.batches.models import Batch, BatchProfile, BatchStatus
+from storycheck.batches.progress import ProgressOptions, pool_payload, read_picture
 from storycheck.db import utcnow
 from storycheck.errors import ValidationError
 from storycheck.niches.autotrigger import stories_seen_today
@@ -63,7 +64,8 @@ def openapi() -> Response:
 
 @bp.get("/dashboard")
 def dashboard() -> Response:
-    """Stories seen today per niche against its target, checks per minute, pair health."""
+    """Stories seen today per niche against its target, checks per minute, pair health, and
+    the pool summary (`pool`: what holds the pairs back, budgets left, running batches' notes)."""
     db = services().db
     now = utcnow()
     with db.read() as session:
@@ -74,6 +76,11 @@ def dashboard() -> Response:
             session.execute(select(Proxy.health, func.count()).group_by(Proxy.health)).all()
         )
         throughput = _checks_per_minute(session, now)
+        running = session.scalars(
+            select(Batch).where(Batch.status == BatchStatus.IN_PROGRESS.value).order_by(Batch.id)
+        ).all()
+        picture = read_picture(session, ProgressOptions.from_config(services().config), now=now)
+        pool = pool_payload(picture, running)
     return ok(
         {
             "niches": [
@@ -88,6 +95,7 @@ def dashboard() -> Response:
             ],
             "throughput": throughput,
             "pairs": {h: health_counts.get(h, 0) for h in PAIR_HEALTH_VALUES},
+            "pool": pool,
         }
     )
 
@@ -159,6 +167,7 @@ def event_hub() -> EventHub:
                     story_feed(),
                     tick=EVENT_POLL_SECONDS,
                     max_streams=MAX_EVENT_STREAMS,
+                    progress=ProgressOptions.from_config(services().config),
                 )
     return hub
 

@@ -1,0 +1,432 @@
+"""Why a batch is not moving, whether it is stalled, and its ETA: read once, per request.
+
+`read_picture` reads, in a fixed handful of queries, everything the pool model
+(`engine/pool_model.py`) needs: the pairs with their health, cooldown and learned limit, what
+each pair spent of its current window (the `proxy_usage` reservations every engine process
+persists), the settings, and the remaining work of every running batch (pending items, and
+how many of them have no cached user id). `notes` turns it into the payload fields of one
+batch; `pool_payload` into the dashboard's pool summary. Everything comes from the database,
+so the answer is the same whichever process serves the request and however many Celery
+workers run the checks.
+
+Usage buckets are minutes; a window shorter than a minute (tests compress the "hour") counts
+the share of each bucket that overlaps the window, as if its requests were spread evenly.
+
+A running batch is **stalled** when no pair may send now and it made no progress (no item
+final, not started) for `stall_minutes` (`STORYCHECK_ALERTS_STALL_MINUTES`, default 10): the
+payload says so and the maintenance thread records the `batch.stalled` alert
+(`alerts/sources.py`), both through `stalled_since`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from storycheck.batches.models import Batch, BatchProfile, BatchStatus, ItemStatus
+from storycheck.config import Config
+from storycheck.db import utcnow
+from storycheck.engine.client import DENSE_IDS_PER_REQUEST
+from storycheck.engine.health import COOLING, DISABLED, OPEN, READY
+from storycheck.engine.options import EngineOptions
+from storycheck.engine.pool_model import (
+    Estimate,
+    PairState,
+    PoolSettings,
+    Reason,
+    Work,
+    clock_time,
+    estimate_many,
+    pool_picture,
+    waiting_reason,
+)
+from storycheck.engine.types import EngineSettings
+from storycheck.profiles.models import Profile
+from storycheck.proxies.models import IgSession, Proxy, ProxyUsage
+from storycheck.settings.models import SystemSettings
+
+RUNNING = BatchStatus.IN_PROGRESS.value
+QUEUED = BatchStatus.QUEUED.value
+OPEN_ITEMS = (ItemStatus.PENDING.value, ItemStatus.IN_FLIGHT.value)
+V1_MAX_IDS = 50  # as `engine/pairbook.py`
+
+
+@dataclass(frozen=True)
+class ProgressOptions:
+    """The engine's time scale (its "hour", the partial-group wait) and the stall threshold."""
+
+    window_seconds: float = 3600.0
+    partial_wait: float = 60.0
+    stall_minutes: float = 10.0
+
+    @classmethod
+    def from_config(cls, config: Config | None = None) -> ProgressOptions:
+        """The values the engine of this configuration runs with (env and `Config.extra`)."""
+        from storycheck.alerts.delivery import AlertOptions
+
+        engine = EngineOptions.from_env(extra=config.extra if config is not None else None)
+        return cls(
+            window_seconds=engine.window_seconds,
+            partial_wait=engine.partial_wait,
+            stall_minutes=AlertOptions.from_env().stall_minutes,
+        )
+
+
+@dataclass
+class Picture:
+    """The pool and the running batches at one moment."""
+
+    now: float
+    pairs: list[PairState]
+    settings: PoolSettings
+    max_concurrent: int
+    running: int
+    works: dict[str, Work] = field(default_factory=dict)
+    estimates: dict[str, Estimate | None] = field(default_factory=dict)
+    last_progress: dict[str, datetime] = field(default_factory=dict)
+    stall_minutes: float = 10.0
+
+    @property
+    def ready_now(self) -> int:
+        """Pairs that may send now."""
+        return sum(p.ready(self.now) for p in self.pairs)
+
+    def reason(self, batch_id: str) -> Reason | None:
+        """Why this running batch is held back (None: nothing holds it)."""
+        work = self.works.get(batch_id)
+        if work is None:
+            return None
+        return waiting_reason(
+            self.pairs, self.settings, work, self.now, self.estimates.get(batch_id)
+        )
+
+    def stalled_since(self, batch: Batch) -> datetime | None:
+        """When the running batch counts as stalled (None: it does not)."""
+        if batch.status != RUNNING or self.ready_now:
+            return None
+        moments = [t for t in (_aware(batch.started_at), self.last_progress.get(batch.id)) if t]
+        since = max(moments) if moments else None
+        limit = timedelta(minutes=self.stall_minutes)
+        now = datetime.fromtimestamp(self.now, UTC)
+        if since is not None and now - since < limit:
+            return None
+        return since + limit if since is not None else now
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _timestamp(moment: datetime | None) -> float | None:
+    aware = _aware(moment)
+    return aware.timestamp() if aware is not None else None
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+def read_settings(session: Session, options: ProgressOptions) -> tuple[EngineSettings, PoolSettings]:
+    """The settings row, and the part of it the pool model needs."""
+    engine = EngineSettings.from_row(session.get(SystemSettings, 1))
+    group = max(1, min(V1_MAX_IDS, engine.reel_ids_per_request))
+    if engine.dense_doc_id:
+        group = DENSE_IDS_PER_REQUEST
+    return engine, PoolSettings(
+        window_seconds=options.window_seconds,
+        min_interval=max(0.0, engine.min_request_interval),
+        profiles_per_minute=max(0, engine.profiles_per_minute),
+        max_in_flight=max(1, engine.max_threads),
+        group_size=group,
+        partial_wait=options.partial_wait,
+    )
+
+
+@dataclass
+class _Usage:
+    requests: float = 0.0
+    lookups: float = 0.0
+    oldest: float | None = None  # start of the oldest bucket with a count (unix seconds)
+    oldest_lookup: float | None = None
+
+    def add(self, kind: str, count: float, start: float) -> None:
+        if count <= 0:
+            return
+        self.requests += count
+        self.oldest = start if self.oldest is None else min(self.oldest, start)
+        if kind == "lookup":
+            self.lookups += count
+            self.oldest_lookup = (
+                start if self.oldest_lookup is None else min(self.oldest_lookup, start)
+            )
+
+
+def read_usage(session: Session, now: float, window: float) -> dict[str, _Usage]:
+    """Requests each pair has in its current window, from the minute reservations."""
+    first = int((now - window) // 60)
+    current = int(now // 60)
+    usage: dict[str, _Usage] = {}
+    # Buckets wholly inside the window count whole: one aggregate row per pair and kind.
+    if current - first > 1:
+        rows = session.execute(
+            select(
+                ProxyUsage.proxy_id, ProxyUsage.kind, func.sum(ProxyUsage.requests),
+                func.min(ProxyUsage.minute),
+            )
+            .where(ProxyUsage.minute > first, ProxyUsage.minute < current)
+            .group_by(ProxyUsage.proxy_id, ProxyUsage.kind)
+        ).all()
+        for proxy_id, kind, count, minute in rows:
+            usage.setdefault(proxy_id, _Usage()).add(kind, float(count or 0), minute * 60.0)
+    # The two edge buckets count by their overlap with the window.
+    edges = session.execute(
+        select(ProxyUsage.proxy_id, ProxyUsage.kind, ProxyUsage.minute, ProxyUsage.requests)
+        .where(ProxyUsage.minute.in_({first, current}))
+    ).all()
+    for proxy_id, kind, minute, count in edges:
+        start = minute * 60.0
+        end = min(start + 60.0, now)
+        if end <= start:
+            share = 1.0
+        else:
+            share = max(0.0, min(end, now) - max(start, now - window)) / (end - start)
+        usage.setdefault(proxy_id, _Usage()).add(kind, float(count or 0) * share, start)
+    return usage
+
+
+def read_pairs(
+    session: Session, engine: EngineSettings, settings: PoolSettings, now: float
+) -> list[PairState]:
+    """Every proxy as a `PairState` (budgets, spent window, health, response time)."""
+    rows = session.execute(
+        select(
+            Proxy.id, Proxy.is_active, Proxy.status, Proxy.health, Proxy.cooldown_until,
+            Proxy.learned_hourly_limit, Proxy.avg_response_time,
+            IgSession.id, IgSession.status,
+        ).outerjoin(IgSession, IgSession.proxy_id == Proxy.id)
+    ).all()
+    usage = read_usage(session, now, settings.window_seconds)
+    configured = max(1, engine.proxy_hourly_limit)
+    window = settings.window_seconds
+    pairs = []
+    for proxy_id, active, status, health, cooldown, learned, latency, session_id, s_status in rows:
+        if session_id is None:
+            state = "no_session"
+        elif not active or status != "active" or s_status not in ("active", None):
+            state = DISABLED if s_status in ("active", "disabled", None) else str(s_status)
+        else:
+            state = str(health or READY)
+        available = now
+        if state in (COOLING, OPEN):
+            available = max(now, _timestamp(cooldown) or now)
+        budget = max(1, min(configured, learned)) if learned else configured
+        spent = usage.get(proxy_id, _Usage())
+        oldest = spent.oldest
+        pairs.append(
+            PairState(
+                proxy_id=proxy_id,
+                state=state,
+                available_at=available,
+                session_budget=budget,
+                lookup_budget=max(1, min(engine.lookup_hourly_limit, budget)),
+                used_requests=spent.requests,
+                used_lookups=spent.lookups,
+                frees_at=max(now, oldest + window) if oldest is not None else None,
+                lookups_free_at=(
+                    max(now, spent.oldest_lookup + window)
+                    if spent.oldest_lookup is not None
+                    else None
+                ),
+                latency=max(0.0, float(latency or 0) / 1000.0),
+            )
+        )
+    return pairs
+
+
+def read_work(session: Session, batch_ids: Sequence[str]) -> dict[str, Work]:
+    """Remaining work of these batches: open items, those without a cached user id (or due
+    for a "not found" re-check), and those whose privacy is unknown."""
+    if not batch_ids:
+        return {}
+    no_id = (Profile.ig_user_id.is_(None)) | (Profile.not_found.is_(True))
+    unknown_privacy = (~no_id) & Profile.is_private.is_(None)
+    rows = session.execute(
+        select(
+            BatchProfile.batch_id,
+            func.count(),
+            func.sum(case((no_id, 1), else_=0)),
+            func.sum(case((unknown_privacy, 1), else_=0)),
+        )
+        .join(Profile, Profile.id == BatchProfile.profile_id)
+        .where(BatchProfile.batch_id.in_(list(batch_ids)), BatchProfile.status.in_(OPEN_ITEMS))
+        .group_by(BatchProfile.batch_id)
+    ).all()
+    works = {batch_id: Work(0) for batch_id in batch_ids}
+    for batch_id, pending, unresolved, privacy in rows:
+        works[batch_id] = Work(float(pending), float(unresolved or 0), float(privacy or 0))
+    return works
+
+
+def read_last_progress(session: Session, batch_ids: Sequence[str]) -> dict[str, datetime]:
+    """When each batch last recorded an outcome."""
+    if not batch_ids:
+        return {}
+    rows = session.execute(
+        select(BatchProfile.batch_id, func.max(BatchProfile.processed_at))
+        .where(BatchProfile.batch_id.in_(list(batch_ids)))
+        .group_by(BatchProfile.batch_id)
+    ).all()
+    return {
+        batch_id: aware for batch_id, last in rows if (aware := _aware(last)) is not None
+    }
+
+
+def read_picture(
+    session: Session,
+    options: ProgressOptions | None = None,
+    *,
+    now: datetime | None = None,
+    with_work: bool = True,
+) -> Picture:
+    """Everything the notes of any batch need, in a fixed number of queries."""
+    options = options or ProgressOptions.from_config()
+    moment = (now or utcnow()).timestamp()
+    engine, settings = read_settings(session, options)
+    pairs = read_pairs(session, engine, settings, moment)
+    running_ids = list(
+        session.scalars(select(Batch.id).where(Batch.status == RUNNING).order_by(Batch.id))
+    )
+    picture = Picture(
+        now=moment,
+        pairs=pairs,
+        settings=settings,
+        max_concurrent=max(1, engine.max_concurrent_batches),
+        running=len(running_ids),
+        stall_minutes=options.stall_minutes,
+    )
+    if with_work and running_ids:
+        picture.works = read_work(session, running_ids)
+        picture.estimates = estimate_many(pairs, settings, picture.works, moment)
+    if running_ids and not picture.ready_now:
+        picture.last_progress = read_last_progress(session, running_ids)
+    return picture
+
+
+# ---------------------------------------------------------------------------- payloads
+
+
+def _iso(moment: float | None) -> str | None:
+    return datetime.fromtimestamp(moment, UTC).isoformat() if moment is not None else None
+
+
+def queued_reason(batch: Batch, picture: Picture) -> Reason:
+    """Where a queued batch waits."""
+    position = batch.queue_position or 0
+    running = picture.running
+    ahead = f"{position - 1} ahead in the queue, " if position > 1 else ""
+    return Reason(
+        "queued",
+        f"queued #{position}: {ahead}{running} running "
+        f"(max_concurrent_batches = {picture.max_concurrent})",
+    )
+
+
+def notes(batch: Batch, picture: Picture | None) -> dict[str, Any]:
+    """The progress fields of one batch's payload (see docs/API.md, "Why is it not moving")."""
+    empty: dict[str, Any] = {
+        "waiting_reason": None,
+        "waiting_code": None,
+        "waiting_until": None,
+        "stalled": False,
+        "stalled_since": None,
+        "eta_seconds": None,
+        "eta_range_seconds": None,
+        "eta_bound_by": None,
+    }
+    if picture is None:
+        return empty
+    if batch.status == QUEUED:
+        queued = queued_reason(batch, picture)
+        return {**empty, "waiting_reason": queued.text, "waiting_code": queued.code}
+    if batch.status != RUNNING:
+        return empty
+    reason = picture.reason(batch.id)
+    estimate = picture.estimates.get(batch.id)
+    stalled = picture.stalled_since(batch)
+    result = dict(empty)
+    if reason is not None:
+        result.update(
+            waiting_reason=reason.text, waiting_code=reason.code, waiting_until=_iso(reason.until)
+        )
+    if stalled is not None:
+        result.update(stalled=True, stalled_since=stalled.isoformat())
+    if estimate is not None and math.isfinite(estimate.seconds):
+        result.update(
+            eta_seconds=round(estimate.seconds),
+            eta_range_seconds=[round(estimate.low), round(estimate.high)],
+            eta_bound_by=estimate.bound_by,
+        )
+    return result
+
+
+def needs_picture(batches: Iterable[Batch]) -> bool:
+    """True when any of these batches carries progress notes (running or queued)."""
+    return any(b.status in (RUNNING, QUEUED) for b in batches)
+
+
+def pool_payload(picture: Picture, running: Sequence[Batch] = ()) -> dict[str, Any]:
+    """The dashboard's pool summary and its running batches' notes."""
+    now = picture.now
+    pairs = picture.pairs
+    ready = [p for p in pairs if p.ready(now)]
+    held, back = pool_picture(pairs, now)
+    usable = [p for p in pairs if p.usable]
+    window = max(1e-9, picture.settings.window_seconds)
+    per_hour = 3600.0 / window
+    summary = f"{len(ready)} of {len(pairs)} pairs ready" if pairs else "no pairs configured"
+    if held:
+        summary += f"; {held}"
+    if ready and all(p.lookups_left <= 0 for p in ready):
+        until = min((p.lookups_free_at for p in ready if p.lookups_free_at), default=None)
+        summary += "; lookup budget exhausted" + (
+            f" until {clock_time(until, now)}" if until else ""
+        )
+    if picture.settings.profiles_per_minute:
+        summary += f"; paced: profiles_per_minute = {picture.settings.profiles_per_minute}"
+    batches = []
+    for batch in running:
+        fields = notes(batch, picture)
+        batches.append({"id": batch.id, "niche_id": batch.niche_id, **fields})
+    return {
+        "pairs": len(pairs),
+        "ready": len(ready),
+        "usable": len(usable),
+        "next_ready_at": _iso(back) if not ready else None,
+        "lookups_left": round(sum(p.lookups_left for p in usable)),
+        "requests_left": round(sum(p.requests_left for p in usable)),
+        "lookups_per_hour": round(sum(p.lookup_budget for p in usable) * per_hour),
+        "requests_per_hour": round(sum(p.session_budget for p in usable) * per_hour),
+        "summary": summary,
+        "waiting_reason": f"no usable pair: {held}" if pairs and not ready else (
+            "no usable pair: none configured (add a proxy + session)" if not pairs else None
+        ),
+        "running_batches": batches,
+    }
+
+
+__all__ = [
+    "Picture",
+    "ProgressOptions",
+    "needs_picture",
+    "notes",
+    "pool_payload",
+    "read_picture",
+    "read_work",
+]
