@@ -9,8 +9,10 @@ batch; `pool_payload` into the dashboard's pool summary. Everything comes from t
 so the answer is the same whichever process serves the request and however many Celery
 workers run the checks.
 
-Usage buckets are minutes; a window shorter than a minute (tests compress the "hour") counts
-the share of each bucket that overlaps the window, as if its requests were spread evenly.
+Usage buckets are minutes: the oldest bucket of the window counts the share that overlaps the
+window (as if its requests were spread evenly). A window shorter than a minute (tests compress
+the "hour") cannot be placed inside its bucket: a bucket with requests counts whole, i.e. a pair
+busy this minute is taken to have spent its window (pessimistic by at most one window).
 
 A running batch is **stalled** when no pair may send now and it made no progress (no item
 final, not started) for `stall_minutes` (`STORYCHECK_ALERTS_STALL_MINUTES`, default 10): the
@@ -62,6 +64,7 @@ class ProgressOptions:
     """The engine's time scale (its "hour", the partial-group wait) and the stall threshold."""
 
     window_seconds: float = 3600.0
+    pacing_margin: float = 0.05
     partial_wait: float = 60.0
     stall_minutes: float = 10.0
 
@@ -73,6 +76,7 @@ class ProgressOptions:
         engine = EngineOptions.from_env(extra=config.extra if config is not None else None)
         return cls(
             window_seconds=engine.window_seconds,
+            pacing_margin=engine.pacing_margin,
             partial_wait=engine.partial_wait,
             stall_minutes=AlertOptions.from_env().stall_minutes,
         )
@@ -141,6 +145,7 @@ def read_settings(session: Session, options: ProgressOptions) -> tuple[EngineSet
         group = DENSE_IDS_PER_REQUEST
     return engine, PoolSettings(
         window_seconds=options.window_seconds,
+        margin=options.pacing_margin,
         min_interval=max(0.0, engine.min_request_interval),
         profiles_per_minute=max(0, engine.profiles_per_minute),
         max_in_flight=max(1, engine.max_threads),
@@ -193,10 +198,9 @@ def read_usage(session: Session, now: float, window: float) -> dict[str, _Usage]
     for proxy_id, kind, minute, count in edges:
         start = minute * 60.0
         end = min(start + 60.0, now)
-        if end <= start:
-            share = 1.0
-        else:
-            share = max(0.0, min(end, now) - max(start, now - window)) / (end - start)
+        share = 1.0
+        if window >= 60.0 and end > start:
+            share = max(0.0, end - max(start, now - window)) / (end - start)
         usage.setdefault(proxy_id, _Usage()).add(kind, float(count or 0) * share, start)
     return usage
 
@@ -250,18 +254,25 @@ def read_pairs(
     return pairs
 
 
-def read_work(session: Session, batch_ids: Sequence[str]) -> dict[str, Work]:
-    """Remaining work of these batches: open items, those without a cached user id (or due
-    for a "not found" re-check), and those whose privacy is unknown."""
+def read_work(
+    session: Session, batch_ids: Sequence[str], *, now: float, recheck_days: float = 7.0
+) -> dict[str, Work]:
+    """Remaining work of these batches, as the engine claims it (`engine/leases.py`): open
+    items, those that need a username lookup (no cached user id, or a "not found" due for a
+    re-check) and those whose privacy is unknown. A recently confirmed "not found" costs no
+    request and is not counted."""
     if not batch_ids:
         return {}
-    no_id = (Profile.ig_user_id.is_(None)) | (Profile.not_found.is_(True))
-    unknown_privacy = (~no_id) & Profile.is_private.is_(None)
+    cutoff = datetime.fromtimestamp(now - recheck_days * 86400.0, UTC)
+    missing = Profile.not_found.is_(True)
+    recent = missing & (Profile.not_found_at >= cutoff)
+    lookup = (~missing & Profile.ig_user_id.is_(None)) | (missing & ~recent)
+    unknown_privacy = ~missing & Profile.ig_user_id.is_not(None) & Profile.is_private.is_(None)
     rows = session.execute(
         select(
             BatchProfile.batch_id,
-            func.count(),
-            func.sum(case((no_id, 1), else_=0)),
+            func.sum(case((recent, 0), else_=1)),
+            func.sum(case((lookup, 1), else_=0)),
             func.sum(case((unknown_privacy, 1), else_=0)),
         )
         .join(Profile, Profile.id == BatchProfile.profile_id)
@@ -270,7 +281,7 @@ def read_work(session: Session, batch_ids: Sequence[str]) -> dict[str, Work]:
     ).all()
     works = {batch_id: Work(0) for batch_id in batch_ids}
     for batch_id, pending, unresolved, privacy in rows:
-        works[batch_id] = Work(float(pending), float(unresolved or 0), float(privacy or 0))
+        works[batch_id] = Work(float(pending or 0), float(unresolved or 0), float(privacy or 0))
     return works
 
 
@@ -312,7 +323,9 @@ def read_picture(
         stall_minutes=options.stall_minutes,
     )
     if with_work and running_ids:
-        picture.works = read_work(session, running_ids)
+        picture.works = read_work(
+            session, running_ids, now=moment, recheck_days=engine.not_found_recheck_days
+        )
         picture.estimates = estimate_many(pairs, settings, picture.works, moment)
     if running_ids and not picture.ready_now:
         picture.last_progress = read_last_progress(session, running_ids)

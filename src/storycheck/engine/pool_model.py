@@ -96,6 +96,7 @@ class PoolSettings:
     """The settings and engine options the model needs."""
 
     window_seconds: float = 3600.0
+    margin: float = 0.05  # pacing slack on every window entry (`EngineOptions.pacing_margin`)
     min_interval: float = 2.0
     profiles_per_minute: int = 0
     max_in_flight: int = 8
@@ -200,16 +201,17 @@ def bounds(
 ) -> dict[str, float]:
     """Seconds each constraint needs for `work` with `lookups` lookups (see the docstring)."""
     usable = [p for p in pairs if p.usable]
-    window = max(1e-9, settings.window_seconds)
     group = max(1, settings.group_size)
+    # A request occupies its window from its answer on (pacing.py): a slot comes back after
+    # the window, the margin and the time the request took.
     lookup_terms = [
         (_start(p, p.lookups_left, p.lookups_free_at, now), p.lookups_left * budget_share,
-         p.lookup_budget * budget_share / window)
+         p.lookup_budget * budget_share / _slot_seconds(p, settings))
         for p in usable
     ]
     request_terms = [
         (_start(p, p.requests_left, p.frees_at, now), p.requests_left * budget_share,
-         p.session_budget * budget_share / window)
+         p.session_budget * budget_share / _slot_seconds(p, settings))
         for p in usable
     ]
     result = {"lookups": time_to(lookups, lookup_terms)}
@@ -231,13 +233,21 @@ def bounds(
     return result
 
 
+def _slot_seconds(pair: PairState, settings: PoolSettings) -> float:
+    """How long one unit of a pair's window budget stays taken."""
+    return max(1e-9, settings.window_seconds + settings.margin + pair.latency)
+
+
 def _bound_text(bound: str, work: Work, settings: PoolSettings, lookups: float) -> str:
     if bound == "lookups":
         return f"bound by lookups: {round(lookups)} new accounts"
     if bound == "requests":
         return "bound by proxy_hourly_limit (requests per pair and window)"
     if bound == "interval":
-        return f"bound by the gap between requests (min_request_interval = {settings.min_interval:g} s)"
+        return (
+            "bound by the gap between requests (min_request_interval = "
+            f"{settings.min_interval:g} s) and the pairs' response time"
+        )
     if bound == "profiles_per_minute":
         return f"bound by profiles_per_minute = {settings.profiles_per_minute}"
     return f"bound by max_threads = {settings.max_in_flight}"
