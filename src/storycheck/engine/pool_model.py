@@ -374,7 +374,7 @@ def waiting_reason(
         when = f" until {clock_time(until, now)}" if until is not None else ""
         return Reason(
             "request_budget",
-            f"request budget exhausted{when} (proxy_hourly_limit per pair and window)",
+            f"request budget exhausted{when}: proxy_hourly_limit reached on every ready pair",
             until,
         )
     if work.unresolved > 0 and all(p.lookups_left <= 0 for p in ready):
@@ -382,8 +382,8 @@ def waiting_reason(
         when = f" until {clock_time(until, now)}" if until is not None else ""
         return Reason(
             "lookup_budget",
-            f"lookup budget exhausted{when} ({round(work.unresolved)} new accounts need a "
-            "username lookup)",
+            f"lookup budget exhausted{when}: {round(work.unresolved)} new accounts need a "
+            "username lookup",
             until,
         )
     if estimate_ is not None and estimate_.bound == "profiles_per_minute":
