@@ -157,6 +157,13 @@ SCHEMAS: dict[str, Any] = {
          "started_at": TIME, "completed_at": TIME, "stories_found": INT, "checks_failed": INT,
          "private_profiles": INT, "pending_profiles": INT, "in_flight_profiles": INT,
          "rate_per_minute": INT, "eta_seconds": _nullable(INT),
+         "eta_range_seconds": _nullable({**_array(INT), "minItems": 2, "maxItems": 2}),
+         "eta_bound_by": _nullable(STR),
+         "waiting_reason": _nullable(STR),
+         "waiting_code": _nullable({"type": "string", "enum": [
+             "no_usable_pair", "lookup_budget", "request_budget", "paced", "queued"]}),
+         "waiting_until": TIME,
+         "stalled": BOOL, "stalled_since": TIME,
          "allowed_actions": _array({"type": "string",
                                     "enum": ["start", "stop", "resume", "reorder", "delete"]})},
         ["id", "niche", "status", "queue_position", "total_profiles", "completed_profiles",
@@ -299,6 +306,23 @@ def _alert_paths() -> dict[str, Any]:
                        errors=("400",), tag="alerts"),
         },
     }
+
+
+# The dashboard's pool summary (batches/progress.py `pool_payload`).
+POOL = _obj(
+    {
+        "pairs": INT, "ready": INT, "usable": INT, "next_ready_at": TIME,
+        "lookups_left": INT, "requests_left": INT, "lookups_per_hour": INT,
+        "requests_per_hour": INT, "summary": STR, "waiting_reason": _nullable(STR),
+        "running_batches": _array(_obj({
+            "id": STR, "niche_id": STR, "waiting_reason": _nullable(STR),
+            "waiting_code": _nullable(STR), "waiting_until": TIME, "stalled": BOOL,
+            "stalled_since": TIME, "eta_seconds": _nullable(INT),
+            "eta_range_seconds": _nullable(_array(INT)), "eta_bound_by": _nullable(STR),
+        }, ["id", "stalled"])),
+    },
+    ["pairs", "ready", "summary", "waiting_reason", "running_batches"],
+)
 
 
 def _paths() -> dict[str, Any]:
@@ -618,10 +642,11 @@ def _paths() -> dict[str, Any]:
             },
         },
         "/api/dashboard": {
-            "get": _op("Stories today per niche, throughput, pair health",
+            "get": _op("Stories today per niche, throughput, pair health, pool summary",
                        {"200": _json(_obj({"niches": _array({"type": "object"}),
                                            "throughput": _array({"type": "object"}),
-                                           "pairs": {"type": "object"}}))},
+                                           "pairs": {"type": "object"},
+                                           "pool": POOL}))},
                        errors=("400",), tag="system"),
         },
         "/api/health": {
