@@ -121,7 +121,8 @@ def test_a_batch_without_a_usable_pair_for_n_minutes_is_stalled_and_alerted(clie
     with db.write() as session:
         session.execute(
             update(Batch).where(Batch.id == batch["id"])
-            .values(started_at=utcnow() - timedelta(minutes=11))
+            .values(started_at=utcnow() - timedelta(minutes=11),
+                    updated_at=utcnow() - timedelta(minutes=11))
         )
     shown = listed(client)[batch["id"]]
     assert shown["stalled"] is True and shown["stalled_since"]
@@ -185,3 +186,25 @@ def test_the_event_stream_sends_a_new_reason_although_the_batch_row_did_not_chan
         events = [json.loads(data) for kind, data in hub._refresh() if kind == "batch"]
     assert [e["id"] for e in events] == [batch["id"]]
     assert events[0]["waiting_reason"] == "no usable pair: 1 invalid (new session needed)"
+
+
+def test_a_big_batch_is_counted_on_a_sample(client, db, monkeypatch):
+    from storycheck.batches import progress
+
+    monkeypatch.setattr(progress, "EXACT_LIMIT", 100)
+    monkeypatch.setattr(progress, "SAMPLE_SIZE", 300)
+    add_pair(db)
+    niche = make_niche(db)
+    names = [f"big{i}" for i in range(1200)]
+    known = names[::3]  # a third checked before, two thirds new
+    ids = seed_profiles(db, niche, names, user_ids={n: str(i) for i, n in enumerate(known)},
+                        private=dict.fromkeys(known, False))
+    batch = create_batch(client, db, ids)
+    with db.read() as session:
+        (work,) = progress.read_work(
+            session, [batch["id"]], now=utcnow().timestamp(), open_items={batch["id"]: 1200}
+        ).values()
+        exact = progress.read_work(session, [batch["id"]], now=utcnow().timestamp())
+    assert exact[batch["id"]] == progress.Work(1200, 800, 0)
+    assert work.pending == 1200
+    assert abs(work.unresolved - 800) <= 120  # a 300-item sample: a few percent off at most

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from storycheck.alerts.events import event_exists, record_event
 from storycheck.alerts.models import AlertEvent, EventType
 from storycheck.batches.models import Batch, BatchProfile, BatchStatus, ItemStatus
-from storycheck.batches.progress import ProgressOptions, read_picture
+from storycheck.batches.progress import ProgressOptions, last_activity, read_picture
 from storycheck.db import utcnow
 from storycheck.engine.pool_model import pool_picture
 from storycheck.niches.models import Niche
@@ -292,9 +292,7 @@ def check_stalled_batches(
         if picture.stalled_since(batch) is None:
             continue
         started_at = batch.started_at
-        progress = picture.last_progress.get(batch.id)
-        moments = [t for t in (started_at, progress) if t is not None]
-        since = max(moments, key=lambda t: t.timestamp()) if moments else None
+        since = last_activity(batch)
         run = started_at.isoformat() if started_at else "never"
         event_id = record_event(
             session,

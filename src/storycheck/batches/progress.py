@@ -14,8 +14,8 @@ window (as if its requests were spread evenly). A window shorter than a minute (
 the "hour") cannot be placed inside its bucket: a bucket with requests counts whole, i.e. a pair
 busy this minute is taken to have spent its window (pessimistic by at most one window).
 
-A running batch is **stalled** when no pair may send now and it made no progress (no item
-final, not started) for `stall_minutes` (`STORYCHECK_ALERTS_STALL_MINUTES`, default 10): the
+A running batch is **stalled** when no pair may send now and it made no progress (no outcome
+recorded, not started: `last_activity`) for `stall_minutes` (`STORYCHECK_ALERTS_STALL_MINUTES`, default 10): the
 payload says so and the maintenance thread records the `batch.stalled` alert
 (`alerts/sources.py`), both through `stalled_since`.
 """
@@ -23,6 +23,8 @@ payload says so and the maintenance thread records the `batch.stalled` alert
 from __future__ import annotations
 
 import math
+import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -93,7 +95,6 @@ class Picture:
     running: int
     works: dict[str, Work] = field(default_factory=dict)
     estimates: dict[str, Estimate | None] = field(default_factory=dict)
-    last_progress: dict[str, datetime] = field(default_factory=dict)
     stall_minutes: float = 10.0
 
     @property
@@ -114,13 +115,19 @@ class Picture:
         """When the running batch counts as stalled (None: it does not)."""
         if batch.status != RUNNING or self.ready_now:
             return None
-        moments = [t for t in (_aware(batch.started_at), self.last_progress.get(batch.id)) if t]
-        since = max(moments) if moments else None
+        since = last_activity(batch)
         limit = timedelta(minutes=self.stall_minutes)
         now = datetime.fromtimestamp(self.now, UTC)
         if since is not None and now - since < limit:
             return None
         return since + limit if since is not None else now
+
+
+def last_activity(batch: Batch) -> datetime | None:
+    """When the batch last moved: started, or its counters changed (the recorder's updates
+    stamp `updated_at`); reading each item's `processed_at` would cost a scan of the batch."""
+    moments = [t for t in (_aware(batch.started_at), _aware(batch.updated_at)) if t is not None]
+    return max(moments) if moments else None
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -254,13 +261,25 @@ def read_pairs(
     return pairs
 
 
+# A batch with more open items than EXACT_LIMIT is counted on a sample of about SAMPLE_SIZE of
+# them: item ids are random UUIDs, so `id < cut` picks a uniform share (±1 % on the shares).
+EXACT_LIMIT = 5000
+SAMPLE_SIZE = 2000
+
+
 def read_work(
-    session: Session, batch_ids: Sequence[str], *, now: float, recheck_days: float = 7.0
+    session: Session,
+    batch_ids: Sequence[str],
+    *,
+    now: float,
+    recheck_days: float = 7.0,
+    open_items: dict[str, int] | None = None,
 ) -> dict[str, Work]:
     """Remaining work of these batches, as the engine claims it (`engine/leases.py`): open
     items, those that need a username lookup (no cached user id, or a "not found" due for a
     re-check) and those whose privacy is unknown. A recently confirmed "not found" costs no
-    request and is not counted."""
+    request and is not counted. `open_items` (batch id → total − completed) lets a big batch
+    be counted on a sample."""
     if not batch_ids:
         return {}
     cutoff = datetime.fromtimestamp(now - recheck_days * 86400.0, UTC)
@@ -268,35 +287,86 @@ def read_work(
     recent = missing & (Profile.not_found_at >= cutoff)
     lookup = (~missing & Profile.ig_user_id.is_(None)) | (missing & ~recent)
     unknown_privacy = ~missing & Profile.ig_user_id.is_not(None) & Profile.is_private.is_(None)
-    rows = session.execute(
+    query = (
         select(
             BatchProfile.batch_id,
+            func.count(),
             func.sum(case((recent, 0), else_=1)),
             func.sum(case((lookup, 1), else_=0)),
             func.sum(case((unknown_privacy, 1), else_=0)),
         )
         .join(Profile, Profile.id == BatchProfile.profile_id)
-        .where(BatchProfile.batch_id.in_(list(batch_ids)), BatchProfile.status.in_(OPEN_ITEMS))
+        .where(BatchProfile.status.in_(OPEN_ITEMS))
         .group_by(BatchProfile.batch_id)
-    ).all()
+    )
+    sizes = open_items or {}
+    big = [b for b in batch_ids if sizes.get(b, 0) > EXACT_LIMIT]
+    small = [b for b in batch_ids if b not in big]
+    rows: list[tuple[str, float, float, float, float]] = []
+    if small:
+        for batch_id, _, pending, unresolved, privacy in session.execute(
+            query.where(BatchProfile.batch_id.in_(small))
+        ):
+            rows.append((batch_id, 1.0, pending or 0, unresolved or 0, privacy or 0))
+    for batch_id in big:
+        share = min(1.0, SAMPLE_SIZE / sizes[batch_id])
+        cut = f"{min(0xFFFFFFFF, round(share * 0x100000000)):08x}"
+        for _, sampled, pending, unresolved, privacy in session.execute(
+            query.where(BatchProfile.batch_id == batch_id, BatchProfile.id < cut)
+        ):
+            scale = sizes[batch_id] / sampled if sampled else 0.0
+            rows.append((batch_id, scale, pending or 0, unresolved or 0, privacy or 0))
     works = {batch_id: Work(0) for batch_id in batch_ids}
-    for batch_id, pending, unresolved, privacy in rows:
-        works[batch_id] = Work(float(pending or 0), float(unresolved or 0), float(privacy or 0))
+    for batch_id, scale, pending, unresolved, privacy in rows:
+        works[batch_id] = Work(
+            round(float(pending) * scale), round(float(unresolved) * scale),
+            round(float(privacy) * scale),
+        )
     return works
 
 
-def read_last_progress(session: Session, batch_ids: Sequence[str]) -> dict[str, datetime]:
-    """When each batch last recorded an outcome."""
-    if not batch_ids:
-        return {}
-    rows = session.execute(
-        select(BatchProfile.batch_id, func.max(BatchProfile.processed_at))
-        .where(BatchProfile.batch_id.in_(list(batch_ids)))
-        .group_by(BatchProfile.batch_id)
-    ).all()
-    return {
-        batch_id: aware for batch_id, last in rows if (aware := _aware(last)) is not None
-    }
+# Counting a large batch's open items costs a join over all of them (about 0.3 s for 100,000
+# items on SQLite). Each process keeps the counts for WORK_COST_FACTOR × what the count took
+# (at most WORK_TTL_MAX seconds), so counting takes at most ~1/WORK_COST_FACTOR of the time
+# however often the list, the dashboard and the event stream ask; a small batch is counted
+# afresh on nearly every request.
+WORK_COST_FACTOR = 20.0
+WORK_TTL_MAX = 10.0
+_work_cache: dict[tuple[str, str], tuple[float, Work]] = {}
+_work_lock = threading.Lock()
+
+
+def cached_work(
+    session: Session,
+    batch_ids: Sequence[str],
+    *,
+    now: float,
+    recheck_days: float = 7.0,
+    open_items: dict[str, int] | None = None,
+) -> dict[str, Work]:
+    """`read_work`, reusing counts this process made a moment ago (see WORK_COST_FACTOR)."""
+    url = str(session.get_bind().engine.url)
+    clock = time.monotonic()
+    found: dict[str, Work] = {}
+    with _work_lock:
+        for batch_id in batch_ids:
+            entry = _work_cache.get((url, batch_id))
+            if entry is not None and entry[0] > clock:
+                found[batch_id] = entry[1]
+    missing = [b for b in batch_ids if b not in found]
+    if missing:
+        started = time.monotonic()
+        fresh = read_work(
+            session, missing, now=now, recheck_days=recheck_days, open_items=open_items
+        )
+        until = time.monotonic() + min(WORK_TTL_MAX, (time.monotonic() - started) * WORK_COST_FACTOR)
+        with _work_lock:
+            if len(_work_cache) > 1000:
+                _work_cache.clear()
+            for batch_id, work in fresh.items():
+                _work_cache[(url, batch_id)] = (until, work)
+        found.update(fresh)
+    return found
 
 
 def read_picture(
@@ -311,9 +381,13 @@ def read_picture(
     moment = (now or utcnow()).timestamp()
     engine, settings = read_settings(session, options)
     pairs = read_pairs(session, engine, settings, moment)
-    running_ids = list(
-        session.scalars(select(Batch.id).where(Batch.status == RUNNING).order_by(Batch.id))
-    )
+    running = session.execute(
+        select(Batch.id, Batch.total_profiles, Batch.completed_profiles)
+        .where(Batch.status == RUNNING)
+        .order_by(Batch.id)
+    ).all()
+    running_ids = [row[0] for row in running]
+    open_items = {row[0]: max(0, (row[1] or 0) - (row[2] or 0)) for row in running}
     picture = Picture(
         now=moment,
         pairs=pairs,
@@ -323,12 +397,14 @@ def read_picture(
         stall_minutes=options.stall_minutes,
     )
     if with_work and running_ids:
-        picture.works = read_work(
-            session, running_ids, now=moment, recheck_days=engine.not_found_recheck_days
+        picture.works = cached_work(
+            session,
+            running_ids,
+            now=moment,
+            recheck_days=engine.not_found_recheck_days,
+            open_items=open_items,
         )
         picture.estimates = estimate_many(pairs, settings, picture.works, moment)
-    if running_ids and not picture.ready_now:
-        picture.last_progress = read_last_progress(session, running_ids)
     return picture
 
 
