@@ -5,7 +5,7 @@
 each pair spent of its current window (the `proxy_usage` reservations every engine process
 persists), the settings, and the remaining work of every running batch (pending items, and
 how many of them have no cached user id). `notes` turns it into the payload fields of one
-batch; `pool_payload` into the dashboard's pool summary. Everything comes from the database,
+batch (the dashboard's pool summary is `web/api.py` `pool_summary`). Everything comes from the database,
 so the answer is the same whichever process serves the request and however many Celery
 workers run the checks.
 
@@ -45,9 +45,7 @@ from storycheck.engine.pool_model import (
     PoolSettings,
     Reason,
     Work,
-    clock_time,
     estimate_many,
-    pool_picture,
     waiting_reason,
 )
 from storycheck.engine.types import EngineSettings
@@ -411,7 +409,8 @@ def read_picture(
 # ---------------------------------------------------------------------------- payloads
 
 
-def _iso(moment: float | None) -> str | None:
+def iso_time(moment: float | None) -> str | None:
+    """A unix time as ISO-8601 UTC (None stays None)."""
     return datetime.fromtimestamp(moment, UTC).isoformat() if moment is not None else None
 
 
@@ -452,7 +451,7 @@ def notes(batch: Batch, picture: Picture | None) -> dict[str, Any]:
     result = dict(empty)
     if reason is not None:
         result.update(
-            waiting_reason=reason.text, waiting_code=reason.code, waiting_until=_iso(reason.until)
+            waiting_reason=reason.text, waiting_code=reason.code, waiting_until=iso_time(reason.until)
         )
     if stalled is not None:
         result.update(stalled=True, stalled_since=stalled.isoformat())
@@ -470,52 +469,12 @@ def needs_picture(batches: Iterable[Batch]) -> bool:
     return any(b.status in (RUNNING, QUEUED) for b in batches)
 
 
-def pool_payload(picture: Picture, running: Sequence[Batch] = ()) -> dict[str, Any]:
-    """The dashboard's pool summary and its running batches' notes."""
-    now = picture.now
-    pairs = picture.pairs
-    ready = [p for p in pairs if p.ready(now)]
-    held, back = pool_picture(pairs, now)
-    usable = [p for p in pairs if p.usable]
-    window = max(1e-9, picture.settings.window_seconds)
-    per_hour = 3600.0 / window
-    summary = f"{len(ready)} of {len(pairs)} pairs ready" if pairs else "no pairs configured"
-    if held:
-        summary += f"; {held}"
-    if ready and all(p.lookups_left <= 0 for p in ready):
-        until = min((p.lookups_free_at for p in ready if p.lookups_free_at), default=None)
-        summary += "; lookup budget exhausted" + (
-            f" until {clock_time(until, now)}" if until else ""
-        )
-    if picture.settings.profiles_per_minute:
-        summary += f"; paced: profiles_per_minute = {picture.settings.profiles_per_minute}"
-    batches = []
-    for batch in running:
-        fields = notes(batch, picture)
-        batches.append({"id": batch.id, "niche_id": batch.niche_id, **fields})
-    return {
-        "pairs": len(pairs),
-        "ready": len(ready),
-        "usable": len(usable),
-        "next_ready_at": _iso(back) if not ready else None,
-        "lookups_left": round(sum(p.lookups_left for p in usable)),
-        "requests_left": round(sum(p.requests_left for p in usable)),
-        "lookups_per_hour": round(sum(p.lookup_budget for p in usable) * per_hour),
-        "requests_per_hour": round(sum(p.session_budget for p in usable) * per_hour),
-        "summary": summary,
-        "waiting_reason": f"no usable pair: {held}" if pairs and not ready else (
-            "no usable pair: none configured (add a proxy + session)" if not pairs else None
-        ),
-        "running_batches": batches,
-    }
-
-
 __all__ = [
     "Picture",
     "ProgressOptions",
     "needs_picture",
     "notes",
-    "pool_payload",
     "read_picture",
+    "iso_time",
     "read_work",
 ]
