@@ -41,6 +41,7 @@ def test_a_batch_with_no_usable_pair_shows_the_waiting_reason(page: Page, live: 
             reason, timeout=REASON_TIMEOUT_MS
         )
         expect(page.get_by_test_id("pool-summary")).to_contain_text(f"0 of {len(pairs)} pairs ready")
+        page.shoot("dashboard: pool without a usable pair")
         assert not page.js_errors, page.js_errors
     finally:
         for pair in pairs:
