@@ -54,8 +54,9 @@ def test_new_accounts_are_bound_by_lookups() -> None:
     result = estimate(pairs, SETTINGS, work, NOW)
     assert result is not None
     assert result.bound == "lookups"
-    assert result.bound_by == "bound by lookups: 357 new accounts"  # 340 + 5 % confirmations
-    # 4 × 60 lookups at once, the remaining 117 at 4 × 60 an hour.
+    assert result.bound_by == "bound by lookups: 340 new accounts"
+    # 4 × 60 lookups at once, the remaining 117 (340 + 5 % "not found" confirmations) at
+    # 4 × 60 an hour.
     assert result.seconds == pytest.approx((357 - 240) / (240 / HOUR))
     assert result.low <= result.seconds <= result.high
     assert result.low == pytest.approx((340 - 240) / (240 / HOUR))

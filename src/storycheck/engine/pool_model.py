@@ -238,9 +238,12 @@ def _slot_seconds(pair: PairState, settings: PoolSettings) -> float:
     return max(1e-9, settings.window_seconds + settings.margin + pair.latency)
 
 
-def _bound_text(bound: str, work: Work, settings: PoolSettings, lookups: float) -> str:
+def bound_text(bound: str, work: Work, settings: PoolSettings) -> str:
+    """The binding constraint in words, about this batch's own work."""
     if bound == "lookups":
-        return f"bound by lookups: {round(lookups)} new accounts"
+        unknown = round(work.privacy_unknown)
+        extra = f" and {unknown} of unknown privacy" if unknown else ""
+        return f"bound by lookups: {round(work.unresolved)} new accounts{extra}"
     if bound == "requests":
         return "bound by proxy_hourly_limit (requests per pair and window)"
     if bound == "interval":
@@ -278,7 +281,7 @@ def estimate(
         low=min(seconds, max(low.values())),
         high=max(seconds, max(high.values())),
         bound=bound,
-        bound_by=_bound_text(bound, work, settings, point_lookups),
+        bound_by=bound_text(bound, work, settings),
     )
 
 
@@ -310,7 +313,7 @@ def estimate_many(
             combined = combined + other_work.scaled(min(1.0, mine.seconds / theirs.seconds))
         together = estimate(pairs, settings, combined, now)
         shared[key] = mine if together is None else replace(
-            together, bound_by=mine.bound_by if together.bound == mine.bound else together.bound_by
+            together, bound_by=bound_text(together.bound, work, settings)
         )
     return shared
 
@@ -406,6 +409,7 @@ __all__ = [
     "PoolSettings",
     "Reason",
     "Work",
+    "bound_text",
     "bounds",
     "clock_time",
     "estimate",
