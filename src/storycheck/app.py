@@ -76,23 +76,27 @@ class Maintenance:
                     log.exception("Housekeeping failed")
 
 
-def housekeeping_job(db: Database, state: BatchStateManager) -> Callable[[], None]:
+def housekeeping_job(
+    db: Database, state: BatchStateManager, config: Config | None = None
+) -> Callable[[], None]:
     """Clear expired stories, record `batch.stalled` alerts, then let the auto-trigger create
     batches for niches under target."""
     from storycheck.alerts.delivery import AlertOptions
     from storycheck.alerts.sources import check_stalled_batches
+    from storycheck.batches.progress import ProgressOptions
     from storycheck.db import utcnow
     from storycheck.niches.autotrigger import AutoTrigger
     from storycheck.profiles.service import refresh_stories
 
     trigger = AutoTrigger(db, state)
     stall_minutes = AlertOptions.from_env().stall_minutes
+    progress = ProgressOptions.from_config(config)
 
     def run() -> None:
         with db.write() as session:
             refresh_stories(session)
         with db.write() as session:
-            check_stalled_batches(session, utcnow(), stall_minutes)
+            check_stalled_batches(session, utcnow(), stall_minutes, progress)
         trigger.tick()
         db.checkpoint()
 
@@ -143,7 +147,7 @@ def create_app(
     state.reconcile(release_all_leases=release_leases)
     if background:
         services.maintenance = Maintenance(
-            state, config.reconcile_interval, housekeeping=housekeeping_job(db, state)
+            state, config.reconcile_interval, housekeeping=housekeeping_job(db, state, config)
         )
         services.maintenance.start()
     _start_alerts(services, enabled=start_background is not False)

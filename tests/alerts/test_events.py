@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from storycheck.alerts.events import record_event
+from storycheck.alerts.events import record_event, summary
 from storycheck.alerts.models import AlertEvent
 from storycheck.alerts.sources import (
     check_stalled_batches,
@@ -169,6 +169,25 @@ def test_batch_stalled_only_without_usable_pairs_and_once_per_run(alert_db):
         assert check_stalled_batches(session, later + timedelta(minutes=5), 10) == []
     (event,) = _events(alert_db, "batch.stalled")
     assert json.loads(event.payload)["batch_id"] == batch.id
+
+
+def test_a_batch_whose_only_pair_cools_for_long_is_stalled_too(alert_db):
+    niche_id = make_niche(alert_db, name="slow")
+    state = BatchStateManager(alert_db)
+    state.create_batch(niche_id=niche_id, profile_ids=make_profiles(alert_db, niche_id, 2))
+    proxy_id = _pair(alert_db, "cooling")
+    later = utcnow() + timedelta(minutes=11)
+    with alert_db.write() as session:
+        session.execute(update(Proxy).where(Proxy.id == proxy_id)
+                        .values(cooldown_until=later + timedelta(hours=5)))
+    with alert_db.write() as session:
+        assert len(check_stalled_batches(session, later, 10)) == 1
+    (event,) = _events(alert_db, "batch.stalled")
+    payload = json.loads(event.payload)
+    assert payload["waiting_reason"].startswith("no usable pair: 1 cooling until ")
+    assert summary(event.type, payload).startswith(
+        "Batch of slow is stalled for 10 minutes: no usable pair: 1 cooling until "
+    )
 
 
 def test_story_detected_names_the_window_record_sightings_opened(alert_db):

@@ -57,3 +57,22 @@ def test_progress_line_and_its_interval():
     assert line_interval(0) == 2.0
     assert line_interval(100) == 10.0
     assert line_interval(3600) == 30.0
+
+
+def test_the_server_model_gives_the_eta_and_the_waiting_reason():
+    from storycheck.cli.commands import eta_text
+    from storycheck.cli.watch import figures
+
+    batch = {
+        "status": "in_progress", "total_profiles": 100, "completed_profiles": 10,
+        "eta_seconds": 1500, "eta_range_seconds": [1400, 2100],
+        "waiting_reason": "lookup budget exhausted until 14:20 UTC (in 18 min): 90 new accounts "
+                          "need a username lookup",
+    }
+    shown = figures(batch, RateMeter())
+    assert shown.eta == 1500  # the model's, not one measured in the first seconds
+    assert shown.line().endswith(" · waiting: " + batch["waiting_reason"])
+    assert eta_text(batch) == "25m 00s (23m 20s–35m 00s)"
+    assert eta_text({"eta_seconds": None, "eta_range_seconds": None}) == "-"
+    # An older server without the model: the ETA comes from the measured rate.
+    assert figures({"status": "in_progress", "total_profiles": 10}, RateMeter()).eta is None

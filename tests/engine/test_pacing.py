@@ -96,15 +96,38 @@ def test_restored_usage_is_counted_at_the_end_of_its_minute_or_now() -> None:
 
 
 def test_global_limits_cap_checks_per_sliding_minute() -> None:
-    limits = GlobalLimits(max_in_flight=2, checks_per_minute=100)
+    limits = GlobalLimits(max_in_flight=2, checks_per_minute=100, burst=100)
     assert limits.checks_allowed(0.0) == (100, 0.0)
     limits.take_checks(60, 0.0)
-    limits.take_checks(40, 10.0)
-    assert limits.checks_allowed(20.0) == (0, 60.0)
-    assert limits.checks_allowed(60.0) == (60, 60.0)
+    limits.take_checks(40, 36.0)  # the spread: 60 checks earn back in 36 s
+    assert limits.checks_allowed(40.0) == (0, 60.0)  # full minute; the 40 owed until 59.4
+    assert limits.checks_allowed(60.0) == (60, 60.0)  # the 60 of t=0 left the window
     unlimited = GlobalLimits(checks_per_minute=0)
     unlimited.take_checks(10**6, 0.0)
     assert unlimited.checks_allowed(0.0)[0] > 10**6
+
+
+def test_global_limits_spread_checks_evenly_over_the_minute() -> None:
+    """A greedy sender gets checks_per_minute in every minute, but never the whole minute's
+    allowance at once: at most one story request's ids plus the even rate in any span."""
+    limits = GlobalLimits(checks_per_minute=60, burst=20)
+    starts: list[tuple[float, int]] = []
+    for step in range(1800):  # 180 s in steps of 0.1 s; story requests of 20 and lookups
+        now = step / 10
+        allowed, _ = limits.checks_allowed(now)
+        if allowed:
+            count = min(allowed, 20 if step % 3 else 1)
+            limits.take_checks(count, now)
+            starts.append((now, count))
+    total = sum(count for _, count in starts)
+    assert 170 <= total <= 181  # one a second
+    for begin in range(0, 180, 5):
+        in_span = sum(c for t, c in starts if begin <= t < begin + 5)
+        assert in_span <= 20 + 5  # no minute-sized step
+    for begin in range(0, 121, 10):
+        assert sum(c for t, c in starts if begin <= t < begin + 60) <= 60
+    _, free_at = limits.checks_allowed(starts[-1][0])
+    assert free_at > starts[-1][0]  # after a start, the next waits for its credit
 
 
 def test_ledger_only_allows_what_is_already_persisted() -> None:

@@ -309,14 +309,30 @@ def test_pause_returns_leases_and_no_request_starts_after_it(rig: Any) -> None:
     assert leased == 0
 
 
-def test_profiles_per_minute_counts_each_profile_once(rig: Any) -> None:
+def test_profiles_per_minute_is_spread_and_counts_each_profile_once(rig: Any) -> None:
     checker = FakeChecker()
-    engine = rig(None, checker=checker, profiles_per_minute=120, **pairs(4))
-    engine.create_batch(add(engine, 100, "m", resolved=False) + add(engine, 200, "k"))
-    time.sleep(2.0)
-    checked = {name for call in list(checker.calls) for name in call.usernames}
-    # Each profile counts once, at its lookup or at its story query: 120 in the first minute.
-    assert 50 <= len(checked) <= 120
+    engine = rig(None, checker=checker, profiles_per_minute=600, **pairs(4))
+    batch_id = engine.create_batch(add(engine, 100, "m", resolved=False) + add(engine, 200, "k"))
+
+    def checked() -> set[str]:
+        # A profile is checked by its lookup, or by its story query when its id was known.
+        with checker.lock:
+            calls = list(checker.calls)
+        looked_up = {n for c in calls if c.kind == "lookup" for n in c.usernames}
+        queried = {n for c in calls if c.kind == "stories" for n in c.usernames}
+        return looked_up | {n for n in queried if n.startswith("k")}
+
+    started = time.monotonic()
+    wait_until(lambda: len(checked()) >= 80, timeout=60, what="80 profiles checked")
+    elapsed = time.monotonic() - started
+    engine.state.stop([batch_id])
+    # 600 a minute, spread: one story request's ids (20) at once, then 10 a second, so 80
+    # profiles take at least 6 s (a burst of a minute's allowance would take none).
+    assert elapsed >= 5.0
+    limits = engine.pool.scheduler.book.global_limits
+    wait_until(lambda: engine.pool.request_stats(batch_id)[1] == 0, timeout=10)
+    # Each profile counted once: at its lookup, or at its story query when its id was known.
+    assert limits.checks_in_window == len(checked())
 
 
 def test_a_pair_switched_off_by_the_user_is_never_used(rig: Any) -> None:

@@ -276,4 +276,31 @@ describe('BatchTable', () => {
     act(() => useBatchStore.getState().applyBatch({ ...running, status: 'done', queue_position: null }))
     expect(within(row('run')).getByTestId('batch-queue-position').textContent).toBe('-')
   })
+
+  it('shows why a batch waits, a stalled banner, and the ETA range with what binds it', async () => {
+    const waiting = makeBatch({
+      id: 'w',
+      status: 'in_progress',
+      queue_position: 0,
+      waiting_reason: 'no usable pair: 2 invalid (new session needed)',
+      waiting_code: 'no_usable_pair',
+      stalled: true,
+    })
+    const moving = makeBatch({
+      id: 'm',
+      status: 'in_progress',
+      queue_position: 0,
+      eta_seconds: 1500,
+      eta_range_seconds: [1400, 2100],
+      eta_bound_by: 'bound by lookups: 340 new accounts',
+      waiting_reason: null,
+    })
+    await renderTable([waiting, moving])
+    const note = within(row('w')).getByTestId('batch-waiting-reason')
+    expect(note).toHaveTextContent('Stalled · no usable pair: 2 invalid (new session needed)')
+    expect(within(row('m')).queryByTestId('batch-waiting-reason')).toBeNull()
+    expect(within(row('m')).getByTestId('batch-eta')).toHaveTextContent('25m 00s')
+    expect(within(row('m')).getByTestId('batch-eta-range')).toHaveTextContent('23m 20s–35m 00s')
+    expect(within(row('m')).getByTestId('batch-eta-bound')).toHaveTextContent('bound by lookups: 340 new accounts')
+  })
 })

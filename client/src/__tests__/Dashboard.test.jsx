@@ -84,4 +84,26 @@ describe('Dashboard', () => {
     expect(screen.getByTestId('target-saved')).toHaveTextContent('saved: 12')
     expect(input).toHaveValue(12)
   })
+
+  it('shows what holds the pool and which running batch is stalled', async () => {
+    const pool = {
+      pairs: 3,
+      ready: 0,
+      usable: 1,
+      lookups_left: 0,
+      requests_left: 40,
+      lookups_per_hour: 60,
+      requests_per_hour: 150,
+      summary: '0 of 3 pairs ready; 2 invalid (new session needed), 1 cooling until 14:05 UTC (in 3 min)',
+      waiting_reason: 'no usable pair: 2 invalid (new session needed), 1 cooling until 14:05 UTC (in 3 min)',
+      running_batches: [{ id: 'b1', stalled: true, waiting_reason: 'no usable pair: 2 invalid (new session needed)' }],
+    }
+    mockFetch({ 'GET /dashboard': { ...data, pool } })
+    await act(async () => {
+      render(<Dashboard />)
+    })
+    expect(screen.getByTestId('pool-waiting-reason')).toHaveTextContent('no usable pair: 2 invalid (new session needed)')
+    expect(screen.getByTestId('pool-summary')).toHaveTextContent('0 of 3 pairs ready')
+    expect(screen.getByTestId('pool-batch-note')).toHaveTextContent('Stalled batch: no usable pair')
+  })
 })

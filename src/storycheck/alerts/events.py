@@ -104,9 +104,10 @@ def summary(event_type: str, payload: Mapping[str, Any]) -> str:
             f"{payload.get('completed_profiles', 0)} of {payload.get('total_profiles', 0)} checks"
         )
     if event_type == "batch.stalled":
+        why = payload.get("waiting_reason") or "no usable proxy+session pair"
         return (
-            f"Batch of {niche} is stalled: no usable proxy+session pair for "
-            f"{payload.get('stalled_minutes', '?')} minutes"
+            f"Batch of {niche} is stalled for {payload.get('stalled_minutes', '?')} minutes: "
+            f"{why}"
         )
     if event_type == "pair.needs_attention":
         return (

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from datetime import datetime, time, timedelta
+from dataclasses import replace
+from datetime import datetime, time
 from typing import Any
 
 from sqlalchemy import Connection, distinct, func, select
@@ -20,16 +21,15 @@ from sqlalchemy.orm import Session
 from storycheck.alerts.events import event_exists, record_event
 from storycheck.alerts.models import AlertEvent, EventType
 from storycheck.batches.models import Batch, BatchProfile, BatchStatus, ItemStatus
+from storycheck.batches.progress import ProgressOptions, last_activity, read_picture
 from storycheck.db import utcnow
+from storycheck.engine.pool_model import pool_picture
 from storycheck.niches.models import Niche
 from storycheck.profiles.models import Profile
-from storycheck.proxies.models import IgSession, PairHealth, Proxy
+from storycheck.proxies.models import Proxy
 from storycheck.stories.models import StoryResult, StoryWindow
 
 Conn = Connection | Session
-
-# Pairs in these states may still take requests (cooling/open recover by themselves).
-USABLE_HEALTH = (PairHealth.READY.value, PairHealth.COOLING.value, PairHealth.OPEN.value)
 
 
 def _start_of_day(now: datetime) -> datetime:
@@ -262,44 +262,48 @@ def pair_needs_attention(
     )
 
 
-def check_stalled_batches(conn: Conn, now: datetime, stall_minutes: float) -> list[str]:
-    """Record `batch.stalled` for running batches without progress for `stall_minutes`
-    while no proxy+session pair is usable (once per run of a batch)."""
-    usable = conn.execute(
-        select(func.count())
-        .select_from(Proxy)
-        .join(IgSession, IgSession.proxy_id == Proxy.id)
-        .where(Proxy.is_active.is_(True), Proxy.health.in_(USABLE_HEALTH))
-    ).scalar_one()
-    if usable:
-        return []
-    cutoff = now - timedelta(minutes=stall_minutes)
-    last_progress = (
-        select(func.max(BatchProfile.processed_at))
-        .where(BatchProfile.batch_id == Batch.id)
-        .scalar_subquery()
+def check_stalled_batches(
+    session: Session,
+    now: datetime,
+    stall_minutes: float,
+    options: ProgressOptions | None = None,
+) -> list[str]:
+    """Record `batch.stalled` for running batches that had no usable pair and no progress for
+    `stall_minutes` (once per run of a batch).
+
+    "Stalled" is the batch payload's `stalled` flag (`batches/progress.py`): no pair may send
+    now (unusable, or cooling past the moment), and nothing was recorded since the batch
+    started or last moved, for `stall_minutes`.
+    """
+    base = options or ProgressOptions.from_config()
+    picture = read_picture(
+        session, replace(base, stall_minutes=stall_minutes), now=now, with_work=False
     )
-    rows = conn.execute(
-        select(Batch.id, Batch.niche_id, Niche.name, Batch.started_at, last_progress)
+    if picture.ready_now or not picture.running:
+        return []
+    held = pool_picture(picture.pairs, picture.now)[0] or "none configured"
+    rows = session.execute(
+        select(Batch, Niche.name)
         .join(Niche, Niche.id == Batch.niche_id)
         .where(Batch.status == BatchStatus.IN_PROGRESS.value)
     ).all()
     recorded = []
-    for batch_id, niche_id, niche_name, started_at, progress in rows:
-        moments = [t for t in (started_at, progress) if t is not None]
-        since = max(moments) if moments else None
-        if since is not None and since > cutoff:
+    for batch, niche_name in rows:
+        if picture.stalled_since(batch) is None:
             continue
+        started_at = batch.started_at
+        since = last_activity(batch)
         run = started_at.isoformat() if started_at else "never"
         event_id = record_event(
-            conn,
+            session,
             EventType.BATCH_STALLED.value,
-            {"batch_id": batch_id, "niche_id": niche_id, "niche_name": niche_name,
+            {"batch_id": batch.id, "niche_id": batch.niche_id, "niche_name": niche_name,
              "last_progress_at": since.isoformat() if since else None,
-              "stalled_minutes": round(stall_minutes, 1)},
-            dedupe_key=f"batch.stalled:{batch_id}:{run}",
-            niche_id=niche_id,
-            subject_id=batch_id,
+             "stalled_minutes": round(stall_minutes, 1),
+             "waiting_reason": f"no usable pair: {held}"},
+            dedupe_key=f"batch.stalled:{batch.id}:{run}",
+            niche_id=batch.niche_id,
+            subject_id=batch.id,
             now=now,
         )
         if event_id:

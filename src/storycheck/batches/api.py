@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from storycheck.batches import service
+from storycheck.batches.progress import ProgressOptions
 from storycheck.batches.schemas import BatchCreate, BatchIds
 from storycheck.errors import ValidationError
 from storycheck.stories.service import primed
@@ -29,9 +30,14 @@ def _batch_ids() -> list[str]:
     return BatchIds.model_validate(json_body()).batch_ids
 
 
+def progress_options() -> ProgressOptions:
+    """The time scale the engine of this application runs with (for waiting reasons, ETA)."""
+    return ProgressOptions.from_config(services().config)
+
+
 def _answer(batches: list[Any]) -> Response:
     with services().db.read() as session:
-        return ok(service.batch_payloads(session, batches))
+        return ok(service.batch_payloads(session, batches, progress=progress_options()))
 
 
 @bp.get("")
@@ -39,7 +45,7 @@ def list_batches() -> Response:
     """Every batch with live figures; fast with thousands of batches."""
     status = request.args.get("status") or None
     with services().db.read() as session:
-        return ok(service.list_batches(session, status=status))
+        return ok(service.list_batches(session, status=status, progress=progress_options()))
 
 
 @bp.post("")
@@ -55,7 +61,7 @@ def create_batch() -> Response:
         all_profiles=body.all_profiles,
     )
     with services().db.read() as session:
-        return ok(service.batch_payloads(session, [batch])[0], 201)
+        return ok(service.batch_payloads(session, [batch], progress=progress_options())[0], 201)
 
 
 @bp.get("/<batch_id>")
@@ -69,6 +75,7 @@ def batch_detail(batch_id: str) -> Response:
                 items_limit=query_int("items_limit", 1000, minimum=0, maximum=10_000),
                 items_offset=query_int("items_offset", 0, minimum=0),
                 item_status=request.args.get("item_status") or None,
+                progress=progress_options(),
             )
         )
 
@@ -125,7 +132,7 @@ def retry_failed(batch_id: str) -> Response:
     """Send a batch's failed items back to pending (a done batch is queued again)."""
     batch = services().state.retry_failed(batch_id)
     with services().db.read() as session:
-        return ok(service.batch_payloads(session, [batch])[0])
+        return ok(service.batch_payloads(session, [batch], progress=progress_options())[0])
 
 
 @bp.get("/<batch_id>/logs")

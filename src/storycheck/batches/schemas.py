@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import WithJsonSchema, model_validator
+from pydantic import Field, WithJsonSchema, model_validator
 
 from storycheck.batches.models import BatchStatus, ItemStatus
 from storycheck.batches.state import MAX_BATCH_PROFILES, SELECTION_EVENTS
+from storycheck.engine.pool_model import WAITING_CODES
 from storycheck.fields import Answer, Body, Flag, IdList, Text, absent_key, invalid, one_of
 from storycheck.niches.schemas import Niche
 
@@ -78,7 +79,16 @@ class Batch(Answer):
     pending_profiles: int
     in_flight_profiles: int
     rate_per_minute: int
-    eta_seconds: int | None
+    eta_seconds: int | None = Field(description="remaining time from the pool model")
+    eta_range_seconds: list[int] | None = Field(
+        description="[low, high] remaining seconds", min_length=2, max_length=2
+    )
+    eta_bound_by: str | None = Field(description="what binds the ETA, in words")
+    waiting_reason: str | None = Field(description="why it is not moving (null: nothing holds it)")
+    waiting_code: Annotated[str, one_of(WAITING_CODES)] | None
+    waiting_until: datetime | None
+    stalled: bool = Field(description="waited with no usable pair past the stall threshold")
+    stalled_since: datetime | None
     allowed_actions: list[Annotated[str, one_of(ACTIONS)]]
 
 

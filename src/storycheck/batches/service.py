@@ -20,6 +20,7 @@ from storycheck.batches.models import (
     BatchStatus,
     ItemStatus,
 )
+from storycheck.batches.progress import Picture, ProgressOptions, needs_picture, notes, read_picture
 from storycheck.batches.state import allowed_actions
 from storycheck.db import Database, utcnow
 from storycheck.errors import NotFound, ValidationError
@@ -32,7 +33,9 @@ BATCH_STATUSES = tuple(s.value for s in BatchStatus)
 ITEM_STATUSES = tuple(s.value for s in ItemStatus)
 
 
-def list_batches(session: Session, *, status: str | None = None) -> list[dict[str, Any]]:
+def list_batches(
+    session: Session, *, status: str | None = None, progress: ProgressOptions | None = None
+) -> list[dict[str, Any]]:
     """Every batch (running first, then the queue, then newest), from aggregates only."""
     query = select(Batch)
     if status is not None:
@@ -43,19 +46,28 @@ def list_batches(session: Session, *, status: str | None = None) -> list[dict[st
         query = query.where(Batch.status == status)
     order = func.coalesce(Batch.queue_position, 1_000_000_000)
     batches = session.scalars(query.order_by(order, Batch.created_at.desc(), Batch.id)).all()
-    return serialize_batches(session, batches)
+    return serialize_batches(session, batches, progress=progress)
 
 
 def serialize_batches(
-    session: Session, batches: Sequence[Batch], *, full_story_list: bool = False
+    session: Session,
+    batches: Sequence[Batch],
+    *,
+    full_story_list: bool = False,
+    progress: ProgressOptions | None = None,
+    picture: Picture | None = None,
 ) -> list[dict[str, Any]]:
     """Batch objects with their niche and live figures, in a fixed number of queries.
 
     `profiles_with_stories` is the stored preview (at most STORY_PREVIEW_LIMIT names) unless
-    `full_story_list` asks for every name, read from the items.
+    `full_story_list` asks for every name, read from the items. The waiting reason, stall flag
+    and ETA come from one pool picture (`progress.read_picture`) for the whole list, read here
+    unless the caller passes one.
     """
     if not batches:
         return []
+    if picture is None and needs_picture(batches):
+        picture = read_picture(session, progress)
     ids = [b.id for b in batches]
     niche_ids = {b.niche_id for b in batches}
     niches = {n.id: n for n in session.scalars(select(Niche).where(Niche.id.in_(niche_ids)))}
@@ -74,6 +86,7 @@ def serialize_batches(
             in_flight=in_flight.get(batch.id, 0),
             rate_per_minute=rates.get(batch.id, 0),
             profiles_with_stories=stories.get(batch.id, []),
+            progress_notes=notes(batch, picture),
         )
         for batch in batches
     ]
@@ -87,14 +100,16 @@ def batch_to_dict(
     in_flight: int,
     rate_per_minute: int,
     profiles_with_stories: list[str],
+    progress_notes: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The batch object of the original contract plus storycheck's explicit extras."""
+    """The batch object of the original contract plus storycheck's explicit extras.
+
+    `progress_notes` (`progress.notes`) adds `waiting_reason`, `stalled`, `eta_seconds`
+    (from the pool model), `eta_range_seconds` and `eta_bound_by`.
+    """
     total = batch.total_profiles or 0
     completed = batch.completed_profiles or 0
     pending = max(0, total - completed)
-    eta = None
-    if batch.status == BatchStatus.IN_PROGRESS.value and rate_per_minute > 0:
-        eta = round(pending / rate_per_minute * 60)
     niche_payload = (
         niche_to_dict(niche, niche_profile_count)
         if niche is not None
@@ -122,18 +137,20 @@ def batch_to_dict(
         "pending_profiles": pending,
         "in_flight_profiles": in_flight,
         "rate_per_minute": rate_per_minute,
-        "eta_seconds": eta,
+        **(progress_notes or notes(batch, None)),
         "allowed_actions": allowed_actions(batch.status),
     }
 
 
-def batch_payloads(session: Session, batches: Sequence[Batch]) -> list[dict[str, Any]]:
+def batch_payloads(
+    session: Session, batches: Sequence[Batch], *, progress: ProgressOptions | None = None
+) -> list[dict[str, Any]]:
     """Serialise batches returned by the state manager (fresh rows, same order)."""
     fresh = {
         b.id: b for b in session.scalars(select(Batch).where(Batch.id.in_([b.id for b in batches])))
     }
     ordered = [fresh[b.id] for b in batches if b.id in fresh]
-    return serialize_batches(session, ordered)
+    return serialize_batches(session, ordered, progress=progress)
 
 
 def get_batch(
@@ -143,12 +160,13 @@ def get_batch(
     items_limit: int = 1000,
     items_offset: int = 0,
     item_status: str | None = None,
+    progress: ProgressOptions | None = None,
 ) -> dict[str, Any]:
     """One batch with every story username and a page of its items."""
     batch = session.get(Batch, batch_id)
     if batch is None:
         raise NotFound(f"Batch {batch_id} not found")
-    payload = serialize_batches(session, [batch], full_story_list=True)[0]
+    payload = serialize_batches(session, [batch], full_story_list=True, progress=progress)[0]
     query = select(BatchProfile, Profile.username).join(
         Profile, Profile.id == BatchProfile.profile_id
     )

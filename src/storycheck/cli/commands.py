@@ -147,6 +147,15 @@ def batches(watch: bool, as_json: bool, server: str | None, token: str | None) -
                 click.echo("No batches.")
 
 
+def eta_text(row: dict[str, Any]) -> str:
+    """`25m 00s (23m 20s–35m 00s)`: the model's ETA and its range."""
+    eta = duration(row.get("eta_seconds"))
+    span = row.get("eta_range_seconds")
+    if isinstance(span, list) and len(span) == 2 and span[0] != span[1]:
+        return f"{eta} ({duration(span[0])}–{duration(span[1])})"
+    return eta
+
+
 def batches_table(rows: list[dict[str, Any]]) -> Table:
     """The queue as a table, in the API's order (running, queued, then newest)."""
     table = Table(title=f"Batches at {datetime.now():%H:%M:%S}", title_justify="left")
@@ -160,8 +169,11 @@ def batches_table(rows: list[dict[str, Any]]) -> Table:
         ("failed", "right"),
         ("rate/min", "right"),
         ("ETA", "right"),
+        ("why", "left"),
     ):
-        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        table.add_column(
+            name, justify=justify, no_wrap=name != "why", overflow="fold"  # type: ignore[arg-type]
+        )
     for row in rows:
         total = row["total_profiles"] or 0
         done = row["completed_profiles"] or 0
@@ -175,7 +187,8 @@ def batches_table(rows: list[dict[str, Any]]) -> Table:
             str(row.get("stories_found", row.get("successful_checks", 0))),
             str(row.get("checks_failed", row.get("failed_checks", 0))),
             str(row.get("rate_per_minute", 0)) if row["status"] == "in_progress" else "-",
-            duration(row.get("eta_seconds")),
+            eta_text(row),
+            row.get("waiting_reason") or row.get("eta_bound_by") or "",
         )
     return table
 

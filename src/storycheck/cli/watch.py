@@ -1,8 +1,10 @@
 """Follow a batch until it is done: a live rich progress bar, or periodic plain lines.
 
-The bar (on a terminal) shows checked/total, percent, rate, ETA, stories found and failures;
-without a terminal the same figures go out as one line every 2 s (growing to 30 s on long
-batches) and at every status change, so logs and CI output stay readable.
+The bar (on a terminal) shows checked/total, percent, rate, ETA, stories found, failures and
+why the batch waits (the server's `waiting_reason`); without a terminal the same figures go out
+as one line every 2 s (growing to 30 s on long batches) and at every status change, so logs and
+CI output stay readable. The ETA is the server's (`eta_seconds`, from the pool model); only a
+server that does not send `eta_range_seconds` gets one measured from the recent rate.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class Figures:
     failed: int
     rate: float | None  # checks per second
     eta: float | None  # seconds
+    waiting: str | None = None  # why it is not moving (the server's words)
 
     @property
     def label(self) -> str:
@@ -56,6 +59,7 @@ class Figures:
             f"{datetime.now():%H:%M:%S} {self.label}: {self.completed}/{self.total} "
             f"({percent:.0f}%) · {rate} · ETA {duration(self.eta)} · "
             f"{self.stories} stories · {self.failed} failed"
+            + (f" · waiting: {self.waiting}" if self.waiting else "")
         )
 
 
@@ -96,7 +100,10 @@ def figures(batch: dict[str, Any], meter: RateMeter) -> Figures:
     now = time.monotonic()
     if batch.get("status") == "in_progress":
         rate = meter.add(now, completed)
-        eta = (total - completed) / rate if rate else None
+        if "eta_range_seconds" in batch:  # the server's model
+            eta = batch.get("eta_seconds")
+        else:
+            eta = (total - completed) / rate if rate else None
     else:
         rate = meter.average(now, completed) if batch.get("status") == "done" else None
         eta = None
@@ -109,6 +116,7 @@ def figures(batch: dict[str, Any], meter: RateMeter) -> Figures:
         failed=int(batch.get("checks_failed") or batch.get("failed_checks") or 0),
         rate=rate,
         eta=eta,
+        waiting=batch.get("waiting_reason"),
     )
 
 
@@ -164,10 +172,13 @@ def _with_bar(
         TextColumn("ETA {task.fields[eta]:>8}"),
         TextColumn("[green]{task.fields[stories]} stories"),
         TextColumn("[red]{task.fields[failed]} failed"),
+        TextColumn("[yellow]{task.fields[waiting]}"),
         console=bar_console,
     )
     with progress:
-        task = progress.add_task("starting", total=None, rate="-", eta="-", stories=0, failed=0)
+        task = progress.add_task(
+            "starting", total=None, rate="-", eta="-", stories=0, failed=0, waiting=""
+        )
         while True:
             batch = _fetch(client, batch_id)
             shown = figures(batch, meter)
@@ -180,6 +191,7 @@ def _with_bar(
                 eta=duration(shown.eta),
                 stories=shown.stories,
                 failed=shown.failed,
+                waiting=shown.waiting or "",
             )
             if _finished(batch, shown):
                 return batch

@@ -14,7 +14,7 @@ when it was sent: the server counts it somewhere in between, so counting from th
 can never let the window slide too early. `margin` adds a little slack for clock skew.
 
 Globally: at most `max_in_flight` requests at once and `checks_per_minute` profiles checked
-in any sliding minute (0 = unlimited), see `GlobalLimits`.
+in any sliding minute (0 = unlimited), spread evenly over the minute, see `GlobalLimits`.
 
 The budget must survive a restart, yet the hot path must not write to the database before
 every request. `UsageLedger` keeps *reservations* in `proxy_usage` (minute buckets): a pair
@@ -237,40 +237,74 @@ class InMemoryPacer:
 
 
 class GlobalLimits:
-    """Process-wide caps: requests in flight and profiles checked per sliding minute."""
+    """Process-wide caps: requests in flight and profiles checked per sliding minute.
 
-    def __init__(self, max_in_flight: int = 8, checks_per_minute: int = 0) -> None:
+    `checks_per_minute` holds in every sliding minute, and checks are also spread evenly over
+    it: they earn one credit per 60 / `checks_per_minute` seconds (at most one is saved up),
+    and a request may start with a whole credit, taking up to `burst` checks at once (a story
+    request's ids) into debt that later checks wait out. In any span of t seconds at
+    most `burst` + t × `checks_per_minute` / 60 checks start, so progress moves steadily;
+    without the spread the minute's whole allowance went out in its first second and the
+    progress bar jumped once a minute.
+    """
+
+    def __init__(self, max_in_flight: int = 8, checks_per_minute: int = 0, burst: int = 20) -> None:
         self.max_in_flight = max(1, max_in_flight)
         self.checks_per_minute = max(0, checks_per_minute)
+        self.burst = max(1, burst)
         self.in_flight = 0
         self._checks: deque[tuple[float, int]] = deque()
         self._checks_in_window = 0
+        self._credit = 1.0
+        self._credit_at: float | None = None
 
-    def configure(self, *, max_in_flight: int, checks_per_minute: int) -> None:
+    def configure(
+        self, *, max_in_flight: int, checks_per_minute: int, burst: int | None = None
+    ) -> None:
         """Apply new settings."""
         self.max_in_flight = max(1, max_in_flight)
         self.checks_per_minute = max(0, checks_per_minute)
+        if burst is not None:
+            self.burst = max(1, burst)
 
     @property
     def slot_free(self) -> bool:
         """True when another request may start."""
         return self.in_flight < self.max_in_flight
 
+    @property
+    def checks_in_window(self) -> int:
+        """Checks counted in the sliding minute (as of the last call that trimmed it)."""
+        return self._checks_in_window
+
     def checks_allowed(self, now: float) -> tuple[int, float]:
         """How many checks may start now, and (when none) the time one becomes available."""
         if self.checks_per_minute <= 0:
             return (1 << 30), now
         self._trim(now)
-        left = self.checks_per_minute - self._checks_in_window
-        if left > 0:
+        left = min(self.checks_per_minute - self._checks_in_window, self.burst)
+        credit = self._credit_now(now)
+        if left > 0 and credit >= 1.0 - 1e-9:
             return left, now
-        return 0, self._checks[0][0] + 60.0 if self._checks else now
+        at = now + max(0.0, 1.0 - credit) * 60.0 / self.checks_per_minute
+        if left <= 0 and self._checks:
+            at = max(at, self._checks[0][0] + 60.0)
+        return 0, at
 
     def take_checks(self, count: int, now: float) -> None:
         """Count `count` profiles whose check starts now."""
         if self.checks_per_minute > 0 and count > 0:
+            self._credit = self._credit_now(now) - count
             self._checks.append((now, count))
             self._checks_in_window += count
+
+    def _credit_now(self, now: float) -> float:
+        if self._credit_at is not None and now > self._credit_at:
+            earned = (now - self._credit_at) * self.checks_per_minute / 60.0
+            self._credit = min(1.0, self._credit + earned)
+        if self._credit_at is None or now > self._credit_at:
+            self._credit_at = now
+        return self._credit
 
     def _trim(self, now: float) -> None:
         while self._checks and self._checks[0][0] <= now - 60.0:

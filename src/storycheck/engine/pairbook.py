@@ -103,16 +103,18 @@ class PairBook:
             jitter=max(0.0, settings.request_jitter),
         )
         self.pacer.set_limits(self.limits)
-        self.global_limits.configure(
-            max_in_flight=max(1, settings.max_threads),
-            checks_per_minute=max(0, settings.profiles_per_minute),
-        )
         self.policy = self._policy()
         for proxy_id, learned in self.adaptive.items():
             learned.configure(self.limits.stories_limit)
             self.pacer.set_pair_limit(proxy_id, learned.learned)
         if settings.reel_ids_per_request != old.reel_ids_per_request or not self.loaded:
             self.v1_size = max(1, min(V1_MAX_IDS, settings.reel_ids_per_request))
+        # profiles_per_minute is spread evenly; a story request's ids may start together.
+        self.global_limits.configure(
+            max_in_flight=max(1, settings.max_threads),
+            checks_per_minute=max(0, settings.profiles_per_minute),
+            burst=self.group_size(),
+        )
         if settings.dense_doc_id != old.dense_doc_id:
             self.dense_off_until.clear()  # a new doc_id deserves a fresh try everywhere
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,8 +12,10 @@ from flask import Blueprint, Response, current_app, request
 from sqlalchemy import Integer, cast, func, select
 
 from storycheck.batches.invariants import check_invariants
-from storycheck.batches.models import BatchProfile
+from storycheck.batches.models import Batch, BatchProfile, BatchStatus
+from storycheck.batches.progress import Picture, ProgressOptions, iso_time, notes, read_picture
 from storycheck.db import utcnow
+from storycheck.engine.pool_model import Work, clock_time, pool_picture, waiting_reason
 from storycheck.errors import ValidationError
 from storycheck.niches.autotrigger import stories_seen_today
 from storycheck.niches.models import Niche
@@ -63,7 +66,8 @@ def openapi() -> Response:
 
 @bp.get("/dashboard")
 def dashboard() -> Response:
-    """Stories seen today per niche against its target, checks per minute, pair health."""
+    """Stories seen today per niche against its target, checks per minute, pair health, and
+    the pool summary (`pool`: what holds the pairs back, budgets left, running batches' notes)."""
     db = services().db
     now = utcnow()
     with db.read() as session:
@@ -74,6 +78,11 @@ def dashboard() -> Response:
             session.execute(select(Proxy.health, func.count()).group_by(Proxy.health)).all()
         )
         throughput = _checks_per_minute(session, now)
+        running = session.scalars(
+            select(Batch).where(Batch.status == BatchStatus.IN_PROGRESS.value).order_by(Batch.id)
+        ).all()
+        picture = read_picture(session, ProgressOptions.from_config(services().config), now=now)
+        pool = pool_summary(picture, running)
     return ok(
         {
             "niches": [
@@ -88,8 +97,46 @@ def dashboard() -> Response:
             ],
             "throughput": throughput,
             "pairs": {h: health_counts.get(h, 0) for h in PAIR_HEALTH_VALUES},
+            "pool": pool,
         }
     )
+
+
+def pool_summary(picture: Picture, running: Sequence[Batch] = ()) -> dict[str, Any]:
+    """The dashboard's pool: what holds the pairs, budgets left, and the running batches'
+    waiting reasons, stall flags and ETAs (docs/API.md)."""
+    now = picture.now
+    pairs = picture.pairs
+    ready = [p for p in pairs if p.ready(now)]
+    usable = [p for p in pairs if p.usable]
+    held, back = pool_picture(pairs, now)
+    per_hour = 3600.0 / max(1e-9, picture.settings.window_seconds)
+    summary = f"{len(ready)} of {len(pairs)} pairs ready" if pairs else "no pairs configured"
+    if held:
+        summary += f"; {held}"
+    if ready and all(p.lookups_left <= 0 for p in ready):
+        until = min((p.lookups_free_at for p in ready if p.lookups_free_at), default=None)
+        summary += "; lookup budget exhausted" + (
+            f" until {clock_time(until, now)}" if until else ""
+        )
+    if picture.settings.profiles_per_minute:
+        summary += f"; paced: profiles_per_minute = {picture.settings.profiles_per_minute}"
+    reason = waiting_reason(pairs, picture.settings, Work(pending=1), now)
+    return {
+        "pairs": len(pairs),
+        "ready": len(ready),
+        "usable": len(usable),
+        "next_ready_at": iso_time(back) if not ready else None,
+        "lookups_left": round(sum(p.lookups_left for p in usable)),
+        "requests_left": round(sum(p.requests_left for p in usable)),
+        "lookups_per_hour": round(sum(p.lookup_budget for p in usable) * per_hour),
+        "requests_per_hour": round(sum(p.session_budget for p in usable) * per_hour),
+        "summary": summary,
+        "waiting_reason": reason.text if reason and reason.code == "no_usable_pair" else None,
+        "running_batches": [
+            {"id": b.id, "niche_id": b.niche_id, **notes(b, picture)} for b in running
+        ],
+    }
 
 
 def _checks_per_minute(session: Any, now: datetime) -> list[dict[str, Any]]:
@@ -159,6 +206,7 @@ def event_hub() -> EventHub:
                     story_feed(),
                     tick=EVENT_POLL_SECONDS,
                     max_streams=MAX_EVENT_STREAMS,
+                    progress=ProgressOptions.from_config(services().config),
                 )
     return hub
 

@@ -24,7 +24,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storycheck.batches.models import Batch
+from storycheck.batches.models import Batch, BatchStatus
+from storycheck.batches.progress import ProgressOptions, needs_picture, read_picture
 from storycheck.batches.service import serialize_batches
 from storycheck.db import Database
 from storycheck.proxies.models import Proxy
@@ -92,8 +93,10 @@ class EventHub:
         *,
         tick: float = 1.0,
         max_streams: int = 32,
+        progress: ProgressOptions | None = None,
     ) -> None:
         self.db = db
+        self.progress = progress
         self.serialize_proxies = serialize_proxies
         self.story_feed = story_feed
         self.tick = tick
@@ -172,8 +175,16 @@ class EventHub:
         events: list[Event] = []
         with self.db.read() as session:
             batches = session.scalars(select(Batch)).all()
-            changed = [b for b in batches if self._batches.get(b.id, ((),))[0] != _batch_key(b)]
-            payloads = serialize_batches(session, changed)
+            # A running batch's waiting reason and ETA change without its row changing: it is
+            # serialised every tick and sent when its payload differs.
+            changed = [
+                b
+                for b in batches
+                if self._batches.get(b.id, ((),))[0] != _batch_key(b)
+                or b.status == BatchStatus.IN_PROGRESS.value
+            ]
+            picture = read_picture(session, self.progress) if needs_picture(changed) else None
+            payloads = serialize_batches(session, changed, picture=picture)
             proxies = session.scalars(select(Proxy)).all()
             changed_proxies = [
                 p for p in proxies if self._proxies.get(p.id, ((),))[0] != _proxy_key(p)
@@ -182,8 +193,10 @@ class EventHub:
         with self._lock:
             for batch, payload in zip(changed, payloads, strict=True):
                 data = _json(payload)
+                known = self._batches.get(batch.id)
                 self._batches[batch.id] = (_batch_key(batch), data)
-                events.append(("batch", data))
+                if known is None or known[1] != data:
+                    events.append(("batch", data))
             for batch_id in set(self._batches) - {b.id for b in batches}:
                 del self._batches[batch_id]
                 events.append(("batch_deleted", _json({"id": batch_id})))

@@ -526,7 +526,7 @@ def _paths() -> dict[str, Any]:
             },
         },
         "/api/dashboard": {
-            "get": _op("Stories today per niche, throughput, pair health",
+            "get": _op("Stories today per niche, throughput, pair health, pool summary",
                        {"200": _json(_ref("Dashboard"))},
                        errors=("400",), tag="system"),
         },

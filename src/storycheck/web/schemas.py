@@ -52,12 +52,44 @@ class MinuteChecks(Answer):
     checks: int
 
 
+class PoolBatch(Answer):
+    """A running batch as the pool sees it: why it waits, whether it stalled, its ETA."""
+
+    id: str
+    niche_id: str
+    waiting_reason: str | None
+    waiting_code: str | None
+    waiting_until: datetime | None
+    stalled: bool
+    stalled_since: datetime | None
+    eta_seconds: int | None
+    eta_range_seconds: list[int] | None
+    eta_bound_by: str | None
+
+
+class Pool(Answer):
+    """What holds the pairs, the budgets left, and the running batches (batches/progress.py)."""
+
+    pairs: int
+    ready: int
+    usable: int
+    next_ready_at: datetime | None
+    lookups_left: int
+    requests_left: int
+    lookups_per_hour: int
+    requests_per_hour: int
+    summary: str
+    waiting_reason: str | None
+    running_batches: list[PoolBatch]
+
+
 class Dashboard(Answer):
-    """Stories today per niche, checks per minute over the last hour, pairs per health."""
+    """Stories today per niche, checks per minute, pairs per health, the pool's summary."""
 
     niches: list[DashboardNiche]
     throughput: list[MinuteChecks]
     pairs: dict[str, int] = Field(description="pair health → number of pairs")
+    pool: Pool
 
 
 class OpenAPIDocument(BaseModel):

@@ -114,6 +114,36 @@ function exportCsv(event, batch) {
   downloadWithToken(`/batches/${encodeURIComponent(batch.id)}/results.csv`, `batch-${batch.id}.csv`).catch(showError)
 }
 
+/** Why the batch is not moving (server-computed), and a stalled batch's banner. */
+function WaitingNote({ batch }) {
+  if (!batch.waiting_reason && !batch.stalled) return null
+  return (
+    <div
+      className={`row-note${batch.stalled ? ' row-note-bad' : batch.waiting_code === 'no_usable_pair' ? ' row-note-warn' : ''}`}
+      data-testid="batch-waiting-reason"
+    >
+      {batch.stalled && <strong data-testid="batch-stalled">Stalled · </strong>}
+      {batch.waiting_reason || 'no progress'}
+    </div>
+  )
+}
+
+/** The model's range and the constraint that binds it ("bound by lookups: 340 new accounts"). */
+function EtaDetail({ batch }) {
+  const range = Array.isArray(batch.eta_range_seconds) ? batch.eta_range_seconds : null
+  if (!range && !batch.eta_bound_by) return null
+  return (
+    <div className="small muted eta-detail">
+      {range && range[0] !== range[1] && (
+        <div data-testid="batch-eta-range">
+          {formatDuration(range[0])}–{formatDuration(range[1])}
+        </div>
+      )}
+      {batch.eta_bound_by && <div data-testid="batch-eta-bound">{batch.eta_bound_by}</div>}
+    </div>
+  )
+}
+
 function BatchRow({ batch, selected, onOpenLogs, onOpenResults, dragId, setDragId }) {
   const { clickRow, toggleRow, moveBatchTo } = useBatchStore.getState()
   const [over, setOver] = useState(false)
@@ -191,6 +221,7 @@ function BatchRow({ batch, selected, onOpenLogs, onOpenResults, dragId, setDragI
         <StatusChip kind={STATUS_KIND[batch.status] || 'neutral'} data-testid="batch-status">
           {batchStatusLabel(batch.status)}
         </StatusChip>
+        <WaitingNote batch={batch} />
       </td>
       <td>
         <ProgressBar value={batch.completed_profiles || 0} max={batch.total_profiles || 0} label="Progress" testId="batch-progress" />
@@ -227,8 +258,9 @@ function BatchRow({ batch, selected, onOpenLogs, onOpenResults, dragId, setDragI
         </button>
       </td>
       <td className="num">{batch.status === 'in_progress' ? formatRate(batch.rate_per_minute) : '—'}</td>
-      <td className="num" data-testid="batch-eta">
+      <td className="num" data-testid="batch-eta" title={batch.eta_bound_by || undefined}>
         {done ? '-' : formatDuration(batch.eta_seconds)}
+        {!done && <EtaDetail batch={batch} />}
       </td>
       <td>{formatDateTime(batch.created_at)}</td>
       <td>{formatDateTime(batch.completed_at)}</td>

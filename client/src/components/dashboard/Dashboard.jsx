@@ -176,6 +176,36 @@ function PairHealth({ pairs }) {
   )
 }
 
+/** What holds the pairs back, budgets left, and running batches that wait or stalled. */
+function PoolSummary({ pool }) {
+  if (!pool) return null
+  const waiting = (pool.running_batches || []).filter((b) => b.waiting_reason || b.stalled)
+  return (
+    <div data-testid="pool-summary">
+      {pool.waiting_reason && (
+        <p className="row-note row-note-bad" role="status" data-testid="pool-waiting-reason">
+          {pool.waiting_reason}
+        </p>
+      )}
+      <p>{pool.summary}</p>
+      <p className="small muted">
+        Left in this window: {Number(pool.lookups_left) || 0} lookups, {Number(pool.requests_left) || 0} requests · per hour:{' '}
+        {Number(pool.lookups_per_hour) || 0} lookups, {Number(pool.requests_per_hour) || 0} requests
+      </p>
+      {waiting.length > 0 && (
+        <ul className="pool-notes">
+          {waiting.map((b) => (
+            <li key={b.id} className={`row-note${b.stalled ? ' row-note-bad' : ''}`} data-testid="pool-batch-note">
+              {b.stalled ? 'Stalled batch: ' : 'Batch waits: '}
+              {b.waiting_reason || 'no progress'}
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  )
+}
+
 /** The Dashboard tab, refreshed every 10 s while visible. */
 export default function Dashboard() {
   const data = useDashboardStore((s) => s.data)
@@ -207,6 +237,7 @@ export default function Dashboard() {
           <section className="card">
             <h2>Pair health</h2>
             <PairHealth pairs={data.pairs} />
+            <PoolSummary pool={data.pool} />
           </section>
         </div>
       )}
