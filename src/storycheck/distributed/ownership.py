@@ -7,7 +7,9 @@ transaction (serialised between workers by a PostgreSQL advisory lock; SQLite's
 1. writes its heartbeat (`worker_heartbeats.last_seen`);
 2. frees what dead workers held (`liveness.reap_dead_workers`): a worker whose heartbeat is
    older than `lease_seconds` (a few renew intervals) loses its item leases and pair leases at
-   once — the server does the same at each reconcile;
+   once — the server does the same at each reconcile. Between ticks a worker also ticks at the
+   moment the oldest other heartbeat it saw would pass that age, so a dead peer is noticed
+   within a poll interval of becoming dead, not at the next renew;
 3. computes its fair share, ``ceil(usable pairs / live workers)``;
 4. renews the leases it holds (`pair_leases.expires_at = now + lease_seconds`);
 5. with fewer pairs than its share, claims pairs nobody holds: handed back or freed (owner
@@ -134,6 +136,8 @@ class PairOwnership:
         self._published: set[str] = set()
         self._ticker: Periodic | None = None
         self.last_reaped = Reaped()
+        # When the oldest other heartbeat will be older than the lease: tick then, not later.
+        self._next_death: float | None = None
 
     # ------------------------------------------------------------------ what the engine sees
 
@@ -197,6 +201,10 @@ class PairOwnership:
     def _poll(self) -> None:
         self._finish_draining()
         self._publish()
+        due = self._next_death
+        if due is not None and self.clock() >= due:
+            self._next_death = None
+            self.wake()  # a peer just became dead: free its pairs and items now
 
     # ------------------------------------------------------------------ the tick
 
@@ -220,6 +228,9 @@ class PairOwnership:
                 lease_seconds=options.lease_seconds,
                 safety=options.safety,
                 grace=options.takeover_grace,
+            )
+            oldest = session.scalar(
+                select(func.min(WorkerHeartbeat.last_seen)).where(WorkerHeartbeat.worker_id != me)
             )
             live = (
                 session.scalar(
@@ -291,6 +302,9 @@ class PairOwnership:
                 )
         # Committed: adopt the new state.
         self.last_reaped = reaped
+        self._next_death = (
+            None if oldest is None else oldest.timestamp() + options.lease_seconds + 0.01
+        )
         with self._lock:
             held: dict[str, Held] = {}
             for pid in keep:
