@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,8 +13,7 @@ from werkzeug.security import safe_join
 from storycheck.batches.state import BatchStateManager
 from storycheck.config import Config
 from storycheck.db import Database
-from storycheck.keys import open_secret_box
-from storycheck.migrate import upgrade
+from storycheck.runtime import Maintenance, build_runtime
 from storycheck.web.context import Services
 from storycheck.web.errors import error_response, register_error_handlers
 from storycheck.web.security import register_security
@@ -26,54 +23,6 @@ log = logging.getLogger(__name__)
 PACKAGE_STATIC = Path(__file__).parent / "static"
 REPO_CLIENT_DIST = Path(__file__).resolve().parents[2] / "client" / "dist"
 CWD_CLIENT_DIST = Path("client") / "dist"
-
-
-class Maintenance:
-    """Background upkeep in one daemon thread.
-
-    Every `interval` seconds the state manager reconciles the pool with the database; every
-    `housekeeping_interval` seconds expired stories are cleared, stalled batches are alerted
-    and the daily-target auto-trigger runs.
-    """
-
-    def __init__(
-        self,
-        state: BatchStateManager,
-        interval: float,
-        *,
-        housekeeping: Callable[[], None],
-        housekeeping_interval: float = 60.0,
-    ) -> None:
-        self.state = state
-        self.interval = interval
-        self.housekeeping = housekeeping
-        self.housekeeping_interval = housekeeping_interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="maintenance", daemon=True)
-
-    def start(self) -> None:
-        """Begin periodic work."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop after the current tick."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        last_housekeeping = 0.0
-        while not self._stop.wait(self.interval):
-            try:
-                self.state.reconcile()
-            except Exception:  # keep healing on the next tick
-                log.exception("Reconcile failed")
-            if time.monotonic() - last_housekeeping >= self.housekeeping_interval:
-                last_housekeeping = time.monotonic()
-                try:
-                    self.housekeeping()
-                except Exception:
-                    log.exception("Housekeeping failed")
 
 
 def housekeeping_job(
@@ -119,11 +68,6 @@ def create_app(
     config = config or Config.from_env()
     background = config.engine_enabled if start_background is None else start_background
 
-    db = Database(config.database_url)
-    upgrade(db.engine)
-    secrets = open_secret_box(config, db)
-
-    pool = None
     dispatcher = None
     if background and config.broker_url:
         # Distributed mode: `storycheck worker` processes run the checks; the server keeps
@@ -132,22 +76,27 @@ def create_app(
 
         dispatcher = Dispatcher.for_broker(config.broker_url)
         log.info("Distributed mode: checks run in `storycheck worker` processes")
-    elif background:
-        from storycheck.engine.pool import WorkerPool
-
-        pool = WorkerPool(db=db, config=config, secrets=secrets)
-    state = BatchStateManager(db, pool if dispatcher is None else dispatcher)
-    services = Services(config=config, db=db, secrets=secrets, state=state, pool=pool)
-    if pool is not None:
-        pool.attach(state)
-        pool.start()
+    runtime = build_runtime(config, engine=background and dispatcher is None, broadcast=dispatcher)
+    db, state = runtime.db, runtime.state
+    services = Services(
+        config=config,
+        db=db,
+        secrets=runtime.secrets,
+        state=state,
+        pool=runtime.pool,
+        runtime=runtime,
+    )
+    runtime.start()
     # Never release every lease in distributed mode: workers elsewhere hold live ones.
     if release_leases is None:
         release_leases = config.broker_url is None
     state.reconcile(release_all_leases=release_leases)
     if background:
         services.maintenance = Maintenance(
-            state, config.reconcile_interval, housekeeping=housekeeping_job(db, state, config)
+            state,
+            config.reconcile_interval,
+            housekeeping=housekeeping_job(db, state, config),
+            reaper=_dead_worker_reaper(db) if dispatcher is not None else None,
         )
         services.maintenance.start()
     _start_alerts(services, enabled=start_background is not False)
@@ -173,6 +122,20 @@ def create_app(
     return app
 
 
+def _dead_worker_reaper(db: Database) -> Callable[[], object]:
+    """Distributed mode: the server, too, frees the leases of workers whose heartbeat stopped."""
+    from storycheck.distributed.liveness import Reaper
+    from storycheck.distributed.ownership import OwnershipOptions
+
+    options = OwnershipOptions.from_env()
+    return Reaper(
+        db,
+        lease_seconds=options.lease_seconds,
+        safety=options.safety,
+        grace=options.takeover_grace,
+    )
+
+
 def _start_alerts(services: Services, *, enabled: bool) -> None:
     """Run alert delivery in its own thread, even with the engine off (`STORYCHECK_ENGINE=0`);
     `STORYCHECK_ALERTS=0` (or `start_background=False`) switches it off."""
@@ -193,12 +156,10 @@ def shutdown(app: Flask) -> None:
         services.alerts.stop()
     if services.maintenance is not None:
         services.maintenance.stop()
-    if services.pool is not None:
-        services.pool.stop(timeout=5.0)
-    close = getattr(services.state.pool, "close", None)  # the distributed mode's Dispatcher
-    if close is not None:
-        close()
-    services.db.dispose()
+    if services.runtime is not None:
+        services.runtime.stop(timeout=5.0)
+    else:
+        services.db.dispose()
 
 
 def _register_blueprints(app: Flask) -> None:

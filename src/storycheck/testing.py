@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -185,27 +184,18 @@ class Reconciler:
     """Calls `reconcile()` every `interval` seconds in a thread, like the app does."""
 
     def __init__(self, reconcile: Callable[[], object], interval: float = 1.0) -> None:
-        self._reconcile = reconcile
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="reconciler", daemon=True)
+        from storycheck.periodic import Periodic
+
+        self._ticker = Periodic("reconciler").every(interval, reconcile, what="reconcile")
 
     def start(self) -> Reconciler:
         """Start ticking."""
-        self._thread.start()
+        self._ticker.start()
         return self
 
     def stop(self) -> None:
         """Stop and wait for the thread."""
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self._reconcile()
-            except Exception:  # a busy database must not kill the ticker
-                time.sleep(self._interval)
+        self._ticker.stop(timeout=10)
 
 
 class SimulatorProcess:

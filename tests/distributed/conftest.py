@@ -46,6 +46,11 @@ SIM_SEED = 23
 # Long slots: no story starts or ends while a test runs, so results are stable.
 POPULATION = PopulationConfig(slot_seconds=1e7, story_ttl_seconds=2e7, story_probability=0.3)
 
+# Item leases long enough that a killed worker's items can only come back early through its
+# heartbeat (distributed/liveness.py); pair leases short so its death is noticed in seconds.
+ITEM_LEASE = 60.0
+PAIR_LEASE = 4.0
+PAIR_RENEW = 0.5
 ENGINE_ENV = {
     "STORYCHECK_ENGINE_WINDOW_SECONDS": str(WINDOW),
     "STORYCHECK_ENGINE_FLUSH_INTERVAL": "0.1",
@@ -56,12 +61,10 @@ ENGINE_ENV = {
     "STORYCHECK_ENGINE_COOLDOWN_CAP": "2",
     "STORYCHECK_ENGINE_MIN_COOLDOWN": "0.2",
     "STORYCHECK_ENGINE_OPEN_COOLDOWN": "0.5",
-    # Short item leases so a killed worker's items come back quickly.
-    "STORYCHECK_ENGINE_LEASE_SECONDS": "4",
-    "STORYCHECK_ENGINE_RENEW_INTERVAL": "1",
-    # Short pair leases so a killed worker's pairs change hands quickly.
-    "STORYCHECK_PAIR_LEASE_SECONDS": "4",
-    "STORYCHECK_PAIR_RENEW_INTERVAL": "0.5",
+    "STORYCHECK_ENGINE_LEASE_SECONDS": str(ITEM_LEASE),
+    "STORYCHECK_ENGINE_RENEW_INTERVAL": "5",
+    "STORYCHECK_PAIR_LEASE_SECONDS": str(PAIR_LEASE),
+    "STORYCHECK_PAIR_RENEW_INTERVAL": str(PAIR_RENEW),
     "STORYCHECK_PAIR_TAKEOVER_GRACE": "1",
 }
 SETTINGS = {
@@ -200,6 +203,11 @@ class Process:
     workdir: Path
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+
+    @property
+    def worker_id(self) -> str:
+        """The `--worker-id` this process was started with."""
+        return self.command[self.command.index("--worker-id") + 1]
 
     def start(self) -> Process:
         self.log_path = self.workdir / f"{self.name}.log"

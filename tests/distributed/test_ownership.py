@@ -1,4 +1,5 @@
-"""Pair ownership on PostgreSQL with a fake clock: fair shares, hand-back, takeover, lapses."""
+"""Pair ownership on PostgreSQL with a fake clock: fair shares, hand-back, takeover from a
+dead worker (noticed from its heartbeat), lapses."""
 
 from __future__ import annotations
 
@@ -7,16 +8,20 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import delete, select, update
 
+from storycheck.batches.models import BatchProfile
+from storycheck.batches.state import BatchStateManager
 from storycheck.crypto import SecretBox
 from storycheck.db import Database
+from storycheck.distributed.liveness import Reaper
 from storycheck.distributed.models import PairLease, WorkerHeartbeat
 from storycheck.distributed.ownership import OwnershipOptions, PairOwnership
+from storycheck.engine.recorder import ItemOutcome, Recorder
 from storycheck.proxies.models import Proxy, ProxyUsage
-from storycheck.testing import ProxySpec, seed_pairs
+from storycheck.testing import ProxySpec, seed_niche, seed_pairs, seed_profiles
 
 pytestmark = pytest.mark.postgres
 
-OPTIONS = OwnershipOptions(lease_seconds=15, renew_interval=5, takeover_grace=10)
+OPTIONS = OwnershipOptions(lease_seconds=6, renew_interval=2, takeover_grace=3)
 
 
 class Clock:
@@ -88,11 +93,7 @@ def test_a_second_worker_gets_its_fair_share_after_a_clean_hand_back(
     assert b.allowed(set(ids)) == draining  # handed back cleanly: no takeover grace
 
 
-def test_a_dead_workers_pairs_are_taken_over_after_expiry_and_grace(
-    pairs_db: tuple[Database, list[str]],
-) -> None:
-    db, ids = pairs_db
-    clock = Clock()
+def split_between_a_and_b(db: Database, clock: Clock) -> tuple[PairOwnership, PairOwnership]:
     a, _ = make(db, "a", clock)
     b, _ = make(db, "b", clock)
     b.tick()
@@ -101,21 +102,94 @@ def test_a_dead_workers_pairs_are_taken_over_after_expiry_and_grace(
     b._finish_draining()  # …and go back once b's engine let go of them
     a.tick()
     assert len(a.owned()) == 3 and len(b.owned()) == 3
+    return a, b
+
+
+def test_a_dead_workers_pairs_and_items_are_freed_from_its_heartbeat(
+    pairs_db: tuple[Database, list[str]],
+) -> None:
+    db, ids = pairs_db
+    clock = Clock()
+    a, b = split_between_a_and_b(db, clock)
     mine = b.owned()
-    # b dies (stops ticking). a keeps renewing; b's leases run out.
-    for _ in range(3):
-        clock.now += 5
+    # b leases items of a running batch, then dies (stops ticking) with them in flight.
+    niche = seed_niche(db)
+    names = [f"dead{i:02d}" for i in range(8)]
+    seed_profiles(db, niche, names, user_ids={n: str(500 + i) for i, n in enumerate(names)})
+    state = BatchStateManager(db)
+    batch_id = state.create_batch(niche_id=niche, all_profiles=True).id
+    leased = Recorder(db, lease_owner=b.worker_id).claim(
+        batch_id, resolved=True, limit=5, lease_seconds=600, now=clock.now
+    )
+    assert len(leased) == 5
+    last_heartbeat = clock.now
+    # a keeps ticking (woken every half second here); b's heartbeat ages.
+    step = 0.5
+    while clock.now + step <= last_heartbeat + OPTIONS.lease_seconds:
+        clock.now += step
         a.tick()
-    assert len(a.owned()) == 3  # b still counts as live and its leases still run
-    clock.now += 5
+        assert len(a.owned()) == 3  # b still counts as live
+        assert not a.last_reaped
+    clock.now += step  # now older than the lease: b is dead
     a.tick()
-    assert a.owned() == set(ids)
-    # Taken from an expired holder: unusable until the takeover grace has passed.
+    # Freed at this tick — long before the 600 s item leases would have run out — and the
+    # pacing ledger is left alone.
+    assert set(a.last_reaped.silent_for) == {b.worker_id}
+    assert a.last_reaped.silent_for[b.worker_id] == OPTIONS.lease_seconds + step
+    assert (a.last_reaped.pairs, a.last_reaped.items) == (3, 5)
+    with db.read() as session:
+        items = session.execute(
+            select(BatchProfile.status, BatchProfile.lease_owner, BatchProfile.lease_token).where(
+                BatchProfile.id.in_([i.id for i in leased])
+            )
+        ).all()
+        assert items == [("pending", None, None)] * 5
+        assert session.scalars(select(WorkerHeartbeat.worker_id)).all() == ["a"]
+    assert a.owned() == set(ids)  # the share grew at the same tick
+    # b stopped sending `safety` before its lease's end; a waits the takeover grace after that.
+    usable_from = last_heartbeat + OPTIONS.lease_seconds - OPTIONS.safety + OPTIONS.takeover_grace
     assert a.allowed(set(ids)) == set(ids) - mine
-    for _ in range(2):
-        clock.now += OPTIONS.takeover_grace / 2 + 0.1
-        a.tick()
+    clock.now = usable_from - 0.01
+    assert a.allowed(set(ids)) == set(ids) - mine
+    clock.now = usable_from + 0.01
     assert a.allowed(set(ids)) == set(ids)
+    # b's late answer changes nothing: its lease token is gone.
+    late = [
+        ItemOutcome(item=item, status="completed", processed_at=clock.now) for item in leased
+    ]
+    assert Recorder(db).record(late, retention_hours=24, now=clock.now).recorded == set()
+    again = Recorder(db, lease_owner="a").claim(
+        batch_id, resolved=True, limit=10, lease_seconds=30, now=clock.now
+    )
+    assert {i.id for i in leased} <= {i.id for i in again}
+    assert {i.attempts for i in again} == {0}
+
+
+def test_the_server_frees_a_dead_workers_leases_too(
+    pairs_db: tuple[Database, list[str]],
+) -> None:
+    db, ids = pairs_db
+    clock = Clock()
+    a, b = split_between_a_and_b(db, clock)
+    reaper = Reaper(
+        db,
+        lease_seconds=OPTIONS.lease_seconds,
+        safety=OPTIONS.safety,
+        grace=OPTIONS.takeover_grace,
+        clock=clock,
+    )
+    assert not reaper()
+    clock.now += OPTIONS.lease_seconds + 0.5  # both silent: both dead
+    reaped = reaper()
+    assert set(reaped.silent_for) == {"a", "b"} and reaped.pairs == len(ids)
+    with db.read() as session:
+        rows = session.execute(select(PairLease.owner, PairLease.expires_at)).all()
+    assert {owner for owner, _ in rows} == {None}
+    # A freed pair is usable again only after its holder stopped and the grace passed.
+    assert all(at.timestamp() > clock.now for _, at in rows)
+    c, _ = make(db, "c", clock)
+    c.tick()
+    assert c.owned() == set(ids) and c.allowed(set(ids)) == set()
 
 
 def test_a_worker_that_cannot_renew_stops_using_its_pairs_before_they_expire(
@@ -180,7 +254,7 @@ def test_options_from_the_environment() -> None:
     )
     assert (options.lease_seconds, options.renew_interval, options.takeover_grace) == (6, 1, 2)
     with pytest.raises(ValueError):
-        OwnershipOptions.from_env({"STORYCHECK_PAIR_LEASE_SECONDS": "4"})  # renew 5 ≥ half
+        OwnershipOptions.from_env({"STORYCHECK_PAIR_LEASE_SECONDS": "4"})  # renew 2 ≥ half
 
 
 def test_a_long_import_does_not_block_ownership_renewal(

@@ -34,6 +34,7 @@ from storycheck.alerts.senders import SendError, send
 from storycheck.crypto import SecretBox
 from storycheck.db import Database, new_id, utcnow
 from storycheck.errors import Conflict
+from storycheck.periodic import Periodic
 from storycheck.settings.models import SystemSettings
 
 log = logging.getLogger(__name__)
@@ -165,8 +166,8 @@ class AlertDeliverer:
         self.options = options or AlertOptions()
         self.clock = clock
         self.rng = rng or random.Random()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()  # senders finish their pass early once set
+        self._ticker: Periodic | None = None
         self._senders: list[threading.Thread] = []
         # Channel ids to serve; None tells a sender thread to finish.
         self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
@@ -192,23 +193,20 @@ class AlertDeliverer:
         ]
         for sender in self._senders:
             sender.start()
-        self._thread = threading.Thread(target=self._run, name="alerts", daemon=True)
-        self._thread.start()
+        self._ticker = (
+            Periodic("alerts")
+            .every(self.options.poll_interval, self.tick, what="alert delivery tick")
+            .start()
+        )
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop claiming; a send in progress finishes (or times out) on its own thread."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=timeout)
+        if self._ticker is not None:
+            self._ticker.stop(timeout=timeout)
+            self._ticker = None
         for _ in self._senders:
             self._queue.put(None)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.options.poll_interval):
-            try:
-                self.tick()
-            except Exception:  # the next tick retries; deliveries stay in the database
-                log.exception("Alert delivery tick failed")
 
     def tick(self) -> None:
         """Fan out new events, then hand every channel with due deliveries to a sender."""

@@ -124,6 +124,9 @@ class BatchProfile(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_token: Mapped[str | None] = mapped_column(String(36))
     lease_expires_at: Mapped[datetime | None]
+    # The `storycheck worker` holding the lease (NULL in one process): when its heartbeat
+    # stops, any live process returns its items at once (distributed/liveness.py).
+    lease_owner: Mapped[str | None] = mapped_column(String(200), index=True)
     processed_at: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime | None] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -420,6 +420,7 @@ class BatchStateManager:
                     processed_at=None,
                     lease_token=None,
                     lease_expires_at=None,
+                    lease_owner=None,
                 )
             )
             self._recount(session, batch.id)
@@ -476,7 +477,7 @@ class BatchStateManager:
             session.execute(
                 update(BatchProfile)
                 .where(*lease_filter)
-                .values(status=ItemStatus.PENDING.value, lease_token=None, lease_expires_at=None)
+                .values(status=ItemStatus.PENDING.value, lease_token=None, lease_expires_at=None, lease_owner=None)
                 .execution_options(synchronize_session=False)
             )
             running = session.scalars(
@@ -669,6 +670,7 @@ class BatchStateManager:
                 attempts=0,
                 lease_token=None,
                 lease_expires_at=None,
+                lease_owner=None,
                 processed_at=None,
                 proxy_id=None,
                 session_id=None,

@@ -95,23 +95,4 @@ class Dispatcher:
             log.warning("could not broadcast sync_batches (%s): %s", reason, exc)
 
 
-class FanOut:
-    """One `PoolListener` that forwards to several (a worker's own pool and the broadcast)."""
-
-    def __init__(self, *listeners: object) -> None:
-        self.listeners = listeners
-
-    def register_batch(self, batch_id: str) -> None:
-        for listener in self.listeners:
-            listener.register_batch(batch_id)  # type: ignore[attr-defined]
-
-    def unregister_batch(self, batch_id: str) -> None:
-        for listener in self.listeners:
-            listener.unregister_batch(batch_id)  # type: ignore[attr-defined]
-
-    def sync(self, running_ids: set[str]) -> None:
-        for listener in self.listeners:
-            listener.sync(running_ids)  # type: ignore[attr-defined]
-
-
-__all__ = ["Dispatcher", "FanOut"]
+__all__ = ["Dispatcher"]

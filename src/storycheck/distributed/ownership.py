@@ -4,26 +4,30 @@ Every worker runs one `PairOwnership`. Every `renew_interval` seconds it runs on
 transaction (serialised between workers by a PostgreSQL advisory lock; SQLite's
 `BEGIN IMMEDIATE` serialises it there):
 
-1. writes its heartbeat (`worker_heartbeats.last_seen`); live workers are those seen within
-   `lease_seconds`;
-2. computes its fair share, ``ceil(usable pairs / live workers)``;
-3. renews the leases it holds (`pair_leases.expires_at = now + lease_seconds`);
-4. with fewer pairs than its share, claims pairs nobody holds: handed back (owner NULL), never
-   leased, or expired (their holder vanished);
-5. with more than its share (a worker joined), marks the surplus *draining*.
+1. writes its heartbeat (`worker_heartbeats.last_seen`);
+2. frees what dead workers held (`liveness.reap_dead_workers`): a worker whose heartbeat is
+   older than `lease_seconds` (a few renew intervals) loses its item leases and pair leases at
+   once — the server does the same at each reconcile. Between ticks a worker also ticks at the
+   moment the oldest other heartbeat it saw would pass that age, so a dead peer is noticed
+   within a poll interval of becoming dead, not at the next renew;
+3. computes its fair share, ``ceil(usable pairs / live workers)``;
+4. renews the leases it holds (`pair_leases.expires_at = now + lease_seconds`);
+5. with fewer pairs than its share, claims pairs nobody holds: handed back or freed (owner
+   NULL), or never leased;
+6. with more than its share (a worker joined), marks the surplus *draining*.
 
 Only pairs that are held, not draining, confirmed until comfortably in the future and past
 their hand-over hold pass `allowed`, the engine's `pair_filter`. A draining pair leaves the
 filter at once; the engine drops it at its next pair refresh (asked for at once); once the
 engine has no request on it any more (`WorkerPool.pairs_in_use`), the lease is handed back
-(owner NULL) and another worker may claim it at its next tick. The new holder reads the pair's
-budget from the persisted `proxy_usage` ledger (the engine does that for every admitted pair),
-exactly as after a restart, so pacing holds across the hand-over.
+(owner NULL, usable at once) and another worker may claim it at its next tick. The new holder
+reads the pair's budget from the persisted `proxy_usage` ledger (the engine does that for every
+admitted pair), exactly as after a restart, so pacing holds across the hand-over.
 
-A worker that dies stops renewing: its leases expire after `lease_seconds` and others claim
-them, but only use them after `takeover_grace` more seconds — a worker that merely stalled
-(not dead) stops using a pair once less than `safety` seconds of its lease are confirmed, and
-its last request must end before the new holder starts.
+A freed row's `expires_at` is the moment the pair may be used again. For a dead holder that is
+its confirmed end minus `safety` plus `takeover_grace`: a worker that merely stalled (not dead)
+stops using a pair once less than `safety` seconds of its lease are confirmed, and the next
+holder starts `takeover_grace` seconds after that.
 
 Times are the workers' own clocks (unix seconds stored as UTC timestamps); like the item
 leases of the engine, this assumes clocks synchronised (NTP) to well under a second.
@@ -39,19 +43,20 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Protocol
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from storycheck.db import AdvisoryLock, Database, advisory_xact_lock
+from storycheck.distributed.liveness import Reaped, reap_dead_workers
+from storycheck.distributed.liveness import to_datetime as _dt
 from storycheck.distributed.models import PairLease, WorkerHeartbeat
+from storycheck.periodic import Periodic
 from storycheck.proxies.models import IgSession, Proxy
 
 log = logging.getLogger(__name__)
 
-# Serialises ownership changes across workers (the queue lock is 727002, migrations 727001).
 # Health values that take a pair out of the engine's usable set.
 UNUSABLE_HEALTH = ("invalid", "challenge", "disabled")
 
@@ -70,9 +75,9 @@ class EngineHooks(Protocol):
 class OwnershipOptions:
     """Time scales of pair ownership (seconds)."""
 
-    lease_seconds: float = 15.0
-    renew_interval: float = 5.0
-    takeover_grace: float = 10.0
+    lease_seconds: float = 6.0  # a worker silent this long is dead; its pairs and items freed
+    renew_interval: float = 2.0  # heartbeat and pair lease renewal
+    takeover_grace: float = 3.0  # between a vanished holder's stop and the next holder's start
     poll_interval: float = 0.25
 
     @property
@@ -89,7 +94,7 @@ class OwnershipOptions:
         for name in ("lease_seconds", "renew_interval", "takeover_grace"):
             raw = source.get(f"STORYCHECK_PAIR_{name.upper()}")
             if raw not in (None, ""):
-                values[name] = float(raw)  # type: ignore[arg-type]
+                values[name] = float(raw)
         options = cls(**values)
         if options.renew_interval * 2 >= options.lease_seconds:
             raise ValueError("the pair renew interval must be under half the pair lease")
@@ -108,10 +113,6 @@ class Held:
 def default_worker_id() -> str:
     """`host:pid:random`, unique per process."""
     return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
-
-
-def _dt(moment: float) -> datetime:
-    return datetime.fromtimestamp(moment, UTC)
 
 
 class PairOwnership:
@@ -133,10 +134,10 @@ class PairOwnership:
         self._held: dict[str, Held] = {}
         self._lock = threading.Lock()
         self._published: set[str] = set()
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._next_tick = 0.0
+        self._ticker: Periodic | None = None
+        self.last_reaped = Reaped()
+        # When the oldest other heartbeat will be older than the lease: tick then, not later.
+        self._next_death: float | None = None
 
     # ------------------------------------------------------------------ what the engine sees
 
@@ -171,49 +172,48 @@ class PairOwnership:
             self.tick()
         except Exception:
             log.exception("first pair-ownership tick failed; retrying in the background")
-        self._thread = threading.Thread(target=self._run, name="pair-ownership", daemon=True)
-        self._thread.start()
+        self._ticker = (
+            Periodic("pair-ownership")
+            .every(self.options.renew_interval, self.tick, what="pair ownership tick")
+            .every(self.options.poll_interval, self._poll, what="pair hand-back")
+            .start()
+        )
 
     def stop(self, *, release: bool = True) -> None:
         """Stop renewing; with `release`, hand every pair back and leave the worker list.
 
         Call it only after the engine stopped sending (the hand-back is immediate).
         """
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        if self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
         if release:
             try:
                 self.release_all()
             except Exception:
-                log.exception("could not hand pairs back; their leases expire on their own")
+                log.exception("could not hand pairs back; live workers free them when it is gone")
 
     def wake(self) -> None:
         """Run the next tick now (tests, and after a drain finished)."""
-        self._wake.set()
+        if self._ticker is not None:
+            self._ticker.wake()
 
-    def _run(self) -> None:
-        self._next_tick = self.clock() + self.options.renew_interval
-        while not self._stop.wait(self.options.poll_interval):
-            try:
-                if self._wake.is_set() or self.clock() >= self._next_tick:
-                    self._wake.clear()
-                    self._next_tick = self.clock() + self.options.renew_interval
-                    self.tick()
-                self._finish_draining()
-                self._publish()
-            except Exception:
-                log.exception("pair ownership tick failed; retrying")
+    def _poll(self) -> None:
+        self._finish_draining()
+        self._publish()
+        due = self._next_death
+        if due is not None and self.clock() >= due:
+            self._next_death = None
+            self.wake()  # a peer just became dead: free its pairs and items now
 
     # ------------------------------------------------------------------ the tick
 
     def tick(self) -> None:
-        """Heartbeat, renew, claim up to the fair share, mark any surplus draining."""
+        """Heartbeat, free dead workers' leases, renew, claim up to the fair share, mark any
+        surplus draining."""
         now = self.clock()
-        lease = self.options.lease_seconds
-        expires = now + lease
+        options = self.options
+        expires = now + options.lease_seconds
         me = self.worker_id
         with self._lock:
             local = {
@@ -222,11 +222,21 @@ class PairOwnership:
         with self.db.write() as session:
             self._lock_ownership(session)
             self._heartbeat(session, now, len(local))
+            reaped = reap_dead_workers(
+                session,
+                now=now,
+                lease_seconds=options.lease_seconds,
+                safety=options.safety,
+                grace=options.takeover_grace,
+            )
+            oldest = session.scalar(
+                select(func.min(WorkerHeartbeat.last_seen)).where(WorkerHeartbeat.worker_id != me)
+            )
             live = (
                 session.scalar(
                     select(func.count())
                     .select_from(WorkerHeartbeat)
-                    .where(WorkerHeartbeat.last_seen >= _dt(now - lease))
+                    .where(WorkerHeartbeat.last_seen >= _dt(now - options.lease_seconds))
                 )
                 or 1
             )
@@ -254,24 +264,30 @@ class PairOwnership:
                 draining -= set(back)
                 active |= set(back)
 
-            claimed: dict[str, bool] = {}  # proxy id -> was it cleanly handed back / never held
-            want = share - len(active)
-            if want > 0:
-                clean = [
-                    pid
-                    for pid in sorted(usable - mine)
-                    if pid not in leases or leases[pid].owner is None
-                ]
-                expired = [
-                    pid
-                    for pid in sorted(usable - mine)
-                    if pid in leases
-                    and leases[pid].owner is not None
-                    and leases[pid].expires_at.timestamp() < now
-                ]
-                for pid in (clean + expired)[:want]:
-                    claimed[pid] = pid not in leases or leases[pid].owner is None
-
+            # Free pairs (handed back, freed from a dead holder, never leased) and when each
+            # may be used: a freed row's `expires_at` says so (handed back: at once).
+            free = {
+                pid: (max(now, leases[pid].expires_at.timestamp()) if pid in leases else now)
+                for pid in sorted(usable - mine)
+                if pid not in leases or leases[pid].owner is None
+            }
+            claimed: dict[str, float] = {}  # proxy id -> usable from
+            for pid in list(free)[: max(0, share - len(active))]:
+                if pid in leases:
+                    result = session.execute(
+                        update(PairLease)
+                        .where(PairLease.proxy_id == pid, PairLease.owner.is_(None))
+                        .values(owner=me, acquired_at=_dt(now), expires_at=_dt(expires))
+                    )
+                    if not result.rowcount:  # type: ignore[attr-defined]
+                        continue  # taken meanwhile (only without the advisory lock)
+                else:
+                    session.execute(
+                        insert(PairLease).values(
+                            proxy_id=pid, owner=me, acquired_at=_dt(now), expires_at=_dt(expires)
+                        )
+                    )
+                claimed[pid] = free[pid]
             if keep:
                 session.execute(
                     update(PairLease)
@@ -284,36 +300,19 @@ class PairOwnership:
                     .where(PairLease.owner == me, PairLease.proxy_id.in_(sorted(unusable)))
                     .values(owner=None, expires_at=_dt(now))
                 )
-            for pid, clean_hand_over in list(claimed.items()):
-                if pid in leases:
-                    condition = (
-                        PairLease.owner.is_(None)
-                        if clean_hand_over
-                        else PairLease.expires_at < _dt(now)
-                    )
-                    result = session.execute(
-                        update(PairLease)
-                        .where(PairLease.proxy_id == pid, condition)
-                        .values(owner=me, acquired_at=_dt(now), expires_at=_dt(expires))
-                    )
-                    if not result.rowcount:  # type: ignore[attr-defined]
-                        del claimed[pid]  # taken meanwhile (only without the advisory lock)
-                else:
-                    session.execute(
-                        insert(PairLease).values(
-                            proxy_id=pid, owner=me, acquired_at=_dt(now), expires_at=_dt(expires)
-                        )
-                    )
         # Committed: adopt the new state.
-        grace = self.options.takeover_grace
+        self.last_reaped = reaped
+        self._next_death = (
+            None if oldest is None else oldest.timestamp() + options.lease_seconds + 0.01
+        )
         with self._lock:
             held: dict[str, Held] = {}
             for pid in keep:
                 before = self._held.get(pid)
-                usable_from = before.usable_from if before else now + grace
+                usable_from = before.usable_from if before else now + options.takeover_grace
                 held[pid] = Held(expires, usable_from, pid in draining)
-            for pid, clean_hand_over in claimed.items():
-                held[pid] = Held(expires, now if clean_hand_over else now + grace)
+            for pid, usable_from in claimed.items():
+                held[pid] = Held(expires, usable_from)
             gained = set(held) - set(self._held)
             lost = set(self._held) - set(held)
             newly_draining = {
@@ -355,12 +354,6 @@ class PairOwnership:
                     pairs_owned=owned,
                 )
             )
-        # Workers gone for long leave the list (their leases expired long ago).
-        session.execute(
-            delete(WorkerHeartbeat).where(
-                WorkerHeartbeat.last_seen < _dt(now - 20 * self.options.lease_seconds)
-            )
-        )
 
     @staticmethod
     def _usable_pairs(session: Session) -> set[str]:

@@ -11,10 +11,14 @@ One process holds, on one PostgreSQL database:
 * a Celery worker (`solo` pool: the broadcast task runs in this very process) consuming the
   broadcast queue.
 
+The parts are built by `storycheck.runtime.build_runtime`, as in the server and the standalone
+engine; the engine writes this worker's id on every item lease it takes.
+
 SIGTERM or SIGINT: Celery finishes its warm shutdown, then the engine stops (requests in
 flight finish and are recorded, other leased items go back to pending), the pairs are handed
-back and the worker leaves the heartbeat list. A worker killed outright loses nothing: its item
-leases and pair leases expire and the server and the other workers take over.
+back and the worker leaves the heartbeat list. A worker killed outright loses nothing: once its
+heartbeat is older than the pair lease, the server and the other workers return its items and
+free its pairs at once (`distributed/liveness.py`).
 """
 
 from __future__ import annotations
@@ -28,13 +32,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from storycheck.batches.state import BatchStateManager
 from storycheck.config import Config
-from storycheck.db import Database
 from storycheck.distributed.ownership import OwnershipOptions, PairOwnership, default_worker_id
-from storycheck.engine.pool import WorkerPool
-from storycheck.keys import open_secret_box
-from storycheck.migrate import upgrade
+from storycheck.periodic import Periodic
+from storycheck.runtime import build_runtime
 
 if TYPE_CHECKING:
     from storycheck.distributed.dispatcher import Dispatcher
@@ -59,41 +60,39 @@ class WorkerRuntime:
         self.config = config
         self.worker_id = worker_id or default_worker_id()
         self.sync_interval = sync_interval
-        self.db = Database(config.database_url)
-        upgrade(self.db.engine)
-        secrets = open_secret_box(config, self.db)
-        self.ownership = PairOwnership(self.db, self.worker_id, ownership)
-        self.pool = WorkerPool(
-            db=self.db, config=config, secrets=secrets, pair_filter=self.ownership.allowed
+        self.runtime = build_runtime(
+            config,
+            broadcast=dispatcher,
+            pair_filter=lambda candidates: self.ownership.allowed(candidates),
+            lease_owner=self.worker_id,
         )
-        from storycheck.distributed.dispatcher import FanOut
-
-        self.dispatcher = dispatcher
-        listener = self.pool if dispatcher is None else FanOut(self.pool, dispatcher)
-        self.state = BatchStateManager(self.db, listener)  # type: ignore[arg-type]
-        self.pool.attach(self.state)
+        self.db = self.runtime.db
+        self.state = self.runtime.state
+        pool = self.runtime.pool
+        assert pool is not None
+        self.pool = pool
+        self.ownership = PairOwnership(self.db, self.worker_id, ownership)
         self.ownership.attach(self.pool)
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._sync = Periodic("batch-sync").every(sync_interval, self.sync_now, what="batch sync")
         self._running: set[str] = set()
         from storycheck.alerts.delivery import AlertDeliverer, AlertOptions
 
         alert_options = AlertOptions.from_env()  # workers deliver alerts too, under leases
         self.alerts = (
-            AlertDeliverer(self.db, secrets, alert_options) if alert_options.enabled else None
+            AlertDeliverer(self.db, self.runtime.secrets, alert_options)
+            if alert_options.enabled
+            else None
         )
 
     def start(self) -> None:
         """Join the workers (heartbeat, first pair share), start the engine and the sync."""
         self.ownership.start()
-        self.pool.start()
+        self.runtime.start()
         try:
             self.sync_now()
         except Exception:
             log.exception("first batch sync failed; retrying in the background")
-        self._thread = threading.Thread(target=self._run, name="batch-sync", daemon=True)
-        self._thread.start()
+        self._sync.start()
         if self.alerts is not None:
             self.alerts.start()
         log.info(
@@ -106,7 +105,7 @@ class WorkerRuntime:
     def wake(self, reason: str = "") -> None:
         """Sync with the database now (the broadcast task calls this)."""
         log.debug("sync requested: %s", reason)
-        self._wake.set()
+        self._sync.wake()
 
     def sync_now(self) -> None:
         """Make the engine's running set equal the database's in_progress batches."""
@@ -116,30 +115,14 @@ class WorkerRuntime:
             log.info("running batches: %s", sorted(running) or "none")
             self._running = running
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(timeout=self.sync_interval)
-            self._wake.clear()
-            if self._stop.is_set():
-                return
-            try:
-                self.sync_now()
-            except Exception:
-                log.exception("batch sync failed; retrying")
-
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the engine, hand the pairs back, leave."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._sync.stop(timeout=5)
         if self.alerts is not None:
             self.alerts.stop()
-        self.pool.stop(timeout=timeout)
-        self.ownership.stop(release=True)
-        if self.dispatcher is not None:
-            self.dispatcher.close()
-        self.db.dispose()
+        self.runtime.stop_engine(timeout)
+        self.ownership.stop(release=True)  # only once the engine stopped sending
+        self.runtime.close()
         log.info("storycheck worker %s stopped", self.worker_id)
 
 

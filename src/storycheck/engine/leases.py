@@ -1,8 +1,8 @@
 """Leases: claim items of running batches, return them, renew them; save looked-up ids.
 
-* **claim** leases items: `pending → in_flight` with a fresh `lease_token` and
-  `lease_expires_at`, only while the batch is `in_progress` (checked in the same statement's
-  transaction);
+* **claim** leases items: `pending → in_flight` with a fresh `lease_token`,
+  `lease_expires_at` and `lease_owner` (the worker id, in distributed mode), only while the
+  batch is `in_progress` (checked in the same statement's transaction);
 * **release** returns leased items to `pending` under the same lease condition;
 * **save_identities** stores a looked-up username → id (with `is_private` and who follows it)
   in its own short transaction the moment it is known: a crash never repeats a lookup, the
@@ -94,6 +94,7 @@ class LeaseStore(Store):
                     status=IN_FLIGHT,
                     lease_token=token,
                     lease_expires_at=expires,
+                    lease_owner=self.lease_owner,
                     updated_at=now_dt,
                 )
             )
@@ -139,7 +140,7 @@ class LeaseStore(Store):
             sql = FastSql(conn)
             sql.executemany(
                 "UPDATE batch_profiles SET status = ?, lease_token = NULL,"
-                " lease_expires_at = NULL, attempts = ?, updated_at = ?"
+                " lease_expires_at = NULL, lease_owner = NULL, attempts = ?, updated_at = ?"
                 " WHERE id = ? AND status = ? AND lease_token = ?",
                 [
                     (PENDING, i.attempts, sql.time(now), i.id, IN_FLIGHT, i.lease_token)

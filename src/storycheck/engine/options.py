@@ -19,8 +19,11 @@ class EngineOptions:
 
     window_seconds: float = 3600.0  # the "hour" of proxy_hourly_limit / lookup_hourly_limit
     pacing_margin: float = 0.05  # seconds of slack on every window entry
-    lease_seconds: float = 120.0  # how long a claimed item stays ours without renewal
-    renew_interval: float = 30.0
+    # How long a claimed item stays ours without renewal (renewed every `renew_interval`, also
+    # while its request is in flight). A backstop: a dead worker's items come back sooner, when
+    # its heartbeat stops (distributed/liveness.py); one process returns all of them at start.
+    lease_seconds: float = 30.0
+    renew_interval: float = 10.0
     flush_interval: float = 0.5  # usage reservations, pair counters, error and batch logs
     refresh_interval: float = 2.0  # re-read pairs and settings (user changes)
     partial_wait: float = 60.0  # how long looked-up ids wait to fill a story group

@@ -1,6 +1,7 @@
 """WorkerPool: the in-process check engine, driven by the batch state manager.
 
-Wiring (what the app factory does)::
+Wiring (what `storycheck.runtime.build_runtime` does for the server, the standalone engine
+and the worker)::
 
     pool = WorkerPool(db=db, config=config, secrets=secret_box)
     state = BatchStateManager(db, pool); pool.attach(state)
@@ -52,12 +53,13 @@ class WorkerPool:
         pacer: Pacer | None = None,
         clock: Callable[[], float] = time.time,
         pair_filter: Callable[[set[str]], set[str]] | None = None,
+        lease_owner: str | None = None,
     ) -> None:
         self.db = db
         self.config = config
         self.options = options or EngineOptions.from_env(extra=config.extra)
         self.scheduler = Scheduler(
-            recorder=Recorder(db),
+            recorder=Recorder(db, lease_owner=lease_owner),
             checker=checker
             or InstagramChecker(
                 base_url=config.instagram_url, save_rotated=rotation_saver(db, secrets)

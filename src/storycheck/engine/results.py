@@ -127,7 +127,7 @@ class ResultStore(Store):
             "UPDATE batch_profiles SET status = ?, has_story = ?, story_count = ?,"
             " latest_story_at = ?, story_expires_at = ?, outcome = ?, failure_kind = ?,"
             " error = ?, attempts = ?, processed_at = ?, proxy_id = ?, session_id = ?,"
-            " lease_token = NULL, lease_expires_at = NULL, updated_at = ?"
+            " lease_token = NULL, lease_expires_at = NULL, lease_owner = NULL, updated_at = ?"
             " WHERE id = ? AND status = ? AND lease_token = ?",
             [
                 (

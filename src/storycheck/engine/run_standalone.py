@@ -1,7 +1,7 @@
 """Run the check engine without the web server: `python -m storycheck.engine.run_standalone`.
 
-Opens the database, migrates it, builds the worker pool and the batch state manager exactly
-as the app factory does, reconciles at start (returning every lease of a previous process)
+Opens the database, migrates it, builds the worker pool and the batch state manager with the
+app factory's `build_runtime`, reconciles at start (returning every lease of a previous process)
 and then every second, until no batch is queued or running (`--until-idle`) or forever.
 Configuration comes from the environment (`STORYCHECK_DATABASE_URL`,
 `STORYCHECK_INSTAGRAM_URL`, `STORYCHECK_SECRET_KEY`, `STORYCHECK_ENGINE_*`). The crash
@@ -20,12 +20,10 @@ from types import FrameType
 from sqlalchemy import func, select
 
 from storycheck.batches.models import Batch, BatchStatus
-from storycheck.batches.state import BatchStateManager
 from storycheck.config import Config
 from storycheck.db import Database
-from storycheck.engine.pool import WorkerPool
-from storycheck.keys import open_secret_box
-from storycheck.migrate import upgrade
+from storycheck.periodic import Periodic
+from storycheck.runtime import build_runtime
 
 
 def _open_batches(db: Database) -> int:
@@ -51,30 +49,27 @@ def main(argv: list[str] | None = None) -> int:
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
 
-    config = Config.from_env()
-    db = Database(config.database_url)
-    upgrade(db.engine)
-    secrets = open_secret_box(config, db)
-    pool = WorkerPool(db=db, config=config, secrets=secrets)
-    state = BatchStateManager(db, pool)
-    pool.attach(state)
-    pool.start()
-    state.reconcile(release_all_leases=True)
+    runtime = build_runtime(Config.from_env())
+    runtime.start()
+    runtime.state.reconcile(release_all_leases=True)
 
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
+    def reconcile() -> None:
+        runtime.state.reconcile()
+        if args.until_idle and _open_batches(runtime.db) == 0:
+            stop.set()
+
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    ticker = Periodic("reconcile").every(args.interval, reconcile, what="reconcile").start()
     print("engine ready", flush=True)
-    while not stop.wait(args.interval):
-        state.reconcile()
-        if args.until_idle and _open_batches(db) == 0:
-            break
-    pool.stop(timeout=5.0)
-    db.dispose()
+    stop.wait()
+    ticker.stop()
+    runtime.stop(timeout=5.0)
     return 0
 
 

@@ -1,25 +1,21 @@
-"""The asyncio core of the check engine: claim items, send requests, apply answers, record.
+"""The asyncio core of the check engine: start requests within the caps, route their ends.
 
-One `Scheduler` runs on the pool's event loop. It owns the event-loop side of the engine and
-delegates every decision that needs no I/O:
+One `Scheduler` runs on the pool's event loop. It owns the event loop's shared state (the
+batch runs, their held items and queues, the in-flight counts) under one invariant: an item
+is held by exactly one of queue / request / record queue until it is recorded or released.
+Every decision is delegated:
 
+* `claims.Claims` — batches joining and leaving, claims, releases, the finish check;
 * `planner.Planner` — what to send next, through which pair (round-robin over batches);
-* `outcomes.decide` — what an answer does to its items (final, resolved, back to the queue);
-* `health.PairHealthState.record` and `pairbook.PairBook` — what it does to the pair
-  (health, learned budget), and the pairs/settings refreshed from the database;
-* `effects.PairEffects` — what the answer does engine-wide (learned budget, session status,
-  group size, dense form) and the batch log lines it deserves;
+* `routing.AnswerRouter` — where an answer's items go, through `outcomes.decide` (pure),
+  `health`, `effects.PairEffects` and `pairbook.PairBook`;
 * `recording.RecordQueue` — final outcomes group-committed, looked-up ids saved at once;
 * `sync.BackgroundSync` — flush of counters/health/usage/logs, pair and settings refresh,
   lease renewal;
 * `recorder.Recorder` — every statement, on one database thread.
 
-What stays here is the event loop's own work: batches registering and leaving, claims,
-starting requests within the caps, and routing each answer to the parts above. It is longer
-than the ~500 lines the style guide aims at because these steps all mutate the same loop-only
-state (the batch runs, their leases and queues, the in-flight counts) under one invariant:
-an item is held by exactly one of queue / request / record queue until it is recorded or
-released. Every decision in it is delegated; what remains is that bookkeeping.
+What stays here: the loop's lifecycle (run, graceful shutdown), the cross-thread API, the
+dispatch loop, and a request's start and end bookkeeping.
 
 Thread-safety: `register`/`unregister` come from other threads. The set of batches allowed to
 start requests is guarded by `gate`; a request checks it (under the lock) immediately before
@@ -41,8 +37,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 from storycheck.crypto import SecretBox
-from storycheck.engine import outcomes
 from storycheck.engine.checker import Checker, CheckOutcome
+from storycheck.engine.claims import Claims
 from storycheck.engine.effects import PairEffects
 from storycheck.engine.errors import Transient
 from storycheck.engine.options import EngineOptions
@@ -52,6 +48,7 @@ from storycheck.engine.pairs import Pair
 from storycheck.engine.planner import BatchRun, Planner, Request
 from storycheck.engine.recorder import Recorder
 from storycheck.engine.recording import RecordQueue
+from storycheck.engine.routing import AnswerRouter
 from storycheck.engine.sync import BackgroundSync
 from storycheck.engine.types import ItemOutcome, LeasedItem, LogRow
 
@@ -97,6 +94,8 @@ class Scheduler:
         self.planner = Planner(self.book, self.runs, options.partial_wait)
         self.logs: list[LogRow] = []
         self.effects = PairEffects(self.book, self._log_row)
+        self.claims = Claims(self)
+        self.router = AnswerRouter(self)
         self.tasks: set[asyncio.Task[Any]] = set()
         self.stopping = False
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -138,13 +137,13 @@ class Scheduler:
         """Let `batch_id` run (called from any thread, after the commit that started it)."""
         with self.gate:
             self.active.add(batch_id)
-        self._call_soon(self._on_register, batch_id)
+        self._call_soon(self.claims.on_register, batch_id)
 
     def unregister(self, batch_id: str) -> None:
         """Stop `batch_id` at once: no request of it starts after this returns."""
         with self.gate:
             self.active.discard(batch_id)
-        self._call_soon(self._on_unregister, batch_id)
+        self._call_soon(self.claims.on_unregister, batch_id)
 
     def running_ids(self) -> set[str]:
         """The batches currently allowed to run."""
@@ -182,8 +181,8 @@ class Scheduler:
         self.finished = asyncio.Event()
         queue = self.queue = RecordQueue(
             recorder=self.recorder,
-            db=self._db,
-            save_db=self._db_ids,
+            db=self.db,
+            save_db=self.db_ids,
             clock=self.clock,
             retention_hours=lambda: self.book.settings.story_retention_hours,
             group=self.options.record_group,
@@ -193,14 +192,14 @@ class Scheduler:
             host=self,
             book=self.book,
             recorder=self.recorder,
-            db=self._db,
+            db=self.db,
             options=self.options,
             clock=self.clock,
             pair_filter=self.pair_filter,
-            wake=self._wake,
+            wake=self.wake_up,
         )
         for batch_id in self.running_ids():
-            self._on_register(batch_id)
+            self.claims.on_register(batch_id)
         if ready is not None:
             ready()
         background: list[asyncio.Task[None]] = []
@@ -220,7 +219,7 @@ class Scheduler:
     async def shutdown(self, timeout: float) -> None:
         """Stop claiming and sending; let requests in flight finish (bounded); return leases."""
         self.stopping = True
-        self._wake()
+        self.wake_up()
         deadline = time.monotonic() + max(0.0, timeout * 0.6)
         requests = [t for t in self.tasks if t.get_name().startswith("request")]
         if requests:
@@ -240,7 +239,7 @@ class Scheduler:
         leftovers = [item for run in self.runs.values() for item in run.held.values()]
         if leftovers:
             try:
-                await self._db(self.recorder.release, leftovers, now=self.clock())
+                await self.db(self.recorder.release, leftovers, now=self.clock())
             except Exception:
                 log.exception("could not return %d leases at shutdown", len(leftovers))
         if self.sync is not None:
@@ -257,19 +256,23 @@ class Scheduler:
         self.db_executor.shutdown(wait=True)
         self.id_executor.shutdown(wait=True)
 
-    async def _db(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def db(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a recorder call on the database thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.db_executor, lambda: function(*args, **kwargs))
 
-    async def _db_ids(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def db_ids(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a call on the thread that saves looked-up ids."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.id_executor, lambda: function(*args, **kwargs))
 
-    def _wake(self) -> None:
+    def wake_up(self) -> None:
+        """Look at the queues again now (loop only)."""
         if self.wake is not None:
             self.wake.set()
 
-    def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
+    def spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        """Run `coro` as an engine task (awaited at shutdown, failures logged)."""
         task = asyncio.create_task(coro, name=name)
         self.tasks.add(task)
         task.add_done_callback(self._task_done)
@@ -280,171 +283,7 @@ class Scheduler:
         if not task.cancelled() and task.exception() is not None:
             log.error("engine task %s failed", task.get_name(), exc_info=task.exception())
 
-    # ------------------------------------------------------------------ batches
-
-    def _on_register(self, batch_id: str) -> None:
-        if batch_id not in self.running_ids():
-            return
-        run = self.runs.get(batch_id)
-        if run is None:
-            run = BatchRun(batch_id)
-            with self.gate:
-                self.runs[batch_id] = run
-            self.planner.order.append(batch_id)
-        run.closing = False
-        run.finishing = False
-        run.exhausted = {True: False, False: False}
-        self._wake()
-
-    def _on_unregister(self, batch_id: str) -> None:
-        if batch_id in self.running_ids():
-            return  # registered again meanwhile
-        run = self.runs.get(batch_id)
-        if run is None:
-            return
-        run.closing = True
-        waiting = list(run.lookups) + list(run.ready)
-        run.lookups.clear()
-        run.ready.clear()
-        self._release(run, waiting)
-        self._forget_if_idle(run)
-        # Completed by the reconciler? Then it still deserves its BATCH_END line.
-        self._spawn(self._end_line(batch_id), f"end-{batch_id[:8]}")
-
-    async def _end_line(self, batch_id: str) -> None:
-        try:
-            await self._db(self.recorder.batch_end_log, batch_id, now=self.clock())
-        except Exception:
-            log.exception("could not write the end line of batch %s", batch_id)
-
-    def _forget_if_idle(self, run: BatchRun) -> None:
-        if run.closing and not run.held and run.requests_in_flight == 0 and not run.claiming:
-            with self.gate:
-                self.runs.pop(run.id, None)
-            if run.id in self.planner.order:
-                self.planner.order.remove(run.id)
-            self.effects.forget_batch(run.id)
-
-    def _release(self, run: BatchRun, items: Sequence[LeasedItem]) -> None:
-        if not items:
-            return
-        for item in items:
-            run.drop(item)
-        self._spawn(self._release_now(list(items)), f"release-{run.id[:8]}")
-        self._forget_if_idle(run)
-
-    async def _release_now(self, items: list[LeasedItem]) -> None:
-        try:
-            await self._db(self.recorder.release, items, now=self.clock())
-        except Exception:
-            log.exception("could not return %d leases; they expire on their own", len(items))
-
-    def _top_up(self, now: float) -> None:
-        if self.stopping or not self.loaded:
-            return
-        if self.pair_filter is not None and not self.usable:
-            return  # leased items would only wait here while other workers could check them
-        lookup_target, stories_target = self.planner.claim_targets(self.options.max_claim)
-        for run in list(self.runs.values()):
-            if run.closing or now < run.claim_after:
-                continue
-            have_lookups = len(run.lookups) + run.lookups_in_flight
-            if (
-                not run.exhausted[False]
-                and False not in run.claiming
-                and have_lookups * 2 <= lookup_target
-            ):
-                self._claim(run, resolved=False, limit=lookup_target - have_lookups)
-            if (
-                not run.exhausted[True]
-                and True not in run.claiming
-                and len(run.ready) * 2 <= stories_target
-            ):
-                self._claim(run, resolved=True, limit=stories_target - len(run.ready))
-            if run.looks_finished() and not run.finishing and self.completer is not None:
-                run.finishing = True
-                self._spawn(self._finish(run), f"finish-{run.id[:8]}")
-
-    def _claim(self, run: BatchRun, *, resolved: bool, limit: int) -> None:
-        run.claiming.add(resolved)
-        self._spawn(
-            self._claim_now(run, resolved, min(limit, self.options.max_claim)),
-            f"claim-{run.id[:8]}",
-        )
-
-    async def _claim_now(self, run: BatchRun, resolved: bool, limit: int) -> None:
-        try:
-            items = await self._db(
-                self.recorder.claim,
-                run.id,
-                resolved=resolved,
-                limit=limit,
-                lease_seconds=self.options.lease_seconds,
-                now=self.clock(),
-                recheck_days=float(self.book.settings.not_found_recheck_days),
-            )
-        except Exception:
-            log.exception("claim for batch %s failed; retrying", run.id)
-            run.claim_after = self.clock() + 1.0
-            self._forget_if_idle(run)
-            return
-        finally:
-            run.claiming.discard(resolved)
-        if len(items) < limit:
-            run.exhausted[resolved] = True
-        if not items:
-            self._forget_if_idle(run)
-            self._wake()
-            return
-        run.hold(items)
-        if run.closing or self.stopping:
-            self._release(run, items)
-            return
-        self._queue_claimed(run, items)
-        self._wake()
-
-    def _queue_claimed(self, run: BatchRun, items: Sequence[LeasedItem]) -> None:
-        now = self.clock()
-        missing: list[ItemOutcome] = []
-        for item in items:
-            if item.known_missing:
-                missing.append(outcomes.known_missing(item, now))
-            elif item.ig_user_id:
-                item.ready_since = now
-                run.ready.append(item)
-            else:
-                run.lookups.append(item)
-        self._record(missing)
-        if not run.started_logged:
-            run.started_logged = True
-            form = "dense GraphQL (doc_id)" if self.book.dense_for(None, now) else "v1 reels_media"
-            self._log(
-                run.id,
-                "INFO",
-                f"Engine started checking: {len(self.usable)} usable pair(s), {form} story "
-                f"requests with up to {self.book.group_size()} ids",
-            )
-
-    async def _finish(self, run: BatchRun) -> None:
-        assert self.completer is not None
-        try:
-            done = await self._db(self.completer.complete_if_finished, run.id)
-        except Exception:
-            log.exception("completion check of batch %s failed", run.id)
-            done = False
-        # Whoever completed it (this call or the reconciler), the batch gets its end line.
-        await self._db(self.recorder.batch_end_log, run.id, now=self.clock())
-        if done:
-            return
-        # Items came back (expired leases returned by the reconciler): claim again shortly.
-        run.finishing = False
-        run.exhausted = {True: False, False: False}
-        run.rechecks += 1
-        delay = self.options.recheck_interval * 2 ** min(run.rechecks - 1, 4)
-        run.claim_after = self.clock() + delay
-        self._wake()
-
-    def _log(
+    def log_line(
         self,
         batch_id: str,
         event_type: str,
@@ -453,6 +292,7 @@ class Scheduler:
         profile_id: str | None = None,
         proxy_id: str | None = None,
     ) -> None:
+        """Add a batch log line (written by the next flush)."""
         self.logs.append(LogRow(batch_id, event_type, message, self.clock(), profile_id, proxy_id))
 
     # ------------------------------------------------------------------ dispatch
@@ -462,7 +302,7 @@ class Scheduler:
         while not self.stopping:
             self.wake.clear()
             now = self.clock()
-            self._top_up(now)
+            self.claims.top_up(now)
             next_at = self._dispatch(now)
             delay = min(max(0.0, next_at - self.clock()), 0.5)
             if delay <= 0:
@@ -491,10 +331,10 @@ class Scheduler:
         for run in self.runs.values():
             if (run.lookups or run.ready) and not run.idle_logged:
                 run.idle_logged = True
-                self._log(run.id, "INFO", "No usable proxy+session pair: waiting for one")
+                self.log_line(run.id, "INFO", "No usable proxy+session pair: waiting for one")
 
     def _log_row(self, batch_id: str, event_type: str, message: str, proxy_id: str | None) -> None:
-        self._log(batch_id, event_type, message, proxy_id=proxy_id)
+        self.log_line(batch_id, event_type, message, proxy_id=proxy_id)
 
     def _start(self, request: Request, now: float) -> None:
         pair = request.pair
@@ -519,13 +359,13 @@ class Scheduler:
                 run.lookups_in_flight += 1
             if batch_id not in pair.batches:
                 pair.batches.add(batch_id)
-                self._log(
+                self.log_line(
                     batch_id,
                     "PAIR_ASSIGNED",
                     f"Pair {pair.label} joined the batch",
                     proxy_id=pair.proxy_id,
                 )
-        self._spawn(self._execute(request), f"request-{pair.proxy_id[:8]}")
+        self.spawn(self._execute(request), f"request-{pair.proxy_id[:8]}")
 
     def _admit(self, request: Request) -> list[LeasedItem]:
         """The request's items whose batch may still run (the others are released)."""
@@ -541,7 +381,7 @@ class Scheduler:
         for batch_id in {item.batch_id for item in dropped}:
             run = self.runs.get(batch_id)
             if run is not None:
-                self._release(run, [i for i in dropped if i.batch_id == batch_id])
+                self.claims.release(run, [i for i in dropped if i.batch_id == batch_id])
         return live
 
     async def _send(self, request: Request, live: list[LeasedItem]) -> CheckOutcome:
@@ -574,7 +414,7 @@ class Scheduler:
         try:
             if live and pair.identity is None:
                 # The pair lost its identity (secrets changed) between dispatch and send.
-                self._requeue(live)
+                self.router.requeue(live)
                 live = []
             if live:
                 outcome = await self._send(request, live)
@@ -603,84 +443,17 @@ class Scheduler:
             if run is not None and request.kind == "lookup":
                 run.lookups_in_flight -= 1
         if live and outcome is not None:  # None: cancelled at shutdown
-            self._handle(request, live, outcome, now)
+            self.router.handle(request, live, outcome, now)
         for batch_id in batch_ids:
             run = self.runs.get(batch_id)
             if run is not None:
-                self._forget_if_idle(run)
-        self._wake()
-
-    # ------------------------------------------------------------------ answers
-
-    def _handle(
-        self, request: Request, items: list[LeasedItem], outcome: CheckOutcome, now: float
-    ) -> None:
-        pair = request.pair
-        decision = outcomes.decide(
-            outcomes.Request(pair.proxy_id, pair.row.session_id, request.kind, items),
-            outcome.failure,
-            outcome.answers,
-            at=outcome.answered_at or now,
-            context=outcomes.Context(
-                max_attempts=self.book.settings.max_attempts,
-                other_pairs=len(self.usable) > 1,
-                privacy_max_age=self.options.privacy_max_age,
-            ),
-        )
-        cls, error = decision.classification, decision.error
-        pair.health.record(cls, error, now, outcome.elapsed, self.book.policy, self.rng.random)
-        batches = sorted({i.batch_id for i in items})
-        self.effects.apply(pair, batches, len(items), request.dense, cls, error, now)
-        assert self.queue is not None
-        if decision.identities:
-            saver = self.queue.save_soon(decision.identities)
-            if saver is not None:
-                self._spawn(saver, "identities")
-        for resolved in decision.resolved:
-            self._to_story_queue(resolved.apply(), now)
-        self._requeue_decided(decision.requeue, pair)
-        self._record(decision.finals)
-
-    def _to_story_queue(self, item: LeasedItem, now: float) -> None:
-        item.ready_since = now
-        run = self.runs.get(item.batch_id)
-        if run is None:
-            return
-        if run.closing or self.stopping:
-            self._release(run, [item])
-        else:
-            run.ready.append(item)
-
-    def _requeue_decided(self, requeue: Sequence[outcomes.Requeue], pair: Pair) -> None:
-        spent = [r for r in requeue if r.spent_attempt]
-        items = [r.apply() for r in requeue]
-        for batch_id in sorted({r.item.batch_id for r in spent}):
-            mine = [r.item for r in spent if r.item.batch_id == batch_id]
-            self._log(
-                batch_id,
-                "RETRY",
-                f"{len(mine)} profile(s) retry on another pair after '{mine[0].last_error}' on "
-                f"{pair.label} (attempt {mine[0].attempts + 1} of "
-                f"{self.book.settings.max_attempts})",
-                proxy_id=pair.proxy_id,
-            )
-        self._requeue(items)
-
-    def _requeue(self, items: Sequence[LeasedItem]) -> None:
-        for item in reversed(items):
-            run = self.runs.get(item.batch_id)
-            if run is None or item.id not in run.held:
-                continue
-            if run.closing or self.stopping:
-                self._release(run, [item])
-            elif item.ig_user_id:
-                run.ready.appendleft(item)
-            else:
-                run.lookups.appendleft(item)
+                self.claims.forget_if_idle(run)
+        self.wake_up()
 
     # ------------------------------------------------------------------ recording
 
-    def _record(self, finals: list[ItemOutcome]) -> None:
+    def record(self, finals: list[ItemOutcome]) -> None:
+        """Hand final outcomes to the record queue."""
         assert self.queue is not None
         self.queue.add(finals)
 
@@ -695,8 +468,8 @@ class Scheduler:
         for batch_id in touched:
             run = self.runs.get(batch_id)
             if run is not None:
-                self._forget_if_idle(run)
-        self._wake()
+                self.claims.forget_if_idle(run)
+        self.wake_up()
 
     # ------------------------------------------------------------------ sync host
 
@@ -717,21 +490,12 @@ class Scheduler:
         """Pairs were re-read: close what belongs to removed ones, react to the usable set."""
         for pair in gone:
             if not pair.busy:
-                self._spawn(self.checker.forget_pair(pair.proxy_id), f"forget-{pair.proxy_id[:8]}")
+                self.spawn(self.checker.forget_pair(pair.proxy_id), f"forget-{pair.proxy_id[:8]}")
         if self.usable:
             for run in self.runs.values():
                 run.idle_logged = False
         elif self.pair_filter is not None:
-            self._release_waiting()
-
-    def _release_waiting(self) -> None:
-        """Give back every leased item not in flight (no pair left to check them here)."""
-        for run in list(self.runs.values()):
-            waiting = list(run.lookups) + list(run.ready)
-            run.lookups.clear()
-            run.ready.clear()
-            run.exhausted = {True: False, False: False}
-            self._release(run, waiting)
+            self.claims.release_waiting()
 
 
 def _takes_doc_id(checker: Checker) -> bool:

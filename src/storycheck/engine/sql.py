@@ -37,11 +37,16 @@ USAGE = _table(ProxyUsage)
 
 
 class Store:
-    """What every engine store shares: the database and its dialect."""
+    """What every engine store shares: the database, its dialect, and who holds the leases.
 
-    def __init__(self, db: Database) -> None:
+    `lease_owner` is the `storycheck worker` id written with every item lease it claims, so
+    that any live process can return a dead worker's items at once (NULL in one process).
+    """
+
+    def __init__(self, db: Database, *, lease_owner: str | None = None) -> None:
         self.db = db
         self.is_postgres = not db.is_sqlite
+        self.lease_owner = lease_owner
 
     def _insert(self, table: Table) -> Any:
         return postgresql.insert(table) if self.is_postgres else sqlite.insert(table)

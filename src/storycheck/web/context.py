@@ -15,6 +15,7 @@ from storycheck.db import Database
 
 if TYPE_CHECKING:
     from storycheck.engine.pool import WorkerPool
+    from storycheck.runtime import Runtime
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Services:
     # Set when the server begins to stop: long-lived streams end at once.
     stopping: threading.Event = field(default_factory=threading.Event)
     alerts: Any = None  # storycheck.alerts.delivery.AlertDeliverer when delivery runs here
+    runtime: Runtime | None = None  # what `shutdown` stops (engine, broadcast, database)
 
 
 def services() -> Services:
