@@ -325,14 +325,22 @@ def test_search_uses_the_trigram_index(seeded):
         page = [s for s in seen if "profiles_search MATCH" in s[0] and "username_key" in s[0]]
         assert "VIRTUAL TABLE INDEX" in _plan(db, *page[0])
     else:
-        with db.engine.connect() as conn:
-            conn.exec_driver_sql("SET enable_seqscan = off")
+        with db.engine.connect() as conn:  # enough rows for the planner to weigh
+            conn.exec_driver_sql(
+                "INSERT INTO profiles (id, username, username_key, status, active_story,"
+                " total_checks, total_detections, not_found, created_at, updated_at)"
+                " SELECT gen_random_uuid()::text, 'u' || n, 'u' || n, 'active', false, 0, 0,"
+                " false, now(), now() FROM generate_series(1, 20000) AS n"
+            )
+            conn.commit()
+            conn.exec_driver_sql("ANALYZE profiles")
             plan = "\n".join(
                 row[0]
                 for row in conn.exec_driver_sql(
-                    "EXPLAIN SELECT count(*) FROM profiles WHERE username ILIKE '%%coach%%'"
+                    "EXPLAIN SELECT count(*) FROM profiles WHERE username ILIKE '%%qzx%%'"
                 )
             )
+            conn.rollback()
         assert "ix_profiles_username_trgm" in plan, plan
 
 
