@@ -54,7 +54,9 @@ class Config:
         load_dotenv(env_file or Path.cwd() / ".env", override=False)
         origins = _env("STORYCHECK_CORS_ORIGINS")
         return cls(
-            database_url=_env("STORYCHECK_DATABASE_URL") or _env("DATABASE_URL") or cls.database_url,
+            database_url=_env("STORYCHECK_DATABASE_URL")
+            or _env("DATABASE_URL")
+            or cls.database_url,
             instagram_url=_env("STORYCHECK_INSTAGRAM_URL", cls.instagram_url) or cls.instagram_url,
             host=_env("STORYCHECK_HOST", cls.host) or cls.host,
             port=int(_env("STORYCHECK_PORT", str(cls.port)) or cls.port),

@@ -35,12 +35,46 @@ log = logging.getLogger(__name__)
 
 DEMO_NICHES = ("Fitness", "Travel", "Food", "Fashion", "Tech")
 _WORDS = (
-    "sunny", "urban", "wild", "daily", "pure", "happy", "blue", "golden", "lazy", "bold",
-    "fresh", "tiny", "north", "coastal", "quiet", "rapid", "velvet", "cosmic", "lucky", "noble",
+    "sunny",
+    "urban",
+    "wild",
+    "daily",
+    "pure",
+    "happy",
+    "blue",
+    "golden",
+    "lazy",
+    "bold",
+    "fresh",
+    "tiny",
+    "north",
+    "coastal",
+    "quiet",
+    "rapid",
+    "velvet",
+    "cosmic",
+    "lucky",
+    "noble",
 )
 _NOUNS = (
-    "runner", "chef", "nomad", "studio", "coach", "explorer", "kitchen", "closet", "lab",
-    "trails", "bites", "threads", "gains", "pixels", "journeys", "plates", "looks", "gadgets",
+    "runner",
+    "chef",
+    "nomad",
+    "studio",
+    "coach",
+    "explorer",
+    "kitchen",
+    "closet",
+    "lab",
+    "trails",
+    "bites",
+    "threads",
+    "gains",
+    "pixels",
+    "journeys",
+    "plates",
+    "looks",
+    "gadgets",
 )
 
 
@@ -104,9 +138,13 @@ def _require_free(host: str, port: int, what: str, make_variable: str, option: s
 
 
 @click.command()
-@click.option("--port", default=None, type=int, help="Server port (default STORYCHECK_PORT or 5000).")
+@click.option(
+    "--port", default=None, type=int, help="Server port (default STORYCHECK_PORT or 5000)."
+)
 @click.option("--sim-port", default=8100, show_default=True, help="Simulator port (0 = any free).")
-@click.option("--proxies", "proxy_count", default=10, show_default=True, help="Local proxies/pairs.")
+@click.option(
+    "--proxies", "proxy_count", default=10, show_default=True, help="Local proxies/pairs."
+)
 @click.option("--profiles", default=3000, show_default=True, help="Profiles to seed.")
 @click.option(
     "--database",

@@ -56,7 +56,9 @@ def key_source(config: Config) -> KeySource:
     if url.get_backend_name() == "sqlite" and url.database:
         return KeySource(None, Path(url.database).resolve().parent / KEY_FILE_NAME)
     base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{url.host or 'local'}_{url.port or 5432}_{url.database}")
+    name = re.sub(
+        r"[^A-Za-z0-9._-]+", "_", f"{url.host or 'local'}_{url.port or 5432}_{url.database}"
+    )
     return KeySource(None, base / "storycheck" / "keys" / f"{name}.key")
 
 

@@ -118,7 +118,8 @@ def list_deliveries() -> Response:
         total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
         rows = session.execute(
             base.order_by(AlertDelivery.created_at.desc(), AlertDelivery.id)
-            .limit(limit).offset(offset)
+            .limit(limit)
+            .offset(offset)
         ).all()
         deliveries = delivery_rows([(d, e, c) for d, e, c in rows])
     return ok({"deliveries": deliveries, "total": total, "limit": limit, "offset": offset})
@@ -152,6 +153,7 @@ def list_events() -> Response:
             details={"field": "type", "valid_range": ", ".join(EVENT_TYPES)},
         )
     with services().db.read() as session:
-        events = [event_to_dict(e) for e in latest_events(session, limit=limit,
-                                                          event_type=event_type)]
+        events = [
+            event_to_dict(e) for e in latest_events(session, limit=limit, event_type=event_type)
+        ]
     return ok({"events": events})

@@ -106,8 +106,14 @@ def create_channel(session: Session, data: Mapping[str, Any], secrets: SecretBox
             "kind must be webhook or email",
             details={"field": "kind", "valid_range": "webhook, email"},
         )
-    channel = AlertChannel(kind=kind, enabled=True, event_types="[]", niche_ids="[]",
-                           config="{}", rate_limit_per_minute=DEFAULT_RATE_LIMIT)
+    channel = AlertChannel(
+        kind=kind,
+        enabled=True,
+        event_types="[]",
+        niche_ids="[]",
+        config="{}",
+        rate_limit_per_minute=DEFAULT_RATE_LIMIT,
+    )
     _apply(session, channel, data, secrets, creating=True)
     session.add(channel)
     session.flush()
@@ -122,8 +128,9 @@ def update_channel(
     if channel is None:
         raise NotFound(f"Alert channel {channel_id} not found")
     if "kind" in data and data["kind"] != channel.kind:
-        raise ValidationError("A channel's kind cannot change; create a new channel",
-                              details={"field": "kind"})
+        raise ValidationError(
+            "A channel's kind cannot change; create a new channel", details={"field": "kind"}
+        )
     _apply(session, channel, data, secrets, creating=False)
     session.flush()
     return channel
@@ -151,11 +158,14 @@ def _apply(
         if not isinstance(name, str) or not name.strip():
             raise ValidationError("name is required", details={"field": "name"})
         if len(name.strip()) > 100:
-            raise ValidationError("name is longer than 100 characters",
-                                  details={"field": "name", "valid_range": "1-100 characters"})
+            raise ValidationError(
+                "name is longer than 100 characters",
+                details={"field": "name", "valid_range": "1-100 characters"},
+            )
         clash = session.scalar(
-            select(AlertChannel.id).where(AlertChannel.name == name.strip(),
-                                          AlertChannel.id != (channel.id or ""))
+            select(AlertChannel.id).where(
+                AlertChannel.name == name.strip(), AlertChannel.id != (channel.id or "")
+            )
         )
         if clash:
             raise Conflict(f"An alert channel named {name.strip()} exists", code="duplicate")
@@ -169,8 +179,9 @@ def _apply(
     if "niche_ids" in data:
         channel.niche_ids = json.dumps(_niche_ids(session, data["niche_ids"]))
     if "rate_limit_per_minute" in data:
-        channel.rate_limit_per_minute = _int(data["rate_limit_per_minute"],
-                                             "rate_limit_per_minute", 0, 10_000)
+        channel.rate_limit_per_minute = _int(
+            data["rate_limit_per_minute"], "rate_limit_per_minute", 0, 10_000
+        )
     if creating or "config" in data:
         raw = data.get("config", {})
         if not isinstance(raw, dict):
@@ -184,8 +195,9 @@ def _apply(
         if value is None or value == "":
             channel.secret_encrypted = None
         elif not isinstance(value, str) or len(value) > 1000:
-            raise ValidationError("secret must be a string of at most 1000 characters",
-                                  details={"field": "secret"})
+            raise ValidationError(
+                "secret must be a string of at most 1000 characters", details={"field": "secret"}
+            )
         else:
             channel.secret_encrypted = secrets.encrypt(value)
 
@@ -199,22 +211,26 @@ def clean_url(value: object) -> str:
     if len(url) > 2000:
         raise ValidationError("url is longer than 2000 characters", details={"field": "url"})
     if any(ch.isspace() or ord(ch) < 32 for ch in url):
-        raise ValidationError("url must not contain spaces or control characters",
-                              details={"field": "url"})
+        raise ValidationError(
+            "url must not contain spaces or control characters", details={"field": "url"}
+        )
     try:
         parts = urllib.parse.urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise ValidationError(f"{problem} (the port is not valid)",
-                              details={"field": "url"}) from exc
+        raise ValidationError(
+            f"{problem} (the port is not valid)", details={"field": "url"}
+        ) from exc
     if parts.scheme.lower() not in ("http", "https"):
-        raise ValidationError(f"{problem}; got scheme {parts.scheme or 'none'}",
-                              details={"field": "url"})
+        raise ValidationError(
+            f"{problem}; got scheme {parts.scheme or 'none'}", details={"field": "url"}
+        )
     if not parts.hostname:
         raise ValidationError(f"{problem} with a host name", details={"field": "url"})
     if parts.username is not None or parts.password is not None:
-        raise ValidationError("url must not contain credentials; use the channel's secret",
-                              details={"field": "url"})
+        raise ValidationError(
+            "url must not contain credentials; use the channel's secret", details={"field": "url"}
+        )
     if port == 0:
         raise ValidationError(f"{problem} (port 0)", details={"field": "url"})
     return url
@@ -232,13 +248,17 @@ def clean_webhook(config: Mapping[str, Any]) -> dict[str, Any]:
     template = config.get("template")
     if template not in (None, ""):
         if not isinstance(template, str) or len(template) > 2000:
-            raise ValidationError("template must be a string of at most 2000 characters",
-                                  details={"field": "template"})
+            raise ValidationError(
+                "template must be a string of at most 2000 characters",
+                details={"field": "template"},
+            )
         clean["template"] = template
     template_field = config.get("template_field") or "text"
     if template_field not in TEMPLATE_FIELDS:
-        raise ValidationError("template_field must be text or content",
-                              details={"field": "template_field", "valid_range": "text, content"})
+        raise ValidationError(
+            "template_field must be text or content",
+            details={"field": "template_field", "valid_range": "text, content"},
+        )
     clean["template_field"] = template_field
     return clean
 
@@ -250,21 +270,26 @@ def clean_email(config: Mapping[str, Any]) -> dict[str, Any]:
         raise ValidationError("host (the SMTP server) is required", details={"field": "host"})
     security = config.get("security", "starttls")
     if security not in SECURITY_MODES:
-        raise ValidationError("security must be starttls, ssl or none",
-                              details={"field": "security", "valid_range": "starttls, ssl, none"})
+        raise ValidationError(
+            "security must be starttls, ssl or none",
+            details={"field": "security", "valid_range": "starttls, ssl, none"},
+        )
     default_port = {"starttls": 587, "ssl": 465, "none": 25}[security]
     username = config.get("username")
     if username is not None and (not isinstance(username, str) or len(username) > 255):
         raise ValidationError("username must be a string", details={"field": "username"})
     from_address = config.get("from_address")
     if not isinstance(from_address, str) or not EMAIL_RE.match(from_address.strip()):
-        raise ValidationError("from_address must be an email address",
-                              details={"field": "from_address"})
+        raise ValidationError(
+            "from_address must be an email address", details={"field": "from_address"}
+        )
     to = config.get("to") or []
     if isinstance(to, str):
         to = [part for part in re.split(r"[,;\s]+", to) if part]
-    if not isinstance(to, list) or len(to) > 50 or not all(
-        isinstance(a, str) and EMAIL_RE.match(a) for a in to
+    if (
+        not isinstance(to, list)
+        or len(to) > 50
+        or not all(isinstance(a, str) and EMAIL_RE.match(a) for a in to)
     ):
         raise ValidationError(
             "to must be a list of email addresses (empty: the notification_email setting)",
@@ -285,8 +310,9 @@ def clean_email(config: Mapping[str, Any]) -> dict[str, Any]:
 
 def _event_types(value: object) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValidationError("event_types must be a list of event types",
-                              details={"field": "event_types"})
+        raise ValidationError(
+            "event_types must be a list of event types", details={"field": "event_types"}
+        )
     unknown = [v for v in value if v not in EVENT_TYPES]
     if unknown:
         raise ValidationError(
@@ -298,7 +324,9 @@ def _event_types(value: object) -> list[str]:
 
 def _niche_ids(session: Session, value: object) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) and len(v) <= 36 for v in value):
-        raise ValidationError("niche_ids must be a list of niche ids", details={"field": "niche_ids"})
+        raise ValidationError(
+            "niche_ids must be a list of niche ids", details={"field": "niche_ids"}
+        )
     wanted = sorted(set(value))
     known = set(session.scalars(select(Niche.id).where(Niche.id.in_(wanted)))) if wanted else set()
     missing = [v for v in wanted if v not in known]
@@ -318,6 +346,8 @@ def _number(value: object, name: str, low: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValidationError(f"{name} must be a number", details={"field": name})
     if not low <= value <= high:
-        raise ValidationError(f"{name} must be within {low:g}-{high:g}",
-                              details={"field": name, "valid_range": f"{low:g}-{high:g}"})
+        raise ValidationError(
+            f"{name} must be within {low:g}-{high:g}",
+            details={"field": name, "valid_range": f"{low:g}-{high:g}"},
+        )
     return float(value)

@@ -39,7 +39,9 @@ def test_channel(channel: str) -> None:
         try:
             event = send_test(spec, recipient, utcnow())
         except SendError as exc:
-            raise click.ClickException(f"Test message not delivered over {spec.name}: {exc}") from exc
+            raise click.ClickException(
+                f"Test message not delivered over {spec.name}: {exc}"
+            ) from exc
         click.echo(f"Test message {event['id']} delivered over {spec.kind} channel {spec.name}.")
     finally:
         database.dispose()

@@ -95,12 +95,18 @@ def fan_out(db: Database, now: datetime, *, limit: int = 500) -> int:
     """Create the deliveries of events not fanned out yet (one per event and matching
     channel, in one transaction with marking the events); return how many events."""
     with db.read() as session:
-        if session.scalar(select(AlertEvent.id).where(AlertEvent.fanned_out_at.is_(None))
-                          .limit(1)) is None:
+        if (
+            session.scalar(select(AlertEvent.id).where(AlertEvent.fanned_out_at.is_(None)).limit(1))
+            is None
+        ):
             return 0
     with db.write() as session:
-        query = (select(AlertEvent).where(AlertEvent.fanned_out_at.is_(None))
-                 .order_by(AlertEvent.created_at).limit(limit))
+        query = (
+            select(AlertEvent)
+            .where(AlertEvent.fanned_out_at.is_(None))
+            .order_by(AlertEvent.created_at)
+            .limit(limit)
+        )
         if not db.is_sqlite:
             query = query.with_for_update(skip_locked=True)
         events = session.scalars(query).all()
@@ -117,9 +123,18 @@ def fan_out(db: Database, now: datetime, *, limit: int = 500) -> int:
                     continue
                 if niches and event.niche_id not in niches:
                     continue
-                rows.append({"id": new_id(), "event_id": event.id, "channel_id": channel.id,
-                             "status": PENDING, "attempts": 0, "next_attempt_at": now,
-                             "created_at": now, "updated_at": now})
+                rows.append(
+                    {
+                        "id": new_id(),
+                        "event_id": event.id,
+                        "channel_id": channel.id,
+                        "status": PENDING,
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
         if rows:
             insert = sqlite_insert if db.is_sqlite else pg_insert
             session.execute(
@@ -233,9 +248,11 @@ class AlertDeliverer:
     def due_channels(self) -> list[str]:
         """Channels that have a delivery due now."""
         with self.db.read() as session:
-            return list(session.scalars(
-                select(AlertDelivery.channel_id).distinct().where(_due(self.clock()))
-            ))
+            return list(
+                session.scalars(
+                    select(AlertDelivery.channel_id).distinct().where(_due(self.clock()))
+                )
+            )
 
     def _send_loop(self) -> None:
         while True:
@@ -263,8 +280,9 @@ class AlertDeliverer:
                 break
             sent += 1
             try:
-                send(claim.spec, claim.events, claim.token,
-                     default_recipient=claim.default_recipient)
+                send(
+                    claim.spec, claim.events, claim.token, default_recipient=claim.default_recipient
+                )
             except SendError as exc:
                 self.mark_failed(claim, str(exc))
             except Exception as exc:  # a sender bug must not strand the lease
@@ -286,10 +304,12 @@ class AlertDeliverer:
             size = self._message_size(session, spec, now)
             if size == 0:
                 return None
-            query = (select(AlertDelivery)
-                     .where(AlertDelivery.channel_id == channel_id, _due(now))
-                     .order_by(AlertDelivery.next_attempt_at, AlertDelivery.created_at)
-                     .limit(size))
+            query = (
+                select(AlertDelivery)
+                .where(AlertDelivery.channel_id == channel_id, _due(now))
+                .order_by(AlertDelivery.next_attempt_at, AlertDelivery.created_at)
+                .limit(size)
+            )
             if not self.db.is_sqlite:
                 query = query.with_for_update(skip_locked=True)
             rows = session.scalars(query).all()
@@ -301,13 +321,18 @@ class AlertDeliverer:
             session.execute(
                 update(AlertDelivery)
                 .where(AlertDelivery.id.in_(ids))
-                .values(status=IN_FLIGHT, lease_token=token,
-                        lease_expires_at=now + timedelta(seconds=lease),
-                        attempts=AlertDelivery.attempts + 1, updated_at=now)
+                .values(
+                    status=IN_FLIGHT,
+                    lease_token=token,
+                    lease_expires_at=now + timedelta(seconds=lease),
+                    attempts=AlertDelivery.attempts + 1,
+                    updated_at=now,
+                )
                 .execution_options(synchronize_session=False)
             )
             events = session.scalars(
-                select(AlertEvent).where(AlertEvent.id.in_([r.event_id for r in rows]))
+                select(AlertEvent)
+                .where(AlertEvent.id.in_([r.event_id for r in rows]))
                 .order_by(AlertEvent.created_at, AlertEvent.id)
             ).all()
             settings = session.get(SystemSettings, 1)
@@ -322,19 +347,25 @@ class AlertDeliverer:
     def _message_size(self, session: Session, spec: ChannelSpec, now: datetime) -> int:
         """How many deliveries the next message may carry (0: none may be sent now)."""
         if spec.digest_minutes:
-            last = session.scalar(select(func.max(AlertDelivery.delivered_at))
-                                  .where(AlertDelivery.channel_id == spec.id))
+            last = session.scalar(
+                select(func.max(AlertDelivery.delivered_at)).where(
+                    AlertDelivery.channel_id == spec.id
+                )
+            )
             if last is not None and now - last < timedelta(minutes=spec.digest_minutes):
                 return 0
             return self.options.digest_max
         if not spec.rate_limit_per_minute:
             return 1
-        recent = session.scalar(
-            select(func.count(distinct(AlertDelivery.message_id))).where(
-                AlertDelivery.channel_id == spec.id,
-                AlertDelivery.delivered_at >= now - timedelta(minutes=1),
+        recent = (
+            session.scalar(
+                select(func.count(distinct(AlertDelivery.message_id))).where(
+                    AlertDelivery.channel_id == spec.id,
+                    AlertDelivery.delivered_at >= now - timedelta(minutes=1),
+                )
             )
-        ) or 0
+            or 0
+        )
         budget = spec.rate_limit_per_minute - recent
         if budget <= 0:
             return 0
@@ -347,22 +378,32 @@ class AlertDeliverer:
         with self.db.write() as session:
             session.execute(
                 update(AlertDelivery)
-                .where(AlertDelivery.lease_token == claim.token,
-                       AlertDelivery.status == IN_FLIGHT)
-                .values(status=DELIVERED, delivered_at=now, message_id=claim.token,
-                        lease_token=None, lease_expires_at=None, last_error=None,
-                        updated_at=now)
+                .where(AlertDelivery.lease_token == claim.token, AlertDelivery.status == IN_FLIGHT)
+                .values(
+                    status=DELIVERED,
+                    delivered_at=now,
+                    message_id=claim.token,
+                    lease_token=None,
+                    lease_expires_at=None,
+                    last_error=None,
+                    updated_at=now,
+                )
                 .execution_options(synchronize_session=False)
             )
 
     def mark_failed(self, claim: Claim, error: str) -> None:
         """Schedule the next attempt with backoff, or give up after the channel's attempts."""
         now = self.clock()
-        delay = backoff_delay(claim.attempts, self.options.backoff_base,
-                              self.options.backoff_cap, self.rng)
+        delay = backoff_delay(
+            claim.attempts, self.options.backoff_base, self.options.backoff_cap, self.rng
+        )
         held = and_(AlertDelivery.lease_token == claim.token, AlertDelivery.status == IN_FLIGHT)
-        common = {"lease_token": None, "lease_expires_at": None, "last_error": error[:500],
-                  "updated_at": now}
+        common = {
+            "lease_token": None,
+            "lease_expires_at": None,
+            "last_error": error[:500],
+            "updated_at": now,
+        }
         with self.db.write() as session:
             session.execute(
                 update(AlertDelivery)
@@ -408,24 +449,30 @@ def send_test(spec: ChannelSpec, default_recipient: str | None, now: datetime) -
     return event
 
 
-def delivery_rows(rows: Sequence[tuple[AlertDelivery, AlertEvent, AlertChannel]]
-                  ) -> list[dict[str, Any]]:
+def delivery_rows(
+    rows: Sequence[tuple[AlertDelivery, AlertEvent, AlertChannel]],
+) -> list[dict[str, Any]]:
     """Delivery log rows of the API."""
     result = []
     for delivery, event, channel in rows:
-        result.append({
-            "id": delivery.id,
-            "event_id": event.id,
-            "event_type": event.type,
-            "event_summary": summary(event.type, json.loads(event.payload)),
-            "channel_id": channel.id,
-            "channel_name": channel.name,
-            "status": delivery.status,
-            "attempts": delivery.attempts,
-            "last_error": delivery.last_error,
-            "next_attempt_at": delivery.next_attempt_at.isoformat()
-            if delivery.status in (PENDING, IN_FLIGHT) else None,
-            "delivered_at": delivery.delivered_at.isoformat() if delivery.delivered_at else None,
-            "created_at": delivery.created_at.isoformat(),
-        })
+        result.append(
+            {
+                "id": delivery.id,
+                "event_id": event.id,
+                "event_type": event.type,
+                "event_summary": summary(event.type, json.loads(event.payload)),
+                "channel_id": channel.id,
+                "channel_name": channel.name,
+                "status": delivery.status,
+                "attempts": delivery.attempts,
+                "last_error": delivery.last_error,
+                "next_attempt_at": delivery.next_attempt_at.isoformat()
+                if delivery.status in (PENDING, IN_FLIGHT)
+                else None,
+                "delivered_at": delivery.delivered_at.isoformat()
+                if delivery.delivered_at
+                else None,
+                "created_at": delivery.created_at.isoformat(),
+            }
+        )
     return result

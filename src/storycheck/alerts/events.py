@@ -43,12 +43,16 @@ def record_event(
     bind = conn.get_bind() if isinstance(conn, Session) else conn
     dialect = bind.dialect.name
     if dialect == "sqlite":
-        statement: Any = sqlite_insert(AlertEvent).values(values).on_conflict_do_nothing(
-            index_elements=["dedupe_key"]
+        statement: Any = (
+            sqlite_insert(AlertEvent)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
         )
     elif dialect == "postgresql":
-        statement = pg_insert(AlertEvent).values(values).on_conflict_do_nothing(
-            index_elements=["dedupe_key"]
+        statement = (
+            pg_insert(AlertEvent)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
         )
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         if event_exists(conn, dedupe_key):

@@ -69,8 +69,13 @@ def message_body(
     return {"id": message_id, "type": "digest", "count": len(events), "events": list(events)}
 
 
-def send(spec: ChannelSpec, events: Sequence[Mapping[str, Any]], message_id: str,
-         *, default_recipient: str | None = None) -> None:
+def send(
+    spec: ChannelSpec,
+    events: Sequence[Mapping[str, Any]],
+    message_id: str,
+    *,
+    default_recipient: str | None = None,
+) -> None:
     """Send one message carrying `events` over the channel; raise SendError on failure."""
     if spec.kind == "webhook":
         send_webhook(spec, events, message_id)
@@ -96,13 +101,12 @@ def send_webhook(spec: ChannelSpec, events: Sequence[Mapping[str, Any]], message
     if spec.secret:
         headers[SIGNATURE_HEADER] = sign(spec.secret, body)
     try:
-        with httpx.Client(timeout=spec.timeout, follow_redirects=False, trust_env=False,
-                          verify=_tls_context()) as client:
+        with httpx.Client(
+            timeout=spec.timeout, follow_redirects=False, trust_env=False, verify=_tls_context()
+        ) as client:
             response = client.post(url, content=body, headers=headers)
     except httpx.TimeoutException as exc:
-        raise SendError(
-            f"{_where(url)} did not answer within {spec.timeout:g} s"
-        ) from exc
+        raise SendError(f"{_where(url)} did not answer within {spec.timeout:g} s") from exc
     except httpx.HTTPError as exc:
         reason = type(exc).__name__
         cause = exc.__cause__ or exc.__context__
@@ -153,8 +157,7 @@ def send_email(
     try:
         smtp: smtplib.SMTP
         if security == "ssl":
-            smtp = smtplib.SMTP_SSL(host, port, timeout=spec.timeout,
-                                    context=_tls_context())
+            smtp = smtplib.SMTP_SSL(host, port, timeout=spec.timeout, context=_tls_context())
         else:
             smtp = smtplib.SMTP(host, port, timeout=spec.timeout)
         with smtp:

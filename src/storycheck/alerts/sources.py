@@ -107,8 +107,12 @@ def _latest_windows(conn: Conn, profile_ids: list[str]) -> dict[str, dict[str, A
     """Each profile's newest story window, as payload fields."""
     rows = conn.execute(
         select(
-            StoryWindow.profile_id, StoryWindow.id, StoryWindow.batch_id,
-            StoryWindow.last_taken_at, StoryWindow.first_taken_at, StoryWindow.expires_at,
+            StoryWindow.profile_id,
+            StoryWindow.id,
+            StoryWindow.batch_id,
+            StoryWindow.last_taken_at,
+            StoryWindow.first_taken_at,
+            StoryWindow.expires_at,
             StoryWindow.item_count,
         )
         .where(StoryWindow.profile_id.in_(profile_ids))
@@ -116,14 +120,17 @@ def _latest_windows(conn: Conn, profile_ids: list[str]) -> dict[str, dict[str, A
     ).all()
     latest: dict[str, dict[str, Any]] = {}
     for profile_id, window_id, batch_id, last, first, expires, items in rows:
-        latest.setdefault(profile_id, {
-            "window_id": window_id,
-            "batch_id": batch_id,
-            "posted_at": _iso(last),
-            "first_posted_at": _iso(first),
-            "expires_at": _iso(expires),
-            "item_count": items,
-        })
+        latest.setdefault(
+            profile_id,
+            {
+                "window_id": window_id,
+                "batch_id": batch_id,
+                "posted_at": _iso(last),
+                "first_posted_at": _iso(first),
+                "expires_at": _iso(expires),
+                "item_count": items,
+            },
+        )
     return latest
 
 
@@ -152,7 +159,9 @@ def _targets_reached(
     # Accounts with a story today: those alerted today, and those with a detection row (the
     # dashboard's count), so the order in which the recorder writes them does not matter.
     alerted = conn.execute(
-        select(AlertEvent.niche_id, AlertEvent.subject_id).distinct().where(
+        select(AlertEvent.niche_id, AlertEvent.subject_id)
+        .distinct()
+        .where(
             AlertEvent.type == EventType.STORY_DETECTED.value,
             AlertEvent.niche_id.in_(due),
             AlertEvent.created_at >= midnight,
@@ -178,8 +187,13 @@ def _targets_reached(
         event_id = record_event(
             conn,
             EventType.NICHE_TARGET_REACHED.value,
-            {"niche_id": niche_id, "niche_name": name, "daily_story_target": target,
-             "stories_today": today, "day": day},
+            {
+                "niche_id": niche_id,
+                "niche_name": name,
+                "daily_story_target": target,
+                "stories_today": today,
+                "day": day,
+            },
             dedupe_key=f"niche.target_reached:{niche_id}:{day}",
             niche_id=niche_id,
             now=now,
@@ -193,8 +207,13 @@ def batch_completed(conn: Conn, batch_id: str, completed_at: datetime) -> str | 
     """Record `batch.completed` for a batch that just turned done (once per completion)."""
     row = conn.execute(
         select(
-            Batch.niche_id, Niche.name, Batch.total_profiles, Batch.completed_profiles,
-            Batch.successful_checks, Batch.failed_checks, Batch.started_at,
+            Batch.niche_id,
+            Niche.name,
+            Batch.total_profiles,
+            Batch.completed_profiles,
+            Batch.successful_checks,
+            Batch.failed_checks,
+            Batch.started_at,
         )
         .join(Niche, Niche.id == Batch.niche_id)
         .where(Batch.id == batch_id)
@@ -294,9 +313,13 @@ def check_stalled_batches(conn: Conn, now: datetime, stall_minutes: float) -> li
         event_id = record_event(
             conn,
             EventType.BATCH_STALLED.value,
-            {"batch_id": batch_id, "niche_id": niche_id, "niche_name": niche_name,
-             "last_progress_at": since.isoformat() if since else None,
-              "stalled_minutes": round(stall_minutes, 1)},
+            {
+                "batch_id": batch_id,
+                "niche_id": niche_id,
+                "niche_name": niche_name,
+                "last_progress_at": since.isoformat() if since else None,
+                "stalled_minutes": round(stall_minutes, 1),
+            },
             dedupe_key=f"batch.stalled:{batch_id}:{run}",
             niche_id=niche_id,
             subject_id=batch_id,

@@ -47,9 +47,7 @@ class StorycheckGroup(click.Group):
             args is None and ("-v" in sys.argv[1:2] or "--verbose" in sys.argv[1:2])
         )
         try:
-            result = super().main(
-                args, prog_name, complete_var, standalone_mode=False, **extra
-            )
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.UsageError as exc:
             command = exc.ctx.command_path if exc.ctx is not None else "storycheck"
             _fail(f"{exc.format_message()} (see `{command} --help`)", exc.exit_code)

@@ -165,12 +165,12 @@ def connect(
 
     path = sqlite_path(config.database_url)
     if path is not None and not path.exists() and not create_database:
-        raise CliError(
-            f"No database at {shown_url(config.database_url)} ({path}); {DATABASE_HINT}"
-        )
+        raise CliError(f"No database at {shown_url(config.database_url)} ({path}); {DATABASE_HINT}")
     owner = holder(config.database_url)
     if owner is not None and owner.url:
-        click.echo(f"Using the storycheck server at {owner.url} (it serves this database)", err=True)
+        click.echo(
+            f"Using the storycheck server at {owner.url} (it serves this database)", err=True
+        )
         with _http_client(owner.url, token, trust_env=False) as client:
             yield client
         return

@@ -79,8 +79,10 @@ def _configuration(config: Config, report: Report) -> None:
         if env is None:
             continue
         source = "env" if os.environ.get(env) else "default"
-        if field.name == "database_url" and not os.environ.get(env) and os.environ.get(
-            "DATABASE_URL"
+        if (
+            field.name == "database_url"
+            and not os.environ.get(env)
+            and os.environ.get("DATABASE_URL")
         ):
             source = "env DATABASE_URL"
         report.line(env, f"{_shown(field.name, getattr(config, field.name))}  [{source}]")
@@ -114,8 +116,10 @@ def _database(config: Config, report: Report) -> Any:
 
     head = ScriptDirectory.from_config(alembic_config(config.database_url)).get_current_head()
     report.check(
-        "schema", revision == head, f"revision {revision}" + ("" if revision == head else
-                                                               f" (newest {head}: run `storycheck db upgrade`)")
+        "schema",
+        revision == head,
+        f"revision {revision}"
+        + ("" if revision == head else f" (newest {head}: run `storycheck db upgrade`)"),
     )
     return db
 
@@ -155,7 +159,10 @@ def _server(config: Config, report: Report) -> None:
     from storycheck.cli.lock import holder
 
     found = holder(config.database_url, settle=0.0)
-    report.line("server on this database", f"{found.kind} pid {found.pid} at {found.url}" if found else "none found")
+    report.line(
+        "server on this database",
+        f"{found.kind} pid {found.pid} at {found.url}" if found else "none found",
+    )
 
 
 def _pairs(db: Any, report: Report) -> None:
@@ -166,8 +173,9 @@ def _pairs(db: Any, report: Report) -> None:
     click.echo("Pairs:")
     with db.read() as session:
         rows = session.execute(
-            select(Proxy.scheme, Proxy.ip, Proxy.port, Proxy.health, Proxy.is_active,
-                   Proxy.last_error)
+            select(
+                Proxy.scheme, Proxy.ip, Proxy.port, Proxy.health, Proxy.is_active, Proxy.last_error
+            )
         ).all()
     if not rows:
         report.check("pairs", False, "none: add a proxy + session pair (README, 'Adding a pair')")

@@ -12,7 +12,9 @@ from storycheck.config import Config
 
 
 @click.command()
-@click.option("--host", default=None, help="Address to bind (default STORYCHECK_HOST or 127.0.0.1).")
+@click.option(
+    "--host", default=None, help="Address to bind (default STORYCHECK_HOST or 127.0.0.1)."
+)
 @click.option("--port", default=None, type=int, help="Port (default STORYCHECK_PORT or 5000).")
 def serve(host: str | None, port: int | None) -> None:
     """Run the API, the web client and the in-process engine until SIGINT/SIGTERM."""
@@ -96,7 +98,9 @@ def keys_rotate() -> None:
     finally:
         db.dispose()
     if new_key is None:
-        click.echo(f"Re-encrypted {count} secrets; {key_source(config).describe()} holds the new key.")
+        click.echo(
+            f"Re-encrypted {count} secrets; {key_source(config).describe()} holds the new key."
+        )
     else:
         click.echo(f"Re-encrypted {count} secrets. Set the new key everywhere before restarting:")
         click.echo(f"export STORYCHECK_SECRET_KEY={new_key}")

@@ -312,9 +312,7 @@ class PairStore(Store):
                 action_block_cooldown_hours=float_or(
                     row.action_block_cooldown_hours, d.action_block_cooldown_hours
                 ),
-                not_found_recheck_days=int_or(
-                    row.not_found_recheck_days, d.not_found_recheck_days
-                ),
+                not_found_recheck_days=int_or(row.not_found_recheck_days, d.not_found_recheck_days),
                 dense_doc_id=(row.dense_doc_id or "").strip(),
             )
 

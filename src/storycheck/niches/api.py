@@ -13,7 +13,6 @@ from storycheck.web.http import json_body, no_content, ok, optional_int
 bp = Blueprint("niches", __name__, url_prefix="/api/niches")
 
 
-
 @bp.get("")
 def list_niches() -> Response:
     """Every niche, ordered by `order` then name, with real profile counts."""

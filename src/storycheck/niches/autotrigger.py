@@ -90,8 +90,12 @@ class AutoTrigger:
         created = []
         for niche_id, profile_ids in due:
             batch = self.state.create_batch(niche_id=niche_id, profile_ids=profile_ids)
-            log.info("Auto-triggered batch %s for niche %s (%d accounts)", batch.id, niche_id,
-                     len(profile_ids))
+            log.info(
+                "Auto-triggered batch %s for niche %s (%d accounts)",
+                batch.id,
+                niche_id,
+                len(profile_ids),
+            )
             created.append(batch.id)
         return created
 
@@ -107,8 +111,7 @@ class AutoTrigger:
                     Profile.niche_id == niche_id,
                     Profile.status == "active",
                     Profile.not_found.is_(False),
-                    (Profile.last_checked.is_(None))
-                    | (Profile.last_checked < now - RECHECK_AFTER),
+                    (Profile.last_checked.is_(None)) | (Profile.last_checked < now - RECHECK_AFTER),
                 )
                 .order_by(rate.desc(), Profile.last_checked.asc().nulls_first(), Profile.id)
                 .limit(size)

@@ -47,6 +47,23 @@ class Profile(Base):
         Index("ix_profiles_status_username", "status", "username"),
         # One index per sortable column behind the niche filter (see NICHE_SORT_INDEXES).
         *(Index(name, "niche_id", *columns) for name, columns in NICHE_SORT_INDEXES.items()),
+        # A niche's live stories, newest post or soonest expiry first (stories.service).
+        Index(
+            "ix_profiles_niche_story_posted",
+            "niche_id",
+            "story_posted_at",
+            "id",
+            "story_expires_at",
+            "status",
+        ),
+        Index(
+            "ix_profiles_niche_story_expires",
+            "niche_id",
+            "story_expires_at",
+            "id",
+            "story_posted_at",
+            "status",
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)

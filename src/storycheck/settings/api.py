@@ -11,7 +11,6 @@ from storycheck.web.http import json_body, ok
 bp = Blueprint("settings", __name__, url_prefix="/api/settings")
 
 
-
 @bp.get("")
 def get_settings() -> Response:
     """The settings object (created with the defaults on first access)."""

@@ -99,9 +99,7 @@ def _checks_per_minute(session: Any, now: datetime) -> list[dict[str, Any]]:
     else:
         minute = func.floor(func.extract("epoch", BatchProfile.processed_at) / 60)
     rows = session.execute(
-        select(minute, func.count())
-        .where(BatchProfile.processed_at >= since)
-        .group_by(minute)
+        select(minute, func.count()).where(BatchProfile.processed_at >= since).group_by(minute)
     ).all()
     by_minute = {int(m): c for m, c in rows if m is not None}
     first = int(since.timestamp()) // 60
@@ -200,5 +198,3 @@ def _proxy_serializer() -> Any:
 
     secrets = services().secrets
     return lambda session, proxies: serialize_proxies(session, proxies, secrets=secrets)
-
-

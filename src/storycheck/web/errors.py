@@ -74,7 +74,9 @@ def register_error_handlers(app: Flask) -> None:
     def _integrity(exc: IntegrityError) -> Response:
         log.warning("Integrity error: %s", type(exc.orig).__name__)
         return error_response(
-            409, "conflict", "The change conflicts with existing data (duplicate or missing reference)"
+            409,
+            "conflict",
+            "The change conflicts with existing data (duplicate or missing reference)",
         )
 
     @app.errorhandler(Exception)

@@ -57,7 +57,13 @@ def _batch_key(batch: Batch) -> tuple[Any, ...]:
 
 
 def _proxy_key(proxy: Proxy) -> tuple[Any, ...]:
-    return (proxy.health, proxy.status, proxy.total_requests, proxy.cooldown_until, proxy.updated_at)
+    return (
+        proxy.health,
+        proxy.status,
+        proxy.total_requests,
+        proxy.cooldown_until,
+        proxy.updated_at,
+    )
 
 
 @dataclass(eq=False)

@@ -109,8 +109,9 @@ def query_bool(name: str) -> bool | None:
         return True
     if lowered in ("false", "0", "no"):
         return False
-    raise ValidationError(f"Invalid parameter value: {name} must be true or false",
-                          details={"field": name})
+    raise ValidationError(
+        f"Invalid parameter value: {name} must be true or false", details={"field": name}
+    )
 
 
 def require_str(

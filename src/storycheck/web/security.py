@@ -192,9 +192,10 @@ def _bound_chunked_body(limit: int) -> Response | None:
     Werkzeug (and by waitress) before the view runs.
     """
     environ = request.environ
-    if environ.get("CONTENT_LENGTH") or "chunked" not in environ.get(
-        "HTTP_TRANSFER_ENCODING", ""
-    ).lower():
+    if (
+        environ.get("CONTENT_LENGTH")
+        or "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+    ):
         return None
     stream = environ["wsgi.input"]
     data = bytearray()

@@ -49,9 +49,7 @@ def upgrade() -> None:
             sa.Column("request_jitter", sa.Float(), nullable=False, server_default="0.4")
         )
         batch_op.add_column(
-            sa.Column(
-                "action_block_cooldown_hours", sa.Float(), nullable=False, server_default="6"
-            )
+            sa.Column("action_block_cooldown_hours", sa.Float(), nullable=False, server_default="6")
         )
         batch_op.add_column(
             sa.Column("not_found_recheck_days", sa.Integer(), nullable=False, server_default="7")

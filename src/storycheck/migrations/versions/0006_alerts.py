@@ -94,9 +94,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_deliveries")),
-        sa.UniqueConstraint(
-            "event_id", "channel_id", name="uq_alert_deliveries_event_channel"
-        ),
+        sa.UniqueConstraint("event_id", "channel_id", name="uq_alert_deliveries_event_channel"),
     )
     with op.batch_alter_table("alert_deliveries", schema=None) as batch_op:
         batch_op.create_index(

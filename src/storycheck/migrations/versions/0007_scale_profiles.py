@@ -5,7 +5,7 @@ Revises: 0006
 Create Date: 2026-12-02 10:00:00
 
 * one (niche_id, sort column, username_key, status) index per sortable column, plus the same
-  for the computed detection rate (an expression index);
+  for the computed detection rate (an expression index), and two for a niche's live stories;
 * `profile_counts` (profiles per niche and status), filled here and kept by triggers on
   `profiles` in the writer's own transaction;
 * substring search through an index: an FTS5 trigram table on SQLite (kept by triggers), a
@@ -32,6 +32,10 @@ SORT_INDEXES: dict[str, tuple[str, ...]] = {
     "ix_profiles_niche_active_story": ("active_story", "username_key", "status"),
     "ix_profiles_niche_created_at": ("created_at", "username_key", "status"),
     "ix_profiles_niche_updated_at": ("updated_at", "username_key", "status"),
+}
+STORY_INDEXES: dict[str, tuple[str, ...]] = {
+    "ix_profiles_niche_story_posted": ("story_posted_at", "id", "story_expires_at", "status"),
+    "ix_profiles_niche_story_expires": ("story_expires_at", "id", "story_posted_at", "status"),
 }
 # Must stay textually equal to `profiles.listing.DETECTION_RATE_SQL` (SQLite matches index
 # expressions by their text); a plan test fails when they drift apart.
@@ -133,7 +137,7 @@ def upgrade() -> None:
     postgres = bind.dialect.name == "postgresql"
     op.drop_index("ix_profiles_niche_status", table_name="profiles")
     op.drop_index("ix_profiles_niche_id", table_name="profiles")
-    for name, columns in SORT_INDEXES.items():
+    for name, columns in {**SORT_INDEXES, **STORY_INDEXES}.items():
         op.create_index(name, "profiles", ["niche_id", *columns])
     op.execute(
         f"CREATE INDEX ix_profiles_niche_rate ON profiles (niche_id, {RATE}, username_key, status)"
@@ -171,7 +175,7 @@ def downgrade() -> None:
         op.execute("DROP TABLE profiles_search")
     op.drop_table("profile_counts")
     op.execute("DROP INDEX ix_profiles_niche_rate")
-    for name in SORT_INDEXES:
+    for name in {**SORT_INDEXES, **STORY_INDEXES}:
         op.drop_index(name, table_name="profiles")
     op.create_index("ix_profiles_niche_id", "profiles", ["niche_id"])
     op.create_index("ix_profiles_niche_status", "profiles", ["niche_id", "status"])
