@@ -198,8 +198,10 @@ SCHEMAS: dict[str, Any] = {
         {
             "profiles": _array(_ref("Profile")),
             "total": INT,
+            "total_is_estimate": BOOL,
             "page": INT,
             "page_size": INT,
+            "next_cursor": _nullable(STR),
             "sort_column": _nullable(STR),
             "sort_direction": STR,
             "filters": {"type": "object"},
@@ -640,7 +642,18 @@ def _paths() -> dict[str, Any]:
             "get": _op(
                 "List profiles",
                 {"200": _json(_ref("ProfilePage"))},
-                params=[page, page_size, *filters, *sorting],
+                params=[
+                    page,
+                    page_size,
+                    _query(
+                        "cursor",
+                        STR,
+                        "Keyset paging: `next_cursor` of the previous page (same sort); "
+                        "`page` is then ignored",
+                    ),
+                    *filters,
+                    *sorting,
+                ],
                 tag="profiles",
             ),
             "post": _op(
@@ -711,6 +724,7 @@ def _paths() -> dict[str, Any]:
                                 "stories": _array(_ref("LiveStory")),
                                 "next_cursor": _nullable(STR),
                                 "total": INT,
+                                "total_is_estimate": BOOL,
                             },
                             ["stories", "next_cursor", "total"],
                         )
