@@ -64,7 +64,7 @@ def _reference(db: Database, filters: ProfileFilters, sort: Sort) -> list[str]:
     if filters.status:
         conditions.append(Profile.status == filters.status)
     if filters.search:
-        conditions.append(search.like_condition(filters.search))
+        conditions.append(Profile.username.ilike(search.like_pattern(filters.search), escape="\\"))
     if filters.not_found is not None:
         conditions.append(Profile.not_found.is_(filters.not_found))
     query = select(Profile.username_key).where(*conditions)
@@ -337,7 +337,7 @@ def test_search_uses_the_trigram_index(seeded):
             plan = "\n".join(
                 row[0]
                 for row in conn.exec_driver_sql(
-                    "EXPLAIN SELECT count(*) FROM profiles WHERE username ILIKE '%%qzx%%'"
+                    "EXPLAIN SELECT count(*) FROM profiles WHERE username_key LIKE '%%qzx%%'"
                 )
             )
             conn.rollback()

@@ -2,7 +2,7 @@
 
 SQLite: the FTS5 trigram table `profiles_search` (migration 0007, kept by triggers) finds the
 rows holding a search of three or more characters; PostgreSQL: the `pg_trgm` GIN index on
-`username` serves `ILIKE` itself and the planner decides when to use it. The plain `ILIKE`
+`username_key` serves the key's `LIKE` itself and the planner decides when to use it. The plain `ILIKE`
 (the user's `%` and `_` are literal) is always part of the condition, so the result is exactly
 what a scan would return; the index only narrows which rows are read.
 """
@@ -14,7 +14,7 @@ import re
 from sqlalchemy import ColumnElement, and_, column, literal_column, text
 from sqlalchemy.orm import Session
 
-from storycheck.profiles.models import Profile
+from storycheck.profiles.models import Profile, username_key
 
 # A trigram index needs three characters; shorter searches scan the niche's sort index.
 MIN_INDEXED_LENGTH = 3
@@ -23,6 +23,7 @@ MIN_INDEXED_LENGTH = 3
 INDEX_DRIVES_MAX = 20_000
 # Other characters never occur in a username; such searches keep the plain scan.
 _USERNAME_CHARACTERS = re.compile(r"\A[A-Za-z0-9._]+\Z")
+_ALPHANUMERIC = re.compile(r"\A[A-Za-z0-9]+\Z")
 _NARROWS_KEY = "storycheck.search_narrows"
 
 
@@ -33,8 +34,19 @@ def like_pattern(search: str) -> str:
 
 
 def like_condition(search: str) -> ColumnElement[bool]:
-    """The exact condition: the username contains `search`, ignoring case."""
-    return Profile.username.ilike(like_pattern(search), escape="\\")
+    """The exact condition: the username contains `search`, ignoring case.
+
+    Put on `username_key` where that is the same test, because every sort index holds the key:
+    the filter is then checked inside the index (PostgreSQL can answer it index-only). The key
+    is the lower-case username with `.` read as `_`, so for a search of letters and digits
+    "the key contains it" is exactly "the username contains it, ignoring case"; a search with
+    `.` or `_` adds that key test as a pre-filter and keeps the ILIKE on the username.
+    """
+    exact = Profile.username.ilike(like_pattern(search), escape="\\")
+    if not _USERNAME_CHARACTERS.match(search):
+        return exact
+    on_key = Profile.username_key.like(like_pattern(username_key(search)), escape="\\")
+    return on_key if _ALPHANUMERIC.match(search) else and_(on_key, exact)
 
 
 def search_condition(session: Session, search: str) -> ColumnElement[bool]:

@@ -127,7 +127,7 @@ POSTGRES_COUNT_TRIGGERS = (
 POSTGRES_SEARCH = (
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
     # fastupdate off: no pending list for searches to scan (and to cost) after a big import.
-    "CREATE INDEX ix_profiles_username_trgm ON profiles USING gin (username gin_trgm_ops)"
+    "CREATE INDEX ix_profiles_username_trgm ON profiles USING gin (username_key gin_trgm_ops)"
     " WITH (fastupdate = off)",
 )
 
