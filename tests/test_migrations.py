@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from storycheck.db import Database
-from storycheck.migrate import upgrade
+from storycheck.migrate import modelled, upgrade
 from storycheck.models import Base
 
 
+# The detection-rate index of migration 0007 is an expression index (SQLite cannot reflect it).
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
 def test_migrations_match_models(database_url):
     database = Database(database_url)
     try:
         upgrade(database.engine)  # already at head: a second run is a no-op
         with database.engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            context = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": modelled})
             differences = compare_metadata(context, Base.metadata)
         assert differences == []
     finally:

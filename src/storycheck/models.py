@@ -5,7 +5,7 @@ from storycheck.batches.models import Batch, BatchLog, BatchProfile, BatchStatus
 from storycheck.db import Base
 from storycheck.distributed.models import PairLease, WorkerHeartbeat
 from storycheck.niches.models import Niche
-from storycheck.profiles.models import Profile
+from storycheck.profiles.models import Profile, ProfileCount
 from storycheck.proxies.models import IgSession, PairHealth, Proxy, ProxyErrorLog, ProxyUsage
 from storycheck.settings.models import SystemSettings
 from storycheck.stories.models import StoryResult, StoryWindow
@@ -25,6 +25,7 @@ __all__ = [
     "PairLease",
     "PairHealth",
     "Profile",
+    "ProfileCount",
     "Proxy",
     "ProxyErrorLog",
     "ProxyUsage",

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from storycheck.db import new_id, utcnow
+from storycheck.profiles.listing import SORT_COLUMNS
 from storycheck.profiles.models import Profile
-from storycheck.profiles.service import SORT_COLUMNS
 from storycheck.stories.models import StoryResult
 from tests.factories import make_niche, make_profiles, set_settings
 

@@ -33,14 +33,15 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, cast
+from typing import Protocol
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from storycheck.alerts.sources import batch_completed
 from storycheck.batches.guard import state_writer
+from storycheck.batches.items import BATCH_ITEMS, insert_active_profiles
 from storycheck.batches.models import (
     FINAL_ITEM_STATUSES,
     STORY_PREVIEW_LIMIT,
@@ -96,7 +97,6 @@ def allowed_actions(status: str) -> list[str]:
 
 
 # The items table as a Core table, for executemany inserts without ORM overhead.
-BATCH_ITEMS = cast(Table, BatchProfile.__table__)
 
 MAX_BATCH_PROFILES = 200_000
 
@@ -157,7 +157,7 @@ class BatchStateManager:
             self._lock_queue(session)
             if session.get(Niche, niche_id) is None:
                 raise NotFound(f"Niche {niche_id} not found", code="niche_not_found")
-            ids = self._batch_profile_ids(session, niche_id, profile_ids, all_profiles)
+            ids = [] if all_profiles else self._chosen_ids(session, profile_ids)
             now = self.clock()
             batch = Batch(
                 id=new_id(),
@@ -170,7 +170,17 @@ class BatchStateManager:
             )
             session.add(batch)
             session.flush()
-            if ids:
+            if all_profiles:
+                # One INSERT … SELECT: a 100,000-profile batch never passes through Python.
+                count = insert_active_profiles(
+                    session.connection(), batch_id=batch.id, niche_id=niche_id, now=now
+                )
+                if not count:
+                    raise ValidationError(
+                        "This niche has no active profiles to check", code="empty_batch"
+                    )
+                batch.total_profiles = count
+            elif ids:
                 # Core executemany: a 100,000-profile batch is one fast statement batch.
                 session.connection().execute(
                     insert(BATCH_ITEMS),
@@ -186,10 +196,11 @@ class BatchStateManager:
                         for pid in ids
                     ],
                 )
+            total = batch.total_profiles
             self._log(
                 session,
                 batch.id,
-                f"Created batch with {len(ids)} profiles; queued at #{batch.queue_position}",
+                f"Created batch with {total} profiles; queued at #{batch.queue_position}",
             )
             self._promote(session, effects)
             batch_id = batch.id
@@ -252,8 +263,8 @@ class BatchStateManager:
             eligible = [b for b in batches if b.status in moves]
             waiting = [b for b in batches if event != "stop" and b.status == QUEUED]
             others = [b for b in batches if b not in eligible and b not in waiting]
-            only_running = not eligible and not waiting and all(
-                b.status == IN_PROGRESS for b in others
+            only_running = (
+                not eligible and not waiting and all(b.status == IN_PROGRESS for b in others)
             )
             if others and (not skip_ineligible or (event != "stop" and only_running)):
                 raise self._refusal(session, event, others)
@@ -426,9 +437,7 @@ class BatchStateManager:
             self._recount(session, batch.id)
             self._log(session, batch.id, f"Retrying {failed} failed checks")
             if batch.status == DONE:
-                self._set_state(
-                    session, batch, "retry_failed", self.get_next_position(session)
-                )
+                self._set_state(session, batch, "retry_failed", self.get_next_position(session))
                 self._promote(session, effects)
         self._notify(effects)
         return self._reload(batch_id)
@@ -717,26 +726,7 @@ class BatchStateManager:
         for bid in ids:
             log.info("Deleted batch %s", bid)
 
-    def _batch_profile_ids(
-        self,
-        session: Session,
-        niche_id: str,
-        profile_ids: Sequence[str] | None,
-        all_profiles: bool,
-    ) -> list[str]:
-        if all_profiles:
-            ids = list(
-                session.scalars(
-                    select(Profile.id)
-                    .where(Profile.niche_id == niche_id, Profile.status == "active")
-                    .order_by(Profile.username)
-                )
-            )
-            if not ids:
-                raise ValidationError(
-                    "This niche has no active profiles to check", code="empty_batch"
-                )
-            return ids
+    def _chosen_ids(self, session: Session, profile_ids: Sequence[str] | None) -> list[str]:
         ids = _validate_ids(profile_ids, field_name="profile_ids", limit=MAX_BATCH_PROFILES)
         found: set[str] = set()
         for chunk in _chunks(ids, 5000):
@@ -813,7 +803,9 @@ def counters_from_items(session: Session, batch_id: str) -> dict[str, int]:
             func.count().filter(BatchProfile.status == completed, BatchProfile.has_story.is_(True)),
             func.count().filter(BatchProfile.status == failed),
             func.count(),
-            func.count().filter(BatchProfile.status == completed, BatchProfile.outcome == "private"),
+            func.count().filter(
+                BatchProfile.status == completed, BatchProfile.outcome == "private"
+            ),
         ).where(BatchProfile.batch_id == batch_id)
     ).one()
     return {

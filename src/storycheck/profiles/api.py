@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 
 from storycheck.errors import ValidationError
-from storycheck.profiles import importer, service
+from storycheck.profiles import importer, listing, service
 from storycheck.profiles.schemas import (
     ProfileBulk,
     ProfileCreate,
@@ -21,8 +21,8 @@ from storycheck.web.http import json_body, no_content, ok, query_bool, query_int
 bp = Blueprint("profiles", __name__, url_prefix="/api/profiles")
 
 
-def _filters() -> service.ProfileFilters:
-    return service.check_filters(
+def _filters() -> listing.ProfileFilters:
+    return listing.check_filters(
         niche_id=request.args.get("niche_id"),
         status=request.args.get("status"),
         search=request.args.get("search"),
@@ -33,11 +33,11 @@ def _filters() -> service.ProfileFilters:
 
 @bp.get("")
 def list_profiles() -> Response:
-    """A page of profiles with filters and a stable sort."""
-    page = query_int("page", 1, minimum=1, maximum=service.PAGE_MAX)
-    page_size = query_int("page_size", 50, minimum=1, maximum=service.PAGE_SIZE_MAX)
+    """A page of profiles with filters and a stable sort (`page` or keyset `cursor`)."""
+    page = query_int("page", 1, minimum=1, maximum=listing.PAGE_MAX)
+    page_size = query_int("page_size", 50, minimum=1, maximum=listing.PAGE_SIZE_MAX)
     filters = _filters()
-    sort_by, direction = service.check_sort(
+    sort_by, direction = listing.check_sort(
         request.args.get("sort_by"), request.args.get("sort_direction")
     )
     with services().db.read() as session:
@@ -48,6 +48,7 @@ def list_profiles() -> Response:
             page_size=page_size,
             sort_by=sort_by,
             sort_direction=direction,
+            cursor=request.args.get("cursor") or None,
         )
     return ok(payload)
 
@@ -56,7 +57,7 @@ def list_profiles() -> Response:
 def list_profile_ids() -> Response:
     """The ids of every profile matching the filters ("select all matching")."""
     filters = _filters()
-    sort_by, direction = service.check_sort(
+    sort_by, direction = listing.check_sort(
         request.args.get("sort_by"), request.args.get("sort_direction")
     )
     with services().db.read() as session:

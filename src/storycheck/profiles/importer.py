@@ -2,7 +2,7 @@
 
 Every line is parsed in Python, duplicates are found set-based (one read of every stored key for
 big imports, `IN` probes per chunk of normalised keys for small ones), and new profiles are
-written with a single executemany INSERT — all in the
+written with COPY on PostgreSQL, a single executemany INSERT on SQLite — all in the
 caller's transaction, so a failed import leaves nothing behind and a retried one (the original
 client re-sends failed requests) only reports duplicates.
 """
@@ -13,12 +13,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy import Table, insert, select, text
 from sqlalchemy.orm import Session
 
 from storycheck.db import AdvisoryLock, advisory_xact_lock, new_id, utcnow
 from storycheck.errors import NotFound, ValidationError
 from storycheck.niches.models import Niche
+from storycheck.profiles.counts import stored_count
 from storycheck.profiles.models import Profile, username_key
 from storycheck.profiles.service import extract_username, profile_to_dict, profile_url
 
@@ -151,8 +152,7 @@ def import_profiles(session: Session, *, niche_id: str, raw: bytes) -> ImportRep
             }
         )
     if rows:
-        # Core executemany on the table: no per-row ORM bookkeeping (3x faster on PostgreSQL).
-        session.execute(insert(cast(Table, Profile.__table__)), rows)
+        _insert(session, rows)
         if len(rows) >= ANALYZE_AFTER_ROWS and session.get_bind().dialect.name == "postgresql":
             session.execute(text("ANALYZE profiles"))
     report.created_count = len(rows)
@@ -160,11 +160,27 @@ def import_profiles(session: Session, *, niche_id: str, raw: bytes) -> ImportRep
     return report
 
 
+def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert the new profiles: COPY on PostgreSQL, one executemany on SQLite."""
+    table = cast(Table, Profile.__table__)
+    if session.get_bind().dialect.name != "postgresql":
+        # Core executemany on the table: no per-row ORM bookkeeping.
+        session.execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    raw = session.connection().connection.dbapi_connection
+    assert raw is not None
+    statement = f"COPY profiles ({', '.join(columns)}) FROM STDIN"
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[attr-defined]
+        for row in rows:
+            copy.write_row([row[column] for column in columns])
+
+
 def _existing_usernames(session: Session, keys: list[str]) -> dict[str, str]:
     """Usernames already stored under any of `keys` (normalised key -> stored username)."""
     if not keys:
         return {}
-    stored = session.scalar(select(func.count()).select_from(Profile)) or 0
+    stored = stored_count(session, niche_id=None, status=None)
     if len(keys) * FULL_SCAN_RATIO >= stored:
         # A large import against a table of similar size: one sequential read of every key is
         # faster than thousands of probes, and immune to a stale PostgreSQL plan (a plan made

@@ -19,6 +19,23 @@ def username_key(username: str) -> str:
     return username.lower().replace(".", "_")
 
 
+# The list pages of a niche walk one of these (niche_id, sort column, username_key, status)
+# indexes in order: `username_key` is unique, so it is the tie-breaker of every sort, and the
+# trailing `status` lets the status filter be checked in the index. Migration 0007 adds the
+# same shape for the computed detection rate (an expression index, `ix_profiles_niche_rate`).
+NICHE_SORT_INDEXES: dict[str, tuple[str, ...]] = {
+    "ix_profiles_niche_username": ("username_key", "status"),
+    "ix_profiles_niche_status_key": ("status", "username_key"),
+    "ix_profiles_niche_last_checked": ("last_checked", "username_key", "status"),
+    "ix_profiles_niche_last_detected": ("last_detected", "username_key", "status"),
+    "ix_profiles_niche_total_checks": ("total_checks", "username_key", "status"),
+    "ix_profiles_niche_total_detections": ("total_detections", "username_key", "status"),
+    "ix_profiles_niche_active_story": ("active_story", "username_key", "status"),
+    "ix_profiles_niche_created_at": ("created_at", "username_key", "status"),
+    "ix_profiles_niche_updated_at": ("updated_at", "username_key", "status"),
+}
+
+
 class Profile(Base):
     """An Instagram account; its user id is resolved once and cached."""
 
@@ -27,8 +44,26 @@ class Profile(Base):
         CheckConstraint(
             "status IN ('active', 'inactive', 'deleted', 'suspended')", name="status_valid"
         ),
-        Index("ix_profiles_niche_status", "niche_id", "status"),
         Index("ix_profiles_status_username", "status", "username"),
+        # One index per sortable column behind the niche filter (see NICHE_SORT_INDEXES).
+        *(Index(name, "niche_id", *columns) for name, columns in NICHE_SORT_INDEXES.items()),
+        # A niche's live stories, newest post or soonest expiry first (stories.service).
+        Index(
+            "ix_profiles_niche_story_posted",
+            "niche_id",
+            "story_posted_at",
+            "id",
+            "story_expires_at",
+            "status",
+        ),
+        Index(
+            "ix_profiles_niche_story_expires",
+            "niche_id",
+            "story_expires_at",
+            "id",
+            "story_posted_at",
+            "status",
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -36,7 +71,7 @@ class Profile(Base):
     username_key: Mapped[str] = mapped_column(String(30), unique=True)
     url: Mapped[str | None] = mapped_column(String(255))
     niche_id: Mapped[str | None] = mapped_column(
-        String(36), ForeignKey("niches.id", ondelete="SET NULL"), index=True
+        String(36), ForeignKey("niches.id", ondelete="SET NULL")
     )
     status: Mapped[str] = mapped_column(String(20), default="active")
     active_story: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
@@ -72,3 +107,19 @@ class Profile(Base):
         if not self.total_checks:
             return 0.0
         return round(self.total_detections / self.total_checks * 100, 2)
+
+
+class ProfileCount(Base):
+    """How many profiles a niche holds in one status, kept by database triggers.
+
+    Migration 0007 installs the triggers: every insert, delete, niche move and status change of
+    `profiles` adjusts these rows in the same transaction, whichever code path writes, so a
+    list's `total` and the niche sidebar never count a million rows. `niche_key` is the niche
+    id, or "" for profiles without a niche.
+    """
+
+    __tablename__ = "profile_counts"
+
+    niche_key: Mapped[str] = mapped_column(String(36), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    profiles: Mapped[int] = mapped_column(Integer, default=0)

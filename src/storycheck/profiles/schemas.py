@@ -127,8 +127,14 @@ class ProfilePage(Answer):
 
     profiles: list[Profile]
     total: int
+    total_is_estimate: bool = Field(
+        description="true when `total` is estimated (a search over a very large niche)"
+    )
     page: int
     page_size: int
+    next_cursor: str | None = Field(
+        description="pass as `cursor` for the next page (keyset paging); null on the last page"
+    )
     sort_column: str | None
     sort_direction: Annotated[str, Choice(("asc", "desc"))]
     filters: ProfileFilters

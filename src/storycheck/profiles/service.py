@@ -6,17 +6,11 @@ import csv
 import io
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import (
-    ColumnElement,
-    Select,
-    and_,
-    case,
     delete,
-    func,
     or_,
     select,
     update,
@@ -26,6 +20,19 @@ from sqlalchemy.orm import Session
 from storycheck.db import Database, utcnow
 from storycheck.errors import Conflict, NotFound, ValidationError
 from storycheck.niches.models import Niche
+from storycheck.profiles.listing import (
+    IDS_MAX,
+    Position,
+    ProfileFilters,
+    Sort,
+    conditions,
+    count_total,
+    decode_cursor,
+    encode_cursor,
+    full_order,
+    load_rows,
+    page_rows,
+)
 from storycheck.profiles.models import PROFILE_STATUSES, Profile, username_key
 from storycheck.settings.service import get_settings
 from storycheck.stories.models import StoryResult
@@ -49,28 +56,9 @@ _URL_RE = re.compile(
     re.IGNORECASE,
 )
 
-PAGE_MAX = 10_000_000
-PAGE_SIZE_MAX = 1000
-IDS_MAX = 100_000
 BULK_MAX = 100_000
 _CHUNK = 5000
 _EXPORT_CHUNK = 1000
-
-# `sort_by` values of the original API (plus nothing else).
-SORT_COLUMNS: Final = (
-    "username",
-    "niche__name",
-    "status",
-    "last_checked",
-    "last_detected",
-    "detection_rate",
-    "total_detections",
-    "total_checks",
-    "active_story",
-    "created_at",
-    "updated_at",
-)
-_NULLABLE_SORTS = ("niche__name", "last_checked", "last_detected")
 
 
 class _Unset:
@@ -81,17 +69,6 @@ class _Unset:
 
 
 UNSET: Final = _Unset()
-
-
-@dataclass(frozen=True)
-class ProfileFilters:
-    """Which profiles a list, an id listing or a count covers."""
-
-    niche_id: str | None = None
-    status: str | None = None
-    search: str | None = None
-    active_story: bool | None = None
-    not_found: bool | None = None
 
 
 # ---------------------------------------------------------------------------------- usernames
@@ -184,51 +161,6 @@ def get_profile(session: Session, *, profile_id: str) -> Profile:
     return profile
 
 
-def check_filters(
-    *,
-    niche_id: str | None,
-    status: str | None,
-    search: str | None,
-    active_story: bool | None,
-    not_found: bool | None = None,
-) -> ProfileFilters:
-    """Validate list filters (empty strings mean "no filter")."""
-    if status and status not in PROFILE_STATUSES:
-        raise ValidationError(
-            f"Invalid status filter. Must be one of: {', '.join(PROFILE_STATUSES)}",
-            details={"field": "status", "valid_range": list(PROFILE_STATUSES)},
-        )
-    if search and len(search) > 100:
-        raise ValidationError(
-            "search is longer than 100 characters",
-            details={"field": "search", "valid_range": "0-100 characters"},
-        )
-    return ProfileFilters(
-        niche_id=niche_id or None,
-        status=status or None,
-        search=search or None,
-        active_story=active_story,
-        not_found=not_found,
-    )
-
-
-def check_sort(sort_by: str | None, sort_direction: str | None) -> tuple[str | None, str]:
-    """Validate `sort_by` (one of SORT_COLUMNS) and `sort_direction` (asc/desc)."""
-    direction = (sort_direction or "asc").lower()
-    if direction not in ("asc", "desc"):
-        raise ValidationError(
-            "Sort direction must be 'asc' or 'desc'",
-            details={"field": "sort_direction", "valid_range": ["asc", "desc"]},
-        )
-    column = sort_by or None
-    if column is not None and column not in SORT_COLUMNS:
-        raise ValidationError(
-            f"Invalid sort column: {column[:50]}",
-            details={"field": "sort_by", "valid_range": list(SORT_COLUMNS)},
-        )
-    return column, direction
-
-
 def list_profiles(
     session: Session,
     *,
@@ -237,22 +169,31 @@ def list_profiles(
     page_size: int = 50,
     sort_by: str | None = None,
     sort_direction: str = "asc",
+    cursor: str | None = None,
 ) -> dict[str, Any]:
-    """One page of profiles matching `filters`, in a stable order, with the total count."""
-    query = (
-        select(Profile, Niche.name)
-        .outerjoin(Niche, Niche.id == Profile.niche_id)
-        .where(*_conditions(filters))
-        .order_by(*_order(sort_by, sort_direction))
-        .limit(page_size)
-        .offset((page - 1) * page_size)
+    """One page of profiles matching `filters` in a stable order, with the total count.
+
+    The page starts at `(page - 1) * page_size`, or right after the row `cursor` names
+    (keyset paging; `next_cursor` of the answer continues the list). `total` is exact unless
+    `total_is_estimate` says otherwise (see `profiles.listing`).
+    """
+    sort = Sort(column=sort_by, direction=sort_direction)
+    after = decode_cursor(cursor, sort) if cursor else None
+    offset = 0 if after else (page - 1) * page_size
+    found = page_rows(session, filters, sort, limit=page_size + 1, offset=offset, after=after)
+    more = len(found) > page_size
+    found = found[:page_size]
+    rows = load_rows(session, [row.key for row in found])
+    total, estimate = count_total(
+        session, filters, at_least=(0 if after else offset) + len(found) + int(more)
     )
-    rows = session.execute(query).all()
     return {
         "profiles": [profile_to_dict(profile, niche_name) for profile, niche_name in rows],
-        "total": count_profiles(session, filters=filters),
+        "total": total,
+        "total_is_estimate": estimate,
         "page": page,
         "page_size": page_size,
+        "next_cursor": encode_cursor(sort, found[-1]) if more and found else None,
         "sort_column": sort_by,
         "sort_direction": sort_direction,
         "filters": {
@@ -265,12 +206,6 @@ def list_profiles(
     }
 
 
-def count_profiles(session: Session, *, filters: ProfileFilters) -> int:
-    """How many profiles match `filters`."""
-    query = select(func.count()).select_from(Profile).where(*_conditions(filters))
-    return session.scalar(query) or 0
-
-
 def profile_ids(
     session: Session,
     *,
@@ -279,64 +214,20 @@ def profile_ids(
     sort_direction: str = "asc",
 ) -> dict[str, Any]:
     """The ids of every profile matching `filters` (at most IDS_MAX), in list order."""
-    query: Select[Any] = (
+    sort = Sort(column=sort_by, direction=sort_direction)
+    query = (
         select(Profile.id)
-        .where(*_conditions(filters))
-        .order_by(*_order(sort_by, sort_direction))
-        .limit(IDS_MAX)
+        .where(*conditions(session, filters))
+        .order_by(*full_order(sort, filters))
+        .limit(IDS_MAX + 1)
     )
-    if sort_by == "niche__name":
+    if sort_by == "niche__name" and not filters.niche_id:
         query = query.outerjoin(Niche, Niche.id == Profile.niche_id)
     ids = list(session.scalars(query))
-    total = count_profiles(session, filters=filters)
-    return {"ids": ids, "total": total, "truncated": total > len(ids)}
-
-
-def _conditions(filters: ProfileFilters) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
-    if filters.niche_id:
-        conditions.append(Profile.niche_id == filters.niche_id)
-    if filters.status:
-        conditions.append(Profile.status == filters.status)
-    if filters.search:
-        escaped = filters.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        conditions.append(Profile.username.ilike(f"%{escaped}%", escape="\\"))
-    if filters.active_story is not None:
-        # Live now, from the story window (the stored flag lags until the maintenance tick).
-        live = Profile.story_expires_at > utcnow()
-        conditions.append(live if filters.active_story else or_(~live, _no_window()))
-    if filters.not_found is not None:
-        conditions.append(Profile.not_found.is_(filters.not_found))
-    return conditions
-
-
-def _no_window() -> ColumnElement[bool]:
-    return Profile.story_expires_at.is_(None)
-
-
-def _detection_rate_sql() -> ColumnElement[Any]:
-    return case(
-        (Profile.total_checks > 0, Profile.total_detections * 100.0 / Profile.total_checks),
-        else_=0.0,
-    )
-
-
-def _order(sort_by: str | None, direction: str) -> list[Any]:
-    if sort_by is None:
-        return [Profile.username_key, Profile.id]
-    if sort_by == "username":
-        # `username_key` is lower case and unique: a case-insensitive, index-backed order.
-        expression: Any = Profile.username_key
-    elif sort_by == "niche__name":
-        expression = Niche.name
-    elif sort_by == "detection_rate":
-        expression = _detection_rate_sql()
-    else:
-        expression = getattr(Profile, sort_by)
-    ordered = expression.desc() if direction == "desc" else expression.asc()
-    if sort_by in _NULLABLE_SORTS:
-        ordered = ordered.nulls_last()
-    return [ordered, Profile.id]
+    truncated = len(ids) > IDS_MAX
+    ids = ids[:IDS_MAX]
+    total, _ = count_total(session, filters, at_least=len(ids) + int(truncated))
+    return {"ids": ids, "total": max(total, len(ids)), "truncated": truncated}
 
 
 # ---------------------------------------------------------------------------------- commands
@@ -557,36 +448,21 @@ def export_csv(db: Database, *, filters: ProfileFilters) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(EXPORT_COLUMNS)
-    after: tuple[str, str] | None = None
+    after: Position | None = None
     while True:
         now = utcnow()
-        query = (
-            select(Profile, Niche.name)
-            .outerjoin(Niche, Niche.id == Profile.niche_id)
-            .where(*_conditions(filters))
-            .order_by(Profile.username_key, Profile.id)
-            .limit(_EXPORT_CHUNK)
-        )
-        if after is not None:
-            query = query.where(
-                or_(
-                    Profile.username_key > after[0],
-                    and_(Profile.username_key == after[0], Profile.id > after[1]),
-                )
-            )
         with db.read() as session:
-            rows = session.execute(query).all()
-            for profile, niche_name in rows:
+            page = page_rows(session, filters, Sort(), limit=_EXPORT_CHUNK, after=after)
+            for profile, niche_name in load_rows(session, [row.key for row in page]):
                 item = profile_to_dict(profile, niche_name, now=now)
                 writer.writerow([_csv_value(item[column]) for column in EXPORT_COLUMNS])
-            if rows:
-                last = rows[-1][0]
-                after = (last.username_key, last.id)
+        if page:
+            after = Position(value=None, key=page[-1].key)
         text = buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
         yield text
-        if len(rows) < _EXPORT_CHUNK:
+        if len(page) < _EXPORT_CHUNK:
             return
 
 

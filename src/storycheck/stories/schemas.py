@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import Field
+
 from storycheck.fields import Answer
 
 
@@ -29,6 +31,7 @@ class LiveStoryPage(Answer):
     stories: list[LiveStory]
     next_cursor: str | None
     total: int
+    total_is_estimate: bool = Field(description="true when `total` is estimated (over 10,000)")
 
 
 class NicheLiveCount(Answer):

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from storycheck.db import Database, utcnow
 from storycheck.errors import NotFound, Unavailable, ValidationError
 from storycheck.niches.models import Niche
+from storycheck.profiles.counts import stored_count
 from storycheck.profiles.models import Profile
 from storycheck.stories.models import StoryWindow
 from storycheck.web.http import iso
@@ -35,6 +36,9 @@ ORDERS: Final = ("desc", "asc")
 LIMIT_MAX = 500
 EXPORT_CHUNK = 1000
 SEARCH_MAX = 100
+# A listing's total is counted exactly up to this many live stories, estimated beyond.
+LIVE_EXACT_MAX = 10_000
+ESTIMATE_SAMPLE = 5_000
 _RELATIVE = re.compile(r"^\s*(\d{1,6})\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -147,7 +151,9 @@ def _sort_column(query: LiveQuery) -> Any:
 
 def _conditions(query: LiveQuery, *, with_niche: bool = True) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [
-        Profile.story_expires_at > query.at,
+        # Wrapped so that no planner reads the `story_expires_at` index for this range (half a
+        # niche can be live): the page walks the (niche, posted/expires) index in order instead.
+        func.coalesce(Profile.story_expires_at, None) > query.at,
         Profile.story_posted_at.is_not(None),
         Profile.status != "deleted",
     ]
@@ -216,10 +222,33 @@ def live_story(row: Any, at: datetime) -> dict[str, Any]:
     }
 
 
-def count_live(session: Session, query: LiveQuery) -> int:
-    """How many accounts match the listing's filters."""
-    statement = select(func.count()).select_from(Profile).where(*_conditions(query))
-    return session.scalar(statement) or 0
+def count_live(session: Session, query: LiveQuery) -> tuple[int, bool]:
+    """`(total, is_estimate)` of the accounts matching the listing's filters.
+
+    Exact up to LIVE_EXACT_MAX matches (a capped count reads no more rows than that); beyond,
+    the share of live stories among ESTIMATE_SAMPLE of the niche's profiles times the niche's
+    stored count (the cost of a page must not grow with the number of live stories).
+    """
+    capped: Select[Any] = (
+        select(literal_column("1"))
+        .select_from(Profile)
+        .where(*_conditions(query))
+        .limit(LIVE_EXACT_MAX + 1)
+    )
+    matches = int(session.scalar(select(func.count()).select_from(capped.subquery())) or 0)
+    if matches <= LIVE_EXACT_MAX:
+        return matches, False
+    stored = stored_count(session, niche_id=query.niche_id, status=None) - stored_count(
+        session, niche_id=query.niche_id, status="deleted"
+    )
+    scope = [Profile.status != "deleted"]
+    if query.niche_id:
+        scope.append(Profile.niche_id == query.niche_id)
+    hit = case((and_(*_conditions(query)), 1), else_=0)
+    sample = select(hit.label("hit")).where(*scope).limit(ESTIMATE_SAMPLE).subquery()
+    seen, hits = session.execute(select(func.count(), func.sum(sample.c.hit))).one()
+    estimate = round(stored * int(hits or 0) / int(seen)) if seen else 0
+    return max(estimate, matches), True
 
 
 def list_live(
@@ -231,10 +260,12 @@ def list_live(
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor(query, rows[-1]) if more and rows else None
+    total, estimate = count_live(session, query)
     return {
         "stories": [live_story(row, query.at) for row in rows],
         "next_cursor": next_cursor,
-        "total": count_live(session, query),
+        "total": total,
+        "total_is_estimate": estimate,
     }
 
 

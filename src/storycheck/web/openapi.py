@@ -280,7 +280,10 @@ def _paths() -> dict[str, Any]:
         },
         "/api/profiles": {
             "get": _op("List profiles", {"200": _json(_ref("ProfilePage"))},
-                       params=[page, page_size, *filters, *sorting], tag="profiles"),
+                       params=[page, page_size,
+                               _query("cursor", STR, "Keyset paging: `next_cursor` of the previous "
+                                      "page (same sort); `page` is then ignored"),
+                               *filters, *sorting], tag="profiles"),
             "post": _op("Create a profile", {"201": _json(_ref("Profile"), "Created")},
                         body=_ref("ProfileCreate"),
                         errors=("400", "404", "409", "415"), tag="profiles"),

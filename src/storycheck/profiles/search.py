@@ -1,0 +1,93 @@
+"""Case-insensitive substring search on usernames, served by an index where one can serve.
+
+SQLite: the FTS5 trigram table `profiles_search` (migration 0007, kept by triggers) finds the
+rows holding a search of three or more characters; PostgreSQL: the `pg_trgm` GIN index on
+`username_key` serves the key's `LIKE` itself and the planner decides when to use it. The plain `ILIKE`
+(the user's `%` and `_` are literal) is always part of the condition, so the result is exactly
+what a scan would return; the index only narrows which rows are read.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import ColumnElement, and_, column, literal_column, text
+from sqlalchemy.orm import Session
+
+from storycheck.profiles.models import Profile, username_key
+
+# A trigram index needs three characters; shorter searches scan the niche's sort index.
+MIN_INDEXED_LENGTH = 3
+# SQLite: the search table drives the page while it finds at most this many rows (read, then
+# sorted); a search matching more is common enough that walking the sort index is faster.
+INDEX_DRIVES_MAX = 20_000
+# Other characters never occur in a username; such searches keep the plain scan.
+_USERNAME_CHARACTERS = re.compile(r"\A[A-Za-z0-9._]+\Z")
+_ALPHANUMERIC = re.compile(r"\A[A-Za-z0-9]+\Z")
+_NARROWS_KEY = "storycheck.search_narrows"
+
+
+def like_pattern(search: str) -> str:
+    """`%search%` with `\\`, `%` and `_` escaped (they match themselves)."""
+    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def like_condition(search: str) -> ColumnElement[bool]:
+    """The exact condition: the username contains `search`, ignoring case.
+
+    Put on `username_key` where that is the same test, because every sort index holds the key:
+    the filter is then checked inside the index (PostgreSQL can answer it index-only). The key
+    is the lower-case username with `.` read as `_`, so for a search of letters and digits
+    "the key contains it" is exactly "the username contains it, ignoring case"; a search with
+    `.` or `_` adds that key test as a pre-filter and keeps the ILIKE on the username.
+    """
+    exact = Profile.username.ilike(like_pattern(search), escape="\\")
+    if not _USERNAME_CHARACTERS.match(search):
+        return exact
+    on_key = Profile.username_key.like(like_pattern(username_key(search)), escape="\\")
+    return on_key if _ALPHANUMERIC.match(search) else and_(on_key, exact)
+
+
+def search_condition(session: Session, search: str) -> ColumnElement[bool]:
+    """The WHERE term of a search: index-narrowed where that helps, exact always."""
+    exact = like_condition(search)
+    if session.get_bind().dialect.name != "sqlite" or not index_narrows(session, search):
+        return exact
+    return and_(literal_column("profiles.rowid").in_(_fts_rowids(search)), exact)
+
+
+def index_narrows(session: Session, search: str) -> bool:
+    """True when the search index should drive the query for `search`.
+
+    PostgreSQL: whenever a trigram can be formed (the planner weighs the rest). SQLite: when
+    the FTS table finds at most INDEX_DRIVES_MAX rows (counted once per session and search).
+    """
+    if len(search) < MIN_INDEXED_LENGTH or not _USERNAME_CHARACTERS.match(search):
+        return False
+    if session.get_bind().dialect.name != "sqlite":
+        return True
+    cache: dict[str, bool] = session.info.setdefault(_NARROWS_KEY, {})
+    if search not in cache:
+        matches = session.execute(
+            text(
+                "SELECT count(*) FROM (SELECT rowid FROM profiles_search "
+                "WHERE profiles_search MATCH :phrase LIMIT :cap)"
+            ),
+            {"phrase": _phrase(search), "cap": INDEX_DRIVES_MAX + 1},
+        ).scalar_one()
+        cache[search] = matches <= INDEX_DRIVES_MAX
+    return cache[search]
+
+
+def _fts_rowids(search: str):  # type: ignore[no-untyped-def]
+    return (
+        text("SELECT rowid FROM profiles_search WHERE profiles_search MATCH :phrase")
+        .bindparams(phrase=_phrase(search))
+        .columns(column("rowid"))
+    )
+
+
+def _phrase(search: str) -> str:
+    """An FTS5 phrase holding `search` literally (a trigram phrase is a substring match)."""
+    return '"' + search.replace('"', '""') + '"'

@@ -1,0 +1,354 @@
+"""Profile lists at scale, on small data: keyset pages equal OFFSET pages equal one plain query,
+trigger-kept totals stay right through every kind of write, and the hot queries keep their
+indexes (a plan test fails when an index is dropped)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import event, func, insert, select, text
+
+from storycheck.db import Database, new_id, utcnow
+from storycheck.profiles import listing, search
+from storycheck.profiles import service as profile_service
+from storycheck.profiles.listing import SORT_COLUMNS, ProfileFilters, Sort
+from storycheck.profiles.models import PROFILE_STATUSES, Profile, ProfileCount
+from tests.factories import make_niche
+
+WORDS = ("coach", "fit", "yoga", "chef", "art", "travel", "7", "x.y", "a_b")
+
+
+def _seed(db: Database, niches: list[str], count: int, seed: int = 7) -> None:
+    """`count` profiles with ties, NULLs and words worth searching, spread over `niches`."""
+    rng = random.Random(seed)
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    for number in range(count):
+        name = f"{rng.choice(WORDS)}{rng.choice(['', '.', '_'])}{rng.choice(WORDS)}{number}"
+        checks = rng.choice([0, 0, 1, 2, 5])
+        rows.append(
+            {
+                "id": new_id(),
+                "username": name,
+                "username_key": name.lower().replace(".", "_"),
+                "url": None,
+                "niche_id": rng.choice(niches + [None]),
+                "status": rng.choice(PROFILE_STATUSES),
+                "active_story": rng.random() < 0.3,
+                "total_checks": checks,
+                "total_detections": rng.randint(0, checks),
+                "not_found": rng.random() < 0.1,
+                "last_checked": rng.choice([None, now - timedelta(hours=rng.randint(0, 3))]),
+                "last_detected": rng.choice([None, None, now - timedelta(days=1)]),
+                "story_expires_at": rng.choice([None, now + timedelta(hours=1)]),
+                "created_at": now - timedelta(minutes=rng.randint(0, 5)),
+                "updated_at": now - timedelta(minutes=rng.randint(0, 5)),
+            }
+        )
+    with db.write() as session:
+        session.execute(insert(Profile), rows)
+
+
+def _reference(db: Database, filters: ProfileFilters, sort: Sort) -> list[str]:
+    """The old way: one statement, plain LIKE, ORDER BY … NULLS LAST, no index tricks."""
+    conditions: list[Any] = []
+    if filters.niche_id:
+        conditions.append(Profile.niche_id == filters.niche_id)
+    if filters.status:
+        conditions.append(Profile.status == filters.status)
+    if filters.search:
+        conditions.append(Profile.username.ilike(search.like_pattern(filters.search), escape="\\"))
+    if filters.not_found is not None:
+        conditions.append(Profile.not_found.is_(filters.not_found))
+    query = select(Profile.username_key).where(*conditions)
+    query = query.order_by(*listing.full_order(sort, filters))
+    if sort.column == "niche__name" and not filters.niche_id:
+        from storycheck.niches.models import Niche
+
+        query = query.outerjoin(Niche, Niche.id == Profile.niche_id)
+    with db.read() as session:
+        return list(session.scalars(query))
+
+
+def _offset_pages(db: Database, filters: ProfileFilters, sort: Sort, size: int) -> list[str]:
+    keys: list[str] = []
+    page = 1
+    while True:
+        with db.read() as session:
+            rows = listing.page_rows(session, filters, sort, limit=size, offset=(page - 1) * size)
+        keys += [row.key for row in rows]
+        if len(rows) < size:
+            return keys
+        page += 1
+
+
+def _keyset_pages(db: Database, filters: ProfileFilters, sort: Sort, size: int) -> list[str]:
+    keys: list[str] = []
+    cursor = None
+    while True:
+        with db.read() as session:
+            payload = profile_service.list_profiles(
+                session,
+                filters=filters,
+                page_size=size,
+                sort_by=sort.column,
+                sort_direction=sort.direction,
+                cursor=cursor,
+            )
+        keys += [p["username"].lower().replace(".", "_") for p in payload["profiles"]]
+        cursor = payload["next_cursor"]
+        if cursor is None:
+            return keys
+
+
+@pytest.fixture
+def seeded(db: Database) -> tuple[Database, list[str]]:
+    niches = [make_niche(db, name="Big"), make_niche(db, name="Small")]
+    _seed(db, niches, 160)
+    return db, niches
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    data=st.data(),
+    sort_by=st.sampled_from((None, *SORT_COLUMNS)),
+    direction=st.sampled_from(("asc", "desc")),
+    status=st.sampled_from((None, *PROFILE_STATUSES)),
+    search_text=st.sampled_from((None, "7", "co", "coach", "x.y", "a_b", "ga_", "FIT", "zzz")),
+    not_found=st.sampled_from((None, True, False)),
+    size=st.integers(min_value=1, max_value=40),
+    drives_max=st.sampled_from((0, 5, 20_000)),
+)
+def test_keyset_pages_equal_offset_pages_equal_the_plain_query(
+    seeded, data, sort_by, direction, status, search_text, not_found, size, drives_max
+):
+    db, niches = seeded
+    niche_id = data.draw(st.sampled_from((None, *niches)))
+    filters = ProfileFilters(
+        niche_id=niche_id, status=status, search=search_text, not_found=not_found
+    )
+    sort = Sort(column=sort_by, direction=direction)
+    original = search.INDEX_DRIVES_MAX
+    search.INDEX_DRIVES_MAX = drives_max  # both the index-driven and the walking search plan
+    try:
+        expected = _reference(db, filters, sort)
+        assert _offset_pages(db, filters, sort, size) == expected
+        assert _keyset_pages(db, filters, sort, size) == expected
+    finally:
+        search.INDEX_DRIVES_MAX = original
+
+
+@pytest.mark.parametrize("exact_max", [0, 3, 20_000])
+def test_total_is_exact_or_a_flagged_estimate(seeded, monkeypatch, exact_max):
+    db, niches = seeded
+    monkeypatch.setattr(listing, "EXACT_COUNT_MAX", exact_max)
+    for filters in (
+        ProfileFilters(niche_id=niches[0]),
+        ProfileFilters(niche_id=niches[0], status="active"),
+        ProfileFilters(niche_id=niches[0], search="coach"),
+        ProfileFilters(search="7", not_found=False),
+        ProfileFilters(niche_id=niches[1], active_story=True),
+    ):
+        with db.read() as session:
+            payload = profile_service.list_profiles(session, filters=filters, page_size=5)
+            real = session.scalar(
+                select(func.count())
+                .select_from(Profile)
+                .where(*listing.conditions(session, filters))
+            )
+        if payload["total_is_estimate"]:
+            assert filters.search or filters.active_story is not None
+            assert payload["total"] >= len(payload["profiles"])
+        else:
+            assert payload["total"] == real, filters
+
+
+def test_cursor_through_the_api(client, seeded):
+    _, niches = seeded
+    url = f"/api/profiles?niche_id={niches[0]}&sort_by=last_checked&sort_direction=desc"
+    first = client.get(url + "&page_size=7").get_json()
+    assert first["total_is_estimate"] is False and first["next_cursor"]
+    second = client.get(url + f"&page_size=7&cursor={first['next_cursor']}").get_json()
+    by_offset = client.get(url + "&page_size=7&page=2").get_json()
+    assert [p["id"] for p in second["profiles"]] == [p["id"] for p in by_offset["profiles"]]
+    other = client.get(f"/api/profiles?sort_by=username&cursor={first['next_cursor']}")
+    assert other.status_code == 400
+    assert client.get("/api/profiles?cursor=not-a-cursor").status_code == 400
+
+
+# ---------------------------------------------------------------------------------- totals
+
+
+def _counts_match(db: Database) -> None:
+    """The trigger-kept counts equal a fresh GROUP BY over every profile."""
+    with db.read() as session:
+        real = {
+            (niche or "", status): n
+            for niche, status, n in session.execute(
+                select(Profile.niche_id, Profile.status, func.count()).group_by(
+                    Profile.niche_id, Profile.status
+                )
+            )
+        }
+        kept = {
+            (row.niche_key, row.status): row.profiles
+            for row in session.scalars(select(ProfileCount))
+            if row.profiles
+        }
+    assert kept == real
+
+
+def test_totals_follow_imports_deletes_moves_and_status_changes(client, db):
+    first = client.post("/api/niches", json={"name": "First"}).get_json()["id"]
+    second = client.post("/api/niches", json={"name": "Second"}).get_json()["id"]
+
+    def total(niche_id: str, status: str = "") -> int:
+        answer = client.get(f"/api/profiles?niche_id={niche_id}&status={status}").get_json()
+        assert answer["total_is_estimate"] is False
+        return answer["total"]  # type: ignore[no-any-return]
+
+    names = "\n".join(f"user{i}" for i in range(30))
+    assert client.post(f"/api/profiles/niches/{first}/import", data=names).status_code == 201
+    assert client.post(f"/api/profiles/niches/{first}/import", data=names).status_code == 207
+    assert total(first) == 30 and total(second) == 0
+    _counts_match(db)
+
+    ids = client.get(f"/api/profiles/ids?niche_id={first}").get_json()["ids"]
+    client.post("/api/profiles/bulk", json={"profile_ids": ids[:10], "niche_id": second})
+    client.post("/api/profiles/bulk", json={"profile_ids": ids[10:14], "status": "inactive"})
+    client.put(f"/api/profiles/{ids[14]}", json={"status": "suspended", "niche_id": second})
+    assert client.delete(f"/api/profiles/{ids[15]}").status_code == 204
+    client.post(f"/api/profiles/{ids[15]}/reactivate")
+    client.delete(f"/api/profiles/{ids[16]}")
+    created = client.post("/api/profiles", json={"username": "solo", "niche_id": second})
+    assert created.status_code == 201
+    assert total(first) == 19 and total(first, "inactive") == 4 and total(first, "deleted") == 1
+    assert total(second) == 12 and total(second, "suspended") == 1
+    niches = {n["id"]: n["profile_count"] for n in client.get("/api/niches").get_json()}
+    assert niches == {first: 18, second: 12}
+    _counts_match(db)
+
+    with db.write() as session:  # a hard delete by any path is counted too
+        session.execute(text("DELETE FROM profiles WHERE username IN ('user20', 'user21')"))
+    assert client.delete(f"/api/niches/{second}").status_code in (200, 204)
+    assert total(first) == 17 + 12
+    _counts_match(db)
+
+
+# ---------------------------------------------------------------------------------- plans
+
+
+@contextmanager
+def _statements(db: Database) -> Iterator[list[tuple[str, Any]]]:
+    seen: list[tuple[str, Any]] = []
+
+    def record(_conn, _cursor, statement, parameters, _context, _many):  # type: ignore[no-untyped-def]
+        seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
+def _plan(db: Database, statement: str, parameters: Any) -> str:
+    with db.engine.connect() as conn:
+        if db.is_sqlite:
+            rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
+            return "\n".join(str(row[-1]) for row in rows)
+        # Small tables: make the planner show whether an index *can* serve the order.
+        conn.exec_driver_sql("SET enable_seqscan = off")
+        conn.exec_driver_sql("SET enable_sort = off")
+        conn.exec_driver_sql("SET enable_bitmapscan = off")
+        rows = conn.exec_driver_sql("EXPLAIN " + statement, parameters).all()
+        conn.rollback()
+        return "\n".join(str(row[0]) for row in rows)
+
+
+def _page_plan(db: Database, filters: ProfileFilters, sort: Sort) -> str:
+    with _statements(db) as seen, db.read() as session:
+        listing.page_rows(session, filters, sort, limit=50, offset=100)
+    page = [s for s in seen if "username_key" in s[0] and "LIMIT" in s[0].upper()]
+    return _plan(db, *page[0])
+
+
+EXPECTED_INDEX = {
+    None: "ix_profiles_niche_username",
+    "username": "ix_profiles_niche_username",
+    "niche__name": "ix_profiles_niche_username",
+    "status": "ix_profiles_niche_status_key",
+    "last_checked": "ix_profiles_niche_last_checked",
+    "last_detected": "ix_profiles_niche_last_detected",
+    "detection_rate": "ix_profiles_niche_rate",
+    "total_detections": "ix_profiles_niche_total_detections",
+    "total_checks": "ix_profiles_niche_total_checks",
+    "active_story": "ix_profiles_niche_active_story",
+    "created_at": "ix_profiles_niche_created_at",
+    "updated_at": "ix_profiles_niche_updated_at",
+}
+
+
+@pytest.mark.parametrize("status", [None, "active"])
+@pytest.mark.parametrize("sort_by", sorted(EXPECTED_INDEX, key=str))
+def test_every_niche_sort_walks_its_index(seeded, sort_by, status):
+    db, niches = seeded
+    for direction in ("asc", "desc"):
+        plan = _page_plan(
+            db, ProfileFilters(niche_id=niches[0], status=status), Sort(sort_by, direction)
+        )
+        served = [EXPECTED_INDEX[sort_by]]
+        if status and sort_by in (None, "username", "niche__name"):
+            served.append("ix_profiles_niche_status_key")  # (niche, status, key) serves it too
+        assert any(index in plan for index in served), plan
+        assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+
+
+def test_search_uses_the_trigram_index(seeded):
+    db, niches = seeded
+    if db.is_sqlite:
+        with _statements(db) as seen, db.read() as session:
+            listing.page_rows(
+                session, ProfileFilters(niche_id=niches[0], search="coach"), Sort(), limit=50
+            )
+        page = [s for s in seen if "profiles_search MATCH" in s[0] and "username_key" in s[0]]
+        assert "VIRTUAL TABLE INDEX" in _plan(db, *page[0])
+    else:
+        with db.engine.connect() as conn:  # enough rows for the planner to weigh
+            conn.exec_driver_sql(
+                "INSERT INTO profiles (id, username, username_key, status, active_story,"
+                " total_checks, total_detections, not_found, created_at, updated_at)"
+                " SELECT gen_random_uuid()::text, 'u' || n, 'u' || n, 'active', false, 0, 0,"
+                " false, now(), now() FROM generate_series(1, 20000) AS n"
+            )
+            conn.commit()
+            conn.exec_driver_sql("ANALYZE profiles")
+            plan = "\n".join(
+                row[0]
+                for row in conn.exec_driver_sql(
+                    "EXPLAIN SELECT count(*) FROM profiles WHERE username_key LIKE '%%qzx%%'"
+                )
+            )
+            conn.rollback()
+        assert "ix_profiles_username_trgm" in plan, plan
+
+
+def test_niche_counts_never_read_the_profiles_table(client, seeded):
+    db, _ = seeded
+    with _statements(db) as seen:
+        assert client.get("/api/niches").status_code == 200
+        assert client.get(f"/api/profiles?niche_id={seeded[1][0]}&status=active").status_code == 200
+    statements = [s.lower() for s, _ in seen]
+    assert any("from profile_counts" in s for s in statements)
+    assert not any("count(" in s and "from profiles" in s for s in statements), statements
