@@ -192,7 +192,7 @@ export default function ProxyTable({ onShowErrors }) {
                     </label>
                   </td>
                   <td>
-                    <div className="actions">
+                    <div className="actions pair-actions">
                       <button
                         type="button"
                         onClick={() => testPair(p.id)}
