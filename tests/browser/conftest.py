@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.live import free_port
+from tests.helpers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 CLIENT_DIST = REPO / "client" / "dist"

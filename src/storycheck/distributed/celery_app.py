@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 
 from celery import Celery
-from kombu import Exchange, Queue
+from kombu.entity import Exchange, Queue
 from kombu.common import Broadcast
 
 log = logging.getLogger(__name__)

@@ -89,7 +89,7 @@ class OwnershipOptions:
         for name in ("lease_seconds", "renew_interval", "takeover_grace"):
             raw = source.get(f"STORYCHECK_PAIR_{name.upper()}")
             if raw not in (None, ""):
-                values[name] = float(raw)  # type: ignore[arg-type]
+                values[name] = float(raw)
         options = cls(**values)
         if options.renew_interval * 2 >= options.lease_seconds:
             raise ValueError("the pair renew interval must be under half the pair lease")

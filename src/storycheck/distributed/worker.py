@@ -70,7 +70,7 @@ class WorkerRuntime:
 
         self.dispatcher = dispatcher
         listener = self.pool if dispatcher is None else FanOut(self.pool, dispatcher)
-        self.state = BatchStateManager(self.db, listener)  # type: ignore[arg-type]
+        self.state = BatchStateManager(self.db, listener)
         self.pool.attach(self.state)
         self.ownership.attach(self.pool)
         self._wake = threading.Event()
