@@ -22,8 +22,8 @@ from tests.distributed.conftest import (
     item_counts,
     owners,
     wait_fair_split,
-    wait_until,
 )
+from tests.helpers import holds_for, wait_until
 
 from storycheck.batches.invariants import check_invariants
 from storycheck.batches.models import BatchProfile
@@ -211,8 +211,11 @@ def test_pause_reaches_every_worker_within_seconds_and_resume_finishes(
         what="no item in flight",
     )
     frozen = server.batch(batch_id)["completed_profiles"]
-    time.sleep(1.0)
-    assert server.batch(batch_id)["completed_profiles"] == frozen
+    holds_for(
+        lambda: server.batch(batch_id)["completed_profiles"] == frozen,
+        seconds=1.0,
+        what="no progress while paused",
+    )
 
     server.call("POST", "/api/batches/resume", json={"batch_ids": [batch_id]})
     final = server.wait_status(batch_id, "done", timeout=60)

@@ -14,8 +14,8 @@ import logging
 from collections.abc import Callable
 
 from celery import Celery
-from kombu.entity import Exchange, Queue
 from kombu.common import Broadcast
+from kombu.entity import Exchange, Queue
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ def error_response(status: int, code: str, message: str, **extra: object) -> Res
     return response
 
 
-def register_error_handlers(app: Flask) -> None:
+def register_error_handlers(app: Flask) -> None:  # noqa: C901 - one nested handler per error kind
     """Map domain errors, HTTP errors and surprises onto the one error shape."""
 
     @app.errorhandler(StorycheckError)
