@@ -37,6 +37,11 @@ from storycheck.models import Base
 # Every engine the tests create, in this process and in the servers and workers they start,
 # refuses batch status/position writes outside BatchStateManager (storycheck/batches/guard.py).
 os.environ[GUARD_ENV] = "1"
+# pytest-xdist sets COLUMNS/LINES (80x24) in its workers; child processes (the CLI on a
+# pseudo-terminal) must measure their own terminal, as they do without xdist.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _name in ("COLUMNS", "LINES"):
+        os.environ.pop(_name, None)
 
 PG_ADMIN_URL = os.environ.get(
     "STORYCHECK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
