@@ -8,7 +8,7 @@ CLIENT_SOURCES := $(shell find client/src client/index.html client/vite.config.j
 PYTEST_ARGS ?=
 # pytest-xdist workers for `make test` / `make test-fast` (0 = one process); see README "Tests".
 PYTEST_WORKERS ?= 3
-FAST_WORKERS ?= 2
+FAST_WORKERS ?= 3
 # The fast tier: what needs no browser, PostgreSQL, Redis/Celery or live processes and engines
 # (tests/conftest.py applies these markers by folder and fixture).
 FAST_MARKERS := not slow and not browser and not postgres and not celery

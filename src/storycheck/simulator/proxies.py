@@ -35,16 +35,24 @@ import struct
 from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import SplitResult, quote, urlsplit
+from urllib.parse import quote, urlsplit
 
 from storycheck.simulator.background import BackgroundService
-from storycheck.simulator.wire import close_quietly, has_token, header, parse_head, read_body, reset
+from storycheck.simulator.wire import (
+    UpstreamLink,
+    close_quietly,
+    has_token,
+    header,
+    origin_form_request,
+    parse_head,
+    read_body,
+    reset,
+)
 
 logger = logging.getLogger(__name__)
 
 ProxyKind = Literal["http", "socks5"]
 _HEAD_LIMIT = 64 * 1024
-_HOP_BY_HOP = frozenset({"proxy-authorization", "proxy-connection", "keep-alive", "te", "trailer"})
 _COPY_CHUNK = 64 * 1024
 
 
@@ -54,42 +62,6 @@ class _UpstreamFailed(Exception):
 
 class _SilentClose(Exception):
     """A silently closing proxy drops a tunnel the client wants to reuse."""
-
-
-@dataclass
-class _Link:
-    """The upstream connection a client connection reuses while it asks the same origin."""
-
-    target: tuple[str, int] | None = None
-    reader: asyncio.StreamReader | None = None
-    writer: asyncio.StreamWriter | None = None
-
-    def serves(self, target: tuple[str, int]) -> bool:
-        """Tell whether this connection is open and goes to `target`."""
-        return (
-            self.reader is not None
-            and self.writer is not None
-            and self.target == target
-            and not self.reader.at_eof()
-            and not self.writer.is_closing()
-        )
-
-    def close(self) -> None:
-        """Close the connection (if any); the next request opens a new one."""
-        close_quietly(self.writer)
-        self.writer = None
-
-
-def _forwarded_request(
-    method: str, parts: SplitResult, version: str, headers: list[tuple[str, str]], body: bytes | None
-) -> bytes:
-    """The request as sent upstream: origin-form path, hop-by-hop headers dropped, a Host."""
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    forwarded = [(key, value) for key, value in headers if key.lower() not in _HOP_BY_HOP]
-    if header(forwarded, "host") is None:
-        forwarded.insert(0, ("Host", parts.netloc.rpartition("@")[2]))
-    lines = [f"{method} {path} {version}"] + [f"{k}: {v}" for k, v in forwarded]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
 
 
 @dataclass(frozen=True)
@@ -223,7 +195,7 @@ class _Proxy:
         upstream: list[asyncio.StreamWriter],
     ) -> None:
         """Serve HTTP proxy requests on one client connection until it closes."""
-        link = _Link()
+        link = UpstreamLink()
         answered = False
         while await self._serve_one(reader, writer, upstream, link, answered=answered):
             answered = True
@@ -233,7 +205,7 @@ class _Proxy:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         upstream: list[asyncio.StreamWriter],
-        link: _Link,
+        link: UpstreamLink,
         *,
         answered: bool,
     ) -> bool:
@@ -260,7 +232,7 @@ class _Proxy:
             return False
         body = await read_body(reader, headers)
         target = (parts.hostname, parts.port or 80)
-        message = _forwarded_request(method, parts, version, headers, body)
+        message = origin_form_request(method, parts, version, headers, body)
         client_close = has_token(header(headers, "connection"), "close") or version == "HTTP/1.0"
         self.counters["forwarded"] += 1
         if not link.serves(target) and not await self._open_link(link, target, writer, upstream):
@@ -304,7 +276,7 @@ class _Proxy:
 
     async def _open_link(
         self,
-        link: _Link,
+        link: UpstreamLink,
         target: tuple[str, int],
         writer: asyncio.StreamWriter,
         upstream: list[asyncio.StreamWriter],
