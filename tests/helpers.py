@@ -10,9 +10,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from storycheck.testing import wait_until
+from storycheck.testing import SimulatorProcess, wait_until
 
-__all__ = ["assert_error", "check_error_shape", "free_port", "holds_for", "wait_until"]
+__all__ = [
+    "assert_error",
+    "check_error_shape",
+    "free_port",
+    "holds_for",
+    "no_violations",
+    "wait_until",
+]
 
 
 def free_port() -> int:
@@ -57,3 +64,9 @@ def assert_error(response: Any, status: int, code: str | None = None) -> dict[st
     if code is not None:
         assert body["error"] == code, body
     return dict(body)
+
+
+def no_violations(sim: SimulatorProcess) -> None:
+    """The simulator's referee saw no request over a session's or an address's limit."""
+    violations = sim.stats()["violations"]
+    assert violations["count"] == 0, violations["samples"][:5]

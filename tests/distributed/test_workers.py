@@ -23,7 +23,7 @@ from tests.distributed.conftest import (
     owners,
     wait_fair_split,
 )
-from tests.helpers import holds_for, wait_until
+from tests.helpers import holds_for, no_violations, wait_until
 
 from storycheck.batches.invariants import check_invariants
 from storycheck.batches.models import BatchProfile
@@ -79,11 +79,6 @@ def assert_exactly_once(db: Database, sim: Simulator, batch_id: str, total: int)
             )
         )
         assert stories == distinct == with_story
-
-
-def no_violations(sim: Simulator) -> None:
-    violations = sim.violations()
-    assert violations["count"] == 0, violations["samples"][:5]
 
 
 def test_two_workers_complete_a_batch_created_through_the_api(

@@ -15,7 +15,7 @@ from storycheck.profiles.models import Profile
 from storycheck.proxies.models import IgSession, Proxy, ProxyErrorLog, ProxyUsage
 from storycheck.stories.models import StoryResult
 from tests.engine.conftest import Rig, SimProcess, limit_args
-from tests.helpers import holds_for, wait_until
+from tests.helpers import holds_for, no_violations, wait_until
 
 
 def assert_matches_truth(rig: Rig, sim: SimProcess, batch_id: str) -> dict[str, int]:
@@ -55,11 +55,6 @@ def assert_matches_truth(rig: Rig, sim: SimProcess, batch_id: str) -> dict[str, 
 def known_ids(sim: SimProcess, names: list[str]) -> dict[str, str | None]:
     """User ids of the names that exist, as a previous lookup would have cached them."""
     return {n: t["user_id"] for n in names if (t := sim.truth(n, 0.0))["exists"]}
-
-
-def no_violations(sim: SimProcess) -> None:
-    violations = sim.stats()["violations"]
-    assert violations["count"] == 0, violations["samples"][:5]
 
 
 def log_counts(rig: Rig, batch_id: str) -> dict[str, int]:
