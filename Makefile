@@ -6,8 +6,14 @@ STAMP := $(VENV)/.installed-stamp
 CLIENT_STAMP := client/node_modules/.installed-stamp
 CLIENT_SOURCES := $(shell find client/src client/index.html client/vite.config.js -type f 2>/dev/null)
 PYTEST_ARGS ?=
+# pytest-xdist workers for `make test` / `make test-fast` (0 = one process); see README "Tests".
+PYTEST_WORKERS ?= 3
+FAST_WORKERS ?= 3
+# The fast tier: what needs no browser, PostgreSQL, Redis/Celery or live processes and engines
+# (tests/conftest.py applies these markers by folder and fixture).
+FAST_MARKERS := not slow and not browser and not postgres and not celery
 
-.PHONY: install client chromium test test-python test-client run demo lint bench clean lock
+.PHONY: install client chromium test test-fast test-python test-client run demo lint bench clean lock
 
 install: $(STAMP)
 
@@ -44,15 +50,21 @@ chromium:
 test-client: $(CLIENT_STAMP)
 	cd client && npm test
 
+# Tests sharing a live resource (the browser stack, Redis's queues) stay on one worker
+# (`xdist_group`, set in tests/conftest.py).
 test-python: install client chromium
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test: install client chromium lint test-client test-python
 
-# ruff everywhere; mypy --strict on the batch state and the engine (STYLE.md habit 10).
+# The inner loop: unit and API tests on SQLite, about a minute.
+test-fast: install
+	$(PY) -m pytest -n $(FAST_WORKERS) -m "$(FAST_MARKERS)" $(PYTEST_ARGS)
+
+# ruff everywhere (with the complexity rule, C901); mypy --strict on the whole package.
 lint: install
 	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/mypy --strict src/storycheck/batches src/storycheck/engine
+	$(VENV)/bin/mypy --strict src/storycheck
 
 run: install client
 	$(VENV)/bin/storycheck serve

@@ -16,7 +16,7 @@ from aiosmtpd.controller import Controller
 
 from storycheck.crypto import SecretBox
 from storycheck.db import Database
-from tests.live import free_port
+from tests.helpers import free_port
 
 WEBHOOK_SECRET = "whsec-test-0123456789abcdef"
 

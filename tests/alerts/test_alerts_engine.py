@@ -22,7 +22,7 @@ from storycheck.profiles.models import Profile
 from tests.alerts.conftest import WEBHOOK_SECRET
 from tests.alerts.test_delivery import running, webhook
 from tests.engine.conftest import engine_db, rig, secrets, simulator  # noqa: F401
-from tests.live import wait_until
+from tests.helpers import wait_until
 
 PROFILES = 600
 FAST = AlertOptions(poll_interval=0.05, backoff_base=0.02, backoff_cap=0.2)

@@ -13,7 +13,7 @@ from storycheck.alerts.sources import on_new_story_windows
 from storycheck.db import utcnow
 from tests.alerts.conftest import WEBHOOK_SECRET
 from tests.factories import make_niche, make_profiles
-from tests.live import free_port
+from tests.helpers import free_port
 
 
 def _webhook(client, url: str, **extra):

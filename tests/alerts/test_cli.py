@@ -8,7 +8,7 @@ from storycheck.alerts import channels
 from storycheck.cli import main
 from storycheck.crypto import SecretBox
 from storycheck.db import Database
-from tests.live import free_port
+from tests.helpers import free_port
 
 KEY = "alerts-cli-test-key"
 

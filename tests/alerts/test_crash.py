@@ -20,7 +20,7 @@ from storycheck.crypto import SecretBox
 from storycheck.db import Database
 from storycheck.migrate import upgrade
 from tests.alerts.conftest import WEBHOOK_SECRET
-from tests.live import free_port, wait_until
+from tests.helpers import free_port, wait_until
 
 STORYCHECK_BIN = Path(sys.executable).parent / "storycheck"
 SERVER_KEY = "alerts-crash-test-key"

@@ -21,7 +21,7 @@ from storycheck.crypto import SecretBox
 from storycheck.db import Database, utcnow
 from tests.alerts.conftest import WEBHOOK_SECRET, Receiver
 from tests.factories import make_niche, make_profiles, set_settings
-from tests.live import wait_until
+from tests.helpers import wait_until
 
 FAST = AlertOptions(poll_interval=0.05, backoff_base=0.02, backoff_cap=0.2)
 

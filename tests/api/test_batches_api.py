@@ -14,6 +14,7 @@ from storycheck.batches.models import BatchProfile
 from storycheck.db import utcnow
 from storycheck.profiles.models import Profile
 from tests.factories import make_niche, make_profiles
+from tests.helpers import assert_error
 
 CONTRACT_FIELDS = {
     "id", "niche_id", "niche", "status", "queue_position", "total_profiles",
@@ -34,14 +35,6 @@ def _create(client, niche) -> dict:
     response = client.post("/api/batches", json={"niche_id": niche_id, "profile_ids": profile_ids})
     assert response.status_code == 201, response.json
     return response.json
-
-
-def _assert_error(response, status: int) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    body = response.json
-    assert isinstance(body.get("error"), str) and body["error"]
-    assert isinstance(body.get("message"), str) and body["message"]
-    return body
 
 
 def test_create_returns_the_contract_batch_object(client, niche):
@@ -78,7 +71,7 @@ def test_stop_resume_start_roundtrip(client, niche):
 
 def test_start_running_batch_is_409_with_running_ids(client, niche):
     first = _create(client, niche)
-    body = _assert_error(client.post("/api/batches/start", json={"batch_ids": [first["id"]]}), 409)
+    body = assert_error(client.post("/api/batches/start", json={"batch_ids": [first["id"]]}), 409)
     assert body["running_batch_ids"] == [first["id"]]
 
 
@@ -89,7 +82,7 @@ def test_stop_paused_batch_skips_it_and_strict_mode_refuses(client, niche):
     assert again.status_code == 200 and again.json == []
     assert again.headers["X-Storycheck-Skipped"] == f"{first['id']}:paused"
     strict = client.post("/api/batches/stop?strict=1", json={"batch_ids": [first["id"]]})
-    _assert_error(strict, 409)
+    assert_error(strict, 409)
 
 
 def test_delete_then_list(client, niche):
@@ -224,12 +217,12 @@ def test_results_search_and_paging(client, finished):
 def test_results_reject_bad_parameters(client, finished, params):
     batch_id, _ = finished
     response = client.get(f"/api/batches/{batch_id}/results", query_string=params)
-    _assert_error(response, 400)
+    assert_error(response, 400)
 
 
 def test_results_of_an_unknown_batch_are_404(client):
     for suffix in ("results", "results.csv", "results.json"):
-        _assert_error(client.get(f"/api/batches/nope/{suffix}"), 404)
+        assert_error(client.get(f"/api/batches/nope/{suffix}"), 404)
 
 
 def test_results_csv_and_json_carry_the_outcome_and_three_times(client, finished):
@@ -254,7 +247,7 @@ def test_results_csv_and_json_carry_the_outcome_and_three_times(client, finished
 
 def test_retry_failed_without_failures_is_409(client, niche):
     batch = _create(client, niche)
-    _assert_error(client.post(f"/api/batches/{batch['id']}/retry-failed"), 409)
+    assert_error(client.post(f"/api/batches/{batch['id']}/retry-failed"), 409)
 
 
 def test_whole_niche_batch(client, niche):
@@ -296,7 +289,7 @@ def test_invariants_endpoint(client, niche):
     ],
 )
 def test_bad_input_is_a_clear_4xx(client, niche, method, path, kwargs, status):
-    _assert_error(getattr(client, method)(path, **kwargs), status)
+    assert_error(getattr(client, method)(path, **kwargs), status)
 
 
 def test_unknown_profile_in_create_is_404(client, niche):
@@ -304,7 +297,7 @@ def test_unknown_profile_in_create_is_404(client, niche):
     response = client.post(
         "/api/batches", json={"niche_id": niche_id, "profile_ids": profile_ids + ["missing"]}
     )
-    _assert_error(response, 404)
+    assert_error(response, 404)
     assert client.get("/api/batches").json == []
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from storycheck.profiles.importer import REPORT_LIMIT
 from storycheck.profiles.models import Profile
 from tests.factories import make_niche
+from tests.helpers import assert_error
 
 REPORT_FIELDS = {
     "created",
@@ -31,14 +32,6 @@ def _upload(client, niche_id: str, content: bytes | str, filename: str = "list.t
         data={"file": (io.BytesIO(raw), filename)},
         content_type="multipart/form-data",
     )
-
-
-def _error(response, status: int) -> dict:  # type: ignore[no-untyped-def]
-    assert response.status_code == status, response.get_data(as_text=True)
-    body = response.get_json()
-    assert isinstance(body["error"], str) and body["error"]
-    assert isinstance(body["message"], str) and body["message"]
-    return body  # type: ignore[no-any-return]
 
 
 def _count(db) -> int:  # type: ignore[no-untyped-def]
@@ -214,28 +207,28 @@ def test_raw_text_body_is_accepted(client, niche):  # type: ignore[no-untyped-de
 
 
 def test_invalid_utf8_is_a_clear_400(client, db, niche):  # type: ignore[no-untyped-def]
-    body = _error(_upload(client, niche, b"alice\n\xff\xfebob\n"), 400)
+    body = assert_error(_upload(client, niche, b"alice\n\xff\xfebob\n"), 400)
     assert "UTF-8" in body["error"] and "UTF-8" in body["message"]
     assert _count(db) == 0
 
 
 def test_unknown_niche(client):  # type: ignore[no-untyped-def]
-    body = _error(_upload(client, "ghost-niche", "alice\n"), 404)
+    body = assert_error(_upload(client, "ghost-niche", "alice\n"), 404)
     assert body["error"] == "Invalid niche_id: ghost-niche"
 
 
 def test_missing_or_empty_uploads(client, niche):  # type: ignore[no-untyped-def]
     url = f"/api/profiles/niches/{niche}/import"
     no_file = client.post(url, data={"other": "x"}, content_type="multipart/form-data")
-    assert _error(no_file, 400)["error"] == "No file provided"
+    assert_error(no_file, 400, "No file provided")
     unnamed = client.post(
         url, data={"file": (io.BytesIO(b"alice"), "")}, content_type="multipart/form-data"
     )
-    assert _error(unnamed, 400)["error"] in ("No file selected", "No file provided")
-    assert _error(client.post(url), 400)["error"] == "No file provided"
-    assert _error(client.post(url, json={"lines": "alice"}), 400)["error"] == "No file provided"
-    assert "no usernames" in _error(_upload(client, niche, "\n \r\n\t\n"), 400)["message"]
-    assert "no usernames" in _error(_upload(client, niche, b"\xef\xbb\xbf"), 400)["message"]
+    assert assert_error(unnamed, 400)["error"] in ("No file selected", "No file provided")
+    assert_error(client.post(url), 400, "No file provided")
+    assert_error(client.post(url, json={"lines": "alice"}), 400, "No file provided")
+    assert "no usernames" in assert_error(_upload(client, niche, "\n \r\n\t\n"), 400)["message"]
+    assert "no usernames" in assert_error(_upload(client, niche, b"\xef\xbb\xbf"), 400)["message"]
 
 
 def test_long_lines_are_echoed_shortened(client, niche):  # type: ignore[no-untyped-def]

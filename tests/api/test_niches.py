@@ -7,14 +7,7 @@ from sqlalchemy import select
 from storycheck.batches.models import Batch
 from storycheck.profiles.models import Profile
 from tests.factories import make_niche, make_profiles
-
-
-def _error(response, status: int) -> dict:  # type: ignore[no-untyped-def]
-    assert response.status_code == status, response.get_data(as_text=True)
-    body = response.get_json()
-    assert isinstance(body["error"], str) and body["error"]
-    assert isinstance(body["message"], str) and body["message"]
-    return body  # type: ignore[no-any-return]
+from tests.helpers import assert_error
 
 
 def test_list_is_ordered_by_order_then_name_with_real_counts(client, db):  # type: ignore[no-untyped-def]
@@ -52,7 +45,7 @@ def test_get_one_reports_real_profile_count(client, db):  # type: ignore[no-unty
 
 
 def test_get_unknown_is_404(client):  # type: ignore[no-untyped-def]
-    body = _error(client.get("/api/niches/nope"), 404)
+    body = assert_error(client.get("/api/niches/nope"), 404)
     assert body["message"] == "Niche not found"
 
 
@@ -78,20 +71,20 @@ def test_create_accepts_order_and_target(client):  # type: ignore[no-untyped-def
 
 
 def test_create_rejects_bad_input(client):  # type: ignore[no-untyped-def]
-    assert _error(client.post("/api/niches", json={}), 400)["message"] == "No data provided"
-    assert _error(client.post("/api/niches", json={"order": 1}), 400)["message"] == (
+    assert assert_error(client.post("/api/niches", json={}), 400)["message"] == "No data provided"
+    assert assert_error(client.post("/api/niches", json={"order": 1}), 400)["message"] == (
         "name is required"
     )
-    assert _error(client.post("/api/niches", json={"name": "   "}), 400)["message"] == (
+    assert assert_error(client.post("/api/niches", json={"name": "   "}), 400)["message"] == (
         "Niche name cannot be empty"
     )
-    _error(client.post("/api/niches", json={"name": "x" * 51}), 400)
-    _error(client.post("/api/niches", json={"name": 5}), 400)
-    _error(client.post("/api/niches", json={"name": "ok", "order": "first"}), 400)
-    _error(client.post("/api/niches", json={"name": "ok", "daily_story_target": -1}), 400)
-    _error(client.post("/api/niches", json=["name"]), 400)
-    _error(client.post("/api/niches", data="{not json", content_type="application/json"), 400)
-    _error(client.post("/api/niches"), 400)
+    assert_error(client.post("/api/niches", json={"name": "x" * 51}), 400)
+    assert_error(client.post("/api/niches", json={"name": 5}), 400)
+    assert_error(client.post("/api/niches", json={"name": "ok", "order": "first"}), 400)
+    assert_error(client.post("/api/niches", json={"name": "ok", "daily_story_target": -1}), 400)
+    assert_error(client.post("/api/niches", json=["name"]), 400)
+    assert_error(client.post("/api/niches", data="{not json", content_type="application/json"), 400)
+    assert_error(client.post("/api/niches"), 400)
     assert client.get("/api/niches").get_json() == []
 
 
@@ -101,7 +94,7 @@ def test_create_accepts_a_fifty_character_name(client):  # type: ignore[no-untyp
 
 def test_create_duplicate_is_400_as_in_the_original(client, db):  # type: ignore[no-untyped-def]
     make_niche(db, name="Travel")
-    body = _error(client.post("/api/niches", json={"name": "Travel"}), 400)
+    body = assert_error(client.post("/api/niches", json={"name": "Travel"}), 400)
     assert body["error"] == body["message"] == "Niche already exists"
 
 
@@ -128,16 +121,16 @@ def test_update_with_only_the_same_name_is_fine(client, db):  # type: ignore[no-
 def test_update_rejects_bad_input(client, db):  # type: ignore[no-untyped-def]
     niche = make_niche(db, name="a")
     make_niche(db, name="b")
-    _error(client.put("/api/niches/unknown", json={"name": "x"}), 404)
-    assert _error(client.put(f"/api/niches/{niche}", json={"name": ""}), 400)["message"] == (
+    assert_error(client.put("/api/niches/unknown", json={"name": "x"}), 404)
+    assert assert_error(client.put(f"/api/niches/{niche}", json={"name": ""}), 400)["message"] == (
         "Niche name cannot be empty"
     )
-    assert _error(client.put(f"/api/niches/{niche}", json={"name": "b"}), 400)["message"] == (
+    assert assert_error(client.put(f"/api/niches/{niche}", json={"name": "b"}), 400)["message"] == (
         "Niche already exists"
     )
-    _error(client.put(f"/api/niches/{niche}", json={"daily_story_target": "many"}), 400)
-    _error(client.put(f"/api/niches/{niche}", json={"order": True}), 400)
-    _error(client.put(f"/api/niches/{niche}", data="nope", content_type="application/json"), 400)
+    assert_error(client.put(f"/api/niches/{niche}", json={"daily_story_target": "many"}), 400)
+    assert_error(client.put(f"/api/niches/{niche}", json={"order": True}), 400)
+    assert_error(client.put(f"/api/niches/{niche}", data="nope", content_type="application/json"), 400)
     assert client.get(f"/api/niches/{niche}").get_json()["name"] == "a"
 
 
@@ -194,7 +187,7 @@ def test_delete_removes_batches_through_the_state_manager(client, db, services):
 
 
 def test_delete_unknown_is_404(client):  # type: ignore[no-untyped-def]
-    _error(client.delete("/api/niches/missing"), 404)
+    assert_error(client.delete("/api/niches/missing"), 404)
 
 
 def test_reorder_sets_the_given_order(client, db):  # type: ignore[no-untyped-def]
@@ -213,17 +206,17 @@ def test_reorder_sets_the_given_order(client, db):  # type: ignore[no-untyped-de
 def test_reorder_rejects_bad_lists(client, db):  # type: ignore[no-untyped-def]
     a = make_niche(db, name="a")
     b = make_niche(db, name="b")
-    assert _error(client.post("/api/niches/reorder", json={}), 400)["message"] == (
+    assert assert_error(client.post("/api/niches/reorder", json={}), 400)["message"] == (
         "niche_ids is required"
     )
-    _error(client.post("/api/niches/reorder", json={"niche_ids": a}), 400)
-    _error(client.post("/api/niches/reorder", json={"niche_ids": [a, 3]}), 400)
-    unknown = _error(client.post("/api/niches/reorder", json={"niche_ids": [a, b, "ghost"]}), 400)
+    assert_error(client.post("/api/niches/reorder", json={"niche_ids": a}), 400)
+    assert_error(client.post("/api/niches/reorder", json={"niche_ids": [a, 3]}), 400)
+    unknown = assert_error(client.post("/api/niches/reorder", json={"niche_ids": [a, b, "ghost"]}), 400)
     assert "Invalid niche ID" in unknown["message"]
-    partial = _error(client.post("/api/niches/reorder", json={"niche_ids": [a]}), 400)
+    partial = assert_error(client.post("/api/niches/reorder", json={"niche_ids": [a]}), 400)
     assert "All niches must be included" in partial["message"]
-    _error(client.post("/api/niches/reorder", json={"niche_ids": [a, a, b]}), 400)
-    _error(client.post("/api/niches/reorder", data="[", content_type="application/json"), 400)
+    assert_error(client.post("/api/niches/reorder", json={"niche_ids": [a, a, b]}), 400)
+    assert_error(client.post("/api/niches/reorder", data="[", content_type="application/json"), 400)
 
 
 def test_nul_characters_never_cause_a_500(client, db):  # type: ignore[no-untyped-def]
@@ -240,6 +233,6 @@ def test_nul_characters_never_cause_a_500(client, db):  # type: ignore[no-untype
 
 def test_control_characters_are_refused_in_names(client):  # type: ignore[no-untyped-def]
     for name in ("two\nlines", "tab\there", "nul\x00byte", "del\x7f"):
-        body = _error(client.post("/api/niches", json={"name": name}), 400)
+        body = assert_error(client.post("/api/niches", json={"name": name}), 400)
         assert "control characters" in body["message"]
     assert client.get("/api/niches").get_json() == []

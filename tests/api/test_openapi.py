@@ -67,6 +67,7 @@ CHECKS = [
 ]
 
 
+@pytest.mark.slow  # a property run over every operation: the full suite's, not the fast tier's
 @schema.exclude(path="/api/events").parametrize()
 @settings(
     max_examples=15,

@@ -12,6 +12,7 @@ from storycheck.profiles.listing import SORT_COLUMNS
 from storycheck.profiles.models import Profile
 from storycheck.stories.models import StoryResult
 from tests.factories import make_niche, make_profiles, set_settings
+from tests.helpers import assert_error
 
 PROFILE_FIELDS = {
     "id",
@@ -36,14 +37,6 @@ PROFILE_FIELDS = {
     "created_at",
     "updated_at",
 }
-
-
-def _error(response, status: int) -> dict:  # type: ignore[no-untyped-def]
-    assert response.status_code == status, response.get_data(as_text=True)
-    body = response.get_json()
-    assert isinstance(body["error"], str) and body["error"]
-    assert isinstance(body["message"], str) and body["message"]
-    return body  # type: ignore[no-any-return]
 
 
 def _set(db, profile_id: str, **values) -> None:  # type: ignore[no-untyped-def]
@@ -229,7 +222,7 @@ def test_paging_over_ties_is_stable(client, db, column, direction):  # type: ign
     ],
 )
 def test_list_rejects_bad_parameters(client, params):  # type: ignore[no-untyped-def]
-    _error(client.get("/api/profiles", query_string=params), 400)
+    assert_error(client.get("/api/profiles", query_string=params), 400)
 
 
 def test_list_accepts_the_largest_page_size_and_a_far_page(client, db):  # type: ignore[no-untyped-def]
@@ -256,7 +249,7 @@ def test_ids_lists_every_match(client, db):  # type: ignore[no-untyped-def]
     assert set(body["ids"]) == in_a
     assert body["total"] == 1200 and body["truncated"] is False
     assert client.get("/api/profiles/ids?sort_by=niche__name").get_json()["total"] == 1205
-    _error(client.get("/api/profiles/ids?status=unknown"), 400)
+    assert_error(client.get("/api/profiles/ids?status=unknown"), 400)
 
 
 # ---------------------------------------------------------------------------------- one
@@ -265,7 +258,7 @@ def test_ids_lists_every_match(client, db):  # type: ignore[no-untyped-def]
 def test_get_one_and_404(client):  # type: ignore[no-untyped-def]
     created = _create(client, "someone")
     assert client.get(f"/api/profiles/{created['id']}").get_json() == created
-    assert _error(client.get("/api/profiles/nope"), 404)["message"] == "Profile not found"
+    assert assert_error(client.get("/api/profiles/nope"), 404)["message"] == "Profile not found"
 
 
 def test_create(client, db):  # type: ignore[no-untyped-def]
@@ -279,7 +272,7 @@ def test_create(client, db):  # type: ignore[no-untyped-def]
 
 def test_create_rejects_duplicates_after_normalisation(client):  # type: ignore[no-untyped-def]
     _create(client, "john.doe")
-    body = _error(client.post("/api/profiles", json={"username": "JOHN_DOE"}), 409)
+    body = assert_error(client.post("/api/profiles", json={"username": "JOHN_DOE"}), 409)
     assert "already exists" in body["message"] and "john.doe" in body["message"]
 
 
@@ -296,14 +289,14 @@ def test_create_rejects_duplicates_after_normalisation(client):  # type: ignore[
     ],
 )
 def test_create_rejects_bad_input(client, payload):  # type: ignore[no-untyped-def]
-    _error(client.post("/api/profiles", json=payload), 400)
+    assert_error(client.post("/api/profiles", json=payload), 400)
 
 
 def test_create_with_unknown_niche_says_so(client):  # type: ignore[no-untyped-def]
-    body = _error(client.post("/api/profiles", json={"username": "ok", "niche_id": "ghost"}), 404)
+    body = assert_error(client.post("/api/profiles", json={"username": "ok", "niche_id": "ghost"}), 404)
     assert "Niche" in body["message"] and "exists" not in body["message"]
-    _error(client.post("/api/profiles", data="{", content_type="application/json"), 400)
-    _error(client.post("/api/profiles", json={}), 400)
+    assert_error(client.post("/api/profiles", data="{", content_type="application/json"), 400)
+    assert_error(client.post("/api/profiles", json={}), 400)
 
 
 def test_update(client, db):  # type: ignore[no-untyped-def]
@@ -337,16 +330,16 @@ def test_update_errors_are_specific(client, db):  # type: ignore[no-untyped-def]
     taken = _create(client, "taken.name")
     mine = _create(client, "mine")
     pid = mine["id"]
-    duplicate = _error(client.put(f"/api/profiles/{pid}", json={"username": "Taken_Name"}), 409)
+    duplicate = assert_error(client.put(f"/api/profiles/{pid}", json={"username": "Taken_Name"}), 409)
     assert "already exists" in duplicate["message"]
-    bad_status = _error(client.put(f"/api/profiles/{pid}", json={"status": "banned"}), 400)
+    bad_status = assert_error(client.put(f"/api/profiles/{pid}", json={"status": "banned"}), 400)
     assert "Invalid status" in bad_status["message"]
-    unknown_niche = _error(client.put(f"/api/profiles/{pid}", json={"niche_id": "ghost"}), 404)
+    unknown_niche = assert_error(client.put(f"/api/profiles/{pid}", json={"niche_id": "ghost"}), 404)
     assert "Niche" in unknown_niche["message"]
     assert "Username" not in unknown_niche["message"]
-    _error(client.put(f"/api/profiles/{pid}", json={"username": "no spaces"}), 400)
-    _error(client.put("/api/profiles/ghost", json={"status": "active"}), 404)
-    _error(client.put(f"/api/profiles/{pid}", data="?", content_type="application/json"), 400)
+    assert_error(client.put(f"/api/profiles/{pid}", json={"username": "no spaces"}), 400)
+    assert_error(client.put("/api/profiles/ghost", json={"status": "active"}), 404)
+    assert_error(client.put(f"/api/profiles/{pid}", data="?", content_type="application/json"), 400)
     assert client.get(f"/api/profiles/{pid}").get_json() == mine
     # changing only the case keeps the identity and is not a duplicate of itself
     assert client.put(f"/api/profiles/{pid}", json={"username": "MINE"}).status_code == 200
@@ -371,11 +364,11 @@ def test_bulk_update(client, db):  # type: ignore[no-untyped-def]
 
 def test_bulk_update_rejects_bad_input(client, db):  # type: ignore[no-untyped-def]
     ids = make_profiles(db, None, 2)
-    _error(client.post("/api/profiles/bulk", json={"status": "active"}), 400)
-    _error(client.post("/api/profiles/bulk", json={"profile_ids": "x", "status": "active"}), 400)
-    _error(client.post("/api/profiles/bulk", json={"profile_ids": ids}), 400)
-    _error(client.post("/api/profiles/bulk", json={"profile_ids": ids, "status": "bad"}), 400)
-    _error(client.post("/api/profiles/bulk", json={"profile_ids": ids, "niche_id": "ghost"}), 404)
+    assert_error(client.post("/api/profiles/bulk", json={"status": "active"}), 400)
+    assert_error(client.post("/api/profiles/bulk", json={"profile_ids": "x", "status": "active"}), 400)
+    assert_error(client.post("/api/profiles/bulk", json={"profile_ids": ids}), 400)
+    assert_error(client.post("/api/profiles/bulk", json={"profile_ids": ids, "status": "bad"}), 400)
+    assert_error(client.post("/api/profiles/bulk", json={"profile_ids": ids, "niche_id": "ghost"}), 404)
 
 
 def test_soft_delete_and_reactivate(client, db):  # type: ignore[no-untyped-def]
@@ -389,8 +382,8 @@ def test_soft_delete_and_reactivate(client, db):  # type: ignore[no-untyped-def]
     assert client.get(f"/api/niches/{niche}").get_json()["profile_count"] == 0
     body = client.post(f"/api/profiles/{profile['id']}/reactivate").get_json()
     assert body["status"] == "active"
-    _error(client.delete("/api/profiles/ghost"), 404)
-    _error(client.post("/api/profiles/ghost/reactivate"), 404)
+    assert_error(client.delete("/api/profiles/ghost"), 404)
+    assert_error(client.post("/api/profiles/ghost/reactivate"), 404)
 
 
 def test_record_check(client):  # type: ignore[no-untyped-def]
@@ -406,8 +399,8 @@ def test_record_check(client):  # type: ignore[no-untyped-def]
     assert (body["total_checks"], body["total_detections"], body["active_story"]) == (2, 1, False)
     assert body["detection_rate"] == 50.0
 
-    _error(client.post(f"/api/profiles/{pid}/record_check", json={"story_detected": "yes"}), 400)
-    _error(client.post("/api/profiles/ghost/record_check", json={}), 404)
+    assert_error(client.post(f"/api/profiles/{pid}/record_check", json={"story_detected": "yes"}), 400)
+    assert_error(client.post("/api/profiles/ghost/record_check", json={}), 404)
 
 
 def test_refresh_stories_clears_expired_windows(client, db):  # type: ignore[no-untyped-def]
@@ -464,8 +457,8 @@ def test_refresh_stories_clears_expired_windows(client, db):  # type: ignore[no-
 
 
 def test_unknown_routes_and_methods_answer_json(client):  # type: ignore[no-untyped-def]
-    _error(client.patch("/api/profiles"), 405)
-    _error(client.get("/api/profiles/ghost/nothing"), 404)
+    assert_error(client.patch("/api/profiles"), 405)
+    assert_error(client.get("/api/profiles/ghost/nothing"), 404)
 
 
 @pytest.mark.parametrize(
@@ -506,8 +499,8 @@ def test_clear_not_found_by_hand(client, db):  # type: ignore[no-untyped-def]
     assert response.status_code == 200 and response.get_json() == {"cleared": 1}
     assert client.get(f"/api/profiles/{gone}").get_json()["not_found"] is False
     assert client.get("/api/profiles", query_string={"not_found": "true"}).get_json()["total"] == 0
-    _error(client.post("/api/profiles/clear-not-found", json={}), 400)
-    _error(client.post("/api/profiles/clear-not-found", json={"profile_ids": "x"}), 400)
+    assert_error(client.post("/api/profiles/clear-not-found", json={}), 400)
+    assert_error(client.post("/api/profiles/clear-not-found", json={"profile_ids": "x"}), 400)
 
 
 def test_export_csv_uses_the_list_filters(client, db):  # type: ignore[no-untyped-def]
@@ -534,7 +527,7 @@ def test_export_csv_uses_the_list_filters(client, db):  # type: ignore[no-untype
     assert [r["username"] for r in export(active_story="true")] == ["Zed.live"]
     assert [r["username"] for r in export(search="BO")] == ["bob"]
     assert len(export()) == 3
-    _error(client.get("/api/profiles/export.csv", query_string={"status": "bogus"}), 400)
+    assert_error(client.get("/api/profiles/export.csv", query_string={"status": "bogus"}), 400)
 
 
 def test_export_csv_streams_in_chunks(client, db, monkeypatch):  # type: ignore[no-untyped-def]

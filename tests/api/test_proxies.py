@@ -12,6 +12,7 @@ from storycheck.batches.models import BatchLog, BatchProfile
 from storycheck.db import new_id, utcnow
 from storycheck.proxies.models import IgSession, Proxy, ProxyErrorLog, ProxyUsage
 from tests.factories import make_niche, make_profiles
+from tests.helpers import assert_error
 
 COOKIE = "58210394%3AqWeRtYuIoPaSdF%3A17%3AAYdZxCvBnM"
 COOKIE_2 = "77777777%3AzXcVbNmAsDfGhJ%3A20%3AAYfKlMnOpQr"
@@ -48,14 +49,6 @@ PROXY_FIELDS = {
     "created_at",
     "updated_at",
 }
-
-
-def _error(response, status: int) -> dict:  # type: ignore[no-untyped-def]
-    assert response.status_code == status, response.get_data(as_text=True)
-    body = response.get_json()
-    assert isinstance(body["error"], str) and body["error"]
-    assert isinstance(body["message"], str) and body["message"]
-    return body  # type: ignore[no-any-return]
 
 
 def _no_secrets(response, *secrets: str) -> None:  # type: ignore[no-untyped-def]
@@ -133,20 +126,18 @@ def test_create_accepts_a_whole_cookie_header(client, db):  # type: ignore[no-un
     body = _create(client, session=f"csrftoken=abc; sessionid={COOKIE}; ds_user_id=58210394")
     assert body["sessions"][0]["session"] == f"{COOKIE[:4]}…{COOKIE[-4:]}"
     duplicate = client.post("/api/proxies", json={"ip": "127.0.10.2", "port": 1, "session": COOKIE})
-    assert _error(duplicate, 409)["error"] == "duplicate_session"
-
-
+    assert_error(duplicate, 409, "duplicate_session")
 def test_missing_fields(client):  # type: ignore[no-untyped-def]
-    body = _error(client.post("/api/proxies", json={"ip": "1.2.3.4"}), 400)
+    body = assert_error(client.post("/api/proxies", json={"ip": "1.2.3.4"}), 400)
     assert body["error"] == "validation_error"
     assert body["details"]["missing_fields"] == ["port", "session"]
-    body = _error(client.post("/api/proxies", json={"url": "http://h:1"}), 400)
+    body = assert_error(client.post("/api/proxies", json={"url": "http://h:1"}), 400)
     assert body["details"]["missing_fields"] == ["session"]
 
 
 @pytest.mark.parametrize("port", ["abc", "80a", True, [80], 0, 70000, -1, 1.5])
 def test_bad_ports(client, port):  # type: ignore[no-untyped-def]
-    body = _error(
+    body = assert_error(
         client.post("/api/proxies", json={"ip": "1.2.3.4", "port": port, "session": COOKIE}), 400
     )
     assert body["details"]["field"] == "port"
@@ -171,21 +162,21 @@ def test_bad_ports(client, port):  # type: ignore[no-untyped-def]
 )
 def test_invalid_input_is_400(client, payload):  # type: ignore[no-untyped-def]
     response = client.post("/api/proxies", json=payload)
-    _error(response, 400)
+    assert_error(response, 400)
     _no_secrets(response)
 
 
 def test_malformed_bodies(client):  # type: ignore[no-untyped-def]
-    _error(client.post("/api/proxies", data="{", content_type="application/json"), 400)
-    _error(client.post("/api/proxies", data="null", content_type="application/json"), 400)
-    _error(client.post("/api/proxies", json=[1, 2]), 400)
-    _error(client.post("/api/proxies"), 400)
+    assert_error(client.post("/api/proxies", data="{", content_type="application/json"), 400)
+    assert_error(client.post("/api/proxies", data="null", content_type="application/json"), 400)
+    assert_error(client.post("/api/proxies", json=[1, 2]), 400)
+    assert_error(client.post("/api/proxies"), 400)
 
 
 def test_duplicate_session_is_409_without_echoing_it(client):  # type: ignore[no-untyped-def]
     _create(client)
     response = client.post("/api/proxies", json={"ip": "127.0.10.9", "port": 1, "session": COOKIE})
-    body = _error(response, 409)
+    body = assert_error(response, 409)
     assert body["error"] == "duplicate_session"
     assert body["message"] == "This session is already in use"
     _no_secrets(response)
@@ -193,7 +184,7 @@ def test_duplicate_session_is_409_without_echoing_it(client):  # type: ignore[no
 
 def test_duplicate_ip_and_port_is_409(client):  # type: ignore[no-untyped-def]
     _create(client)
-    body = _error(
+    body = assert_error(
         client.post("/api/proxies", json={"ip": "127.0.10.1", "port": "8080", "session": COOKIE_2}),
         409,
     )
@@ -276,9 +267,9 @@ def test_import_all_good_is_201(client):  # type: ignore[no-untyped-def]
 
 
 def test_import_rejects_a_bad_body(client):  # type: ignore[no-untyped-def]
-    _error(client.post("/api/proxies/import", json={}), 400)
-    _error(client.post("/api/proxies/import", json={"lines": 5}), 400)
-    _error(client.post("/api/proxies/import", json={"lines": "\n\n"}), 400)
+    assert_error(client.post("/api/proxies/import", json={}), 400)
+    assert_error(client.post("/api/proxies/import", json={"lines": 5}), 400)
+    assert_error(client.post("/api/proxies/import", json={"lines": "\n\n"}), 400)
 
 
 # ---------------------------------------------------------------------------------- status
@@ -299,14 +290,14 @@ def test_status_changes_drive_is_active_and_health(client):  # type: ignore[no-u
 
 def test_status_errors(client):  # type: ignore[no-untyped-def]
     pid = _create(client)["id"]
-    body = _error(client.patch(f"/api/proxies/{pid}/status", json={}), 400)
+    body = assert_error(client.patch(f"/api/proxies/{pid}/status", json={}), 400)
     assert body["error"] == "missing_field" and body["details"]["required_field"] == "status"
-    _error(client.patch(f"/api/proxies/{pid}/status", json={"status": "broken"}), 400)
-    _error(client.patch(f"/api/proxies/{pid}/status", json={"status": 1}), 400)
-    _error(
+    assert_error(client.patch(f"/api/proxies/{pid}/status", json={"status": "broken"}), 400)
+    assert_error(client.patch(f"/api/proxies/{pid}/status", json={"status": 1}), 400)
+    assert_error(
         client.patch(f"/api/proxies/{pid}/status", data="x", content_type="application/json"), 400
     )
-    _error(client.patch("/api/proxies/ghost/status", json={"status": "active"}), 404)
+    assert_error(client.patch("/api/proxies/ghost/status", json={"status": "active"}), 404)
 
 
 # ---------------------------------------------------------------------------------- session
@@ -338,11 +329,11 @@ def test_replace_session_errors(client):  # type: ignore[no-untyped-def]
     first = _create(client)["id"]
     _create(client, ip="127.0.10.2", session=COOKIE_2)
     response = client.put(f"/api/proxies/{first}/session", json={"session": COOKIE_2})
-    assert _error(response, 409)["error"] == "duplicate_session"
+    assert_error(response, 409, "duplicate_session")
     _no_secrets(response)
-    _error(client.put(f"/api/proxies/{first}/session", json={}), 400)
-    _error(client.put(f"/api/proxies/{first}/session", json={"session": 42}), 400)
-    _error(client.put("/api/proxies/ghost/session", json={"session": "abcdefghijklmnopq"}), 404)
+    assert_error(client.put(f"/api/proxies/{first}/session", json={}), 400)
+    assert_error(client.put(f"/api/proxies/{first}/session", json={"session": 42}), 400)
+    assert_error(client.put("/api/proxies/ghost/session", json={"session": "abcdefghijklmnopq"}), 404)
     # the same cookie again on the same pair is fine
     assert client.put(f"/api/proxies/{first}/session", json={"session": COOKIE}).status_code == 200
 
@@ -379,7 +370,7 @@ def test_delete_after_use(client, db, services):  # type: ignore[no-untyped-def]
         assert all(i.proxy_id is None and i.session_id is None for i in items)
         assert session.scalars(select(ProxyErrorLog)).all() == []
         assert session.scalars(select(IgSession)).all() == []
-    _error(client.delete(f"/api/proxies/{pid}"), 404)
+    assert_error(client.delete(f"/api/proxies/{pid}"), 404)
 
 
 # ---------------------------------------------------------------------------------- error logs
@@ -432,13 +423,13 @@ def test_error_logs_page_newest_first(client, db):  # type: ignore[no-untyped-de
 )
 def test_error_log_parameters(client, query, field, valid_range):  # type: ignore[no-untyped-def]
     pid = _create(client)["id"]
-    body = _error(client.get(f"/api/proxies/{pid}/error-logs?{query}"), 400)
+    body = assert_error(client.get(f"/api/proxies/{pid}/error-logs?{query}"), 400)
     assert body["message"] == f"Invalid {field} parameter"
     assert body["details"] == {"field": field, "valid_range": valid_range}
 
 
 def test_error_logs_of_unknown_proxy(client):  # type: ignore[no-untyped-def]
-    assert _error(client.get("/api/proxies/ghost/error-logs"), 404)["message"] == "Proxy not found"
+    assert assert_error(client.get("/api/proxies/ghost/error-logs"), 404)["message"] == "Proxy not found"
 
 
 def test_secrets_are_never_logged(client, caplog):  # type: ignore[no-untyped-def]
@@ -579,7 +570,7 @@ def test_a_whole_browser_session_is_kept_encrypted_and_shown_by_name(  # type: i
 )
 def test_a_bad_session_is_a_clear_400_without_the_secret(client, pasted, message):  # type: ignore[no-untyped-def]
     response = client.post("/api/proxies", json={"ip": "127.0.10.1", "port": 8080, "session": pasted})
-    body = _error(response, 400)
+    body = assert_error(response, 400)
     assert body["message"].startswith(message) and body["details"]["field"] == "session"
     _no_secrets(response, *ALL_SECRETS)
 
@@ -601,14 +592,14 @@ def test_user_agent_per_pair(client, db):  # type: ignore[no-untyped-def]
     # a session replaced without a user agent keeps the pair's
     response = client.put(f"/api/proxies/{pid}/session", json={"session": COOKIE})
     assert response.get_json()["user_agent"] == custom
-    assert _error(client.put(f"/api/proxies/{pid}/user-agent", json={}), 400)["details"] == {
+    assert assert_error(client.put(f"/api/proxies/{pid}/user-agent", json={}), 400)["details"] == {
         "missing_fields": ["user_agent"],
         "field": "user_agent",
     }
     for bad in ("x" * 501, "nul\u0000here", "two\nlines", 42, "Mozilla/5.0 ünïcode"):
-        body = _error(client.put(f"/api/proxies/{pid}/user-agent", json={"user_agent": bad}), 400)
+        body = assert_error(client.put(f"/api/proxies/{pid}/user-agent", json={"user_agent": bad}), 400)
         assert body["details"]["field"] == "user_agent"
-    _error(client.put("/api/proxies/ghost/user-agent", json={"user_agent": custom}), 404)
+    assert_error(client.put("/api/proxies/ghost/user-agent", json={"user_agent": custom}), 404)
     with db.read() as session:
         proxy = session.get(Proxy, pid)
         assert proxy is not None and proxy.user_agent == custom
@@ -644,7 +635,7 @@ def test_rotated_cookies_are_saved_only_when_they_changed(client, db, services):
         assert services.secrets.decrypt(row.www_claim_encrypted) == "hmac.CLAIM"
         assert row.session_digest == services.secrets.digest(COOKIE_2)
     # the refreshed cookie counts for duplicates; the claim goes with a replaced session
-    _error(
+    assert_error(
         client.post("/api/proxies", json={"ip": "127.0.10.7", "port": 1, "session": COOKIE_2}), 409
     )
     client.put(f"/api/proxies/{pid}/session", json={"session": COOKIE})

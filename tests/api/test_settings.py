@@ -8,6 +8,7 @@ from storycheck.fields import Digits, Email, Flag, Number
 from storycheck.settings.models import SystemSettings
 from storycheck.settings.schemas import SETTING_NAMES, SettingsValues, valid_range
 from storycheck.settings.service import get_settings
+from tests.helpers import assert_error
 
 DEFAULTS = {
     "id": 1,
@@ -36,14 +37,6 @@ DEFAULTS = {
 
 def _values(body: dict) -> dict:
     return {k: v for k, v in body.items() if k not in ("created_at", "updated_at")}
-
-
-def _error(response, status: int) -> dict:  # type: ignore[no-untyped-def]
-    assert response.status_code == status, response.get_data(as_text=True)
-    body = response.get_json()
-    assert isinstance(body["error"], str) and body["error"]
-    assert isinstance(body["message"], str) and body["message"]
-    return body  # type: ignore[no-any-return]
 
 
 def test_first_get_creates_the_defaults(client, db):  # type: ignore[no-untyped-def]
@@ -162,7 +155,7 @@ def test_email(client):  # type: ignore[no-untyped-def]
     body = client.put("/api/settings", json={"notificationEmail": None}).get_json()
     assert body["notification_email"] is None
     response = client.put("/api/settings", json={"notification_email": "not-an-email"})
-    assert "Invalid email format" in _error(response, 400)["errors"]
+    assert "Invalid email format" in assert_error(response, 400)["errors"]
 
 
 def test_invalid_values_change_nothing(client):  # type: ignore[no-untyped-def]
@@ -172,7 +165,7 @@ def test_invalid_values_change_nothing(client):  # type: ignore[no-untyped-def]
         "/api/settings", json={"max_threads": 32, "story_retention_hours": 0, "maxAttempts": "x"}
     )
 
-    body = _error(response, 400)
+    body = assert_error(response, 400)
     assert body["error"] == "validation_error"
     assert len(body["errors"]) == 2
     assert body["details"] == {"field": "story_retention_hours", "valid_range": "1-720"}
@@ -202,7 +195,7 @@ def _bad_values(name: str) -> list[object]:
 def test_every_range_is_enforced(client, name):  # type: ignore[no-untyped-def]
     before = client.get("/api/settings").get_json()
     for value in _bad_values(name):
-        body = _error(client.put("/api/settings", json={name: value}), 400)
+        body = assert_error(client.put("/api/settings", json={name: value}), 400)
         assert body["details"]["field"] == name
         assert body["details"]["valid_range"] == valid_range(name)
     assert client.get("/api/settings").get_json() == before
@@ -220,7 +213,7 @@ def test_range_edges_are_accepted(client, name):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("raw", ["[1, 2]", '"text"', "null", "{broken", "", "42"])
 def test_non_object_bodies_are_400(client, raw):  # type: ignore[no-untyped-def]
-    _error(client.put("/api/settings", data=raw, content_type="application/json"), 400)
+    assert_error(client.put("/api/settings", data=raw, content_type="application/json"), 400)
 
 
 def test_nul_characters_never_cause_a_500(client):  # type: ignore[no-untyped-def]
@@ -248,7 +241,7 @@ def test_engine_answer_settings_validate_their_ranges(client):  # type: ignore[n
         ("not_found_recheck_days", 0),
         ("dense_doc_id", "12ab"),
     ):
-        error = _error(client.put("/api/settings", json={field: value}), 400)
+        error = assert_error(client.put("/api/settings", json={field: value}), 400)
         assert error["details"]["field"] == field
     off = client.put("/api/settings", json={"dense_doc_id": ""})
     assert off.status_code == 200 and off.get_json()["dense_doc_id"] == ""

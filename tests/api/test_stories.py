@@ -361,7 +361,7 @@ def test_event_stream_sends_story_detected_without_reload(app, client, db):
     import threading
 
     from storycheck.web.api import STORY_FEED_KEY
-    from tests.live import wait_until
+    from tests.helpers import wait_until
 
     (pid,) = make_profiles(db, make_niche(db, name="sse"), 1)
     errors: list[BaseException] = []

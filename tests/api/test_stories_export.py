@@ -5,6 +5,7 @@ from __future__ import annotations
 import tracemalloc
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import insert
 
 from storycheck.app import create_app, shutdown
@@ -64,6 +65,7 @@ def _export_peak(client) -> tuple[int, int]:  # type: ignore[no-untyped-def]
     return lines, peak - baseline
 
 
+@pytest.mark.slow
 def test_csv_export_of_100000_live_rows_streams_in_constant_memory(sqlite_url):
     app = create_app(
         Config(database_url=sqlite_url, engine_enabled=False, secret_key=TEST_SECRET_KEY),

@@ -7,11 +7,30 @@ import threading
 
 from storycheck.batches.invariants import check_invariants
 from storycheck.batches.state import BatchStateManager
+from storycheck.db import Database
 from storycheck.errors import Conflict, NotFound
 from tests.batches.helpers import finish_items, snapshot
 from tests.factories import make_niche, make_profiles
 
 OPERATIONS_PER_THREAD = 25
+
+
+def _random_operation(
+    manager: BatchStateManager, database: Database, niche: str, profiles: list[str], rng: random.Random
+) -> None:
+    """One random verb on a random batch, or the engine's part: finish a running batch."""
+    ids = list(snapshot(database))
+    op = rng.choice(["create", "start", "stop", "resume", "delete", "complete"])
+    if op == "create" or not ids:
+        manager.create_batch(niche_id=niche, profile_ids=profiles)
+    elif op == "complete":
+        running = [b for b, (s, _) in snapshot(database).items() if s == "in_progress"]
+        if running:
+            target = rng.choice(running)
+            finish_items(database, target)
+            manager.complete_if_finished(target)
+    else:
+        getattr(manager, op)([rng.choice(ids)])
 
 
 def test_eight_threads_keep_invariants(database, pool):
@@ -26,19 +45,8 @@ def test_eight_threads_keep_invariants(database, pool):
     def worker(seed: int) -> None:
         rng = random.Random(seed)
         for _ in range(OPERATIONS_PER_THREAD):
-            ids = list(snapshot(database))
-            op = rng.choice(["create", "start", "stop", "resume", "delete", "complete"])
             try:
-                if op == "create" or not ids:
-                    manager.create_batch(niche_id=niche, profile_ids=profiles)
-                elif op == "complete":
-                    running = [b for b, (s, _) in snapshot(database).items() if s == "in_progress"]
-                    if running:
-                        target = rng.choice(running)
-                        finish_items(database, target)
-                        manager.complete_if_finished(target)
-                else:
-                    getattr(manager, op)([rng.choice(ids)])
+                _random_operation(manager, database, niche, profiles, rng)
             except (Conflict, NotFound):
                 pass  # a lost race or an illegal move: a clean refusal is the point
             except BaseException as exc:  # noqa: BLE001 - report anything else to the test

@@ -104,6 +104,7 @@ class BatchQueueMachine(RuleBasedStateMachine):
         assert self.pool.running == running, "the pool does not match the database"
 
 
+@pytest.mark.slow  # 2 x 40 random sequences of 25 steps; test_transitions.py is the fast tier's
 @pytest.mark.parametrize("max_concurrent", [1, 2])
 def test_random_operation_sequences_keep_invariants(sqlite_template: Path, max_concurrent: int):
     machine = type(

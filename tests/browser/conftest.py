@@ -27,12 +27,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import pytest
 
-from tests.live import free_port
+from tests.helpers import free_port, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 CLIENT_DIST = REPO / "client" / "dist"
@@ -165,14 +165,15 @@ class Stack:
     def wait_batch(
         self, batch_id: str, predicate: Callable[[dict[str, Any]], bool], timeout: float = 60
     ) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        batch = self.batch(batch_id)
-        while not predicate(batch):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"batch {batch_id} never matched; last: {batch}")
-            time.sleep(0.2)
-            batch = self.batch(batch_id)
-        return batch
+        latest: dict[str, Any] = {}
+
+        def matches() -> bool:
+            nonlocal latest
+            latest = self.batch(batch_id)
+            return predicate(latest)
+
+        wait_until(matches, timeout=timeout, interval=0.2, what=f"batch {batch_id} to match")
+        return latest
 
     def end_story_soon(self, username: str, seconds: float) -> datetime:
         """Make `username`'s live story expire `seconds` from now, in the server's database.
@@ -231,6 +232,42 @@ def _server_command() -> list[str]:
     return [sys.executable, "-c", "from storycheck.cli import main; main()", "serve"]
 
 
+def _start_server(
+    workdir: Path, env: dict[str, str], log_path: Path
+) -> tuple[subprocess.Popen[bytes], IO[bytes], str]:
+    """Start `storycheck serve` on a free port; return the process, its log file, its URL."""
+    # A free port can be taken by someone else before the server binds it: try again.
+    for attempt in range(3):
+        port = free_port()
+        base_url = f"http://127.0.0.1:{port}"
+        env["STORYCHECK_PORT"] = str(port)
+        log_file = log_path.open("wb")
+        # The working directory is the temp dir, so no stray `.env` of the repo is read.
+        process = subprocess.Popen(
+            _server_command(), cwd=workdir, env=env, stdout=log_file, stderr=subprocess.STDOUT
+        )
+        try:
+            _wait_healthy(base_url, process, log_path)
+            return process, log_file, base_url
+        except RuntimeError:
+            _stop_server(process)
+            log_file.close()
+            if attempt == 2:
+                raise
+            shutil.copyfile(log_path, ARTIFACTS / f"server-failed-start-{attempt + 1}.log")
+    raise AssertionError("unreachable")
+
+
+def _stop_server(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
 @pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Simulator + proxy fleet + `storycheck serve` on a fresh SQLite database."""
@@ -274,27 +311,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         }
         for name in ("STORYCHECK_API_TOKEN", "STORYCHECK_BROKER_URL", "DATABASE_URL"):
             env.pop(name, None)
-        # A free port can be taken by someone else before the server binds it: try again.
-        for attempt in range(3):
-            port = free_port()
-            base_url = f"http://127.0.0.1:{port}"
-            env["STORYCHECK_PORT"] = str(port)
-            log_file = log_path.open("wb")
-            # The working directory is the temp dir, so no stray `.env` of the repo is read.
-            process = subprocess.Popen(
-                _server_command(), cwd=workdir, env=env, stdout=log_file, stderr=subprocess.STDOUT
-            )
-            try:
-                _wait_healthy(base_url, process, log_path)
-                break
-            except RuntimeError:
-                if process.poll() is None:
-                    process.kill()
-                    process.wait(timeout=5)
-                log_file.close()
-                if attempt == 2:
-                    raise
-                shutil.copyfile(log_path, ARTIFACTS / f"server-failed-start-{attempt + 1}.log")
+        process, log_file, base_url = _start_server(workdir, env, log_path)
         api = httpx.Client(base_url=base_url, timeout=15)
         urls, sessions = list(fleet.urls), list(sim.session_ids)
         stack = Stack(
@@ -315,13 +332,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     finally:
         if api is not None:
             api.close()
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+        if process is not None:
+            _stop_server(process)
         if log_file is not None:
             log_file.close()
         fleet.stop()

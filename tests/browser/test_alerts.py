@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.conftest import BATCH_TIMEOUT_MS, SKIP_REASON, Stack
-from tests.live import free_port
+from tests.helpers import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(bool(SKIP_REASON), reason=SKIP_REASON or "")]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
@@ -16,6 +15,7 @@ from tests.browser.ui import (
     select_batch,
     wait_live,
 )
+from tests.helpers import holds_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(bool(SKIP_REASON), reason=SKIP_REASON or "")]
 
@@ -86,10 +86,14 @@ def test_pause_and_resume_a_running_batch(page: Page, live: Stack) -> None:
 
     # Paused means no more progress (requests already in flight may still land).
     paused = live.wait_batch(batch_id, lambda b: b["in_flight_profiles"] == 0, timeout=15)
-    time.sleep(1.0)
+    assert paused["completed_profiles"] < total
+    holds_for(
+        lambda: live.batch(batch_id)["completed_profiles"] == paused["completed_profiles"],
+        seconds=1.0,
+        what="no progress while paused",
+    )
     still = live.batch(batch_id)
     assert still["status"] == "paused"
-    assert still["completed_profiles"] == paused["completed_profiles"] < total
     expect(row.get_by_test_id("batch-progress")).to_contain_text(
         f"{still['completed_profiles']}/{total}"
     )

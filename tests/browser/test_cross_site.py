@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.live import free_port
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.browser
 

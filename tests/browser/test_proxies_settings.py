@@ -8,6 +8,7 @@ import time
 import pytest
 
 from tests.browser.conftest import SKIP_REASON, Stack
+from tests.helpers import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(bool(SKIP_REASON), reason=SKIP_REASON or "")]
 
@@ -68,10 +69,12 @@ def test_add_a_proxy_pair_and_see_it_ready(page: Page, live: Stack) -> None:
     # a `proxy` event that arrives after the delete puts the pair back on screen (reported).
     time.sleep(1.5)
     row.get_by_test_id("proxy-delete").click()
-    deadline = time.monotonic() + 10
-    while any(address in p["url"] for p in live.call("GET", "/proxies")):
-        assert time.monotonic() < deadline, f"the pair was not deleted; calls: {calls}"
-        time.sleep(0.2)
+    wait_until(
+        lambda: not any(address in p["url"] for p in live.call("GET", "/proxies")),
+        timeout=10,
+        interval=0.2,
+        what=f"the pair deleted; calls: {calls}",
+    )
     assert page.dialogs and page.dialogs[-1].startswith(f"Delete the pair {address}?")
     try:
         expect(row).to_have_count(0)

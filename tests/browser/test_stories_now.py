@@ -24,7 +24,7 @@ from tests.browser.ui import (
     story_usernames,
     wait_live,
 )
-from tests.live import wait_until
+from tests.helpers import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(bool(SKIP_REASON), reason=SKIP_REASON or "")]
 

@@ -25,7 +25,7 @@ from click.testing import CliRunner
 
 from storycheck.cli import main
 from tests.cli.conftest import STORYCHECK_BIN, World, account_file, cli_env, usernames
-from tests.live import wait_until
+from tests.helpers import wait_until
 from tests.robustness.conftest import Api
 
 PROFILES = 300

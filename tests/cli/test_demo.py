@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 from tests.cli.conftest import STORYCHECK_BIN, cli_env
-from tests.live import free_port, wait_until
+from tests.helpers import free_port, wait_until
 
 
 def test_demo_prints_the_export_line_and_the_cli_watches_the_demo_server(tmp_path: Path, run_cli):

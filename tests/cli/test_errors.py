@@ -17,7 +17,7 @@ from storycheck.db import Database
 from storycheck.migrate import upgrade
 from storycheck.testing import seed_niche, seed_profiles
 from tests.cli.conftest import cli_env
-from tests.live import free_port
+from tests.helpers import free_port
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
-from tests.live import free_port, wait_until
+from tests.helpers import free_port, wait_until
 
 from storycheck.batches.models import BatchProfile
 from storycheck.db import Database

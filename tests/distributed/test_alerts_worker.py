@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from tests.alerts.conftest import receivers  # noqa: F401 - the webhook receiver fixture
 from tests.distributed.conftest import SECRET_KEY
-from tests.live import wait_until
+from tests.helpers import wait_until
 
 from storycheck.alerts import channels
 from storycheck.alerts.events import record_event

@@ -26,8 +26,8 @@ from tests.distributed.conftest import (
     item_counts,
     owners,
     wait_fair_split,
-    wait_until,
 )
+from tests.helpers import holds_for, no_violations, wait_until
 
 from storycheck.batches.invariants import check_invariants
 from storycheck.batches.models import BatchProfile
@@ -84,11 +84,6 @@ def assert_exactly_once(db: Database, sim: Simulator, batch_id: str, total: int)
             )
         )
         assert stories == distinct == with_story
-
-
-def no_violations(sim: Simulator) -> None:
-    violations = sim.violations()
-    assert violations["count"] == 0, violations["samples"][:5]
 
 
 def test_two_workers_complete_a_batch_created_through_the_api(
@@ -216,8 +211,11 @@ def test_pause_reaches_every_worker_within_seconds_and_resume_finishes(
         what="no item in flight",
     )
     frozen = server.batch(batch_id)["completed_profiles"]
-    time.sleep(1.0)
-    assert server.batch(batch_id)["completed_profiles"] == frozen
+    holds_for(
+        lambda: server.batch(batch_id)["completed_profiles"] == frozen,
+        seconds=1.0,
+        what="no progress while paused",
+    )
 
     server.call("POST", "/api/batches/resume", json={"batch_ids": [batch_id]})
     final = server.wait_status(batch_id, "done", timeout=60)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,14 +29,9 @@ from storycheck.testing import (
 )
 from tests.engine.conftest import SECRET_KEY, limit_args
 from tests.engine.test_engine_sim import assert_matches_truth
+from tests.helpers import free_port
 
 KILLS = 10
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def command(kind: str) -> list[str]:

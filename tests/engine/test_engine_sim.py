@@ -14,8 +14,8 @@ from storycheck.batches.models import BatchLog, BatchProfile
 from storycheck.profiles.models import Profile
 from storycheck.proxies.models import IgSession, Proxy, ProxyErrorLog, ProxyUsage
 from storycheck.stories.models import StoryResult
-from storycheck.testing import wait_until
 from tests.engine.conftest import Rig, SimProcess, limit_args
+from tests.helpers import holds_for, no_violations, wait_until
 
 
 def assert_matches_truth(rig: Rig, sim: SimProcess, batch_id: str) -> dict[str, int]:
@@ -55,11 +55,6 @@ def assert_matches_truth(rig: Rig, sim: SimProcess, batch_id: str) -> dict[str, 
 def known_ids(sim: SimProcess, names: list[str]) -> dict[str, str | None]:
     """User ids of the names that exist, as a previous lookup would have cached them."""
     return {n: t["user_id"] for n in names if (t := sim.truth(n, 0.0))["exists"]}
-
-
-def no_violations(sim: SimProcess) -> None:
-    violations = sim.stats()["violations"]
-    assert violations["count"] == 0, violations["samples"][:5]
 
 
 def log_counts(rig: Rig, batch_id: str) -> dict[str, int]:
@@ -381,16 +376,18 @@ def test_pause_stops_new_requests_at_once_and_resume_checks_only_the_rest(
     engine.state.stop([batch_id])
     _, in_flight = engine.pool.request_stats(batch_id)
     answered = sim.requests()
-    time.sleep(1.5)
-    assert sim.requests() - answered <= in_flight  # only requests already in flight arrived
-    assert engine.status(batch_id) == "paused"
     wait_until(
         lambda: "in_flight" not in item_states(engine, batch_id), timeout=5, what="leases back"
     )
     done_at_pause = completed_count(engine, batch_id)
-    time.sleep(0.5)
-    assert completed_count(engine, batch_id) == done_at_pause
-    assert sim.requests() - answered <= in_flight
+    holds_for(
+        # Only requests already in flight at the pause arrive; nothing completes any more.
+        lambda: sim.requests() - answered <= in_flight
+        and completed_count(engine, batch_id) == done_at_pause,
+        seconds=1.5,
+        what="no request and no progress while paused",
+    )
+    assert engine.status(batch_id) == "paused"
 
     engine.state.resume([batch_id])
     engine.wait_done(batch_id, timeout=60)
@@ -437,9 +434,12 @@ def test_delete_during_a_run_stops_requests_and_writes_nothing_afterwards(
     _, in_flight = engine.pool.request_stats(batch_id)
     answered = sim.requests()
     facts = profile_facts()
-    time.sleep(1.5)
-    assert sim.requests() - answered <= in_flight
-    assert profile_facts() == facts  # late answers of the deleted batch changed nothing
+    holds_for(
+        # Late answers of the deleted batch change nothing; no request starts after the delete.
+        lambda: sim.requests() - answered <= in_flight and profile_facts() == facts,
+        seconds=1.5,
+        what="nothing sent or written after the delete",
+    )
     with engine.db.read() as session:
         for model in (BatchProfile, BatchLog, StoryResult):
             count = session.scalar(

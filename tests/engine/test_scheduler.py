@@ -33,8 +33,9 @@ from storycheck.engine.errors import (
 from storycheck.engine.pacing import Kind
 from storycheck.profiles.models import Profile
 from storycheck.proxies.models import IgSession, Proxy, ProxyErrorLog
-from storycheck.testing import ProxySpec, wait_until
+from storycheck.testing import ProxySpec
 from tests.engine.conftest import Rig, fast_options
+from tests.helpers import holds_for, wait_until
 
 
 @dataclass
@@ -287,8 +288,9 @@ def test_the_pair_budget_survives_a_restart(rig: Any, engine_db: Any, secrets: A
     restarted = FakeChecker()
     again = rig(None, checker=restarted, options=options, proxy_hourly_limit=3)
     pending = again.create_batch(add(again, 50, "z"))
-    time.sleep(1.5)
-    assert restarted.calls == []
+    wait_until(lambda: bool(again.pool.pairs_in_use()), timeout=10, what="the pair loaded")
+    # Five pair/settings refreshes: time enough to send, had the window not been full.
+    holds_for(lambda: restarted.calls == [], seconds=5 * options.refresh_interval, what="no request")
     assert again.status(pending) == "in_progress"
 
 
@@ -300,13 +302,22 @@ def test_pause_returns_leases_and_no_request_starts_after_it(rig: Any) -> None:
     engine.state.stop([batch_id])
     _, in_flight = engine.pool.request_stats(batch_id)
     calls = len(checker.calls)
-    time.sleep(0.5)
-    assert len(checker.calls) <= calls + in_flight
-    with engine.db.read() as session:
-        leased = session.scalar(
-            select(func.count()).select_from(BatchProfile).where(BatchProfile.status == "in_flight")
-        )
-    assert leased == 0
+
+    def leased() -> int:
+        with engine.db.read() as session:
+            return int(
+                session.scalar(
+                    select(func.count())
+                    .select_from(BatchProfile)
+                    .where(BatchProfile.status == "in_flight")
+                )
+                or 0
+            )
+
+    wait_until(lambda: leased() == 0, timeout=5, what="leases returned")
+    holds_for(
+        lambda: len(checker.calls) <= calls + in_flight, seconds=0.5, what="no request after pause"
+    )
 
 
 def test_profiles_per_minute_is_spread_and_counts_each_profile_once(rig: Any) -> None:
@@ -342,7 +353,10 @@ def test_a_pair_switched_off_by_the_user_is_never_used(rig: Any) -> None:
         proxy = session.scalar(select(Proxy).where(Proxy.ip == "10.0.0.2"))
         assert proxy is not None
         proxy.is_active, proxy.status, proxy.health = False, "disabled", "disabled"
-    time.sleep(0.6)  # one refresh
+    # Nothing shows the engine re-read its pairs (it keeps switched-off ones in its book,
+    # flagged): ask for a refresh and give it two refresh intervals (0.3 s each).
+    engine.pool.refresh_pairs()
+    time.sleep(0.6)
     batch_id = engine.create_batch(add(engine, 60, "x", resolved=False))
     engine.wait_done(batch_id)
     assert {call.pair for call in checker.calls} == {"http://10.0.0.1:8000"}

@@ -22,10 +22,12 @@ from typing import Any
 from sqlalchemy import select, update
 
 from storycheck.batches.invariants import check_invariants
+from storycheck.batches.models import BatchProfile
 from storycheck.profiles.models import Profile
 from storycheck.proxies.models import IgSession, Proxy, ProxyErrorLog
-from storycheck.testing import batch_row, wait_until
+from storycheck.testing import batch_row
 from tests.engine.conftest import Rig, SimProcess, fast_options, limit_args
+from tests.helpers import wait_until
 
 # A compressed "hour" of 2 s on both sides: 25 lookups and 25 story requests per session in
 # the simulator; the engine is told the same (and spends it on both kinds together).
@@ -112,34 +114,40 @@ def judge(rig: Rig, sim: SimProcess, batch_id: str) -> Verdict:
     verdict = Verdict()
     for item, profile in items:
         name = profile.username
-        fact = truth[name]
         assert item.attempts == 0, (name, item.attempts, item.error)  # no faults: none spent
-        if not fact["exists"]:
-            verdict.not_found += 1
-            if (item.status, item.failure_kind) != ("failed", "not_found"):
-                verdict.wrong.append(f"missing user {name}: {item.status} {item.outcome}")
-            continue
-        if item.status != "completed":
-            verdict.wrong.append(f"existing user {name}: {item.status} {item.error}")
-            continue
         followed = (name, cookies.get(item.session_id or "")) in follows
-        if item.outcome == "private":
-            verdict.private += 1
-            verdict.hidden_stories += fact["has_story"]
-            if not fact["is_private"] or followed:
-                verdict.wrong.append(f"private for {name}: public or followed by the asker")
-            continue
-        if item.outcome == "story":
-            verdict.story += 1
-        else:
-            verdict.no_story += 1
-        if item.has_story != fact["has_story"] or item.outcome not in ("story", "no_story"):
-            verdict.wrong.append(f"reported {item.outcome} for {name}, truth {fact['has_story']}")
-        elif fact["is_private"] and not followed:
-            verdict.wrong.append(f"reported {item.outcome} for private {name} not followed")
-        elif fact["has_story"] and item.story_count != fact["items"]:
-            verdict.wrong.append(f"reported {item.story_count} items for {name}")
+        _judge_item(verdict, item, name, truth[name], followed)
     return verdict
+
+
+def _judge_item(
+    verdict: Verdict, item: BatchProfile, name: str, fact: dict[str, Any], followed: bool
+) -> None:
+    """Count one item into `verdict`, adding a line to `verdict.wrong` when it lied."""
+    if not fact["exists"]:
+        verdict.not_found += 1
+        if (item.status, item.failure_kind) != ("failed", "not_found"):
+            verdict.wrong.append(f"missing user {name}: {item.status} {item.outcome}")
+        return
+    if item.status != "completed":
+        verdict.wrong.append(f"existing user {name}: {item.status} {item.error}")
+        return
+    if item.outcome == "private":
+        verdict.private += 1
+        verdict.hidden_stories += fact["has_story"]
+        if not fact["is_private"] or followed:
+            verdict.wrong.append(f"private for {name}: public or followed by the asker")
+        return
+    if item.outcome == "story":
+        verdict.story += 1
+    else:
+        verdict.no_story += 1
+    if item.has_story != fact["has_story"] or item.outcome not in ("story", "no_story"):
+        verdict.wrong.append(f"reported {item.outcome} for {name}, truth {fact['has_story']}")
+    elif fact["is_private"] and not followed:
+        verdict.wrong.append(f"reported {item.outcome} for private {name} not followed")
+    elif fact["has_story"] and item.story_count != fact["items"]:
+        verdict.wrong.append(f"reported {item.story_count} items for {name}")
 
 
 def assert_truthful(rig: Rig, sim: SimProcess, batch_id: str) -> Verdict:

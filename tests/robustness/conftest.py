@@ -30,7 +30,7 @@ from storycheck.simulator import (
     SimulatorConfig,
     SimulatorServer,
 )
-from tests.live import free_port, wait_until
+from tests.helpers import check_error_shape, free_port, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 STORYCHECK_BIN = REPO / ".venv" / "bin" / "storycheck"
@@ -181,15 +181,6 @@ def _json_or_none(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return None
-
-
-def check_error_shape(status: int, body: Any, what: str = "") -> None:
-    """A 4xx body is a JSON object with non-empty string `error` and `message`."""
-    assert isinstance(body, dict), f"{what}: {status} body is not a JSON object"
-    assert isinstance(body.get("error"), str) and body["error"], f"{what}: {status} lacks error"
-    assert isinstance(body.get("message"), str) and body["message"], (
-        f"{what}: {status} lacks message"
-    )
 
 
 # ---------------------------------------------------------------------------------- server process

@@ -43,7 +43,7 @@ from storycheck.niches.models import Niche
 from storycheck.profiles.models import Profile
 from tests.conftest import TEST_SECRET_KEY, _truncate_pg
 from tests.factories import make_niche, make_profiles, set_settings
-from tests.robustness.conftest import check_error_shape
+from tests.helpers import check_error_shape
 
 # Inputs that tripped bugs these fuzzers found (now fixed; each has a regression test at the end
 # of this file). Lone UTF-16 surrogates ("\ud800") are valid JSON escapes no database stores:

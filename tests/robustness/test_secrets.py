@@ -29,7 +29,8 @@ import pytest
 
 from storycheck.crypto import SecretBox
 from storycheck.simulator import FaultConfig
-from tests.robustness.conftest import SERVER_SECRET_KEY, Api, free_port, usernames
+from tests.helpers import free_port
+from tests.robustness.conftest import SERVER_SECRET_KEY, Api, usernames
 
 PROFILES = 150
 PROXY_USER = "proxyuser"

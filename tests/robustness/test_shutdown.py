@@ -24,7 +24,8 @@ from storycheck.db import Database
 from storycheck.profiles.models import Profile
 from storycheck.simulator import FaultConfig
 from storycheck.stories.models import StoryResult
-from tests.robustness.conftest import Api, ServerProcess, usernames, wait_until
+from tests.helpers import wait_until
+from tests.robustness.conftest import Api, ServerProcess, usernames
 
 PROFILES = 240
 SHUTDOWN_LIMIT = 6.0  # seconds from the signal to the exit (the pool waits at most 5 s)

@@ -13,7 +13,7 @@ import socket
 
 import httpx
 
-from tests.live import wait_until
+from tests.helpers import wait_until
 from tests.robustness.conftest import ServerProcess
 
 NO_INSTAGRAM = "http://127.0.0.1:9"

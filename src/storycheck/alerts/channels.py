@@ -138,7 +138,7 @@ def delete_channel(session: Session, channel_id: str) -> None:
     session.flush()
 
 
-def _apply(
+def _apply(  # noqa: C901 - validation moves into the pydantic schemas (issue 11, item 4)
     session: Session,
     channel: AlertChannel,
     data: Mapping[str, Any],

@@ -113,6 +113,47 @@ def send_webhook(spec: ChannelSpec, events: Sequence[Mapping[str, Any]], message
         raise SendError(f"{_where(url)} answered HTTP {response.status_code}")
 
 
+def _email_message(
+    config: Mapping[str, Any],
+    recipients: list[str],
+    events: Sequence[Mapping[str, Any]],
+    message_id: str,
+) -> EmailMessage:
+    """One event's message, or a digest's: a line and its payload per event."""
+    message = EmailMessage()
+    message["From"] = config["from_address"]
+    message["To"] = ", ".join(recipients)
+    if len(events) == 1:
+        message["Subject"] = f"[storycheck] {events[0]['summary']}"
+        message[EVENT_ID_HEADER] = str(events[0]["id"])
+    else:
+        message["Subject"] = f"[storycheck] {len(events)} alerts"
+        message[EVENT_ID_HEADER] = message_id
+    lines = []
+    for event in events:
+        lines.append(f"{event['created_at']}  {event['type']}  {event['summary']}")
+        lines.append("    " + json.dumps(event["payload"], separators=(", ", ": ")))
+    message.set_content("\n".join(lines) + "\n")
+    return message
+
+
+def _smtp_send(spec: ChannelSpec, message: EmailMessage, recipients: list[str]) -> None:
+    """Connect (SSL, STARTTLS or plain), log in when the channel has a user, and send."""
+    config = spec.config
+    host, port, security = str(config["host"]), int(config["port"]), config["security"]
+    smtp: smtplib.SMTP
+    if security == "ssl":
+        smtp = smtplib.SMTP_SSL(host, port, timeout=spec.timeout, context=_tls_context())
+    else:
+        smtp = smtplib.SMTP(host, port, timeout=spec.timeout)
+    with smtp:
+        if security == "starttls":
+            smtp.starttls(context=_tls_context())
+        if config.get("username"):
+            smtp.login(str(config["username"]), spec.secret or "")
+        smtp.send_message(message, to_addrs=recipients)
+
+
 def _reason(exc: BaseException) -> str:
     text = str(exc)
     if "Connection refused" in text or isinstance(exc, ConnectionRefusedError):
@@ -134,35 +175,10 @@ def send_email(
     recipients = list(config.get("to") or ([default_recipient] if default_recipient else []))
     if not recipients:
         raise SendError("No recipient: set the channel's `to` or the notification_email setting")
-    message = EmailMessage()
-    message["From"] = config["from_address"]
-    message["To"] = ", ".join(recipients)
-    if len(events) == 1:
-        message["Subject"] = f"[storycheck] {events[0]['summary']}"
-        message[EVENT_ID_HEADER] = str(events[0]["id"])
-    else:
-        message["Subject"] = f"[storycheck] {len(events)} alerts"
-        message[EVENT_ID_HEADER] = message_id
-    lines = []
-    for event in events:
-        lines.append(f"{event['created_at']}  {event['type']}  {event['summary']}")
-        lines.append("    " + json.dumps(event["payload"], separators=(", ", ": ")))
-    message.set_content("\n".join(lines) + "\n")
-    host, port, security = str(config["host"]), int(config["port"]), config["security"]
-    where = f"SMTP server {host}:{port}"
+    message = _email_message(config, recipients, events, message_id)
+    where = f"SMTP server {config['host']}:{int(config['port'])}"
     try:
-        smtp: smtplib.SMTP
-        if security == "ssl":
-            smtp = smtplib.SMTP_SSL(host, port, timeout=spec.timeout,
-                                    context=_tls_context())
-        else:
-            smtp = smtplib.SMTP(host, port, timeout=spec.timeout)
-        with smtp:
-            if security == "starttls":
-                smtp.starttls(context=_tls_context())
-            if config.get("username"):
-                smtp.login(str(config["username"]), spec.secret or "")
-            smtp.send_message(message, to_addrs=recipients)
+        _smtp_send(spec, message, recipients)
     except smtplib.SMTPAuthenticationError as exc:
         raise SendError(f"{where} refused the login of user {config.get('username')}") from exc
     except smtplib.SMTPNotSupportedError as exc:

@@ -25,7 +25,7 @@ DEFAULT_QUEUE = "storycheck"
 # Celery never declares a Broadcast queue when sending (that would create a new queue), but
 # Redis's virtual exchanges exist only where declared: the sender must declare the fanout
 # exchange itself, or kombu delivers as if it were direct and no worker sees the message.
-BROADCAST_EXCHANGE = Exchange(BROADCAST, type="fanout", auto_delete=True)  # type: ignore[no-untyped-call]
+BROADCAST_EXCHANGE = Exchange(BROADCAST, type="fanout", auto_delete=True)
 
 # Set by the worker process: what a received sync_batches does (wake the batch sync thread).
 _sync_handler: Callable[[str], None] | None = None
@@ -51,9 +51,9 @@ def make_celery(broker_url: str) -> Celery:
     app = Celery("storycheck", broker=broker_url, set_as_current=False)
     app.conf.update(
         task_default_queue=DEFAULT_QUEUE,
-        task_queues=(  # kombu is untyped
-            Queue(DEFAULT_QUEUE, Exchange(DEFAULT_QUEUE), routing_key=DEFAULT_QUEUE),  # type: ignore[no-untyped-call]
-            Broadcast(BROADCAST, exchange=BROADCAST_EXCHANGE, routing_key=BROADCAST),  # type: ignore[no-untyped-call]
+        task_queues=(
+            Queue(DEFAULT_QUEUE, Exchange(DEFAULT_QUEUE), routing_key=DEFAULT_QUEUE),
+            Broadcast(BROADCAST, exchange=BROADCAST_EXCHANGE, routing_key=BROADCAST),
         ),
         # Redis fanout is PUB/SUB on "<exchange>/<routing key>": both sides must name the key.
         task_routes={

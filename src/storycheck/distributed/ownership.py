@@ -115,6 +115,25 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
 
 
+def balance(keep: set[str], local: dict[str, Held], share: int) -> tuple[set[str], set[str]]:
+    """Split the pairs this worker keeps into active and draining for its fair `share`.
+
+    Draining pairs stay ours until the engine has let go of them; a surplus starts draining
+    (highest ids first), and a shortfall takes draining pairs back before claiming new ones.
+    """
+    draining = {pid for pid in keep if local.get(pid, Held(0, 0)).draining}
+    active = keep - draining
+    if len(active) > share:
+        surplus = sorted(active, reverse=True)[: len(active) - share]
+        draining |= set(surplus)
+        active -= set(surplus)
+    elif len(active) < share and draining:
+        back = sorted(draining)[: share - len(active)]
+        draining -= set(back)
+        active |= set(back)
+    return active, draining
+
+
 class PairOwnership:
     """One worker's share of the pairs; see the module docstring."""
 
@@ -252,17 +271,7 @@ class PairOwnership:
             keep = mine & usable
             share = math.ceil(len(usable) / max(1, live))
 
-            # Draining pairs are still ours until the engine let go of them.
-            draining = {pid for pid in keep if local.get(pid, Held(0, 0)).draining}
-            active = keep - draining
-            if len(active) > share:
-                surplus = sorted(active, reverse=True)[: len(active) - share]
-                draining |= set(surplus)
-                active -= set(surplus)
-            elif len(active) < share and draining:
-                back = sorted(draining)[: share - len(active)]
-                draining -= set(back)
-                active |= set(back)
+            active, draining = balance(keep, local, share)
 
             # Free pairs (handed back, freed from a dead holder, never leased) and when each
             # may be used: a freed row's `expires_at` says so (handed back: at once).

@@ -77,7 +77,7 @@ class PairTestReport:
 # ---------------------------------------------------------------------------------- reading
 
 
-def steps_for_answer(
+def steps_for_answer(  # noqa: C901 - one branch per classification, read as a table
     cls: Classification,
     *,
     message: str,

@@ -208,35 +208,43 @@ def login_redirect(path_qs: str) -> Reply:
     return Reply(302, b"", HTML_TYPE, "login_required", (("Location", location),))
 
 
+# Modes answered the same on every endpoint: (status, body, content type).
+_FIXED_MODE_REPLIES: dict[str, tuple[int, bytes, str]] = {
+    "login_required": (403, fail("login_required", logout_reason=3), JSON_TYPE),
+    "login_page": (200, LOGIN_PAGE, HTML_TYPE),
+    "masked_404": (404, MASKED_NOT_FOUND, HTML_TYPE),
+    "edge_block": (403, EDGE_BLOCK_PAGE, HTML_TYPE),
+    "server_error": (500, SERVER_ERROR, JSON_TYPE),
+    "edge_502": (502, BAD_GATEWAY_PAGE, HTML_TYPE),
+    "error_560": (560, SERVER_ERROR, JSON_TYPE),
+}
+_CHALLENGE_MODES = frozenset(
+    {"checkpoint", "challenge", "suspended", "feedback", "unsupported_version"}
+)
+
+
 def mode_reply(mode: str, endpoint: Endpoint, *, session: str, path_qs: str, dense: bool) -> Reply:
     """Return what a session in `mode` is answered on `endpoint` (`dense`: the POST form)."""
     outcome = f"mode_{mode}"
-    if mode == "rate_limit_401":
-        return rate_limited(401, outcome)
-    if mode == "rate_limit_429":
-        return rate_limited(429, outcome)
-    if mode == "login_required":
-        return json_reply(403, fail("login_required", logout_reason=3), outcome)
+    fixed = _FIXED_MODE_REPLIES.get(mode)
+    if fixed is not None:
+        status, body, content_type = fixed
+        return Reply(status, body, content_type, outcome)
+    if mode in RATE_LIMIT_MODES:
+        return rate_limited(401 if mode == "rate_limit_401" else 429, outcome)
     if mode == "login_redirect":
         return dataclasses.replace(login_redirect(path_qs), outcome=outcome)
-    if mode == "login_page":
-        return Reply(200, LOGIN_PAGE, HTML_TYPE, outcome)
-    if mode in ("checkpoint", "challenge", "suspended", "feedback", "unsupported_version"):
+    if mode in _CHALLENGE_MODES:
         return json_reply(400, challenge_body(mode, session), outcome)
-    if mode == "masked_404":
-        return Reply(404, MASKED_NOT_FOUND, HTML_TYPE, outcome)
     if mode == "unhonoured":
-        if endpoint == "profile":
-            return json_reply(200, UNHONOURED_PROFILE, outcome)
-        if endpoint == "reels":
-            return json_reply(200, UNHONOURED_REELS, outcome)
-        return json_reply(200, UNHONOURED_DENSE if dense else DEAD_QUERY_HASH, outcome)
-    if mode == "edge_block":
-        return Reply(403, EDGE_BLOCK_PAGE, HTML_TYPE, outcome)
-    if mode == "server_error":
-        return json_reply(500, SERVER_ERROR, outcome)
-    if mode == "edge_502":
-        return Reply(502, BAD_GATEWAY_PAGE, HTML_TYPE, outcome)
-    if mode == "error_560":
-        return json_reply(560, SERVER_ERROR, outcome)
+        return json_reply(200, _unhonoured_body(endpoint, dense), outcome)
     raise ValueError(f"unknown mode {mode!r}")
+
+
+def _unhonoured_body(endpoint: Endpoint, dense: bool) -> bytes:
+    """The empty "ok" a session no longer honoured gets on `endpoint`."""
+    if endpoint == "profile":
+        return UNHONOURED_PROFILE
+    if endpoint == "reels":
+        return UNHONOURED_REELS
+    return UNHONOURED_DENSE if dense else DEAD_QUERY_HASH

@@ -38,13 +38,21 @@ from typing import Literal
 from urllib.parse import quote, urlsplit
 
 from storycheck.simulator.background import BackgroundService
-from storycheck.simulator.wire import close_quietly, has_token, header, parse_head, read_body, reset
+from storycheck.simulator.wire import (
+    UpstreamLink,
+    close_quietly,
+    has_token,
+    header,
+    origin_form_request,
+    parse_head,
+    read_body,
+    reset,
+)
 
 logger = logging.getLogger(__name__)
 
 ProxyKind = Literal["http", "socks5"]
 _HEAD_LIMIT = 64 * 1024
-_HOP_BY_HOP = frozenset({"proxy-authorization", "proxy-connection", "keep-alive", "te", "trailer"})
 _COPY_CHUNK = 64 * 1024
 
 
@@ -187,87 +195,103 @@ class _Proxy:
         upstream: list[asyncio.StreamWriter],
     ) -> None:
         """Serve HTTP proxy requests on one client connection until it closes."""
-        target: tuple[str, int] | None = None
-        up_reader: asyncio.StreamReader | None = None
-        up_writer: asyncio.StreamWriter | None = None
+        link = UpstreamLink()
         answered = False
-        while True:
-            try:
-                head = await reader.readuntil(b"\r\n\r\n")
-            except asyncio.IncompleteReadError:
-                return
-            if answered and self.silent_close:
-                # The client reuses a connection this proxy already gave up: drop the
-                # request and close (a FIN, no answer), as a proxy closing behind it does.
-                self.counters["silent_closes"] += 1
-                return
-            request_line, headers = parse_head(head)
-            try:
-                method, uri, version = request_line.split(" ", 2)
-            except ValueError:
-                await self._reply(writer, 400, "Bad Request")
-                return
-            if not self._authorized_http(headers):
-                self.counters["auth_failures"] += 1
-                await self._reply(
-                    writer,
-                    407,
-                    "Proxy Authentication Required",
-                    'Proxy-Authenticate: Basic realm="storycheck"\r\n',
-                )
-                return
-            if method.upper() == "CONNECT":
-                await self._tunnel_http(reader, writer, uri, upstream)
-                return
-            parts = urlsplit(uri)
-            if parts.scheme.lower() != "http" or not parts.hostname:
-                await self._reply(writer, 400, "Bad Request")
-                return
-            body = await read_body(reader, headers)
-            host, port = parts.hostname, parts.port or 80
-            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            forwarded = [(key, value) for key, value in headers if key.lower() not in _HOP_BY_HOP]
-            if header(forwarded, "host") is None:
-                forwarded.insert(0, ("Host", parts.netloc.rpartition("@")[2]))
-            lines = [f"{method} {path} {version}"] + [f"{k}: {v}" for k, v in forwarded]
-            message = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
-            client_close = (
-                has_token(header(headers, "connection"), "close") or version == "HTTP/1.0"
-            )
-            self.counters["forwarded"] += 1
-            if (
-                up_reader is None
-                or up_writer is None
-                or target != (host, port)
-                or up_reader.at_eof()
-                or up_writer.is_closing()
-            ):
-                close_quietly(up_writer)
-                try:
-                    up_reader, up_writer = await self._connect(host, port)
-                except (OSError, TimeoutError):
-                    self.counters["upstream_errors"] += 1
-                    await self._reply(writer, 502, "Bad Gateway")
-                    return
-                upstream.append(up_writer)
-                target = (host, port)
-            assert up_reader is not None and up_writer is not None
-            try:
-                up_writer.write(message)
-                await up_writer.drain()
-                response, upstream_close = await self._relay_response(method, up_reader)
-            except (_UpstreamFailed, ConnectionError):
-                self.counters["upstream_resets"] += 1
-                reset(writer)
-                return
-            writer.write(response)
-            await writer.drain()
+        while await self._serve_one(reader, writer, upstream, link, answered=answered):
             answered = True
-            if upstream_close:
-                close_quietly(up_writer)
-                up_writer = None
-            if client_close:
-                return
+
+    async def _serve_one(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        upstream: list[asyncio.StreamWriter],
+        link: UpstreamLink,
+        *,
+        answered: bool,
+    ) -> bool:
+        """Serve one request of a client connection; tell whether the connection stays open."""
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError:
+            return False
+        if answered and self.silent_close:
+            # The client reuses a connection this proxy already gave up: drop the
+            # request and close (a FIN, no answer), as a proxy closing behind it does.
+            self.counters["silent_closes"] += 1
+            return False
+        request = await self._admit_http(writer, head)
+        if request is None:
+            return False
+        method, uri, version, headers = request
+        if method.upper() == "CONNECT":
+            await self._tunnel_http(reader, writer, uri, upstream)
+            return False
+        parts = urlsplit(uri)
+        if parts.scheme.lower() != "http" or not parts.hostname:
+            await self._reply(writer, 400, "Bad Request")
+            return False
+        body = await read_body(reader, headers)
+        target = (parts.hostname, parts.port or 80)
+        message = origin_form_request(method, parts, version, headers, body)
+        client_close = has_token(header(headers, "connection"), "close") or version == "HTTP/1.0"
+        self.counters["forwarded"] += 1
+        if not link.serves(target) and not await self._open_link(link, target, writer, upstream):
+            return False
+        assert link.reader is not None and link.writer is not None
+        try:
+            link.writer.write(message)
+            await link.writer.drain()
+            response, upstream_close = await self._relay_response(method, link.reader)
+        except (_UpstreamFailed, ConnectionError):
+            self.counters["upstream_resets"] += 1
+            reset(writer)
+            return False
+        writer.write(response)
+        await writer.drain()
+        if upstream_close:
+            link.close()
+        return not client_close
+
+    async def _admit_http(
+        self, writer: asyncio.StreamWriter, head: bytes
+    ) -> tuple[str, str, str, list[tuple[str, str]]] | None:
+        """Parse a request head and check the credentials; answer 400/407 and return None
+        when the request goes no further."""
+        request_line, headers = parse_head(head)
+        try:
+            method, uri, version = request_line.split(" ", 2)
+        except ValueError:
+            await self._reply(writer, 400, "Bad Request")
+            return None
+        if not self._authorized_http(headers):
+            self.counters["auth_failures"] += 1
+            await self._reply(
+                writer,
+                407,
+                "Proxy Authentication Required",
+                'Proxy-Authenticate: Basic realm="storycheck"\r\n',
+            )
+            return None
+        return method, uri, version, headers
+
+    async def _open_link(
+        self,
+        link: UpstreamLink,
+        target: tuple[str, int],
+        writer: asyncio.StreamWriter,
+        upstream: list[asyncio.StreamWriter],
+    ) -> bool:
+        """(Re)connect `link` to `target`; answer 502 and return False when that fails."""
+        link.close()
+        try:
+            link.reader, link.writer = await self._connect(*target)
+        except (OSError, TimeoutError):
+            self.counters["upstream_errors"] += 1
+            await self._reply(writer, 502, "Bad Gateway")
+            return False
+        upstream.append(link.writer)
+        link.target = target
+        return True
 
     async def _relay_response(
         self, method: str, up_reader: asyncio.StreamReader

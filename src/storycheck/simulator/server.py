@@ -128,30 +128,9 @@ class _Instagram:
         fault: Fault | None = None
         if state.faults.active:
             fault = state.faults.draw()
-            delay = state.faults.latency()
-            if fault is not None:
-                referee.fault(fault.value)
-            try:
-                if delay:
-                    await asyncio.sleep(delay)
-                if fault is Fault.HANG:
-                    await asyncio.sleep(state.faults.config.hang_seconds)
-            except asyncio.CancelledError:
-                referee.record(session, address, endpoint, "cancelled")
-                raise
-            if fault is Fault.DROP:
-                referee.record(session, address, endpoint, "dropped")
-                _reset_connection(request)
-            if fault is Fault.ERROR_5XX:
-                referee.record(session, address, endpoint, "server_error")
-                status = state.faults.choice((500, 502, 503))
-                if status == 500:
-                    return _response(json_reply(500, answers.SERVER_ERROR, "server_error"))
-                page = b"<html><body>Bad Gateway</body></html>"
-                return _response(Reply(status, page, HTML_TYPE, "server_error"))
-            if fault is Fault.RATE_LIMIT:
-                referee.record(session, address, endpoint, "fault_rate_limited")
-                return _response(answers.rate_limited(self._rate_limit_status()))
+            instead = await self._inject(fault, request, session, address, endpoint)
+            if instead is not None:
+                return _response(instead)
         reply = await self._checked(
             request, endpoint, category, kind, session, key, address, answer, dense
         )
@@ -162,6 +141,44 @@ class _Instagram:
             )
         referee.record(session, address, endpoint, reply.outcome)
         return _response(reply)
+
+    async def _inject(
+        self,
+        fault: Fault | None,
+        request: web.Request,
+        session: str,
+        address: str,
+        endpoint: str,
+    ) -> Reply | None:
+        """Apply a drawn fault (and the latency): delay, hang or drop the request, or return
+        the answer that replaces the real one (a 5xx, a rate limit)."""
+        state = self.state
+        referee = state.referee
+        delay = state.faults.latency()
+        if fault is not None:
+            referee.fault(fault.value)
+        try:
+            if delay:
+                await asyncio.sleep(delay)
+            if fault is Fault.HANG:
+                await asyncio.sleep(state.faults.config.hang_seconds)
+        except asyncio.CancelledError:
+            referee.record(session, address, endpoint, "cancelled")
+            raise
+        if fault is Fault.DROP:
+            referee.record(session, address, endpoint, "dropped")
+            _reset_connection(request)
+        if fault is Fault.ERROR_5XX:
+            referee.record(session, address, endpoint, "server_error")
+            status = state.faults.choice((500, 502, 503))
+            if status == 500:
+                return json_reply(500, answers.SERVER_ERROR, "server_error")
+            page = b"<html><body>Bad Gateway</body></html>"
+            return Reply(status, page, HTML_TYPE, "server_error")
+        if fault is Fault.RATE_LIMIT:
+            referee.record(session, address, endpoint, "fault_rate_limited")
+            return answers.rate_limited(self._rate_limit_status())
+        return None
 
     async def _checked(
         self,
@@ -178,23 +195,9 @@ class _Instagram:
         """Apply the header, session, user-agent, mode and limit checks, then `answer`."""
         state = self.state
         config = state.config
-        if not request.headers.get("X-IG-App-ID"):
-            return json_reply(
-                config.missing_app_id_status, answers.USERAGENT_MISMATCH, "bad_request"
-            )
-        session_state = state.sessions.state(session)
-        if session_state is None or session_state == "logged_out":
-            if config.login_required_status == 302:
-                return answers.login_redirect(request.path_qs)
-            return json_reply(
-                config.login_required_status, answers.LOGIN_REQUIRED, "login_required"
-            )
-        if session_state in CHALLENGE_STATES:
-            return json_reply(400, answers.challenge_body(session_state, session), "challenge")
-        if config.min_chrome_major:
-            major = chrome_major(request.headers.get("User-Agent", ""))
-            if major is not None and major < config.min_chrome_major:
-                return answers.rate_limited(401, "old_client")
+        refusal = self._refusal(request, session)
+        if refusal is not None:
+            return refusal
         now = state.clock()
         web_headers = state.web.answer_headers(key, request, now)
         mode = state.modes.on_request(key, kind)
@@ -219,6 +222,29 @@ class _Instagram:
         if reply.content_type == JSON_TYPE:
             reply = dataclasses.replace(reply, headers=reply.headers + web_headers)
         return reply
+
+    def _refusal(self, request: web.Request, session: str) -> Reply | None:
+        """The answer to a request refused before any mode or limit (no app id, no valid
+        session, a challenged session, an old Chrome); None when it passes."""
+        config = self.state.config
+        if not request.headers.get("X-IG-App-ID"):
+            return json_reply(
+                config.missing_app_id_status, answers.USERAGENT_MISMATCH, "bad_request"
+            )
+        session_state = self.state.sessions.state(session)
+        if session_state is None or session_state == "logged_out":
+            if config.login_required_status == 302:
+                return answers.login_redirect(request.path_qs)
+            return json_reply(
+                config.login_required_status, answers.LOGIN_REQUIRED, "login_required"
+            )
+        if session_state in CHALLENGE_STATES:
+            return json_reply(400, answers.challenge_body(session_state, session), "challenge")
+        if config.min_chrome_major:
+            major = chrome_major(request.headers.get("User-Agent", ""))
+            if major is not None and major < config.min_chrome_major:
+                return answers.rate_limited(401, "old_client")
+        return None
 
     def _rate_limit_status(self) -> int:
         """Return the status of the next "Please wait a few minutes" answer (401, 429 or mixed)."""

@@ -6,6 +6,10 @@ import asyncio
 import contextlib
 import socket
 import struct
+from dataclasses import dataclass
+from urllib.parse import SplitResult
+
+_HOP_BY_HOP = frozenset({"proxy-authorization", "proxy-connection", "keep-alive", "te", "trailer"})
 
 
 def reset(writer: asyncio.StreamWriter) -> None:
@@ -72,3 +76,39 @@ async def read_body(reader: asyncio.StreamReader, headers: list[tuple[str, str]]
     if length is not None:
         return await reader.readexactly(int(length))
     return None
+
+
+@dataclass
+class UpstreamLink:
+    """The upstream connection a client connection reuses while it asks the same origin."""
+
+    target: tuple[str, int] | None = None
+    reader: asyncio.StreamReader | None = None
+    writer: asyncio.StreamWriter | None = None
+
+    def serves(self, target: tuple[str, int]) -> bool:
+        """Tell whether this connection is open and goes to `target`."""
+        return (
+            self.reader is not None
+            and self.writer is not None
+            and self.target == target
+            and not self.reader.at_eof()
+            and not self.writer.is_closing()
+        )
+
+    def close(self) -> None:
+        """Close the connection (if any); the next request opens a new one."""
+        close_quietly(self.writer)
+        self.writer = None
+
+
+def origin_form_request(
+    method: str, parts: SplitResult, version: str, headers: list[tuple[str, str]], body: bytes | None
+) -> bytes:
+    """The request as sent upstream: origin-form path, hop-by-hop headers dropped, a Host."""
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    forwarded = [(key, value) for key, value in headers if key.lower() not in _HOP_BY_HOP]
+    if header(forwarded, "host") is None:
+        forwarded.insert(0, ("Host", parts.netloc.rpartition("@")[2]))
+    lines = [f"{method} {path} {version}"] + [f"{k}: {v}" for k, v in forwarded]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
