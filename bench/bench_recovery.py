@@ -43,7 +43,7 @@ from tests.distributed.conftest import (
     base_env,
     storycheck_command,
 )
-from tests.live import free_port, wait_until
+from tests.helpers import free_port, wait_until
 
 from storycheck.batches.models import BatchProfile
 from storycheck.db import Database

@@ -55,6 +55,23 @@ def _story_events(receiver: Any) -> list[dict[str, Any]]:
     return events
 
 
+def _switch_to_a_live_poster(base_url: str, candidates: list[str]) -> str:
+    """Make the first candidate whose story is live now and in a minute a poster; return it."""
+    for name in candidates:
+        httpx.post(f"{base_url}/__sim__/profiles",
+                   json={"username": name, "kind": "poster"}).raise_for_status()
+        now = float(httpx.get(f"{base_url}/__sim__/clock").json()["now"])
+        if all(
+            _visible_story(httpx.get(f"{base_url}/__sim__/truth",
+                                     params={"username": name, "at": str(at)}).json())
+            for at in (now, now + 60)
+        ):
+            return name
+        httpx.post(f"{base_url}/__sim__/profiles",
+                   json={"username": name, "kind": None}).raise_for_status()
+    raise AssertionError("no quiet account posts now once switched to a poster")
+
+
 def _username(event: dict[str, Any]) -> str:
     data = event.get("data") or event.get("payload") or {}
     return str(data["username"])
@@ -89,10 +106,13 @@ def test_one_story_detected_per_story_window(
         still = {n for n, (o, _) in _checked(engine_db, second).items() if o == "story"}
         assert still, "the second batch should see stories still live"
 
-        # A story posted between two batches: an account without one starts posting.
-        quiet = next(n for n, (o, _) in _checked(engine_db, second).items() if o == "no_story")
-        httpx.post(f"{sim.base_url}/__sim__/profiles",
-                   json={"username": quiet, "kind": "poster"}).raise_for_status()
+        # A story posted between two batches: an account without one starts posting. A poster
+        # posts on its own schedule, so take the first quiet account (in name order) whose
+        # schedule, once it posts, has a story live now and for the next minute.
+        quiet = _switch_to_a_live_poster(
+            sim.base_url,
+            sorted(n for n, (o, _) in _checked(engine_db, second).items() if o == "no_story"),
+        )
         third = engine.create_batch(engine.profile_ids[names.index(quiet):][:1])
         engine.wait_done(third, timeout=60)
         assert _checked(engine_db, third)[quiet][0] == "story"

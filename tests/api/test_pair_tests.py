@@ -27,7 +27,7 @@ from storycheck.simulator import (
     SimulatorServer,
 )
 from tests.conftest import TEST_SECRET_KEY
-from tests.live import free_port
+from tests.helpers import free_port
 
 PAIRS = 3
 FAMOUS = "instagram"

@@ -24,7 +24,7 @@ from storycheck.simulator import (
     SimulatorServer,
 )
 from tests.conftest import TEST_SECRET_KEY
-from tests.live import wait_until
+from tests.helpers import wait_until
 
 WINDOW = 4.0
 LOOKUPS = 3

@@ -11,7 +11,7 @@ import pytest
 
 from storycheck.proxies.sessions import ds_user_id_of
 from tests.browser.conftest import SKIP_REASON, Stack
-from tests.live import free_port
+from tests.helpers import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(bool(SKIP_REASON), reason=SKIP_REASON or "")]
 

@@ -14,7 +14,7 @@ from storycheck.db import Database
 from storycheck.proxies.sessions import ds_user_id_of
 from storycheck.testing import ProxySpec, seed_pairs
 from tests.cli.conftest import PAIRS, SERVER_SECRET_KEY, Run, World, cli_env
-from tests.live import free_port
+from tests.helpers import free_port
 
 DEAD_COOKIE = "59999999999%3AdeadPairCookie%3A1%3AneverSentAnywhere"
 

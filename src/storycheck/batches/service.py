@@ -1,4 +1,8 @@
-"""Batch queries and their JSON shape. Commands that change state live in `state.py`."""
+"""Batch queries and their JSON shape. Commands that change state live in `state.py`.
+
+(Over 500 lines: every read of batches — list, detail, items, logs, results and their CSV —
+shares the payload builders here.)
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """BatchStateManager: the only writer of batch status and queue position.
 
+Its length is deliberate: every transition, the queue lock and the promotion rule live in
+this one module so that the invariants of DESIGN.md §3 can be checked by reading one file.
+
 State machine (DESIGN.md §3.2)::
 
                 create                      promote (slot free)

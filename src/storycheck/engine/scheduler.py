@@ -1,5 +1,8 @@
 """The asyncio core of the check engine: start requests within the caps, route their ends.
 
+(About 500 lines: the event loop's shared state stays in one class; every decision lives in
+the modules listed below.)
+
 One `Scheduler` runs on the pool's event loop. It owns the event loop's shared state (the
 batch runs, their held items and queues, the in-flight counts) under one invariant: an item
 is held by exactly one of queue / request / record queue until it is recorded or released.

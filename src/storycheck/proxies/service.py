@@ -1,5 +1,7 @@
 """Proxy + session pairs: create, import, switch on/off, replace the cookie, delete, report.
 
+(Over 500 lines on purpose: every path that touches a pair's secrets stays in this module.)
+
 Secrets never leave this module in clear: the proxy password and the session cookie are stored
 encrypted (`SecretBox`), duplicates are found through a keyed digest, and every answer shows
 them masked. Error messages and logs never contain them either.

@@ -1,5 +1,7 @@
 """A fleet of local forward proxies, each reaching upstream from its own loopback address.
 
+(Over 500 lines: two proxy protocols, HTTP and SOCKS5, and their misbehaviours in one place.)
+
 Proxy ``i`` listens on ``127.0.0.1`` and opens every upstream connection from source address
 ``127.0.0.(10 + i)``, so the simulator's per-address limits and statistics see one address
 per proxy, as Instagram would see one IP per real proxy.

@@ -1,5 +1,8 @@
 """The simulator's HTTP server: Instagram's story endpoints, its answers, and the /__sim__ API.
 
+(Over 500 lines because it is the route table of two APIs; the answers themselves live in
+`answers.py`, `modes.py` and `shapes.py`.)
+
 Instagram endpoints (all need ``X-IG-App-ID`` and a ``sessionid`` cookie):
 
 * ``GET /api/v1/users/web_profile_info/?username=U`` — profile lookup with ``is_private`` and
