@@ -129,9 +129,19 @@ def seeded(db: Database) -> tuple[Database, list[str]]:
     not_found=st.sampled_from((None, True, False)),
     size=st.integers(min_value=1, max_value=40),
     drives_max=st.sampled_from((0, 5, 20_000)),
+    walk_entries=st.sampled_from((0, 10_000)),
 )
 def test_keyset_pages_equal_offset_pages_equal_the_plain_query(
-    seeded, data, sort_by, direction, status, search_text, not_found, size, drives_max
+    seeded,
+    data,
+    sort_by,
+    direction,
+    status,
+    search_text,
+    not_found,
+    size,
+    drives_max,
+    walk_entries,
 ):
     db, niches = seeded
     niche_id = data.draw(st.sampled_from((None, *niches)))
@@ -139,20 +149,23 @@ def test_keyset_pages_equal_offset_pages_equal_the_plain_query(
         niche_id=niche_id, status=status, search=search_text, not_found=not_found
     )
     sort = Sort(column=sort_by, direction=direction)
-    original = search.INDEX_DRIVES_MAX
-    search.INDEX_DRIVES_MAX = drives_max  # both the index-driven and the walking search plan
+    original = search.INDEX_DRIVES_MAX, search.WALK_ENTRIES_PER_MATCH
+    # Both the index-driven and the walking search plan (chosen per page by its depth).
+    search.INDEX_DRIVES_MAX, search.WALK_ENTRIES_PER_MATCH = drives_max, walk_entries
     try:
         expected = _reference(db, filters, sort)
         assert _offset_pages(db, filters, sort, size) == expected
         assert _keyset_pages(db, filters, sort, size) == expected
     finally:
-        search.INDEX_DRIVES_MAX = original
+        search.INDEX_DRIVES_MAX, search.WALK_ENTRIES_PER_MATCH = original
 
 
+@pytest.mark.parametrize("search_exact_max", [0, 2_000])
 @pytest.mark.parametrize("exact_max", [0, 3, 20_000])
-def test_total_is_exact_or_a_flagged_estimate(seeded, monkeypatch, exact_max):
+def test_total_is_exact_or_a_flagged_estimate(seeded, monkeypatch, exact_max, search_exact_max):
     db, niches = seeded
     monkeypatch.setattr(listing, "EXACT_COUNT_MAX", exact_max)
+    monkeypatch.setattr(listing, "SEARCH_EXACT_COUNT_MAX", search_exact_max)
     for filters in (
         ProfileFilters(niche_id=niches[0]),
         ProfileFilters(niche_id=niches[0], status="active"),
@@ -315,15 +328,32 @@ def test_every_niche_sort_walks_its_index(seeded, sort_by, status):
         assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
 
 
-def test_search_uses_the_trigram_index(seeded):
+def _search_page_plan(db: Database, niche_id: str, sort: Sort) -> str:
+    with _statements(db) as seen, db.read() as session:
+        listing.page_rows(
+            session, ProfileFilters(niche_id=niche_id, status="active", search="coach"), sort,
+            limit=50,
+        )
+    page = [s for s in seen if "username_key" in s[0] and "LIMIT" in s[0].upper()]
+    return _plan(db, *page[0])
+
+
+@pytest.mark.parametrize("sort_by", [None, "last_checked", "total_checks"])
+def test_search_uses_the_trigram_index(seeded, monkeypatch, sort_by):
     db, niches = seeded
     if db.is_sqlite:
-        with _statements(db) as seen, db.read() as session:
-            listing.page_rows(
-                session, ProfileFilters(niche_id=niches[0], search="coach"), Sort(), limit=50
-            )
-        page = [s for s in seen if "profiles_search MATCH" in s[0] and "username_key" in s[0]]
-        assert "VIRTUAL TABLE INDEX" in _plan(db, *page[0])
+        # The search table drives: matches fetched by rowid, then sorted (the niche/status
+        # terms must not let the planner walk the sort index testing each entry instead).
+        monkeypatch.setattr(search, "WALK_ENTRIES_PER_MATCH", 0)
+        plan = _search_page_plan(db, niches[0], Sort(sort_by))
+        assert "VIRTUAL TABLE INDEX" in plan, plan
+        assert "USING INTEGER PRIMARY KEY (rowid=?)" in plan, plan
+        assert "ix_profiles_niche" not in plan, plan
+        # A common word's shallow page walks the sort index and checks the key there.
+        monkeypatch.setattr(search, "WALK_ENTRIES_PER_MATCH", 10**9)
+        plan = _search_page_plan(db, niches[0], Sort(sort_by))
+        assert "profiles_search" not in plan and "TEMP B-TREE" not in plan, plan
+        assert "COVERING INDEX ix_profiles_niche" in plan, plan
     else:
         with db.engine.connect() as conn:  # enough rows for the planner to weigh
             conn.exec_driver_sql(
