@@ -382,3 +382,18 @@ def test_niche_counts_never_read_the_profiles_table(client, seeded):
     statements = [s.lower() for s, _ in seen]
     assert any("from profile_counts" in s for s in statements)
     assert not any("count(" in s and "from profiles" in s for s in statements), statements
+
+
+def test_batch_list_rates_find_the_last_minute_by_time(db):
+    """`GET /api/batches` counts the last minute's items from the processed_at index; SQLite
+    must not walk every item in (batch_id, status) order to group them."""
+    if not db.is_sqlite:
+        pytest.skip("PostgreSQL groups the index range with a hash (no ordered walk to avoid)")
+    from storycheck.batches import service as batch_service
+
+    with _statements(db) as seen, db.read() as session:
+        batch_service._recent_rates(session, [])
+    statement = [s for s in seen if "processed_at" in s[0]][0]
+    plan = _plan(db, *statement)
+    assert "ix_batch_profiles_processed_at" in plan, plan
+    assert "ix_batch_profiles_batch_status" not in plan, plan
