@@ -60,7 +60,8 @@ IDS_MAX = 100_000
 EXACT_COUNT_MAX = 20_000
 # ... otherwise estimated from the share of matches among this many rows of the niche/status.
 ESTIMATE_SAMPLE = 5_000
-# SQLite: a search the search table finds more often than this is estimated, not counted.
+# A search the index finds (or the planner expects) more often than this is estimated, not
+# counted: counting would read every match, scattered over the table.
 SEARCH_EXACT_COUNT_MAX = 2_000
 
 # `sort_by` values of the original API (plus nothing else).

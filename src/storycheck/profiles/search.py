@@ -9,6 +9,7 @@ what a scan would return; the index only narrows which rows are read.
 
 from __future__ import annotations
 
+import json
 import re
 
 from sqlalchemy import ColumnElement, and_, column, literal_column, text
@@ -98,24 +99,34 @@ def index_narrows(session: Session, search: str, *, need: int | None = None) -> 
 
 
 def index_matches(session: Session, search: str) -> int | None:
-    """Rows the SQLite search table finds for `search`, capped at INDEX_DRIVES_MAX + 1.
+    """About how many rows hold `search`, capped at INDEX_DRIVES_MAX + 1; None: no index serves it.
 
-    None when no index can serve the search; 0 on PostgreSQL, whose planner estimates
-    itself. Counted once per session and search (the table's own index, no profile rows).
+    SQLite: counted in the search table (its own index, no profile rows). PostgreSQL: the
+    planner's estimate for the trigram index (statistics only, nothing read). Once per
+    session and search.
     """
     if len(search) < MIN_INDEXED_LENGTH or not _USERNAME_CHARACTERS.match(search):
         return None
-    if session.get_bind().dialect.name != "sqlite":
-        return 0
     cache: dict[str, int] = session.info.setdefault(_NARROWS_KEY, {})
     if search not in cache:
-        cache[search] = session.execute(
-            text(
-                "SELECT count(*) FROM (SELECT rowid FROM profiles_search "
-                "WHERE profiles_search MATCH :phrase LIMIT :cap)"
-            ),
-            {"phrase": _phrase(search), "cap": INDEX_DRIVES_MAX + 1},
-        ).scalar_one()
+        if session.get_bind().dialect.name == "sqlite":
+            cache[search] = session.execute(
+                text(
+                    "SELECT count(*) FROM (SELECT rowid FROM profiles_search "
+                    "WHERE profiles_search MATCH :phrase LIMIT :cap)"
+                ),
+                {"phrase": _phrase(search), "cap": INDEX_DRIVES_MAX + 1},
+            ).scalar_one()
+        else:
+            plan = session.execute(
+                text(
+                    "EXPLAIN (FORMAT JSON) SELECT 1 FROM profiles "
+                    "WHERE username_key LIKE :pattern ESCAPE '\\'"
+                ),
+                {"pattern": like_pattern(username_key(search))},
+            ).scalar_one()
+            plan = json.loads(plan) if isinstance(plan, str) else plan
+            cache[search] = min(int(plan[0]["Plan"]["Plan Rows"]), INDEX_DRIVES_MAX + 1)
     return cache[search]
 
 
