@@ -397,3 +397,41 @@ def test_batch_list_rates_find_the_last_minute_by_time(db):
     plan = _plan(db, *statement)
     assert "ix_batch_profiles_processed_at" in plan, plan
     assert "ix_batch_profiles_batch_status" not in plan, plan
+
+
+def test_import_keeps_the_search_table_and_counts_set_based(client, db, monkeypatch):
+    """The SQLite import replaces its row triggers by two set-based statements for its own
+    rows: the search table and the counts must end up exactly as the triggers would leave
+    them, and the triggers must be back for every later write (also after a failed import)."""
+    niche = client.post("/api/niches", json={"name": "Imported"}).get_json()["id"]
+    client.post("/api/profiles", json={"username": "before_coach", "niche_id": niche})
+    names = "\n".join(f"coach.{i}" for i in range(40)) + "\nnot a valid name!"
+    assert client.post(f"/api/profiles/niches/{niche}/import", data=names).status_code == 207
+    client.post("/api/profiles", json={"username": "after_coach", "niche_id": niche})
+    _counts_match(db)
+    with db.read() as session:
+        filters = ProfileFilters(niche_id=niche, search="coach")
+        found = [r.key for r in listing.page_rows(session, filters, Sort(), limit=100)]
+        assert found == _reference(db, filters, Sort()) and len(found) == 42
+        if db.is_sqlite:
+            indexed = session.execute(
+                text("SELECT count(*) FROM profiles_search WHERE profiles_search MATCH 'coach'")
+            ).scalar_one()
+            assert indexed == 42
+            triggers = set(
+                session.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
+            )
+            assert {"profiles_search_insert", "profile_counts_insert"} <= triggers
+    if db.is_sqlite:
+        from storycheck.profiles import importer
+
+        def fail(*_args: Any) -> None:
+            raise RuntimeError("disk full")
+
+        monkeypatch.setattr(importer, "_executemany", fail)  # after the triggers are dropped
+        failed = client.post(f"/api/profiles/niches/{niche}/import", data=b"coach_lost")
+        assert failed.status_code == 500
+    client.post("/api/profiles", json={"username": "last_coach", "niche_id": niche})
+    _counts_match(db)
+    with db.read() as session:
+        assert len(listing.page_rows(session, filters, Sort(), limit=100)) == 43
