@@ -435,3 +435,25 @@ def test_import_keeps_the_search_table_and_counts_set_based(client, db, monkeypa
     _counts_match(db)
     with db.read() as session:
         assert len(listing.page_rows(session, filters, Sort(), limit=100)) == 43
+
+
+@pytest.mark.parametrize("order", ["asc", "desc"])
+@pytest.mark.parametrize("sort", ["posted", "expires"])
+def test_live_story_pages_walk_their_niche_index(seeded, sort, order):
+    """Each live-story page walks its (niche, posted|expires) index in order; sorted by expiry
+    the range itself starts the walk (the niche's accounts without a story, NULL there, are
+    not read one by one)."""
+    from storycheck.stories import service as stories
+
+    db, niches = seeded
+    query = stories.check_query(
+        at=None, niche_id=niches[0], search=None, since=None, sort=sort, order=order
+    )
+    with _statements(db) as seen, db.read() as session:
+        stories.list_live(session, query, limit=10)
+    page = [s for s in seen if "story_posted_at" in s[0] and "LIMIT" in s[0].upper()]
+    plan = _plan(db, *page[0])
+    assert f"ix_profiles_niche_story_{sort}" in plan, plan
+    assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+    if db.is_sqlite and sort == "expires":
+        assert "story_expires_at>?" in plan, plan

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from storycheck.db import AdvisoryLock, advisory_xact_lock, new_id, utcnow
@@ -176,6 +177,13 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
     with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[attr-defined]
         for row in rows:
             copy.write_row([row[column] for column in columns])
+    # The COPY filled the trigram index's pending list (migration 0011); merge it now, in bulk,
+    # so later searches do not scan it. Needs ownership of the index: skipped without it.
+    try:
+        with session.begin_nested():
+            session.execute(text("SELECT gin_clean_pending_list('ix_profiles_username_trgm')"))
+    except DBAPIError:
+        pass
 
 
 def _insert_sqlite(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
