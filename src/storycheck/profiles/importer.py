@@ -197,7 +197,7 @@ def _insert_sqlite(session: Session, table: Table, rows: list[dict[str, Any]]) -
     triggers created again from their stored text. A failure rolls all of it back.
     """
     connection = session.connection()
-    triggers = dict(
+    triggers: dict[str, str] = dict(
         connection.exec_driver_sql(
             "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?)",
             _BULK_TRIGGERS,
