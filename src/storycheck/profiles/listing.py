@@ -209,8 +209,15 @@ def conditions(
     so that its planner fetches the matches by rowid and sorts them, rather than walking the
     niche's sort index and testing each entry against the list of matches.
     """
-    driven = bool(filters.search) and search_drives(session, filters.search or "", need=need)
-    return _stored_terms(filters, unindexed=driven) + _extra_terms(session, filters, need=need)
+    scope = None
+    if filters.search and need is not None:
+        scope = stored_count(session, niche_id=filters.niche_id, status=filters.status)
+    driven = bool(filters.search) and search_drives(
+        session, filters.search or "", need=need, scope=scope
+    )
+    return _stored_terms(filters, unindexed=driven) + _extra_terms(
+        session, filters, need=need, scope=scope
+    )
 
 
 def _stored_terms(filters: ProfileFilters, *, unindexed: bool = False) -> list[ColumnElement[bool]]:
@@ -224,12 +231,17 @@ def _stored_terms(filters: ProfileFilters, *, unindexed: bool = False) -> list[C
 
 
 def _extra_terms(
-    session: Session, filters: ProfileFilters, *, need: int | None = None, indexed: bool = True
+    session: Session,
+    filters: ProfileFilters,
+    *,
+    need: int | None = None,
+    scope: int | None = None,
+    indexed: bool = True,
 ) -> list[ColumnElement[bool]]:
     terms: list[ColumnElement[bool]] = []
     if filters.search:
         terms.append(
-            search_condition(session, filters.search, need=need)
+            search_condition(session, filters.search, need=need, scope=scope)
             if indexed
             else like_condition(filters.search)
         )
@@ -419,7 +431,9 @@ def count_total(
     if matches is not None and matches > SEARCH_EXACT_COUNT_MAX and base > EXACT_COUNT_MAX:
         # A common word: counting would read each of its rows (scattered over the table).
         return max(_estimate(session, filters, base), at_least), True
-    where = conditions(session, filters)
+    # A count reads every row it counts: the search index drives it only when that reads
+    # fewer entries than a walk over the niche/status (`need=base`).
+    where = conditions(session, filters, need=base)
     capped: Select[Any] = (
         select(literal_column("1")).select_from(Profile).where(*where).limit(EXACT_COUNT_MAX + 1)
     )

@@ -57,33 +57,39 @@ def like_condition(search: str) -> ColumnElement[bool]:
 
 
 def search_condition(
-    session: Session, search: str, *, need: int | None = None
+    session: Session, search: str, *, need: int | None = None, scope: int | None = None
 ) -> ColumnElement[bool]:
     """The WHERE term of a search: index-narrowed where that helps, exact always.
 
     `need` is how many rows of the list the query reads (offset + page); with it, a search
     whose matches are common enough for a walk of the sort index to fill the page sooner
-    keeps the plain (in-index) condition.
+    keeps the plain (in-index) condition. `scope`: the rows a walk can read at most (the
+    niche/status).
     """
     exact = like_condition(search)
-    if not search_drives(session, search, need=need):
+    if not search_drives(session, search, need=need, scope=scope):
         return exact
     return and_(literal_column("profiles.rowid").in_(_fts_rowids(search)), exact)
 
 
-def search_drives(session: Session, search: str, *, need: int | None = None) -> bool:
+def search_drives(
+    session: Session, search: str, *, need: int | None = None, scope: int | None = None
+) -> bool:
     """True when SQLite's search table should drive the query (see `index_narrows`)."""
     return session.get_bind().dialect.name == "sqlite" and index_narrows(
-        session, search, need=need
+        session, search, need=need, scope=scope
     )
 
 
-def index_narrows(session: Session, search: str, *, need: int | None = None) -> bool:
+def index_narrows(
+    session: Session, search: str, *, need: int | None = None, scope: int | None = None
+) -> bool:
     """True when the search index should drive the query for `search`.
 
     PostgreSQL: whenever a trigram can be formed (the planner weighs the rest). SQLite: when
     the FTS table finds at most INDEX_DRIVES_MAX rows and, for a page needing `need` rows,
-    reading them all is cheaper than walking the sort index (see WALK_ENTRIES_PER_MATCH).
+    reading them all is cheaper than walking the sort index (see WALK_ENTRIES_PER_MATCH); a
+    walk never reads more than the `scope` rows of the niche/status (a count: all of them).
     """
     matches = index_matches(session, search)
     if matches is None:
@@ -94,8 +100,10 @@ def index_narrows(session: Session, search: str, *, need: int | None = None) -> 
         return False
     if need is None or matches == 0:
         return True
-    table_rows = stored_count(session, niche_id=None, status=None)
-    return need * table_rows / matches > WALK_ENTRIES_PER_MATCH * matches
+    walked = need * stored_count(session, niche_id=None, status=None) / matches
+    if scope is not None:
+        walked = min(walked, scope)
+    return walked > WALK_ENTRIES_PER_MATCH * matches
 
 
 def index_matches(session: Session, search: str) -> int | None:
