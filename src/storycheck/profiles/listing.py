@@ -209,15 +209,25 @@ def conditions(
     so that its planner fetches the matches by rowid and sorts them, rather than walking the
     niche's sort index and testing each entry against the list of matches.
     """
-    scope = None
-    if filters.search and need is not None:
-        scope = stored_count(session, niche_id=filters.niche_id, status=filters.status)
-    driven = bool(filters.search) and search_drives(
-        session, filters.search or "", need=need, scope=scope
-    )
+    scope = _scope(session, filters, need)
+    driven = search_driven(session, filters, need=need)
     return _stored_terms(filters, unindexed=driven) + _extra_terms(
         session, filters, need=need, scope=scope
     )
+
+
+def search_driven(session: Session, filters: ProfileFilters, *, need: int | None) -> bool:
+    """True when SQLite's search table drives a query of `filters` reading `need` rows."""
+    if not filters.search:
+        return False
+    scope = _scope(session, filters, need)
+    return search_drives(session, filters.search, need=need, scope=scope)
+
+
+def _scope(session: Session, filters: ProfileFilters, need: int | None) -> int | None:
+    if not filters.search or need is None:
+        return None
+    return stored_count(session, niche_id=filters.niche_id, status=filters.status)
 
 
 def _stored_terms(filters: ProfileFilters, *, unindexed: bool = False) -> list[ColumnElement[bool]]:
@@ -287,9 +297,13 @@ def page_rows(
 ) -> list[PageRow]:
     """At most `limit` rows in list order: from `offset`, or right after `after`."""
     expression = sort_expression(sort, filters)
-    where = conditions(session, filters, need=limit + (0 if after else offset))
+    need = limit + (0 if after else offset)
+    where = conditions(session, filters, need=need)
     if expression is None or sort.column not in _NULLABLE_SORTS:
         return _part(session, filters, sort, where, expression, None, limit, offset, after)
+    if after is None and offset and search_driven(session, filters, need=need):
+        # The matches are fetched and sorted anyway: one statement, NULLs last, no parts.
+        return _sorted_once(session, filters, sort, where, expression, limit, offset)
     # Nullable sort: the non-null values in order, then the NULLs (ordered by key).
     rows: list[PageRow] = []
     if after is None or not after.in_nulls:
@@ -341,6 +355,26 @@ def _part(
         query = query.offset(offset)
     return [
         PageRow(value=row[0], key=row[1], is_null=bool(nulls)) for row in session.execute(query)
+    ]
+
+
+def _sorted_once(
+    session: Session,
+    filters: ProfileFilters,
+    sort: Sort,
+    where: list[ColumnElement[bool]],
+    expression: ColumnElement[Any],
+    limit: int,
+    offset: int,
+) -> list[PageRow]:
+    """An OFFSET page of a nullable sort in one ordered statement (NULLs last)."""
+    query = _with_join(
+        select(expression.label("value"), Profile.username_key), sort, filters
+    ).where(*where)
+    query = query.order_by(*full_order(sort, filters)).limit(limit).offset(offset)
+    return [
+        PageRow(value=value, key=key, is_null=value is None)
+        for value, key in session.execute(query)
     ]
 
 
