@@ -129,9 +129,19 @@ def seeded(db: Database) -> tuple[Database, list[str]]:
     not_found=st.sampled_from((None, True, False)),
     size=st.integers(min_value=1, max_value=40),
     drives_max=st.sampled_from((0, 5, 20_000)),
+    walk_entries=st.sampled_from((0, 10_000)),
 )
 def test_keyset_pages_equal_offset_pages_equal_the_plain_query(
-    seeded, data, sort_by, direction, status, search_text, not_found, size, drives_max
+    seeded,
+    data,
+    sort_by,
+    direction,
+    status,
+    search_text,
+    not_found,
+    size,
+    drives_max,
+    walk_entries,
 ):
     db, niches = seeded
     niche_id = data.draw(st.sampled_from((None, *niches)))
@@ -139,20 +149,23 @@ def test_keyset_pages_equal_offset_pages_equal_the_plain_query(
         niche_id=niche_id, status=status, search=search_text, not_found=not_found
     )
     sort = Sort(column=sort_by, direction=direction)
-    original = search.INDEX_DRIVES_MAX
-    search.INDEX_DRIVES_MAX = drives_max  # both the index-driven and the walking search plan
+    original = search.INDEX_DRIVES_MAX, search.WALK_ENTRIES_PER_MATCH
+    # Both the index-driven and the walking search plan (chosen per page by its depth).
+    search.INDEX_DRIVES_MAX, search.WALK_ENTRIES_PER_MATCH = drives_max, walk_entries
     try:
         expected = _reference(db, filters, sort)
         assert _offset_pages(db, filters, sort, size) == expected
         assert _keyset_pages(db, filters, sort, size) == expected
     finally:
-        search.INDEX_DRIVES_MAX = original
+        search.INDEX_DRIVES_MAX, search.WALK_ENTRIES_PER_MATCH = original
 
 
+@pytest.mark.parametrize("search_exact_max", [0, 2_000])
 @pytest.mark.parametrize("exact_max", [0, 3, 20_000])
-def test_total_is_exact_or_a_flagged_estimate(seeded, monkeypatch, exact_max):
+def test_total_is_exact_or_a_flagged_estimate(seeded, monkeypatch, exact_max, search_exact_max):
     db, niches = seeded
     monkeypatch.setattr(listing, "EXACT_COUNT_MAX", exact_max)
+    monkeypatch.setattr(listing, "SEARCH_EXACT_COUNT_MAX", search_exact_max)
     for filters in (
         ProfileFilters(niche_id=niches[0]),
         ProfileFilters(niche_id=niches[0], status="active"),
@@ -315,15 +328,32 @@ def test_every_niche_sort_walks_its_index(seeded, sort_by, status):
         assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
 
 
-def test_search_uses_the_trigram_index(seeded):
+def _search_page_plan(db: Database, niche_id: str, sort: Sort) -> str:
+    with _statements(db) as seen, db.read() as session:
+        listing.page_rows(
+            session, ProfileFilters(niche_id=niche_id, status="active", search="coach"), sort,
+            limit=50,
+        )
+    page = [s for s in seen if "username_key" in s[0] and "LIMIT" in s[0].upper()]
+    return _plan(db, *page[0])
+
+
+@pytest.mark.parametrize("sort_by", [None, "last_checked", "total_checks"])
+def test_search_uses_the_trigram_index(seeded, monkeypatch, sort_by):
     db, niches = seeded
     if db.is_sqlite:
-        with _statements(db) as seen, db.read() as session:
-            listing.page_rows(
-                session, ProfileFilters(niche_id=niches[0], search="coach"), Sort(), limit=50
-            )
-        page = [s for s in seen if "profiles_search MATCH" in s[0] and "username_key" in s[0]]
-        assert "VIRTUAL TABLE INDEX" in _plan(db, *page[0])
+        # The search table drives: matches fetched by rowid, then sorted (the niche/status
+        # terms must not let the planner walk the sort index testing each entry instead).
+        monkeypatch.setattr(search, "WALK_ENTRIES_PER_MATCH", 0)
+        plan = _search_page_plan(db, niches[0], Sort(sort_by))
+        assert "VIRTUAL TABLE INDEX" in plan, plan
+        assert "USING INTEGER PRIMARY KEY (rowid=?)" in plan, plan
+        assert "ix_profiles_niche" not in plan, plan
+        # A common word's shallow page walks the sort index and checks the key there.
+        monkeypatch.setattr(search, "WALK_ENTRIES_PER_MATCH", 10**9)
+        plan = _search_page_plan(db, niches[0], Sort(sort_by))
+        assert "profiles_search" not in plan and "TEMP B-TREE" not in plan, plan
+        assert "COVERING INDEX ix_profiles_niche" in plan, plan
     else:
         with db.engine.connect() as conn:  # enough rows for the planner to weigh
             conn.exec_driver_sql(
@@ -333,6 +363,8 @@ def test_search_uses_the_trigram_index(seeded):
                 " false, now(), now() FROM generate_series(1, 20000) AS n"
             )
             conn.commit()
+            # What the importer does after its COPY (migration 0011): merge the pending list.
+            conn.exec_driver_sql("SELECT gin_clean_pending_list('ix_profiles_username_trgm')")
             conn.exec_driver_sql("ANALYZE profiles")
             plan = "\n".join(
                 row[0]
@@ -352,3 +384,78 @@ def test_niche_counts_never_read_the_profiles_table(client, seeded):
     statements = [s.lower() for s, _ in seen]
     assert any("from profile_counts" in s for s in statements)
     assert not any("count(" in s and "from profiles" in s for s in statements), statements
+
+
+def test_batch_list_rates_find_the_last_minute_by_time(db):
+    """`GET /api/batches` counts the last minute's items from the processed_at index; SQLite
+    must not walk every item in (batch_id, status) order to group them."""
+    if not db.is_sqlite:
+        pytest.skip("PostgreSQL groups the index range with a hash (no ordered walk to avoid)")
+    from storycheck.batches import service as batch_service
+
+    with _statements(db) as seen, db.read() as session:
+        batch_service._recent_rates(session, [])
+    statement = [s for s in seen if "processed_at" in s[0]][0]
+    plan = _plan(db, *statement)
+    assert "ix_batch_profiles_processed_at" in plan, plan
+    assert "ix_batch_profiles_batch_status" not in plan, plan
+
+
+def test_import_keeps_the_search_table_and_counts_set_based(client, db, monkeypatch):
+    """The SQLite import replaces its row triggers by two set-based statements for its own
+    rows: the search table and the counts must end up exactly as the triggers would leave
+    them, and the triggers must be back for every later write (also after a failed import)."""
+    niche = client.post("/api/niches", json={"name": "Imported"}).get_json()["id"]
+    client.post("/api/profiles", json={"username": "before_coach", "niche_id": niche})
+    names = "\n".join(f"coach.{i}" for i in range(40)) + "\nnot a valid name!"
+    assert client.post(f"/api/profiles/niches/{niche}/import", data=names).status_code == 207
+    client.post("/api/profiles", json={"username": "after_coach", "niche_id": niche})
+    _counts_match(db)
+    with db.read() as session:
+        filters = ProfileFilters(niche_id=niche, search="coach")
+        found = [r.key for r in listing.page_rows(session, filters, Sort(), limit=100)]
+        assert found == _reference(db, filters, Sort()) and len(found) == 42
+        if db.is_sqlite:
+            indexed = session.execute(
+                text("SELECT count(*) FROM profiles_search WHERE profiles_search MATCH 'coach'")
+            ).scalar_one()
+            assert indexed == 42
+            triggers = set(
+                session.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
+            )
+            assert {"profiles_search_insert", "profile_counts_insert"} <= triggers
+    if db.is_sqlite:
+        from storycheck.profiles import importer
+
+        def fail(*_args: Any) -> None:
+            raise RuntimeError("disk full")
+
+        monkeypatch.setattr(importer, "_executemany", fail)  # after the triggers are dropped
+        failed = client.post(f"/api/profiles/niches/{niche}/import", data=b"coach_lost")
+        assert failed.status_code == 500
+    client.post("/api/profiles", json={"username": "last_coach", "niche_id": niche})
+    _counts_match(db)
+    with db.read() as session:
+        assert len(listing.page_rows(session, filters, Sort(), limit=100)) == 43
+
+
+@pytest.mark.parametrize("order", ["asc", "desc"])
+@pytest.mark.parametrize("sort", ["posted", "expires"])
+def test_live_story_pages_walk_their_niche_index(seeded, sort, order):
+    """Each live-story page walks its (niche, posted|expires) index in order; sorted by expiry
+    the range itself starts the walk (the niche's accounts without a story, NULL there, are
+    not read one by one)."""
+    from storycheck.stories import service as stories
+
+    db, niches = seeded
+    query = stories.check_query(
+        at=None, niche_id=niches[0], search=None, since=None, sort=sort, order=order
+    )
+    with _statements(db) as seen, db.read() as session:
+        stories.list_live(session, query, limit=10)
+    page = [s for s in seen if "story_posted_at" in s[0] and "LIMIT" in s[0].upper()]
+    plan = _plan(db, *page[0])
+    assert f"ix_profiles_niche_story_{sort}" in plan, plan
+    assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+    if db.is_sqlite and sort == "expires":
+        assert "story_expires_at>?" in plan, plan

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from storycheck.batches.models import (
@@ -517,10 +517,18 @@ def _in_flight_counts(session: Session, ids: list[str]) -> dict[str, int]:
 
 def _recent_rates(session: Session, ids: list[str]) -> dict[str, int]:
     since = utcnow() - timedelta(minutes=1)
+    # The last minute's items, found by their time. Grouped by `+batch_id` on SQLite: its
+    # planner would otherwise walk every item in (batch_id, status) index order to group
+    # without sorting (1,000 batches x 1,000 items: 200 ms per call instead of ~1 ms).
+    batch_id: Any = (
+        literal_column("+batch_profiles.batch_id")
+        if session.get_bind().dialect.name == "sqlite"
+        else BatchProfile.batch_id
+    )
     rows = session.execute(
-        select(BatchProfile.batch_id, func.count())
+        select(batch_id, func.count())
         .where(BatchProfile.processed_at >= since)
-        .group_by(BatchProfile.batch_id)
+        .group_by(batch_id)
     )
     wanted = set(ids)
     return {batch_id: count for batch_id, count in rows if batch_id in wanted}

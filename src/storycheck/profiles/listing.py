@@ -27,6 +27,7 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     Select,
+    String,
     and_,
     case,
     func,
@@ -44,7 +45,13 @@ from storycheck.errors import ValidationError
 from storycheck.niches.models import Niche
 from storycheck.profiles.counts import stored_count
 from storycheck.profiles.models import PROFILE_STATUSES, Profile
-from storycheck.profiles.search import index_narrows, search_condition
+from storycheck.profiles.search import (
+    INDEX_DRIVES_MAX,
+    index_matches,
+    like_condition,
+    search_condition,
+    search_drives,
+)
 
 PAGE_MAX = 10_000_000
 PAGE_SIZE_MAX = 1000
@@ -53,6 +60,9 @@ IDS_MAX = 100_000
 EXACT_COUNT_MAX = 20_000
 # ... otherwise estimated from the share of matches among this many rows of the niche/status.
 ESTIMATE_SAMPLE = 5_000
+# A search the index finds (or the planner expects) more often than this is estimated, not
+# counted: counting would read every match, scattered over the table.
+SEARCH_EXACT_COUNT_MAX = 2_000
 
 # `sort_by` values of the original API (plus nothing else).
 SORT_COLUMNS: Final = (
@@ -188,25 +198,63 @@ def full_order(sort: Sort, filters: ProfileFilters) -> list[Any]:
     return [ordered, key]
 
 
-def conditions(session: Session, filters: ProfileFilters) -> list[ColumnElement[bool]]:
-    """WHERE terms of `filters` (the search goes through its index where that helps)."""
-    return _stored_terms(filters) + _extra_terms(session, filters)
+def conditions(
+    session: Session, filters: ProfileFilters, *, need: int | None = None
+) -> list[ColumnElement[bool]]:
+    """WHERE terms of `filters` (the search goes through its index where that helps).
+
+    `need`: how many rows of the list the query reads (offset + page), for the search's
+    choice between its index and a walk of the sort index (`search.index_narrows`).
+    When SQLite's search table drives, the niche/status terms are written `+column = value`
+    so that its planner fetches the matches by rowid and sorts them, rather than walking the
+    niche's sort index and testing each entry against the list of matches.
+    """
+    scope = _scope(session, filters, need)
+    driven = search_driven(session, filters, need=need)
+    return _stored_terms(filters, unindexed=driven) + _extra_terms(
+        session, filters, need=need, scope=scope
+    )
 
 
-def _stored_terms(filters: ProfileFilters) -> list[ColumnElement[bool]]:
-    """The niche/status terms: what the trigger-kept counts count."""
+def search_driven(session: Session, filters: ProfileFilters, *, need: int | None) -> bool:
+    """True when SQLite's search table drives a query of `filters` reading `need` rows."""
+    if not filters.search:
+        return False
+    scope = _scope(session, filters, need)
+    return search_drives(session, filters.search, need=need, scope=scope)
+
+
+def _scope(session: Session, filters: ProfileFilters, need: int | None) -> int | None:
+    if not filters.search or need is None:
+        return None
+    return stored_count(session, niche_id=filters.niche_id, status=filters.status)
+
+
+def _stored_terms(filters: ProfileFilters, *, unindexed: bool = False) -> list[ColumnElement[bool]]:
+    """The niche/status terms: what the trigger-kept counts count (`+column`: no index)."""
     terms: list[ColumnElement[bool]] = []
-    if filters.niche_id:
-        terms.append(Profile.niche_id == filters.niche_id)
-    if filters.status:
-        terms.append(Profile.status == filters.status)
+    for name, value in (("niche_id", filters.niche_id), ("status", filters.status)):
+        if value:
+            column = literal_column(f"+profiles.{name}", String) if unindexed else Profile.__table__.c[name]
+            terms.append(column == value)
     return terms
 
 
-def _extra_terms(session: Session, filters: ProfileFilters) -> list[ColumnElement[bool]]:
+def _extra_terms(
+    session: Session,
+    filters: ProfileFilters,
+    *,
+    need: int | None = None,
+    scope: int | None = None,
+    indexed: bool = True,
+) -> list[ColumnElement[bool]]:
     terms: list[ColumnElement[bool]] = []
     if filters.search:
-        terms.append(search_condition(session, filters.search))
+        terms.append(
+            search_condition(session, filters.search, need=need, scope=scope)
+            if indexed
+            else like_condition(filters.search)
+        )
     if filters.active_story is not None:
         # Live now, from the story window (the stored flag lags until the maintenance tick).
         live = Profile.story_expires_at > utcnow()
@@ -249,9 +297,13 @@ def page_rows(
 ) -> list[PageRow]:
     """At most `limit` rows in list order: from `offset`, or right after `after`."""
     expression = sort_expression(sort, filters)
-    where = conditions(session, filters)
+    need = limit + (0 if after else offset)
+    where = conditions(session, filters, need=need)
     if expression is None or sort.column not in _NULLABLE_SORTS:
         return _part(session, filters, sort, where, expression, None, limit, offset, after)
+    if after is None and offset and search_driven(session, filters, need=need):
+        # The matches are fetched and sorted anyway: one statement, NULLs last, no parts.
+        return _sorted_once(session, filters, sort, where, expression, limit, offset)
     # Nullable sort: the non-null values in order, then the NULLs (ordered by key).
     rows: list[PageRow] = []
     if after is None or not after.in_nulls:
@@ -303,6 +355,26 @@ def _part(
         query = query.offset(offset)
     return [
         PageRow(value=row[0], key=row[1], is_null=bool(nulls)) for row in session.execute(query)
+    ]
+
+
+def _sorted_once(
+    session: Session,
+    filters: ProfileFilters,
+    sort: Sort,
+    where: list[ColumnElement[bool]],
+    expression: ColumnElement[Any],
+    limit: int,
+    offset: int,
+) -> list[PageRow]:
+    """An OFFSET page of a nullable sort in one ordered statement (NULLs last)."""
+    query = _with_join(
+        select(expression.label("value"), Profile.username_key), sort, filters
+    ).where(*where)
+    query = query.order_by(*full_order(sort, filters)).limit(limit).offset(offset)
+    return [
+        PageRow(value=value, key=key, is_null=value is None)
+        for value, key in session.execute(query)
     ]
 
 
@@ -389,11 +461,17 @@ def count_total(
     base = stored_count(session, niche_id=filters.niche_id, status=filters.status)
     if filters.only_stored_counts:
         return base, False
-    where = conditions(session, filters)
+    matches = index_matches(session, filters.search) if filters.search else None
+    if matches is not None and matches > SEARCH_EXACT_COUNT_MAX and base > EXACT_COUNT_MAX:
+        # A common word: counting would read each of its rows (scattered over the table).
+        return max(_estimate(session, filters, base), at_least), True
+    # A count reads every row it counts: the search index drives it only when that reads
+    # fewer entries than a walk over the niche/status (`need=base`).
+    where = conditions(session, filters, need=base)
     capped: Select[Any] = (
         select(literal_column("1")).select_from(Profile).where(*where).limit(EXACT_COUNT_MAX + 1)
     )
-    narrowed = bool(filters.search) and index_narrows(session, filters.search or "")
+    narrowed = matches is not None and matches <= INDEX_DRIVES_MAX
     if base <= EXACT_COUNT_MAX or narrowed:
         matches = int(session.scalar(select(func.count()).select_from(capped.subquery())) or 0)
         if matches <= EXACT_COUNT_MAX:
@@ -403,7 +481,7 @@ def count_total(
 
 def _estimate(session: Session, filters: ProfileFilters, base: int) -> int:
     """`base` × the share of matching rows among ESTIMATE_SAMPLE rows of the niche/status."""
-    hit = case((and_(*_extra_terms(session, filters)), 1), else_=0)
+    hit = case((and_(*_extra_terms(session, filters, indexed=False)), 1), else_=0)
     sample = (
         select(hit.label("hit"))
         .select_from(Profile)

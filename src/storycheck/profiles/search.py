@@ -9,11 +9,13 @@ what a scan would return; the index only narrows which rows are read.
 
 from __future__ import annotations
 
+import json
 import re
 
 from sqlalchemy import ColumnElement, and_, column, literal_column, text
 from sqlalchemy.orm import Session
 
+from storycheck.profiles.counts import stored_count
 from storycheck.profiles.models import Profile, username_key
 
 # A trigram index needs three characters; shorter searches scan the niche's sort index.
@@ -21,6 +23,11 @@ MIN_INDEXED_LENGTH = 3
 # SQLite: the search table drives the page while it finds at most this many rows (read, then
 # sorted); a search matching more is common enough that walking the sort index is faster.
 INDEX_DRIVES_MAX = 20_000
+# Reading one match the search table hands over (a row fetched by rowid, then sorted) costs
+# about as much as checking this many entries of a sort index during a walk. A page that
+# needs `need` rows walks about `need * table rows / matches` entries; it walks when that is
+# cheaper than reading every match (a common word's first pages), else the index drives it.
+WALK_ENTRIES_PER_MATCH = 10
 # Other characters never occur in a username; such searches keep the plain scan.
 _USERNAME_CHARACTERS = re.compile(r"\A[A-Za-z0-9._]+\Z")
 _ALPHANUMERIC = re.compile(r"\A[A-Za-z0-9]+\Z")
@@ -49,34 +56,85 @@ def like_condition(search: str) -> ColumnElement[bool]:
     return on_key if _ALPHANUMERIC.match(search) else and_(on_key, exact)
 
 
-def search_condition(session: Session, search: str) -> ColumnElement[bool]:
-    """The WHERE term of a search: index-narrowed where that helps, exact always."""
+def search_condition(
+    session: Session, search: str, *, need: int | None = None, scope: int | None = None
+) -> ColumnElement[bool]:
+    """The WHERE term of a search: index-narrowed where that helps, exact always.
+
+    `need` is how many rows of the list the query reads (offset + page); with it, a search
+    whose matches are common enough for a walk of the sort index to fill the page sooner
+    keeps the plain (in-index) condition. `scope`: the rows a walk can read at most (the
+    niche/status).
+    """
     exact = like_condition(search)
-    if session.get_bind().dialect.name != "sqlite" or not index_narrows(session, search):
+    if not search_drives(session, search, need=need, scope=scope):
         return exact
     return and_(literal_column("profiles.rowid").in_(_fts_rowids(search)), exact)
 
 
-def index_narrows(session: Session, search: str) -> bool:
+def search_drives(
+    session: Session, search: str, *, need: int | None = None, scope: int | None = None
+) -> bool:
+    """True when SQLite's search table should drive the query (see `index_narrows`)."""
+    return session.get_bind().dialect.name == "sqlite" and index_narrows(
+        session, search, need=need, scope=scope
+    )
+
+
+def index_narrows(
+    session: Session, search: str, *, need: int | None = None, scope: int | None = None
+) -> bool:
     """True when the search index should drive the query for `search`.
 
     PostgreSQL: whenever a trigram can be formed (the planner weighs the rest). SQLite: when
-    the FTS table finds at most INDEX_DRIVES_MAX rows (counted once per session and search).
+    the FTS table finds at most INDEX_DRIVES_MAX rows and, for a page needing `need` rows,
+    reading them all is cheaper than walking the sort index (see WALK_ENTRIES_PER_MATCH); a
+    walk never reads more than the `scope` rows of the niche/status (a count: all of them).
     """
-    if len(search) < MIN_INDEXED_LENGTH or not _USERNAME_CHARACTERS.match(search):
+    matches = index_matches(session, search)
+    if matches is None:
         return False
     if session.get_bind().dialect.name != "sqlite":
         return True
-    cache: dict[str, bool] = session.info.setdefault(_NARROWS_KEY, {})
+    if matches > INDEX_DRIVES_MAX:
+        return False
+    if need is None or matches == 0:
+        return True
+    walked = need * stored_count(session, niche_id=None, status=None) / matches
+    if scope is not None:
+        walked = min(walked, scope)
+    return walked > WALK_ENTRIES_PER_MATCH * matches
+
+
+def index_matches(session: Session, search: str) -> int | None:
+    """About how many rows hold `search`, capped at INDEX_DRIVES_MAX + 1; None: no index serves it.
+
+    SQLite: counted in the search table (its own index, no profile rows). PostgreSQL: the
+    planner's estimate for the trigram index (statistics only, nothing read). Once per
+    session and search.
+    """
+    if len(search) < MIN_INDEXED_LENGTH or not _USERNAME_CHARACTERS.match(search):
+        return None
+    cache: dict[str, int] = session.info.setdefault(_NARROWS_KEY, {})
     if search not in cache:
-        matches = session.execute(
-            text(
-                "SELECT count(*) FROM (SELECT rowid FROM profiles_search "
-                "WHERE profiles_search MATCH :phrase LIMIT :cap)"
-            ),
-            {"phrase": _phrase(search), "cap": INDEX_DRIVES_MAX + 1},
-        ).scalar_one()
-        cache[search] = matches <= INDEX_DRIVES_MAX
+        if session.get_bind().dialect.name == "sqlite":
+            cache[search] = session.execute(
+                text(
+                    "SELECT count(*) FROM (SELECT rowid FROM profiles_search "
+                    "WHERE profiles_search MATCH :phrase LIMIT :cap)"
+                ),
+                {"phrase": _phrase(search), "cap": INDEX_DRIVES_MAX + 1},
+            ).scalar_one()
+        else:
+            plan = session.execute(
+                text(
+                    "EXPLAIN (FORMAT JSON) SELECT 1 FROM profiles "
+                    "WHERE username_key LIKE :pattern ESCAPE '\\'"
+                ),
+                {"pattern": like_pattern(username_key(search))},
+            ).scalar_one()
+            plan = json.loads(plan) if isinstance(plan, str) else plan
+            cache[search] = min(int(plan[0]["Plan"]["Plan Rows"]), INDEX_DRIVES_MAX + 1)
     return cache[search]
 
 

@@ -150,10 +150,13 @@ def _sort_column(query: LiveQuery) -> Any:
 
 
 def _conditions(query: LiveQuery, *, with_niche: bool = True) -> list[ColumnElement[bool]]:
+    expires = Profile.story_expires_at
     conditions: list[ColumnElement[bool]] = [
-        # Wrapped so that no planner reads the `story_expires_at` index for this range (half a
-        # niche can be live): the page walks the (niche, posted/expires) index in order instead.
-        func.coalesce(Profile.story_expires_at, None) > query.at,
+        # Sorted by expiry: the range starts the walk of the (niche, expires) index (past the
+        # NULLs of accounts without a story). Sorted by posting time: wrapped so that no
+        # planner reads an expires index for this range (half a niche can be live), the page
+        # walks the (niche, posted) index in order instead.
+        (expires if query.sort == "expires" else func.coalesce(expires, None)) > query.at,
         Profile.story_posted_at.is_not(None),
         Profile.status != "deleted",
     ]
