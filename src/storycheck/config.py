@@ -4,19 +4,25 @@
 environment). `EnvironmentVariables` is the one list of the `STORYCHECK_*` variable names
 (DESIGN.md §5) with how each is parsed; `storycheck doctor` derives its table from it. A value
 that does not parse stops the process with a `ConfigError` naming the variable.
+
+The engine, alert and ownership options (`STORYCHECK_ENGINE_*`, `STORYCHECK_ALERTS*`,
+`STORYCHECK_PAIR_*`) are read the same way: each module declares a settings model with its
+`env_prefix` and reads it with `read_settings`; `variable_names` lists any model's variables.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from dotenv import load_dotenv
 from pydantic import AliasChoices, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict
+from pydantic_settings.sources.utils import parse_env_vars
 
 DEFAULT_CORS_ORIGINS = ("http://localhost:3000", "http://127.0.0.1:3000")
 
@@ -122,23 +128,73 @@ class EnvironmentVariables(BaseSettings):
 
 def env_names() -> dict[str, tuple[str, ...]]:
     """`Config` field → the environment variables that set it (first one preferred)."""
+    return variable_names(EnvironmentVariables)
+
+
+def variable_names(model: type[BaseSettings]) -> dict[str, tuple[str, ...]]:
+    """A settings model's field → its environment variables: its aliases, else prefix + name."""
+    prefix = str(model.model_config.get("env_prefix") or "")
     names: dict[str, tuple[str, ...]] = {}
-    for name, info in EnvironmentVariables.model_fields.items():
+    for name, info in model.model_fields.items():
         alias = info.validation_alias
-        assert isinstance(alias, AliasChoices)
-        names[name] = tuple(str(choice) for choice in alias.choices)
+        if isinstance(alias, AliasChoices):
+            names[name] = tuple(str(choice) for choice in alias.choices)
+        elif isinstance(alias, str):
+            names[name] = (alias,)
+        else:
+            names[name] = ((prefix + name).upper(),)
     return names
 
 
-def _describe(exc: ValidationError) -> str:
-    names = env_names()
+Settings = TypeVar("Settings", bound=BaseSettings)
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping (tests pass their own)."""
+
+    def __init__(self, model: type[BaseSettings], env: Mapping[str, str]) -> None:
+        self._mapping = env
+        super().__init__(model)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(
+            self._mapping, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
+        )
+
+
+def read_settings(
+    model: type[Settings],
+    env: Mapping[str, str] | None = None,
+    fallback: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Read `model`'s variables from `env` (default: the process environment).
+
+    `fallback` values (by field name) apply to fields no variable sets. Raises `ConfigError`
+    naming the variable when a value does not parse.
+    """
+    env = os.environ if env is None else env
+    try:
+        return model.model_validate({**(fallback or {}), **_MappingEnvSource(model, env)()})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, model, env)) from None
+
+
+def _describe(
+    exc: ValidationError,
+    model: type[BaseSettings] = EnvironmentVariables,
+    env: Mapping[str, str] | None = None,
+) -> str:
+    env = os.environ if env is None else env
+    names: dict[str, tuple[str, ...]] = {}
+    for field_name, choices in variable_names(model).items():
+        names.update({field_name: choices, **{choice: choices for choice in choices}})
     problems = []
     for error in exc.errors():
         field_name = str(error["loc"][0]) if error["loc"] else "?"
         choices = names.get(field_name, (field_name,))
-        variable = next((env for env in choices if os.environ.get(env)), choices[0])
+        variable = next((name for name in choices if env.get(name)), choices[0])
         # URLs may carry passwords, tokens and keys are secrets: only plain values are echoed.
-        secret = any(word in field_name for word in ("url", "token", "key"))
+        secret = any(word in field_name.lower() for word in ("url", "token", "key"))
         shown = "(hidden)" if secret else repr(error["input"])
         problems.append(f"{variable}={shown}: {error['msg']}")
     return "Bad environment configuration: " + "; ".join(problems)

@@ -43,3 +43,29 @@ def test_doctor_names_the_database_url_fallback(tmp_path: Path, run_cli) -> None
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'fallback.db'}"
     result = run_cli("doctor", env=env)
     assert "fallback.db  [env DATABASE_URL]" in result.stdout
+
+
+def test_doctor_lists_the_engine_alert_and_pair_variables(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    from storycheck.alerts.delivery import AlertVariables
+    from storycheck.config import variable_names
+    from storycheck.distributed.ownership import PairVariables
+    from storycheck.engine.options import EngineVariables
+
+    env = cli_env(tmp_path / "unused.db", STORYCHECK_ALERTS_STALL_MINUTES="7")
+    env.pop("STORYCHECK_ENGINE_MAX_CLAIM", None)
+    lines = run_cli("doctor", env=env).stdout.splitlines()
+    shown = {line.split()[0]: line for line in lines if line.startswith("  STORYCHECK_")}
+    for model in (EngineVariables, AlertVariables, PairVariables):
+        for names in variable_names(model).values():
+            assert names[0] in shown, names[0]
+    assert shown["STORYCHECK_ALERTS_STALL_MINUTES"].split()[1:] == ["7.0", "[env]"]
+    assert shown["STORYCHECK_ENGINE_MAX_CLAIM"].split()[1:] == ["2000", "[default]"]
+
+
+def test_a_bad_option_variable_is_one_line_naming_it(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    for variable in ("STORYCHECK_ENGINE_LEASE_SECONDS", "STORYCHECK_ALERTS_BACKOFF_CAP",
+                     "STORYCHECK_PAIR_RENEW_INTERVAL"):
+        result = run_cli("doctor", env=cli_env(tmp_path / "bad.db", **{variable: "soon"}))
+        assert result.returncode == 2
+        assert result.stderr.startswith(f"Error: Bad environment configuration: {variable}='soon'")
+        assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import queue
 import random
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import and_, distinct, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -31,6 +32,7 @@ from storycheck.alerts.channels import ChannelSpec, load_spec
 from storycheck.alerts.events import event_to_dict, summary
 from storycheck.alerts.models import AlertChannel, AlertDelivery, AlertEvent, DeliveryStatus
 from storycheck.alerts.senders import SendError, send
+from storycheck.config import read_settings
 from storycheck.crypto import SecretBox
 from storycheck.db import Database, new_id, utcnow
 from storycheck.errors import Conflict
@@ -45,9 +47,20 @@ DELIVERED = DeliveryStatus.DELIVERED.value
 FAILED = DeliveryStatus.FAILED.value
 
 
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    return float(raw) if raw not in (None, "") else default
+class AlertVariables(BaseSettings):
+    """`STORYCHECK_ALERTS` (0 switches delivery off) and the `STORYCHECK_ALERTS_*` tunables;
+    unset ones keep `AlertOptions`' defaults."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STORYCHECK_ALERTS_", env_ignore_empty=True, extra="ignore", frozen=True
+    )
+
+    enabled: bool | None = Field(default=None, validation_alias="STORYCHECK_ALERTS")
+    poll_interval: float | None = None
+    lease_seconds: float | None = None
+    backoff_base: float | None = None
+    backoff_cap: float | None = None
+    stall_minutes: float | None = None
 
 
 @dataclass(frozen=True)
@@ -66,18 +79,11 @@ class AlertOptions:
     stall_minutes: float = 10.0
 
     @classmethod
-    def from_env(cls) -> AlertOptions:
-        """Read `STORYCHECK_ALERTS` (0 switches delivery off) and the `STORYCHECK_ALERTS_*`
-        tunables."""
-        return cls(
-            enabled=os.environ.get("STORYCHECK_ALERTS", "1").strip().lower()
-            not in ("0", "false", "no", "off"),
-            poll_interval=_env_float("STORYCHECK_ALERTS_POLL_INTERVAL", cls.poll_interval),
-            lease_seconds=_env_float("STORYCHECK_ALERTS_LEASE_SECONDS", cls.lease_seconds),
-            backoff_base=_env_float("STORYCHECK_ALERTS_BACKOFF_BASE", cls.backoff_base),
-            backoff_cap=_env_float("STORYCHECK_ALERTS_BACKOFF_CAP", cls.backoff_cap),
-            stall_minutes=_env_float("STORYCHECK_ALERTS_STALL_MINUTES", cls.stall_minutes),
-        )
+    def from_env(cls, env: Mapping[str, str] | None = None) -> AlertOptions:
+        """Defaults overridden by the variables of `AlertVariables` (`ConfigError` naming the
+        variable when one does not parse)."""
+        variables = read_settings(AlertVariables, env)
+        return cls(**variables.model_dump(exclude_none=True))
 
 
 def backoff_delay(attempts: int, base: float, cap: float, rng: random.Random) -> float:

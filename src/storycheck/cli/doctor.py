@@ -1,6 +1,7 @@
 """`storycheck doctor`: the effective configuration and whether each part works.
 
-Prints every `STORYCHECK_*` setting (secrets masked) with where its value came from, then
+Prints every `STORYCHECK_*` setting (secrets masked) with where its value came from — the main
+ones of `config.py` and the engine, alert and pair-ownership options — then
 checks the database (reachable, migrated), the secret key (found, decrypts the stored secrets),
 the broker (when set), a server on the same SQLite file, and the pairs (health, last error,
 whether each has been tested and its last result).
@@ -14,8 +15,9 @@ from collections import Counter
 from typing import Any
 
 import click
+from pydantic_settings import BaseSettings
 
-from storycheck.config import Config, env_names
+from storycheck.config import Config, env_names, variable_names
 
 SECRET_FIELDS = {"api_token", "secret_key"}
 
@@ -47,25 +49,42 @@ class Report:
 
     def line(self, label: str, value: str) -> None:
         """One informational line."""
-        click.echo(f"  {label:<30} {value}")
+        click.echo(f"  {label:<38} {value}")
 
     def check(self, label: str, ok: bool, detail: str) -> None:
         """One check: `ok` or `FAIL`, with a detail."""
         self.failed += 0 if ok else 1
-        click.echo(f"  {label:<30} {'ok  ' if ok else 'FAIL'} {detail}")
+        click.echo(f"  {label:<38} {'ok  ' if ok else 'FAIL'} {detail}")
 
 
 def _configuration(config: Config, report: Report) -> None:
     click.echo("Configuration (environment, .env, defaults):")
     for name, variables in env_names().items():
-        chosen = next((env for env in variables if os.environ.get(env)), None)
-        source = "default" if chosen is None else (
-            "env" if chosen == variables[0] else f"env {chosen}"
-        )
-        report.line(variables[0], f"{_shown(name, getattr(config, name))}  [{source}]")
-    engine_vars = sorted(k for k in os.environ if k.startswith("STORYCHECK_ENGINE_"))
-    for env in engine_vars:
-        report.line(env, f"{os.environ[env]}  [env]")
+        report.line(variables[0], f"{_shown(name, getattr(config, name))}  [{_source(variables)}]")
+    for model, options in _option_families(config):
+        for name, variables in variable_names(model).items():
+            report.line(variables[0], f"{_shown(name, getattr(options, name))}  [{_source(variables)}]")
+
+
+def _source(variables: tuple[str, ...]) -> str:
+    """Where a value came from: the first variable set, else the default."""
+    chosen = next((env for env in variables if os.environ.get(env)), None)
+    if chosen is None:
+        return "default"
+    return "env" if chosen == variables[0] else f"env {chosen}"
+
+
+def _option_families(config: Config) -> list[tuple[type[BaseSettings], object]]:
+    """The engine, alert and ownership options with the settings models that read them."""
+    from storycheck.alerts.delivery import AlertOptions, AlertVariables
+    from storycheck.distributed.ownership import OwnershipOptions, PairVariables
+    from storycheck.engine.options import EngineOptions, EngineVariables
+
+    return [
+        (EngineVariables, EngineOptions.from_env(extra=config.extra)),
+        (AlertVariables, AlertOptions.from_env()),
+        (PairVariables, OwnershipOptions.from_env()),
+    ]
 
 
 def _database(config: Config, report: Report) -> Any:

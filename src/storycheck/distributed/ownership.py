@@ -41,13 +41,16 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Annotated, Protocol
 
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from storycheck.config import ConfigError, read_settings
 from storycheck.db import AdvisoryLock, Database, advisory_xact_lock
 from storycheck.distributed.liveness import Reaped, reap_dead_workers
 from storycheck.distributed.liveness import to_datetime as _dt
@@ -86,19 +89,29 @@ class OwnershipOptions:
         return self.lease_seconds / 3
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> OwnershipOptions:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> OwnershipOptions:
         """Defaults overridden by `STORYCHECK_PAIR_LEASE_SECONDS`, `…_RENEW_INTERVAL`,
-        `…_TAKEOVER_GRACE`."""
-        source = os.environ if env is None else env
-        values: dict[str, float] = {}
-        for name in ("lease_seconds", "renew_interval", "takeover_grace"):
-            raw = source.get(f"STORYCHECK_PAIR_{name.upper()}")
-            if raw not in (None, ""):
-                values[name] = float(raw)
-        options = cls(**values)
+        `…_TAKEOVER_GRACE` (`ConfigError` naming the variable for a bad value)."""
+        options = cls(**read_settings(PairVariables, env).model_dump(exclude_none=True))
         if options.renew_interval * 2 >= options.lease_seconds:
-            raise ValueError("the pair renew interval must be under half the pair lease")
+            raise ConfigError(
+                "Bad environment configuration: STORYCHECK_PAIR_RENEW_INTERVAL="
+                f"{options.renew_interval:g} must be under half STORYCHECK_PAIR_LEASE_SECONDS="
+                f"{options.lease_seconds:g}"
+            )
         return options
+
+
+class PairVariables(BaseSettings):
+    """The `STORYCHECK_PAIR_*` time scales; unset ones keep `OwnershipOptions`' defaults."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STORYCHECK_PAIR_", env_ignore_empty=True, extra="ignore", frozen=True
+    )
+
+    lease_seconds: Annotated[float, Field(gt=0)] | None = None
+    renew_interval: Annotated[float, Field(gt=0)] | None = None
+    takeover_grace: Annotated[float, Field(ge=0)] | None = None
 
 
 @dataclass

@@ -3,14 +3,22 @@
 Production uses the defaults. Tests and benchmarks compress time (a 20-second "hour"), either
 by passing `EngineOptions(...)` to the pool or through the environment / `Config.extra`:
 `STORYCHECK_ENGINE_WINDOW_SECONDS=20` or `extra={"engine_window_seconds": "20"}`.
+The variables come from `EngineVariables`, a pydantic-settings model derived from the fields of
+`EngineOptions` (whose defaults stay the only ones).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+from pydantic import create_model
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from storycheck.config import read_settings
 
 
 @dataclass(frozen=True)
@@ -47,19 +55,30 @@ class EngineOptions:
     def from_env(
         cls, env: Mapping[str, str] | None = None, extra: Mapping[str, str] | None = None
     ) -> EngineOptions:
-        """Defaults overridden by `engine_<field>` in `extra`, then `STORYCHECK_ENGINE_<FIELD>`."""
-        env = os.environ if env is None else env
-        changes: dict[str, object] = {}
-        for spec in dataclasses.fields(cls):
-            raw = (extra or {}).get(f"engine_{spec.name}")
-            raw = env.get(f"STORYCHECK_ENGINE_{spec.name.upper()}", raw)
-            if raw in (None, ""):
-                continue
-            assert raw is not None
-            if spec.type in ("bool", bool):
-                changes[spec.name] = raw.strip().lower() in {"1", "true", "yes", "on"}
-            elif spec.type in ("int", int):
-                changes[spec.name] = int(raw)
-            else:
-                changes[spec.name] = float(raw)
-        return dataclasses.replace(cls(), **changes)  # type: ignore[arg-type]
+        """Defaults overridden by `engine_<field>` in `extra`, then `STORYCHECK_ENGINE_<FIELD>`.
+
+        Raises `ConfigError` naming the variable when a value does not parse.
+        """
+        fallback = {
+            spec.name: (extra or {}).get(f"engine_{spec.name}") for spec in dataclasses.fields(cls)
+        }
+        fallback = {name: raw for name, raw in fallback.items() if raw not in (None, "")}
+        variables = read_settings(EngineVariables, env, fallback)
+        return cls(**variables.model_dump(exclude_none=True))
+
+
+class _EngineVariablesBase(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="STORYCHECK_ENGINE_", env_ignore_empty=True, extra="ignore", frozen=True
+    )
+
+
+def _optional_fields() -> dict[str, Any]:
+    hints = typing.get_type_hints(EngineOptions)
+    return {spec.name: (hints[spec.name] | None, None) for spec in dataclasses.fields(EngineOptions)}
+
+
+# `STORYCHECK_ENGINE_<FIELD>` for each field of `EngineOptions`; unset fields keep its defaults.
+EngineVariables: type[BaseSettings] = create_model(
+    "EngineVariables", __base__=_EngineVariablesBase, **_optional_fields()
+)
