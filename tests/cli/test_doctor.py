@@ -63,9 +63,11 @@ def test_doctor_lists_the_engine_alert_and_pair_variables(tmp_path: Path, run_cl
 
 
 def test_a_bad_option_variable_is_one_line_naming_it(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
-    for variable in ("STORYCHECK_ENGINE_LEASE_SECONDS", "STORYCHECK_ALERTS_BACKOFF_CAP",
-                     "STORYCHECK_PAIR_RENEW_INTERVAL"):
-        result = run_cli("doctor", env=cli_env(tmp_path / "bad.db", **{variable: "soon"}))
-        assert result.returncode == 2
+    cases = [(("doctor",), "STORYCHECK_ENGINE_LEASE_SECONDS"), (("serve",), "STORYCHECK_ENGINE_DENSE"),
+             (("serve",), "STORYCHECK_ALERTS_BACKOFF_CAP"), (("worker",), "STORYCHECK_PAIR_RENEW_INTERVAL")]
+    for command, variable in cases:
+        result = run_cli(*command, env=cli_env(tmp_path / "bad.db", **{variable: "soon"}))
+        assert result.returncode == 2, (command, result.stderr)
         assert result.stderr.startswith(f"Error: Bad environment configuration: {variable}='soon'")
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert not (tmp_path / "bad.db").exists()  # serve and worker stop before the database

@@ -15,7 +15,6 @@ from collections import Counter
 from typing import Any
 
 import click
-from pydantic_settings import BaseSettings
 
 from storycheck.config import Config, env_names, variable_names
 
@@ -61,7 +60,9 @@ def _configuration(config: Config, report: Report) -> None:
     click.echo("Configuration (environment, .env, defaults):")
     for name, variables in env_names().items():
         report.line(variables[0], f"{_shown(name, getattr(config, name))}  [{_source(variables)}]")
-    for model, options in _option_families(config):
+    from storycheck.option_variables import option_families
+
+    for model, options in option_families(config):
         for name, variables in variable_names(model).items():
             report.line(variables[0], f"{_shown(name, getattr(options, name))}  [{_source(variables)}]")
 
@@ -72,19 +73,6 @@ def _source(variables: tuple[str, ...]) -> str:
     if chosen is None:
         return "default"
     return "env" if chosen == variables[0] else f"env {chosen}"
-
-
-def _option_families(config: Config) -> list[tuple[type[BaseSettings], object]]:
-    """The engine, alert and ownership options with the settings models that read them."""
-    from storycheck.alerts.delivery import AlertOptions, AlertVariables
-    from storycheck.distributed.ownership import OwnershipOptions, PairVariables
-    from storycheck.engine.options import EngineOptions, EngineVariables
-
-    return [
-        (EngineVariables, EngineOptions.from_env(extra=config.extra)),
-        (AlertVariables, AlertOptions.from_env()),
-        (PairVariables, OwnershipOptions.from_env()),
-    ]
 
 
 def _database(config: Config, report: Report) -> Any:

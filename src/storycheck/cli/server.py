@@ -16,7 +16,10 @@ from storycheck.config import Config
 @click.option("--port", default=None, type=int, help="Port (default STORYCHECK_PORT or 5000).")
 def serve(host: str | None, port: int | None) -> None:
     """Run the API, the web client and the in-process engine until SIGINT/SIGTERM."""
+    from storycheck.option_variables import option_families
+
     config = Config.from_env()
+    option_families(config)  # a bad STORYCHECK_ENGINE_/ALERTS_/PAIR_ value stops it here
     run_server(config, host=host or config.host, port=port or config.port)
 
 

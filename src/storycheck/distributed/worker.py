@@ -239,7 +239,10 @@ def _stop_early_on_signals() -> _EarlySignals:
 )
 def worker(worker_id: str | None, sync_interval: float) -> None:
     """Run a Celery worker with a check engine (distributed mode, see README "Scale-out")."""
+    from storycheck.option_variables import option_families
+
     config = Config.from_env()
+    option_families(config)  # a bad STORYCHECK_ENGINE_/ALERTS_/PAIR_ value stops it here
     level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
     code = run_worker(config, worker_id=worker_id, sync_interval=sync_interval, loglevel=str(level))
     raise SystemExit(code)
