@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -26,12 +26,13 @@ from pydantic import (
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
+    TypeAdapter,
     WithJsonSchema,
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
-from storycheck.errors import CONTROL_CHARACTERS
+from storycheck.errors import CONTROL_CHARACTERS, StorycheckError
 
 INVALID = "invalid_value"  # the error type of every check below
 EMAIL_RE = re.compile(r"\A[^@\s]+@[^@\s]+\.[^@\s]+\Z")
@@ -39,10 +40,53 @@ EMAIL_RE = re.compile(r"\A[^@\s]+@[^@\s]+\.[^@\s]+\Z")
 HUGE = 10**15
 
 
+@dataclass(frozen=True)
+class ErrorContract:
+    """How a body's 400s are coded where the original API fixed other codes than ours (the
+    original client's proxy screen reads them); the default is the API's own shape.
+
+    `invalid_code` is the `error` of a refused value (a `Cleaned` check keeps its own code);
+    `missing` words absent keys: `each` ("name is required"), `list` ("Missing required
+    fields: ip, port" + `details.missing_fields`) or `single` ("Status field is required",
+    `error` `missing_field`, `details.required_field`).
+    """
+
+    invalid_code: str = "validation_error"
+    missing: Literal["each", "list", "single"] = "each"
+
+    def missing_answer(self, fields: list[str]) -> dict[str, Any] | None:
+        """The error body for absent keys, or None for the API's own per-field sentences."""
+        if self.missing == "list":
+            message = f"Missing required fields: {', '.join(fields)}"
+            return {"error": "validation_error", "message": message, "errors": [message],
+                    "details": {"missing_fields": fields, "field": fields[0]}}
+        if self.missing == "single":
+            message = f"{fields[0].capitalize()} field is required"
+            return {"error": "missing_field", "message": message, "errors": [message],
+                    "details": {"required_field": fields[0], "field": fields[0]}}
+        return None
+
+
+_BODIES: dict[str, type[Body]] = {}
+
+
 class Body(BaseModel):
     """A request body model: unknown keys are ignored."""
 
     model_config = ConfigDict(extra="ignore", defer_build=True)
+    error_contract: ClassVar[ErrorContract] = ErrorContract()
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Register the body by name: a validation error names its model by `title`."""
+        super().__pydantic_init_subclass__(**kwargs)
+        _BODIES[cls.__name__] = cls
+
+
+def error_contract_of(title: str) -> ErrorContract:
+    """The error contract of the body a validation error is about (by its model's name)."""
+    body = _BODIES.get(title)
+    return body.error_contract if body is not None else ErrorContract()
 
 
 class Answer(BaseModel):
@@ -116,6 +160,54 @@ class _Marker:
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         return self.schema()
+
+
+@dataclass(frozen=True)
+class Cleaned(_Marker):
+    """A value a domain function checks and cleans (`proxies.sessions.parse_session`, …); its
+    400 keeps the function's sentence, code and details, and `documented` is the accepted
+    type shown in the JSON schema. With `blank_is_missing`, null or blank text is a missing key.
+    """
+
+    clean: Callable[[Any], Any]
+    documented: Any
+    blank_is_missing: bool = False
+
+    def check(self, value: Any, field: str) -> Any:
+        """The cleaned value."""
+        if self.blank_is_missing and (value is None or (isinstance(value, str)
+                                                        and not value.strip())):
+            raise PydanticCustomError("missing", "{field} is required", {"field": field})
+        try:
+            return self.clean(value)
+        except StorycheckError as exc:
+            details = exc.extra.get("details") or {}
+            context = {"field": details.get("field", field), "code": exc.code,
+                       "details": details}
+            raise PydanticCustomError(
+                INVALID, exc.message.replace("{", "{{").replace("}", "}}"), context
+            ) from None
+
+    def schema(self) -> JsonSchemaValue:
+        """The documented type's schema."""
+        return TypeAdapter(self.documented).json_schema()
+
+
+@dataclass(frozen=True)
+class Present(_Marker):
+    """A required text whose blank value counts as missing, then checked by `then`."""
+
+    then: _Marker
+
+    def check(self, value: Any, field: str) -> Any:
+        """The value `then` accepts."""
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise PydanticCustomError("missing", "{field} is required", {"field": field})
+        return self.then.check(value, field)
+
+    def schema(self) -> JsonSchemaValue:
+        """`then`'s schema."""
+        return self.then.schema()
 
 
 @dataclass(frozen=True)

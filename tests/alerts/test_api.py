@@ -159,3 +159,38 @@ def test_events_deliveries_and_retry(client, db, services, receivers):
     assert client.post("/api/alerts/deliveries/nope/retry").status_code == 404
     assert client.get("/api/alerts/deliveries?status=weird").status_code == 400
     assert client.get("/api/alerts/events?type=weird").status_code == 400
+
+
+def test_channel_body_is_checked_by_its_model(client):
+    import pydantic
+
+    from storycheck.alerts.schemas import AlertChannelInput
+
+    url = "http://127.0.0.1:9/h"
+    cases = [
+        ({"enabled": "yes"}, "enabled", "enabled must be true or false"),
+        ({"rate_limit_per_minute": 10_001}, "rate_limit_per_minute",
+         "rate_limit_per_minute must be within 0-10000"),
+        ({"event_types": "story.detected"}, "event_types",
+         "event_types must be a list of event types"),
+        ({"niche_ids": [1]}, "niche_ids", "niche_ids must be a list of niche ids"),
+        ({"config": ["url"]}, "config", "config must be an object"),
+        ({"name": "x" * 101}, "name", "name is longer than 100 characters"),
+    ]
+    for extra, field, message in cases:
+        with pytest.raises(pydantic.ValidationError):
+            AlertChannelInput.model_validate(extra)
+        response = _webhook(client, url, **extra)
+        assert response.status_code == 400, response.json
+        assert response.json["error"] == "validation_error"
+        assert (response.json["details"]["field"], response.json["message"]) == (field, message)
+    # A secret that is refused is never repeated, whichever key carried it.
+    for key in ("secret", "password"):
+        secret = WEBHOOK_SECRET * 200
+        response = _webhook(client, url, **{key: secret})
+        assert response.status_code == 400 and response.json["details"]["field"] == "secret"
+        assert WEBHOOK_SECRET not in response.get_data(as_text=True)
+    created = _webhook(client, url)
+    assert created.status_code == 201
+    changed = client.put(f"/api/alerts/channels/{created.json['id']}", json={"enabled": 2})
+    assert changed.status_code == 400 and changed.json["details"]["field"] == "enabled"

@@ -1,4 +1,5 @@
-"""Alert channels: validate what the API receives, store secrets encrypted, show them masked."""
+"""Alert channels: check a body (`AlertChannelInput`) against the database and the channel's
+kind, store secrets encrypted, show them masked."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storycheck.alerts.models import EVENT_TYPES, AlertChannel
+from storycheck.alerts.models import AlertChannel
+from storycheck.alerts.schemas import AlertChannelInput
 from storycheck.crypto import SecretBox
 from storycheck.errors import Conflict, NotFound, ValidationError
 from storycheck.niches.models import Niche
@@ -99,16 +101,16 @@ def get_channel(session: Session, channel_ref: str) -> AlertChannel:
 
 
 def create_channel(session: Session, data: Mapping[str, Any], secrets: SecretBox) -> AlertChannel:
-    """Validate and store a new channel."""
-    kind = data.get("kind")
-    if kind not in ("webhook", "email"):
+    """Validate (through `AlertChannelInput`) and store a new channel."""
+    body = AlertChannelInput.model_validate(data)
+    if body.kind is None:
         raise ValidationError(
             "kind must be webhook or email",
             details={"field": "kind", "valid_range": "webhook, email"},
         )
-    channel = AlertChannel(kind=kind, enabled=True, event_types="[]", niche_ids="[]",
+    channel = AlertChannel(kind=body.kind, enabled=True, event_types="[]", niche_ids="[]",
                            config="{}", rate_limit_per_minute=DEFAULT_RATE_LIMIT)
-    _apply(session, channel, data, secrets, creating=True)
+    _apply(session, channel, body, secrets, creating=True)
     session.add(channel)
     session.flush()
     return channel
@@ -118,13 +120,14 @@ def update_channel(
     session: Session, channel_id: str, data: Mapping[str, Any], secrets: SecretBox
 ) -> AlertChannel:
     """Apply a partial update (`config` keys are merged; `secret: null` removes the secret)."""
+    body = AlertChannelInput.model_validate(data)
     channel = session.get(AlertChannel, channel_id)
     if channel is None:
         raise NotFound(f"Alert channel {channel_id} not found")
-    if "kind" in data and data["kind"] != channel.kind:
+    if "kind" in body.model_fields_set and body.kind != channel.kind:
         raise ValidationError("A channel's kind cannot change; create a new channel",
                               details={"field": "kind"})
-    _apply(session, channel, data, secrets, creating=False)
+    _apply(session, channel, body, secrets, creating=False)
     session.flush()
     return channel
 
@@ -138,56 +141,41 @@ def delete_channel(session: Session, channel_id: str) -> None:
     session.flush()
 
 
-def _apply(  # noqa: C901 - validation moves into the pydantic schemas (issue 11, item 4)
+def _apply(
     session: Session,
     channel: AlertChannel,
-    data: Mapping[str, Any],
+    body: AlertChannelInput,
     secrets: SecretBox,
     *,
     creating: bool,
 ) -> None:
-    if creating or "name" in data:
-        name = data.get("name")
-        if not isinstance(name, str) or not name.strip():
+    given = body.model_fields_set
+    if creating or "name" in given:
+        if body.name is None:
             raise ValidationError("name is required", details={"field": "name"})
-        if len(name.strip()) > 100:
-            raise ValidationError("name is longer than 100 characters",
-                                  details={"field": "name", "valid_range": "1-100 characters"})
         clash = session.scalar(
-            select(AlertChannel.id).where(AlertChannel.name == name.strip(),
+            select(AlertChannel.id).where(AlertChannel.name == body.name,
                                           AlertChannel.id != (channel.id or ""))
         )
         if clash:
-            raise Conflict(f"An alert channel named {name.strip()} exists", code="duplicate")
-        channel.name = name.strip()
-    if "enabled" in data:
-        if not isinstance(data["enabled"], bool):
-            raise ValidationError("enabled must be true or false", details={"field": "enabled"})
-        channel.enabled = data["enabled"]
-    if "event_types" in data:
-        channel.event_types = json.dumps(_event_types(data["event_types"]))
-    if "niche_ids" in data:
-        channel.niche_ids = json.dumps(_niche_ids(session, data["niche_ids"]))
-    if "rate_limit_per_minute" in data:
-        channel.rate_limit_per_minute = _int(data["rate_limit_per_minute"],
-                                             "rate_limit_per_minute", 0, 10_000)
-    if creating or "config" in data:
-        raw = data.get("config", {})
-        if not isinstance(raw, dict):
-            raise ValidationError("config must be an object", details={"field": "config"})
-        merged = {**json.loads(channel.config or "{}"), **raw}
+            raise Conflict(f"An alert channel named {body.name} exists", code="duplicate")
+        channel.name = body.name
+    if body.enabled is not None:
+        channel.enabled = body.enabled
+    if body.event_types is not None:
+        channel.event_types = json.dumps(body.event_types)
+    if body.niche_ids is not None:
+        channel.niche_ids = json.dumps(_existing_niches(session, body.niche_ids))
+    if body.rate_limit_per_minute is not None:
+        channel.rate_limit_per_minute = body.rate_limit_per_minute
+    if creating or "config" in given:
+        merged = {**json.loads(channel.config or "{}"), **body.config}
         clean = clean_webhook(merged) if channel.kind == "webhook" else clean_email(merged)
         channel.config = json.dumps(clean)
-    secret_key = "secret" if "secret" in data else "password" if "password" in data else None
+    secret_key = "secret" if "secret" in given else "password" if "password" in given else None
     if secret_key is not None:
-        value = data[secret_key]
-        if value is None or value == "":
-            channel.secret_encrypted = None
-        elif not isinstance(value, str) or len(value) > 1000:
-            raise ValidationError("secret must be a string of at most 1000 characters",
-                                  details={"field": "secret"})
-        else:
-            channel.secret_encrypted = secrets.encrypt(value)
+        value = body.secret if secret_key == "secret" else body.password
+        channel.secret_encrypted = secrets.encrypt(value) if value is not None else None
 
 
 def clean_url(value: object) -> str:
@@ -283,23 +271,7 @@ def clean_email(config: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _event_types(value: object) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValidationError("event_types must be a list of event types",
-                              details={"field": "event_types"})
-    unknown = [v for v in value if v not in EVENT_TYPES]
-    if unknown:
-        raise ValidationError(
-            f"Unknown event type {unknown[0]}",
-            details={"field": "event_types", "valid_range": ", ".join(EVENT_TYPES)},
-        )
-    return sorted(set(value))
-
-
-def _niche_ids(session: Session, value: object) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) and len(v) <= 36 for v in value):
-        raise ValidationError("niche_ids must be a list of niche ids", details={"field": "niche_ids"})
-    wanted = sorted(set(value))
+def _existing_niches(session: Session, wanted: list[str]) -> list[str]:
     known = set(session.scalars(select(Niche.id).where(Niche.id.in_(wanted)))) if wanted else set()
     missing = [v for v in wanted if v not in known]
     if missing:

@@ -8,7 +8,14 @@ from flask import Blueprint, Response, request
 
 from storycheck.errors import ValidationError
 from storycheck.proxies import service
-from storycheck.proxies.sessions import clean_user_agent
+from storycheck.proxies.schemas import (
+    PairTestAllRequest,
+    PairTestRequest,
+    ProxyImport,
+    ProxyStatusChange,
+    SessionChange,
+    UserAgentChange,
+)
 from storycheck.proxies.teststate import pair_test_state, stored_report
 from storycheck.web.context import services
 from storycheck.web.http import json_body, no_content, ok
@@ -46,11 +53,11 @@ def create_proxy() -> Response:
 @bp.post("/import")
 def import_proxies() -> Response:
     """Add many pairs from `{lines}`: one `proxy_url|sessionid` per line, reported per line."""
-    data = json_body()
+    body = ProxyImport.model_validate(json_body())
     app = services()
     with app.db.write() as session:
         created, errors = service.import_proxies(
-            session, lines=data.get("lines"), secrets=app.secrets
+            session, entries=body.lines, secrets=app.secrets
         )
         payload = {
             "created": service.serialize_proxies(session, created, secrets=app.secrets),
@@ -65,10 +72,10 @@ def import_proxies() -> Response:
 @bp.patch("/<proxy_id>/status")
 def set_status(proxy_id: str) -> Response:
     """Switch a pair `active`, `disabled` or `rate_limited`."""
-    data = json_body()
+    body = ProxyStatusChange.model_validate(json_body())
     app = services()
     with app.db.write() as session:
-        proxy = service.set_status(session, proxy_id=proxy_id, status=data.get("status"))
+        proxy = service.set_status(session, proxy_id=proxy_id, status=body.status)
         payload = service.proxy_payload(session, proxy, secrets=app.secrets)
     return ok(payload)
 
@@ -76,18 +83,13 @@ def set_status(proxy_id: str) -> Response:
 @bp.put("/<proxy_id>/session")
 def replace_session(proxy_id: str) -> Response:
     """Replace a pair's Instagram session `{session, user_agent?}`; the pair becomes ready."""
-    data = json_body()
-    if data.get("session") in (None, ""):
-        raise ValidationError(
-            "Missing required fields: session",
-            details={"missing_fields": ["session"], "field": "session"},
-        )
-    cookie = service.clean_session(data["session"])
-    user_agent = clean_user_agent(data["user_agent"]) if "user_agent" in data else ...
+    body = SessionChange.model_validate(json_body())
+    user_agent = body.user_agent if "user_agent" in body.model_fields_set else ...
     app = services()
     with app.db.write() as session:
         proxy = service.replace_session(
-            session, proxy_id=proxy_id, cookie=cookie, secrets=app.secrets, user_agent=user_agent
+            session, proxy_id=proxy_id, cookie=body.session, secrets=app.secrets,
+            user_agent=user_agent,
         )
         payload = service.proxy_payload(session, proxy, secrets=app.secrets)
     return ok(payload)
@@ -96,16 +98,10 @@ def replace_session(proxy_id: str) -> Response:
 @bp.put("/<proxy_id>/user-agent")
 def set_user_agent(proxy_id: str) -> Response:
     """Set the pair's user agent `{user_agent}` (null or "" = the default desktop Chrome)."""
-    data = json_body()
-    if "user_agent" not in data:
-        raise ValidationError(
-            "Missing required fields: user_agent",
-            details={"missing_fields": ["user_agent"], "field": "user_agent"},
-        )
-    user_agent = clean_user_agent(data["user_agent"])
+    body = UserAgentChange.model_validate(json_body())
     app = services()
     with app.db.write() as session:
-        proxy = service.set_user_agent(session, proxy_id=proxy_id, user_agent=user_agent)
+        proxy = service.set_user_agent(session, proxy_id=proxy_id, user_agent=body.user_agent)
         payload = service.proxy_payload(session, proxy, secrets=app.secrets)
     return ok(payload)
 
@@ -122,24 +118,21 @@ def delete_proxy(proxy_id: str) -> Response:
 def pairs_test() -> Response:
     """"Test all": test `{ids?, username?}` (default: every switched-on pair), a few at once;
     the list of reports in the order asked."""
-    data = json_body(required=False)
-    ids = data.get("ids")
-    app = services()
+    body = PairTestAllRequest.model_validate(json_body(required=False))
+    ids = body.ids
     if ids is None:
-        with app.db.read() as session:
+        with services().db.read() as session:
             ids = service.active_proxy_ids(session)
         if not ids:
             return ok([])
-    elif not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
-        raise ValidationError("ids must be a list of proxy ids", details={"field": "ids"})
-    return ok([report.to_dict() for report in _run_tests(ids, data.get("username"))])
+    return ok([report.to_dict() for report in _run_tests(ids, body.username)])
 
 
 @bp.post("/<proxy_id>/test")
 def pair_test(proxy_id: str) -> Response:
     """Test one pair `{username?}`: one lookup through it, reported step by step."""
-    data = json_body(required=False)
-    return ok(_run_tests([proxy_id], data.get("username"))[0].to_dict())
+    body = PairTestRequest.model_validate(json_body(required=False))
+    return ok(_run_tests([proxy_id], body.username)[0].to_dict())
 
 
 @bp.get("/<proxy_id>/test")

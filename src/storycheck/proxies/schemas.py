@@ -1,25 +1,52 @@
 """Proxy + session pair bodies and answers (secrets are always masked in answers).
 
-The bodies document what the routes accept; `proxies/service.py` parses them itself, because
-its error codes and details (`missing_field`, `missing_fields`, `invalid_request`) are part of
-the original contract that the original client's proxy screen reads.
+The routes validate each body through its model. Where the original contract fixed other error
+codes than the API's own (`missing_field`, `missing_fields`, `invalid_request` — the original
+client's proxy screen reads them), the model says so in its `error_contract`, which the one
+validation handler in `web/errors.py` applies. The session and user-agent checks are the
+functions of `proxies/sessions.py`, run inside the model (`Cleaned`), so their sentences and
+codes are written once. `POST /api/proxies` still parses its body in `proxies/service.py`
+(`parse_proxy`: two shapes, `{ip, port, …}` or `{url, …}`, with mixed codes); `ProxyCreate`
+documents it.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import Field
 
-from storycheck.fields import Answer, Body, Choice
+from storycheck.errors import ValidationError
+from storycheck.fields import Answer, Body, Choice, Cleaned, ErrorContract, Present
 from storycheck.proxies.models import PAIR_HEALTH_VALUES, PROXY_SCHEMES, PROXY_STATUSES
+from storycheck.proxies.sessions import SessionCookies, clean_user_agent, parse_session
 from storycheck.proxies.teststate import STEPS, TEST_STATES
 
 SessionValue = str | list[dict[str, Any]]
 SESSION_HELP = (
     "A sessionid, a cookie string as a browser sends it, or a cookie export (list of objects)"
 )
+# The session as pasted, cleaned into its cookies; blank or null is a missing key.
+Session = Annotated[
+    SessionCookies, Cleaned(parse_session, SessionValue, blank_is_missing=True),
+    Field(description=SESSION_HELP),
+]
+# A pair's user agent: null or "" is the default desktop Chrome.
+UserAgent = Annotated[str | None, Cleaned(clean_user_agent, str | None)]
+
+
+def clean_proxy_ids(value: object) -> list[str]:
+    """A list of proxy ids (non-empty strings), or a 400."""
+    if not isinstance(value, list) or not all(isinstance(i, str) and i for i in value):
+        raise ValidationError("ids must be a list of proxy ids", details={"field": "ids"})
+    return value
+
+
+def _import_lines(value: object) -> list[tuple[int, str]]:
+    from storycheck.proxies.service import import_lines  # the service imports the schemas' types
+
+    return import_lines(value)
 
 
 class ProxyCreate(Body):
@@ -36,28 +63,34 @@ class ProxyCreate(Body):
 
 
 class ProxyImport(Body):
-    """`POST /api/proxies/import`: one `proxy_url|session` per line."""
+    """`POST /api/proxies/import`: one `proxy_url|session` per line (numbered, blank and `#`
+    lines left out)."""
 
-    lines: str | list[str]
+    lines: Annotated[list[tuple[int, str]], Cleaned(_import_lines, str | list[str])]
 
 
 class ProxyStatusChange(Body):
-    """`PATCH /api/proxies/{id}/status`."""
+    """`PATCH /api/proxies/{id}/status` (`missing_field` / `invalid_request` as the original)."""
 
-    status: Annotated[str, Choice(PROXY_STATUSES)]
+    error_contract: ClassVar[ErrorContract] = ErrorContract(
+        invalid_code="invalid_request", missing="single"
+    )
+    status: Annotated[str, Present(Choice(PROXY_STATUSES))]
 
 
 class SessionChange(Body):
     """`PUT /api/proxies/{id}/session`: without `user_agent` the pair keeps its own."""
 
-    session: SessionValue = Field(description=SESSION_HELP)
-    user_agent: str | None = None
+    error_contract: ClassVar[ErrorContract] = ErrorContract(missing="list")
+    session: Session
+    user_agent: UserAgent = None
 
 
 class UserAgentChange(Body):
     """`PUT /api/proxies/{id}/user-agent`: null or "" means the default desktop Chrome."""
 
-    user_agent: str | None
+    error_contract: ClassVar[ErrorContract] = ErrorContract(missing="list")
+    user_agent: UserAgent
 
 
 class PairTestRequest(Body):
@@ -69,7 +102,7 @@ class PairTestRequest(Body):
 class PairTestAllRequest(Body):
     """`POST /api/proxies/test`: the pairs to test (default: every switched-on pair)."""
 
-    ids: list[str] | None = None
+    ids: Annotated[list[str], Cleaned(clean_proxy_ids, list[str])] | None = None
     username: str | None = None
 
 

@@ -27,7 +27,6 @@ from storycheck.errors import Conflict, NotFound, ValidationError
 from storycheck.proxies.identity import store_cookies
 from storycheck.proxies.models import (
     PROXY_SCHEMES,
-    PROXY_STATUSES,
     IgSession,
     PairHealth,
     Proxy,
@@ -430,14 +429,13 @@ def create_proxy(session: Session, *, pair: ProxyInput, secrets: SecretBox) -> P
 
 
 def import_proxies(
-    session: Session, *, lines: object, secrets: SecretBox
+    session: Session, *, entries: Sequence[tuple[int, str]], secrets: SecretBox
 ) -> tuple[list[Proxy], list[dict[str, Any]]]:
-    """Create a pair per `proxy_url|session` line (a sessionid or a cookie string); bad or
-    duplicate lines are reported.
+    """Create a pair per numbered `proxy_url|session` line (a sessionid or a cookie string, from
+    `import_lines`); bad or duplicate lines are reported.
 
     Reported lines are masked (`scheme://user:…@host:port|abcd…wxyz`): they hold secrets.
     """
-    entries = _import_lines(lines)
     created: list[Proxy] = []
     errors: list[dict[str, Any]] = []
     for number, line in entries:
@@ -460,7 +458,8 @@ def import_proxies(
     return created, errors
 
 
-def _import_lines(lines: object) -> list[tuple[int, str]]:
+def import_lines(lines: object) -> list[tuple[int, str]]:
+    """The numbered proxy lines of an import (text or a list; blank and `#` lines left out)."""
     if isinstance(lines, list) and all(isinstance(line, str) for line in lines):
         raw = list(lines)
     elif isinstance(lines, str):
@@ -497,20 +496,10 @@ def _masked_line(url: str, cookie: str, separator: str) -> str:
     return f"{shown_url}|{mask(cookie.strip()) or _MASK}"
 
 
-def set_status(session: Session, *, proxy_id: str, status: object) -> Proxy:
-    """Switch a pair on (`active`) or off (`disabled`, `rate_limited`); health follows."""
-    if status is None or status == "":
-        raise ValidationError(
-            "Status field is required",
-            code="missing_field",
-            details={"required_field": "status", "field": "status"},
-        )
-    if not isinstance(status, str) or status not in PROXY_STATUSES:
-        raise ValidationError(
-            f"Invalid status. Must be one of: {', '.join(PROXY_STATUSES)}",
-            code="invalid_request",
-            details={"field": "status", "valid_range": list(PROXY_STATUSES)},
-        )
+def set_status(session: Session, *, proxy_id: str, status: str) -> Proxy:
+    """Switch a pair on (`active`) or off (`disabled`, `rate_limited`); health follows.
+
+    `status` is one of `PROXY_STATUSES` (the route checks it with `ProxyStatusChange`)."""
     proxy = get_proxy(session, proxy_id=proxy_id)
     proxy.status = status
     proxy.is_active = status == "active"

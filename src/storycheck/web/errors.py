@@ -11,6 +11,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from storycheck.errors import StorycheckError
+from storycheck.fields import error_contract_of
 
 log = logging.getLogger(__name__)
 
@@ -71,18 +72,28 @@ def validation_error_body(exc: pydantic.ValidationError) -> dict[str, Any]:
 
     `message` is the one sentence (several: "Validation errors: a; b"), `errors` every
     sentence, `details` the first failing field and, when the check has one, its valid range.
+    The body's `error_contract` (see `storycheck/fields.py`) may set other codes and wordings
+    where the original contract fixed them.
     """
     problems = exc.errors()
+    contract = error_contract_of(exc.title)
+    missing = [_name(error) for error in problems if error["type"] == "missing"]
+    answer = contract.missing_answer(missing) if missing else None
+    if answer is not None:
+        return answer
     messages = [_message(error) for error in problems]
     first = problems[0]
-    details: dict[str, Any] = {"field": (first.get("ctx") or {}).get("field")
-                               or _field(first["loc"])}
-    valid_range = (first.get("ctx") or {}).get("valid_range")
-    if valid_range is not None:
-        details["valid_range"] = valid_range
+    context = dict(first.get("ctx") or {})
+    details: dict[str, Any] = {**context.get("details", {}), "field": _name(first)}
+    if context.get("valid_range") is not None:
+        details["valid_range"] = context["valid_range"]
     message = messages[0] if len(messages) == 1 else f"Validation errors: {'; '.join(messages)}"
-    return {"error": "validation_error", "message": message, "errors": messages,
-            "details": details}
+    return {"error": context.get("code", contract.invalid_code), "message": message,
+            "errors": messages, "details": details}
+
+
+def _name(error: Any) -> str:
+    return str((error.get("ctx") or {}).get("field") or _field(error["loc"]))
 
 
 def register_error_handlers(app: Flask) -> None:  # noqa: C901 - one nested handler per kind
