@@ -46,7 +46,7 @@ BATCH_TIMEOUT_MS = 60_000
 
 PAIR_COUNT = 3
 ENGINE_REFRESH_SECONDS = 0.2
-ENGINE_SETTLE_SECONDS = 1.0
+ENGINE_SETTLE_TIMEOUT_SECONDS = 10.0
 # The engine settings every test starts from: no pacing, no hourly budget to speak of.
 FAST_SETTINGS = {
     "min_request_interval": 0,
@@ -114,11 +114,20 @@ class Stack:
         current = self.call("GET", "/settings")
         saved = self.call("PUT", "/settings", json=changes)
         if any(current.get(name) != saved.get(name) for name in changes):
-            # The engine re-reads its settings every ENGINE_REFRESH_SECONDS (server env below);
-            # its maintenance loop ticks every 0.5 s. Without this wait a batch created right
-            # after a change could still run under the old pacing.
-            time.sleep(ENGINE_SETTLE_SECONDS)
+            # Without this wait a batch created right after a change could still run under the
+            # old pacing. The engine re-reads its settings every ENGINE_REFRESH_SECONDS (server
+            # env below); the reading running now may have loaded the old ones, the next cannot.
+            seen = self.engine_refreshes()
+            wait_until(
+                lambda: self.engine_refreshes() >= seen + 2,
+                timeout=ENGINE_SETTLE_TIMEOUT_SECONDS,
+                what="the engine re-read its settings",
+            )
         return saved
+
+    def engine_refreshes(self) -> int:
+        """How many times the server's engine has re-read its pairs and settings."""
+        return int(self.call("GET", "/health")["engine_refreshes"])
 
     def new_niche(self, prefix: str = "niche") -> dict[str, Any]:
         return self.call("POST", "/niches", json={"name": self.unique_name(prefix)})

@@ -353,10 +353,11 @@ def test_a_pair_switched_off_by_the_user_is_never_used(rig: Any) -> None:
         proxy = session.scalar(select(Proxy).where(Proxy.ip == "10.0.0.2"))
         assert proxy is not None
         proxy.is_active, proxy.status, proxy.health = False, "disabled", "disabled"
-    # Nothing shows the engine re-read its pairs (it keeps switched-off ones in its book,
-    # flagged): ask for a refresh and give it two refresh intervals (0.3 s each).
+    # The engine keeps switched-off pairs in its book, flagged: ask for a refresh and wait
+    # for one that started after the change (the one running now may have read the old row).
+    seen = engine.pool.refreshes
     engine.pool.refresh_pairs()
-    time.sleep(0.6)
+    wait_until(lambda: engine.pool.refreshes >= seen + 2, timeout=10, what="pairs re-read")
     batch_id = engine.create_batch(add(engine, 60, "x", resolved=False))
     engine.wait_done(batch_id)
     assert {call.pair for call in checker.calls} == {"http://10.0.0.1:8000"}

@@ -81,6 +81,26 @@ describe('event stream', () => {
     expect(useProxyStore.getState().proxies[0].health).toBe('cooling')
   })
 
+  it('keeps a deleted pair off screen: neither a late proxy event nor a stale list brings it back', async () => {
+    const pair = { id: 'x1', ip: '127.0.0.1', port: 8080, health: 'disabled' }
+    let answerList
+    mockFetch({
+      'GET /proxies': () => new Promise((resolve) => (answerList = resolve)),
+      'DELETE /proxies/x1': { status: 204 },
+    })
+    startEventStream({ EventSource: FakeEventSource })
+    const es = FakeEventSource.instances[0]
+    es.emit('open')
+    es.emit('proxy', pair)
+    const listing = useProxyStore.getState().fetchProxies({ quiet: true }) // asked before the delete
+    await useProxyStore.getState().removeProxy('x1')
+    expect(useProxyStore.getState().proxies).toEqual([])
+    es.emit('proxy', pair)
+    answerList([pair])
+    await listing
+    expect(useProxyStore.getState().proxies).toEqual([])
+  })
+
   it('passes a stored token as ?token= (EventSource cannot send headers)', () => {
     window.localStorage.setItem(TOKEN_STORAGE_KEY, 'tok en')
     startEventStream({ EventSource: FakeEventSource })

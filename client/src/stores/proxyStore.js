@@ -37,7 +37,10 @@ export const useProxyStore = create((set, get) => ({
     if (!quiet) set({ loading: true })
     try {
       const list = await proxiesApi.list()
-      set({ proxies: sortProxies(Array.isArray(list) ? list : []), loaded: true })
+      // A list asked for before a delete may answer after it: it must not bring the pair back.
+      const deleted = get().deletedIds
+      const kept = (Array.isArray(list) ? list : []).filter((p) => !deleted.includes(p.id))
+      set({ proxies: sortProxies(kept), loaded: true })
       settle('proxies:load')
     } catch (err) {
       if (!quiet) showError(err, 'proxies:load')

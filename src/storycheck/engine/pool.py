@@ -176,6 +176,16 @@ class WorkerPool:
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(self.scheduler.refresh_soon)
 
+    @property
+    def refreshes(self) -> int:
+        """How many times the engine has re-read and applied its pairs and settings.
+
+        Settings or pairs saved before this was read are in force once it has grown by two:
+        the refresh running when it was read may have loaded the old ones.
+        """
+        sync = self.scheduler.sync
+        return 0 if sync is None else sync.refreshes
+
     def pairs_in_use(self, timeout: float = 5.0) -> set[str]:
         """Pairs the engine may use or still has a request on; empty when it does not run."""
         loop = self._loop

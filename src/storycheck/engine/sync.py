@@ -73,6 +73,7 @@ class BackgroundSync:
         self.wake = wake
         self.event = asyncio.Event()
         self.last_refresh = -INF
+        self.refreshes = 0  # refreshes applied so far (tests wait on it; never goes back)
         self.last_renew = 0.0
         self.last_prune = 0.0
 
@@ -175,6 +176,7 @@ class BackgroundSync:
             book.pacer.restore(proxy_id, kind, restored_times(minute, count, now))  # type: ignore[arg-type]
             book.ledger.restore(proxy_id, kind, minute, count)
         book.loaded = True
+        self.refreshes += 1
         self.host.pairs_changed(gone)
         self.wake()
 

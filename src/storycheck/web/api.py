@@ -42,10 +42,14 @@ _FEED_LOCK = threading.RLock()  # event_hub() creates the story feed while holdi
 
 @bp.get("/health")
 def health() -> Response:
-    """Liveness: the process answers and the database is reachable."""
-    with services().db.read() as session:
+    """Liveness: the process answers and the database is reachable; with the engine in this
+    process, also how many times it has re-read its pairs and settings."""
+    found = services()
+    with found.db.read() as session:
         session.execute(select(1))
-    return ok({"status": "ok"})
+    if found.pool is None:
+        return ok({"status": "ok"})
+    return ok({"status": "ok", "engine_refreshes": found.pool.refreshes})
 
 
 @bp.get("/admin/invariants")

@@ -26,6 +26,11 @@ class Health(Answer):
     """Liveness."""
 
     status: str
+    engine_refreshes: int = absent_key(
+        "With the engine in this process: how many times it has re-read its pairs and "
+        "settings since it started (a change saved before one reading is in force once this "
+        "has grown by two)"
+    )
 
 
 class Invariants(Answer):
