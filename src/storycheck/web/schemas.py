@@ -22,8 +22,8 @@ class Error(BaseModel):
     running_batch_ids: list[str] = absent_key("A refused start: the batches that are running")
 
 
-class Health(Answer):
-    """Liveness."""
+class Health(BaseModel):
+    """Liveness (a plain model: `engine_refreshes` is absent when no engine runs here)."""
 
     status: str
     engine_refreshes: int = absent_key(
