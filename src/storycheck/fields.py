@@ -131,8 +131,14 @@ def invalid(
     context: dict[str, Any] = {"field": field}
     if valid_range is not None:
         context["valid_range"] = valid_range
-    # The sentence is the template; braces in user-chosen text must not be read as fields.
-    return PydanticCustomError(INVALID, message.replace("{", "{{").replace("}", "}}"), context)
+    return sentence_error(message, context)
+
+
+def sentence_error(message: str, context: dict[str, Any]) -> PydanticCustomError:
+    """A check's error whose sentence is shown as written: pydantic fills `{key}` of a template
+    from the context, key by key, and knows no `{{` escape, so the sentence is the context's last
+    value and the template only names it (braces in user-chosen text stay as they are)."""
+    return PydanticCustomError(INVALID, "{sentence}", {**context, "sentence": message})
 
 
 class _Marker:
@@ -184,9 +190,7 @@ class Cleaned(_Marker):
             details = exc.extra.get("details") or {}
             context = {"field": details.get("field", field), "code": exc.code,
                        "details": details}
-            raise PydanticCustomError(
-                INVALID, exc.message.replace("{", "{{").replace("}", "}}"), context
-            ) from None
+            raise sentence_error(exc.message, context) from None
 
     def schema(self) -> JsonSchemaValue:
         """The documented type's schema."""

@@ -8,6 +8,7 @@ import pytest
 
 from storycheck.proxies.schemas import (
     PairTestAllRequest,
+    ProxyCreate,
     ProxyImport,
     ProxyStatusChange,
     SessionChange,
@@ -103,3 +104,79 @@ def test_pair_test_bodies(client, pid):  # type: ignore[no-untyped-def]
     for url in (f"/api/proxies/{pid}/test", "/api/proxies/test"):
         body = assert_error(client.post(url, json={"username": 42}), 400, "validation_error")
         assert body["details"]["field"] == "username"
+
+
+PASSWORD = "Zq9ProxyPassw0rdValue"
+PORT_RANGE = {"field": "port", "valid_range": "1-65535"}
+# Each error path of `POST /api/proxies`: body, status code, error, message, details.
+CREATE_ERRORS = [
+    ({}, "validation_error", "Missing required fields: ip, port, session",
+     {"missing_fields": ["ip", "port", "session"], "field": "ip"}),
+    ({"ip": "127.0.0.1", "port": " ", "session": None, "password": PASSWORD},
+     "validation_error", "Missing required fields: port, session",
+     {"missing_fields": ["port", "session"], "field": "port"}),
+    ({"url": f"http://u:{PASSWORD}@127.0.0.1:1", "session": ""}, "validation_error",
+     "Missing required fields: session", {"missing_fields": ["session"], "field": "session"}),
+    ({"ip": "socks5:// ", "port": 1, "session": SECRET}, "validation_error",
+     "Missing required fields: ip", {"missing_fields": ["ip"], "field": "ip"}),
+    ({"ip": 5, "port": 1, "session": SECRET}, "invalid_request", "ip must be a string",
+     {"field": "ip"}),
+    ({"ip": "not a host!", "port": 1, "session": SECRET}, "invalid_request",
+     "ip must be a host name or an IP address", {"field": "ip"}),
+    ({"ip": "0.0.0.0", "port": 1, "session": SECRET}, "invalid_request",
+     "A proxy cannot be the unspecified address", {"field": "ip"}),
+    ({"ip": "ftp://127.0.0.1", "port": 1, "session": SECRET}, "invalid_request",
+     "Unsupported proxy scheme: ftp",
+     {"field": "scheme", "valid_range": ["http", "https", "socks5"]}),
+    ({"ip": "127.0.0.1", "port": 1, "session": SECRET, "scheme": 3}, "validation_error",
+     "scheme must be a string", {"field": "scheme"}),
+    ({"ip": "127.0.0.1", "port": "80a", "session": SECRET}, "invalid_request",
+     "Port must be a valid integer", {"port": "80a", **PORT_RANGE}),
+    ({"ip": "127.0.0.1", "port": True, "session": SECRET}, "invalid_request",
+     "Port must be a valid integer", {"port": True, **PORT_RANGE}),
+    ({"ip": "127.0.0.1", "port": 70000, "session": SECRET}, "invalid_request",
+     "Port must be between 1 and 65535", {"port": 70000, **PORT_RANGE}),
+    ({"ip": "127.0.0.1", "port": 1, "session": SECRET, "password": 5}, "validation_error",
+     "password must be a string of at most 255 characters", {"field": "password"}),
+    ({"ip": "127.0.0.1", "port": 1, "session": SECRET, "user_agent": 4}, "validation_error",
+     "user_agent must be a string", {"field": "user_agent"}),
+    ({"ip": "127.0.0.1", "port": 1, "session": [{"value": SECRET}]}, "validation_error",
+     "a JSON cookie export must be a list of {name, value, domain} objects",
+     {"field": "session"}),
+    ({"url": 7, "session": SECRET}, "validation_error", "url must be a string",
+     {"field": "url"}),
+    ({"url": f"http://u:{PASSWORD}@127.0.0.1", "session": SECRET}, "invalid_request",
+     "The proxy URL has no port: use scheme://user:password@host:port", PORT_RANGE),
+    ({"url": f"http://u:{PASSWORD}@[zz:1", "session": SECRET}, "invalid_request",
+     "The proxy URL is not valid: use scheme://user:password@host:port", {"field": "url"}),
+    ({"url": f"http://u:{PASSWORD}@127.0.0.1:80/p", "session": SECRET}, "validation_error",
+     "The proxy URL must not have a path or query", {"field": "url"}),
+]
+
+
+@pytest.mark.parametrize(("data", "code", "message", "details"), CREATE_ERRORS)
+def test_create_body_keeps_the_original_codes_and_never_a_secret(  # type: ignore[no-untyped-def]
+    client, data, code, message, details
+):
+    from_model = _model_error(ProxyCreate, data)
+    response = client.post("/api/proxies", json=data)
+    body = assert_error(response, 400, code)
+    for answer in (body, from_model):
+        assert (answer["error"], answer["message"], answer["details"]) == (code, message, details)
+        assert answer["errors"] == [message]
+    for secret in (SECRET, PASSWORD):
+        assert secret not in response.get_data(as_text=True) and secret not in str(from_model)
+    assert client.get("/api/proxies").get_json() == []
+
+
+def test_create_body_gives_the_pair_of_either_shape() -> None:
+    by_parts = ProxyCreate.model_validate(
+        {"ip": " SOCKS5h://Proxy.Localhost ", "port": "1080", "session": COOKIE,
+         "username": "bob", "password": PASSWORD, "user_agent": ""})
+    by_url = ProxyCreate.model_validate(
+        {"url": f"socks5://bob:{PASSWORD}@proxy.localhost:1080", "session": COOKIE, "ip": 5})
+    for body in (by_parts, by_url):
+        pair = body.pair
+        assert (pair.scheme, pair.ip, pair.port) == ("socks5", "proxy.localhost", 1080)
+        assert (pair.username, pair.password, pair.user_agent) == ("bob", PASSWORD, None)
+        assert pair.session.sessionid == COOKIE

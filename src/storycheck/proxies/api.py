@@ -11,6 +11,7 @@ from storycheck.proxies import service
 from storycheck.proxies.schemas import (
     PairTestAllRequest,
     PairTestRequest,
+    ProxyCreate,
     ProxyImport,
     ProxyStatusChange,
     SessionChange,
@@ -41,11 +42,10 @@ def list_proxies() -> Response:
 @bp.post("")
 def create_proxy() -> Response:
     """Add a pair: `{ip, port, session, username?, password?, scheme?}` or `{url, session}`."""
-    data = json_body()
-    pair = service.parse_proxy(data)
+    body = ProxyCreate.model_validate(json_body())
     app = services()
     with app.db.write() as session:
-        proxy = service.create_proxy(session, pair=pair, secrets=app.secrets)
+        proxy = service.create_proxy(session, pair=body.pair, secrets=app.secrets)
         payload = service.proxy_payload(session, proxy, secrets=app.secrets)
     return ok(payload, 201)
 

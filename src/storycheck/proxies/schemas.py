@@ -5,21 +5,32 @@ codes than the API's own (`missing_field`, `missing_fields`, `invalid_request` �
 client's proxy screen reads them), the model says so in its `error_contract`, which the one
 validation handler in `web/errors.py` applies. The session and user-agent checks are the
 functions of `proxies/sessions.py`, run inside the model (`Cleaned`), so their sentences and
-codes are written once. `POST /api/proxies` still parses its body in `proxies/service.py`
-(`parse_proxy`: two shapes, `{ip, port, …}` or `{url, …}`, with mixed codes); `ProxyCreate`
-documents it.
+codes are written once. `ProxyCreate` (`POST /api/proxies`) has two shapes, `{ip, port, …}` or
+`{url, …}`: a before-validator lists the keys its shape lacks (`missing_fields`), then
+`proxies/service.py`'s `parse_proxy` (also the demo's) runs inside the model as `Cleaned`, so
+the original's mixed codes (`validation_error`, `invalid_request`) and sentences stay as they
+were and a password or cookie is never repeated.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, SkipValidation, model_validator
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
 
 from storycheck.errors import ValidationError
 from storycheck.fields import Answer, Body, Choice, Cleaned, ErrorContract, Present
 from storycheck.proxies.models import PAIR_HEALTH_VALUES, PROXY_SCHEMES, PROXY_STATUSES
+from storycheck.proxies.service import (
+    ProxyInput,
+    import_lines,
+    missing_proxy_fields,
+    parse_proxy,
+)
 from storycheck.proxies.sessions import SessionCookies, clean_user_agent, parse_session
 from storycheck.proxies.teststate import STEPS, TEST_STATES
 
@@ -43,30 +54,51 @@ def clean_proxy_ids(value: object) -> list[str]:
     return value
 
 
-def _import_lines(value: object) -> list[tuple[int, str]]:
-    from storycheck.proxies.service import import_lines  # the service imports the schemas' types
-
-    return import_lines(value)
+def _parse_proxy(value: object) -> ProxyInput:
+    if not isinstance(value, Mapping):
+        raise ValidationError("The request body must be a JSON object", code="invalid_request")
+    return parse_proxy(value)
 
 
 class ProxyCreate(Body):
-    """`POST /api/proxies`: `{ip, port, session, …}` or `{url, session}`."""
+    """`POST /api/proxies`: `{ip, port, session, …}` (a `scheme://` prefix in `ip` sets the
+    scheme) or `{url, session}`; the keys the shape lacks are listed in `missing_fields`."""
 
-    ip: str | None = None
-    port: int | str | None = None
-    scheme: Annotated[str, Choice(PROXY_SCHEMES)] | None = None
-    username: str | None = None
-    password: str | None = None
-    url: str | None = Field(default=None, description="scheme://user:pass@host:port")
-    user_agent: str | None = None
-    session: SessionValue = Field(description=SESSION_HELP)
+    # The keys below document the body as sent. The model checks it as a whole: first the keys
+    # either shape lacks, listed together, then `parse_proxy` (with its own sentences and
+    # codes) into `pair`, the pair to store.
+    error_contract: ClassVar[ErrorContract] = ErrorContract(missing="list")
+    ip: SkipValidation[str | None] = None
+    port: SkipValidation[int | str | None] = None
+    scheme: SkipValidation[Annotated[str, Choice(PROXY_SCHEMES)] | None] = None
+    username: SkipValidation[str | None] = None
+    password: SkipValidation[str | None] = None
+    url: SkipValidation[str | None] = Field(
+        default=None, description="scheme://user:pass@host:port"
+    )
+    user_agent: SkipValidation[str | None] = None
+    session: SkipValidation[SessionValue] = Field(description=SESSION_HELP)
+    pair: SkipJsonSchema[Annotated[ProxyInput, Cleaned(_parse_proxy, dict[str, Any])]]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _whole_body(cls, data: Any) -> Any:
+        """Refuse a body lacking keys of its shape; hand the whole body to `pair`."""
+        if not isinstance(data, Mapping):
+            return data
+        missing = missing_proxy_fields(data)
+        if missing:
+            raise PydanticCustomError(
+                "missing", "Missing required fields", {"field": missing[0], "fields": missing}
+            )
+        return {**data, "pair": data}
 
 
 class ProxyImport(Body):
     """`POST /api/proxies/import`: one `proxy_url|session` per line (numbered, blank and `#`
     lines left out)."""
 
-    lines: Annotated[list[tuple[int, str]], Cleaned(_import_lines, str | list[str])]
+    lines: Annotated[list[tuple[int, str]], Cleaned(import_lines, str | list[str])]
 
 
 class ProxyStatusChange(Body):

@@ -69,21 +69,18 @@ class ProxyInput:
 def parse_proxy(data: Mapping[str, Any]) -> ProxyInput:
     """Validate `{ip, port, session, username?, password?, scheme?, user_agent?}` or
     `{url, session, user_agent?}`; `session` in any format of `proxies.sessions`."""
+    missing = missing_proxy_fields(data)
+    if missing:
+        raise _missing(missing)
     user_agent = clean_user_agent(data.get("user_agent"))
     url = data.get("url")
     if url not in (None, ""):
         if not isinstance(url, str):
             raise ValidationError("url must be a string", details={"field": "url"})
-        missing = [] if _present(data.get("session")) else ["session"]
-        if missing:
-            raise _missing(missing)
         scheme, ip, port, username, password = parse_proxy_url(url)
         cookies = clean_session(data["session"])
         return ProxyInput(scheme, ip, port, username, password, cookies, user_agent)
 
-    missing = [name for name in ("ip", "port", "session") if not _present(data.get(name))]
-    if missing:
-        raise _missing(missing)
     if not isinstance(data["ip"], str):
         raise ValidationError(
             "ip must be a string", code="invalid_request", details={"field": "ip"}
@@ -104,6 +101,13 @@ def parse_proxy(data: Mapping[str, Any]) -> ProxyInput:
         session=clean_session(data["session"]),
         user_agent=user_agent,
     )
+
+
+def missing_proxy_fields(data: Mapping[str, Any]) -> list[str]:
+    """The keys a pair body lacks (null or blank counts as absent): `session`, and `ip` and
+    `port` unless a `url` is given."""
+    shape = ("session",) if data.get("url") not in (None, "") else ("ip", "port", "session")
+    return [name for name in shape if not _present(data.get(name))]
 
 
 def parse_proxy_url(url: str) -> tuple[str, str, int, str | None, str | None]:

@@ -77,7 +77,8 @@ def validation_error_body(exc: pydantic.ValidationError) -> dict[str, Any]:
     """
     problems = exc.errors()
     contract = error_contract_of(exc.title)
-    missing = [_name(error) for error in problems if error["type"] == "missing"]
+    missing = [name for error in problems if error["type"] == "missing"
+               for name in _missing_names(error)]
     answer = contract.missing_answer(missing) if missing else None
     if answer is not None:
         return answer
@@ -94,6 +95,11 @@ def validation_error_body(exc: pydantic.ValidationError) -> dict[str, Any]:
 
 def _name(error: Any) -> str:
     return str((error.get("ctx") or {}).get("field") or _field(error["loc"]))
+
+
+def _missing_names(error: Any) -> list[str]:
+    # A body-wide check (`ProxyCreate`'s two shapes) names every absent key in `fields`.
+    return [str(name) for name in (error.get("ctx") or {}).get("fields") or [_name(error)]]
 
 
 def register_error_handlers(app: Flask) -> None:  # noqa: C901 - one nested handler per kind
