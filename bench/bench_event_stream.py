@@ -1,9 +1,10 @@
 """Server CPU of the live-event stream: 20 browsers on `GET /api/events` during a running batch.
 
-A real `storycheck serve` (in-process engine, fresh SQLite file) checks a batch of a few
-thousand profiles against the simulator through its local proxy fleet, with the distributed
-tests' compressed pacing (10 lookups and 10 story requests per 2 s per pair, 6 pairs), so the
-batch runs for minutes and emits a `batch` event every tick plus `story_detected` events.
+A real `storycheck serve` (in-process engine, fresh SQLite file) checks a batch of 8,000
+profiles against the simulator through its local proxy fleet, with the distributed tests'
+compressed pacing (10 lookups and 10 story requests per 2 s per pair, 6 pairs: ~25 checks/s),
+so the batch runs for minutes and emits a `batch` event every tick plus `story_detected`
+events; each round records whether the batch was still running at its end.
 The server process's CPU time (user + system, all threads) is measured over intervals of the
 same length with 0 stream clients and with N clients that read their streams continuously;
 the difference is what the streams cost, as a share of one core. With 0 clients the event
@@ -12,7 +13,7 @@ the per-client fan-out. The pair is repeated (alternating which comes first) and
 printed; the machine is shared, so only the ratio within one run means anything.
 
     PYTHONPATH=. .venv/bin/python bench/bench_event_stream.py            (≈ 2 min)
-    PYTHONPATH=. .venv/bin/python bench/bench_event_stream.py --clients 5,20,30 --seconds 10
+    PYTHONPATH=. .venv/bin/python bench/bench_event_stream.py --clients 5,30 --rounds 5
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ def start_server(workdir: Path, sim: SimulatorProcess) -> Server:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profiles", type=int, default=5000)
+    parser.add_argument("--profiles", type=int, default=8000)
     parser.add_argument("--clients", default="20", help="comma-separated stream counts")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each interval")
     parser.add_argument("--rounds", type=int, default=3)
@@ -171,6 +172,7 @@ def main() -> None:
                             "stream_share": round(extra, 4),
                             "events_per_client": pair[clients]["events_per_client"],
                             "failures": pair[clients]["failures"],
+                            "batch_running": server.batch(batch_id)["status"] == "in_progress",
                         }
                     )
                 result["by_clients"][str(clients)] = {
