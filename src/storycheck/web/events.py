@@ -2,10 +2,11 @@
 
 One thread per application reads the batches, the pairs and the story feed once per tick,
 works out what changed and serialises it once; every open stream only copies those ready
-events from its own bounded queue to its client. So a stream never holds a database session
-while it waits on a slow client, the cost of a tick does not grow with the number of browsers,
-and a client too slow to keep up loses its stream (its `EventSource` reconnects and starts
-from the current state) instead of making the server buffer without bound.
+events from its own bounded queue to its client (all that are waiting, in one write). So a
+stream never holds a database session while it waits on a slow client, the cost of a tick
+does not grow with the number of browsers, and a client too slow to keep up loses its stream
+(its `EventSource` reconnects and starts from the current state) instead of making the
+server buffer without bound.
 
 At most `max_streams` streams are open at once; one more gets 503 (the web client then polls).
 The thread runs only while someone listens.
@@ -212,6 +213,22 @@ class EventHub:
         return events
 
 
+def _drain(subscription: Subscription, first: Event | None) -> tuple[str, bool]:
+    """`first` and every event already waiting behind it as one chunk (one write to the
+    client per tick rather than one per event); True when the stream must end."""
+    parts: list[str] = []
+    event = first
+    while event is not None:
+        if event[0] == "end":
+            return "".join(parts), True
+        parts.append(sse(*event))
+        try:
+            event = subscription.events.get_nowait()
+        except queue.Empty:
+            event = None
+    return "".join(parts), False
+
+
 def stream_events(
     hub: EventHub,
     subscription: Subscription,
@@ -235,9 +252,11 @@ def stream_events(
             except queue.Empty:
                 event = None
             if event is not None:
-                if event[0] == "end":
+                ready, ended = _drain(subscription, event)
+                if ready:
+                    yield ready
+                if ended:
                     break
-                yield sse(*event)
             if clock() - last_ping >= ping_every:
                 last_ping = clock()
                 yield sse("ping", _json({"time": now_iso()}))
