@@ -44,6 +44,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def iso(value: datetime | None) -> str | None:
+    """Render a timestamp as ISO-8601 (UTC with offset), or None."""
+    return value.isoformat() if value is not None else None
+
+
 def new_id() -> str:
     """Return a new UUID4 primary key as a 36-character string."""
     return str(uuid.uuid4())

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from storycheck.alerts.models import AlertChannel
 from storycheck.alerts.schemas import AlertChannelInput
 from storycheck.crypto import SecretBox
+from storycheck.db import iso
 from storycheck.errors import Conflict, NotFound, ValidationError
 from storycheck.niches.models import Niche
-from storycheck.web.http import iso
 
 EMAIL_RE = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 SECRET_MASK = "…"  # like a proxy password: not even a few characters are shown

@@ -5,8 +5,8 @@
 each pair spent of its current window (the `proxy_usage` reservations every engine process
 persists), the settings, and the remaining work of every running batch (pending items, and
 how many of them have no cached user id). `notes` turns it into the payload fields of one
-batch (the dashboard's pool summary is `web/api.py` `pool_summary`). Everything comes from the database,
-so the answer is the same whichever process serves the request and however many Celery
+batch (the dashboard's pool summary is `dashboard.pool_summary`). Everything comes from the
+database, so the answer is the same whichever process serves the request and however many Celery
 workers run the checks.
 
 Usage buckets are minutes: the oldest bucket of the window counts the share that overlaps the

@@ -26,12 +26,11 @@ from storycheck.batches.models import (
 )
 from storycheck.batches.progress import Picture, ProgressOptions, needs_picture, notes, read_picture
 from storycheck.batches.state import allowed_actions
-from storycheck.db import Database, utcnow
+from storycheck.db import Database, iso, utcnow
 from storycheck.errors import NotFound, ValidationError
 from storycheck.niches.models import Niche
 from storycheck.niches.service import niche_to_dict, profile_counts
 from storycheck.profiles.models import Profile
-from storycheck.web.http import iso
 
 BATCH_STATUSES = tuple(s.value for s in BatchStatus)
 ITEM_STATUSES = tuple(s.value for s in ItemStatus)

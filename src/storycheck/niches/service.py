@@ -9,12 +9,11 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from storycheck.batches.state import BatchStateManager
-from storycheck.db import Database, utcnow
+from storycheck.db import Database, iso, utcnow
 from storycheck.errors import NotFound, ValidationError
 from storycheck.niches.models import Niche
 from storycheck.profiles.counts import niche_counts
 from storycheck.profiles.models import Profile
-from storycheck.web.http import iso
 
 # Deleting a niche first deletes its batches through the state manager (its own transaction);
 # a batch created in between makes us go round again, a few times at most.

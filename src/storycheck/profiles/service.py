@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from storycheck.db import Database, utcnow
+from storycheck.db import Database, iso, utcnow
 from storycheck.errors import Conflict, NotFound, ValidationError
 from storycheck.niches.models import Niche
 from storycheck.profiles.listing import (
@@ -37,7 +37,6 @@ from storycheck.profiles.models import PROFILE_STATUSES, Profile, username_key
 from storycheck.settings.service import get_settings
 from storycheck.stories.models import StoryResult
 from storycheck.stories.windows import Sighting, record_sightings
-from storycheck.web.http import iso
 
 USERNAME_RE = re.compile(r"\A[A-Za-z0-9._]{1,30}\Z")
 INVALID_FORMAT = "Invalid username format"

@@ -22,7 +22,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from storycheck.crypto import SecretBox, SecretKeyError, mask
-from storycheck.db import utcnow
+from storycheck.db import iso, utcnow
 from storycheck.errors import Conflict, NotFound, ValidationError
 from storycheck.proxies.identity import store_cookies
 from storycheck.proxies.models import (
@@ -39,7 +39,6 @@ from storycheck.proxies.sessions import (
     parse_session,
 )
 from storycheck.proxies.teststate import forget_test, last_test, pair_test_state
-from storycheck.web.http import iso
 
 _HOST_RE = re.compile(r"\A[A-Za-z0-9]([A-Za-z0-9.-]{0,253}[A-Za-z0-9])?\Z")
 _SCHEME_PREFIX = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://", re.ASCII)

@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from storycheck.db import iso
 from storycheck.engine.errors import Classification
 from storycheck.proxies.teststate import STEPS
-from storycheck.web.http import iso
 
 OK, FAILED, UNKNOWN, SKIPPED = "ok", "failed", "unknown", "skipped"
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from storycheck.db import iso
 from storycheck.proxies.models import Proxy
-from storycheck.web.http import iso
 
 # Step names of a test, in order, and their titles.
 STEPS = {

@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from storycheck.db import iso
 from storycheck.settings.models import SystemSettings
 from storycheck.settings.schemas import SETTING_NAMES, parse_update
-from storycheck.web.http import iso
 
 
 def get_settings(session: Session) -> SystemSettings:

@@ -20,10 +20,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from storycheck.db import Database, utcnow
+from storycheck.db import Database, iso, utcnow
 from storycheck.profiles.models import Profile
 from storycheck.stories.models import StoryWindow
-from storycheck.web.http import iso
 
 Event = tuple[str, dict[str, Any]]
 

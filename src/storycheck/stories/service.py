@@ -23,13 +23,12 @@ from typing import Any, Final
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
-from storycheck.db import Database, utcnow
+from storycheck.db import Database, iso, utcnow
 from storycheck.errors import NotFound, Unavailable, ValidationError
 from storycheck.niches.models import Niche
 from storycheck.profiles.counts import stored_count
 from storycheck.profiles.models import Profile
 from storycheck.stories.models import StoryWindow
-from storycheck.web.http import iso
 
 SORTS: Final = ("posted", "expires")
 ORDERS: Final = ("desc", "asc")

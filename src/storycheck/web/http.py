@@ -110,8 +110,3 @@ def query_bool(name: str) -> bool | None:
         return False
     raise ValidationError(f"Invalid parameter value: {name} must be true or false",
                           details={"field": name})
-
-
-def iso(value: datetime | None) -> str | None:
-    """Render a timestamp as ISO-8601 (UTC with offset), or None."""
-    return value.isoformat() if value is not None else None
