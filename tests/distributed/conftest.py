@@ -17,7 +17,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -417,23 +417,3 @@ def item_counts(db: Database, batch_id: str) -> dict[str, int]:
             .group_by(BatchProfile.status)
         ).all()
     return {status: count for status, count in rows}
-
-
-@dataclass
-class RequestWatch:
-    """When did the simulator last see a new request?"""
-
-    sim: Simulator
-    samples: list[tuple[float, int]] = field(default_factory=list)
-
-    def sample(self) -> int:
-        count = self.sim.requests()
-        self.samples.append((time.monotonic(), count))
-        return count
-
-    def last_change(self) -> float:
-        last = self.samples[0][0]
-        for (_, before), (at, after) in zip(self.samples, self.samples[1:], strict=False):
-            if after != before:
-                last = at
-        return last
