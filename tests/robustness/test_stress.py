@@ -278,8 +278,11 @@ def test_thousand_random_operations_keep_every_invariant(
     )
     # The engine really ran batches (results recorded, a batch done: the queue it was left with
     # goes on running, so on a busy machine the first "done" may come after the operations).
-    listed = api.ok("GET", "/api/batches")
-    assert sum(b["completed_profiles"] for b in listed) > 0
+    wait_until(
+        lambda: sum(b["completed_profiles"] for b in api.ok("GET", "/api/batches")) > 0,
+        timeout=60,
+        what="results recorded by the engine",
+    )
     wait_until(
         lambda: any(b["status"] == "done" for b in api.ok("GET", "/api/batches")),
         timeout=60,
