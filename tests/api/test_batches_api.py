@@ -10,8 +10,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from storycheck.batches.models import BatchProfile
+from storycheck.batches import service
+from storycheck.batches.models import Batch, BatchProfile
 from storycheck.db import utcnow
+from storycheck.errors import NotFound
 from storycheck.profiles.models import Profile
 from tests.factories import make_niche, make_profiles
 from tests.helpers import assert_error
@@ -319,3 +321,17 @@ def test_cors_preflight_with_credentials(client):
 def test_cors_refuses_other_origins(client):
     response = client.get("/api/batches", headers={"Origin": "http://evil.example"})
     assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_a_batch_deleted_before_its_answer_is_built_answers_404(client, db, niche):
+    # A concurrent delete can land between a state change and the payload of its answer
+    # (seen under the stress test for retry-failed): that is "not found", never a 500.
+    created = _create(client, niche)
+    with db.read() as session:
+        batch = session.get(Batch, created["id"])
+    assert client.delete("/api/batches", json={"batch_ids": [created["id"]]}).status_code in (
+        200,
+        204,
+    )
+    with db.read() as session, pytest.raises(NotFound):
+        service.batch_payload(session, batch)

@@ -61,7 +61,7 @@ def create_batch() -> Response:
         all_profiles=body.all_profiles,
     )
     with services().db.read() as session:
-        return ok(service.batch_payloads(session, [batch], progress=progress_options())[0], 201)
+        return ok(service.batch_payload(session, batch, progress=progress_options()), 201)
 
 
 @bp.get("/<batch_id>")
@@ -132,7 +132,7 @@ def retry_failed(batch_id: str) -> Response:
     """Send a batch's failed items back to pending (a done batch is queued again)."""
     batch = services().state.retry_failed(batch_id)
     with services().db.read() as session:
-        return ok(service.batch_payloads(session, [batch], progress=progress_options())[0])
+        return ok(service.batch_payload(session, batch, progress=progress_options()))
 
 
 @bp.get("/<batch_id>/logs")

@@ -156,6 +156,16 @@ def batch_payloads(
     return serialize_batches(session, ordered, progress=progress)
 
 
+def batch_payload(
+    session: Session, batch: Batch, *, progress: ProgressOptions | None = None
+) -> dict[str, Any]:
+    """Serialise one batch the state manager returned; 404 if it was deleted meanwhile."""
+    payloads = batch_payloads(session, [batch], progress=progress)
+    if not payloads:
+        raise NotFound(f"Batch {batch.id} not found")
+    return payloads[0]
+
+
 def get_batch(
     session: Session,
     batch_id: str,
