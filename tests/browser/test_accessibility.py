@@ -18,6 +18,7 @@ from tests.browser.ui import (
     batch_row,
     open_niche,
     select_batch,
+    visit,
 )
 from tests.browser.world import PAGES, add_error_logs, checked_niche
 
@@ -41,18 +42,7 @@ def test_every_page_and_dialog_passes_axe(page: Page, live: Stack, viewport: dic
     width = viewport["width"]
 
     for path, heading, _ in PAGES:
-        page.goto(path)
-        if path == "/niches":
-            open_niche(page, niche["name"])
-            expect(page.get_by_test_id("profile-row").first).to_be_visible()
-        else:
-            expect(page.get_by_role("heading", level=1)).to_have_text(heading or "")
-        if path == "/":
-            expect(page.get_by_test_id("story-row").first).to_be_visible()
-        if path == "/batches":
-            expect(page.get_by_test_id("batch-row").first).to_be_visible()
-        if path == "/dashboard":
-            expect(page.get_by_test_id("dashboard-niche").first).to_be_visible()
+        visit(page, path, heading, niche["name"])
         assert_accessible(page, f"{path} at {width} px")
 
     # The states that only appear after a click: a selected batch, the dialogs, the bell.

@@ -19,6 +19,7 @@ from tests.browser.ui import (
     batch_row,
     open_niche,
     page_width,
+    visit,
 )
 from tests.browser.world import PAGES, TRANSITION, add_error_logs, checked_niche
 
@@ -31,16 +32,7 @@ def test_every_page_fits_a_phone(page: Page, live: Stack) -> None:
     niche, _ = checked_niche(live)
     page.set_viewport_size(PHONE)
     for path, heading, buttons in PAGES:
-        page.goto(path)
-        if path == "/niches":
-            open_niche(page, niche["name"])
-            expect(page.get_by_test_id("profile-row").first).to_be_visible()
-        else:
-            expect(page.get_by_role("heading", level=1)).to_have_text(heading or "")
-        if path == "/batches":
-            expect(page.get_by_test_id("batch-row").first).to_be_visible()
-        if path == "/dashboard":
-            expect(page.get_by_test_id("dashboard-niche").first).to_be_visible()
+        visit(page, path, heading, niche["name"])
         assert page_width(page) <= PHONE["width"], f"{path}: the page is {page_width(page)} px wide"
         for test_id in buttons:
             assert_inside_viewport(page, page.get_by_test_id(test_id).first, f"{path} {test_id}")

@@ -144,6 +144,21 @@ def assert_accessible(page: Page, where: str) -> None:
     assert not found, f"axe on {where}:\n" + "\n".join(lines)
 
 
+def visit(page: Page, path: str, heading: str | None, niche_name: str) -> None:
+    """Open one page of `world.PAGES` and wait until its content (not just its frame) shows."""
+    from playwright.sync_api import expect
+
+    page.goto(path)
+    if path == "/niches":
+        open_niche(page, niche_name)
+        expect(page.get_by_test_id("profile-row").first).to_be_visible()
+    else:
+        expect(page.get_by_role("heading", level=1)).to_have_text(heading or "")
+    shown = {"/": "story-row", "/batches": "batch-row", "/dashboard": "dashboard-niche"}
+    if path in shown:
+        expect(page.get_by_test_id(shown[path]).first).to_be_visible()
+
+
 def page_width(page: Page) -> int:
     """How wide the document is (wider than the viewport = the page scrolls sideways)."""
     return int(page.evaluate("document.documentElement.scrollWidth"))

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from storycheck.batches.models import Batch, BatchProfile, BatchStatus, ItemStatus
 from storycheck.config import Config
 from storycheck.db import utcnow
-from storycheck.engine.client import DENSE_IDS_PER_REQUEST
+from storycheck.engine.client import DENSE_IDS_PER_REQUEST, V1_MAX_IDS
 from storycheck.engine.health import COOLING, DISABLED, OPEN, READY
 from storycheck.engine.options import EngineOptions
 from storycheck.engine.pool_model import (
@@ -57,7 +57,6 @@ from storycheck.settings.schemas import settings_from_row
 RUNNING = BatchStatus.IN_PROGRESS.value
 QUEUED = BatchStatus.QUEUED.value
 OPEN_ITEMS = (ItemStatus.PENDING.value, ItemStatus.IN_FLIGHT.value)
-V1_MAX_IDS = 50  # as `engine/pairbook.py`
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,7 @@ DEFAULT_USER_AGENT = (
 )
 V1_IDS_PER_REQUEST = 20  # Instagram answers "Too many reels requested" above this
 DENSE_IDS_PER_REQUEST = 50
+V1_MAX_IDS = 50  # the setting's upper bound; Instagram itself refuses more than 20 today
 # The cookies of a logged-in browser, in the order a browser sends them.
 COOKIE_NAMES = ("csrftoken", "mid", "ig_did", "ds_user_id", "sessionid", "rur")
 # Cookies Instagram rotates through Set-Cookie; the new values are kept and persisted.

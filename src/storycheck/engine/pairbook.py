@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from storycheck.crypto import SecretBox
 from storycheck.engine.adaptive import AdaptiveLimit
-from storycheck.engine.client import DENSE_IDS_PER_REQUEST
+from storycheck.engine.client import DENSE_IDS_PER_REQUEST, V1_MAX_IDS
 from storycheck.engine.health import (
     CHALLENGE,
     INVALID,
@@ -40,7 +40,6 @@ from storycheck.engine.types import EngineSettings, PairRow, PairWrite
 
 log = logging.getLogger(__name__)
 
-V1_MAX_IDS = 50  # the setting's upper bound; Instagram itself refuses more than 20 today
 
 
 class PairBook:

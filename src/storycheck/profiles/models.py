@@ -21,7 +21,7 @@ def username_key(username: str) -> str:
 
 # The list pages of a niche walk one of these (niche_id, sort column, username_key, status)
 # indexes in order: `username_key` is unique, so it is the tie-breaker of every sort, and the
-# trailing `status` lets the status filter be checked in the index. Migration 0007 adds the
+# trailing `status` lets the status filter be checked in the index. Migration 0010 adds the
 # same shape for the computed detection rate (an expression index, `ix_profiles_niche_rate`).
 NICHE_SORT_INDEXES: dict[str, tuple[str, ...]] = {
     "ix_profiles_niche_username": ("username_key", "status"),
