@@ -41,13 +41,14 @@ from tests.distributed.conftest import (
     Server,
     Simulator,
     base_env,
+    held_by,
     storycheck_command,
 )
 from tests.helpers import free_port, wait_until
 
 from storycheck.batches.models import BatchProfile
 from storycheck.db import Database
-from storycheck.distributed.models import PairLease, WorkerHeartbeat
+from storycheck.distributed.models import PairLease
 from storycheck.migrate import upgrade
 
 # What recovery depends on keeps its production default: only pacing is compressed.
@@ -200,24 +201,6 @@ class Rig:
         self.admin.dispose()
 
 
-def held_by(db: Database, worker_id: str) -> tuple[int, int, bool]:
-    with db.read() as session:
-        pairs = session.scalar(
-            select(func.count()).select_from(PairLease).where(PairLease.owner == worker_id)
-        )
-        items = session.scalar(
-            select(func.count())
-            .select_from(BatchProfile)
-            .where(BatchProfile.status == "in_flight", BatchProfile.lease_owner == worker_id)
-        )
-        beat = session.scalar(
-            select(func.count())
-            .select_from(WorkerHeartbeat)
-            .where(WorkerHeartbeat.worker_id == worker_id)
-        )
-    return int(pairs or 0), int(items or 0), bool(beat)
-
-
 def kill_worker(rig: Rig, sig: signal.Signals) -> Callable[[str], dict[str, Any]]:
     def disturb(batch_id: str) -> dict[str, Any]:
         victim = rig.live_workers()[0]
@@ -235,7 +218,7 @@ def kill_worker(rig: Rig, sig: signal.Signals) -> Callable[[str], dict[str, Any]
         gone = time.time()  # SIGTERM: requests in flight finish first
         facts: dict[str, Any] = {"exit_after": round(gone - at, 2)}
         wait_until(
-            lambda: held_by(rig.db, victim.worker_id) == (0, 0, False),
+            lambda: held_by(rig.db, victim.worker_id) == (0, 0, None),
             timeout=120,
             interval=0.05,
             what="the worker's leases freed",

@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -417,3 +418,20 @@ def item_counts(db: Database, batch_id: str) -> dict[str, int]:
             .group_by(BatchProfile.status)
         ).all()
     return {status: count for status, count in rows}
+
+
+def held_by(db: Database, worker_id: str) -> tuple[int, int, datetime | None]:
+    """(pair leases, items in flight, heartbeat) of one worker, as the database says now."""
+    with db.read() as session:
+        pairs = session.scalar(
+            select(func.count()).select_from(PairLease).where(PairLease.owner == worker_id)
+        )
+        items = session.scalar(
+            select(func.count())
+            .select_from(BatchProfile)
+            .where(BatchProfile.status == "in_flight", BatchProfile.lease_owner == worker_id)
+        )
+        seen = session.scalar(
+            select(WorkerHeartbeat.last_seen).where(WorkerHeartbeat.worker_id == worker_id)
+        )
+    return int(pairs or 0), int(items or 0), seen

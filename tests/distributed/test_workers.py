@@ -23,6 +23,7 @@ from tests.distributed.conftest import (
     Server,
     Simulator,
     heartbeats,
+    held_by,
     item_counts,
     owners,
     wait_fair_split,
@@ -32,7 +33,6 @@ from tests.helpers import holds_for, no_violations, wait_until
 from storycheck.batches.invariants import check_invariants
 from storycheck.batches.models import BatchProfile
 from storycheck.db import Database
-from storycheck.distributed.models import PairLease, WorkerHeartbeat
 from storycheck.profiles.models import Profile
 from storycheck.stories.models import StoryResult
 
@@ -231,23 +231,6 @@ def lookups_for(db: Database, sim: Simulator, batch_id: str, total: int) -> int:
             .where(BatchProfile.batch_id == batch_id, BatchProfile.failure_kind == "not_found")
         )
     return int(sim.stats()["total"]["by_endpoint"]["web_profile_info"]) - total - (missing or 0)
-
-
-def held_by(db: Database, worker_id: str) -> tuple[int, int, datetime | None]:
-    """(pair leases, items in flight, heartbeat) of one worker, as the database says now."""
-    with db.read() as session:
-        pairs = session.scalar(
-            select(func.count()).select_from(PairLease).where(PairLease.owner == worker_id)
-        )
-        items = session.scalar(
-            select(func.count())
-            .select_from(BatchProfile)
-            .where(BatchProfile.status == "in_flight", BatchProfile.lease_owner == worker_id)
-        )
-        seen = session.scalar(
-            select(WorkerHeartbeat.last_seen).where(WorkerHeartbeat.worker_id == worker_id)
-        )
-    return int(pairs or 0), int(items or 0), seen
 
 
 def test_kill_minus_nine_one_worker_its_leases_are_freed_from_its_heartbeat(
