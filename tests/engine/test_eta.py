@@ -97,4 +97,6 @@ def test_eta_at_10_50_90_percent_is_within_a_quarter_of_the_real_remaining_time(
     for mark in MARKS:
         at, payload = seen[mark]
         actual = finished - at
-        assert abs(payload["eta_seconds"] - actual) <= TOLERANCE * actual, report
+        # ±25 %, but never finer than one pacing window: budgets come back a window at a time,
+        # so near the end (90 %: ~5 s left) one window of machine noise is not a model error.
+        assert abs(payload["eta_seconds"] - actual) <= max(TOLERANCE * actual, WINDOW), report
