@@ -15,7 +15,7 @@ from tests.browser.ui import (
     select_batch,
     wait_live,
 )
-from tests.helpers import holds_for
+from tests.helpers import holds_for, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(bool(SKIP_REASON), reason=SKIP_REASON or "")]
 
@@ -138,7 +138,12 @@ def test_reorder_two_queued_batches(page: Page, live: Stack) -> None:
     expect(one.get_by_test_id("batch-queue-position")).to_have_text("#2")
     expect(rows.nth(1)).to_have_attribute("data-batch-id", second["id"])
     expect(rows.nth(2)).to_have_attribute("data-batch-id", first["id"])
-    assert queue_from_api() == {second["id"]: 1, first["id"]: 2}
+    # The screen moves at once; the server's order follows when its answer arrives.
+    wait_until(
+        lambda: queue_from_api() == {second["id"]: 1, first["id"]: 2},
+        timeout=5,
+        what="the server keeps the new order",
+    )
     expect(page.get_by_test_id("batch-move-up")).to_be_disabled()
     page.shoot("moved up")
 
@@ -147,7 +152,11 @@ def test_reorder_two_queued_batches(page: Page, live: Stack) -> None:
     expect(one.get_by_test_id("batch-queue-position")).to_have_text("#1")
     expect(two.get_by_test_id("batch-queue-position")).to_have_text("#2")
     expect(rows.nth(1)).to_have_attribute("data-batch-id", first["id"])
-    assert queue_from_api() == {first["id"]: 1, second["id"]: 2}
+    wait_until(
+        lambda: queue_from_api() == {first["id"]: 1, second["id"]: 2},
+        timeout=5,
+        what="the server keeps the order moved back",
+    )
     expect(head).to_have_attribute("data-status", "in_progress")
 
     # A reload shows the order the server keeps.

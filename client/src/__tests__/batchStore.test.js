@@ -122,6 +122,36 @@ describe('batchStore actions', () => {
     expect(calls[1].body).toEqual({ batch_ids: ['q3', 'q1', 'q2'] })
   })
 
+  it('sends queue moves one at a time and keeps the newest order on screen', async () => {
+    useBatchStore.setState({ batches: [running, q1, q2], selectedIds: new Set(['q2']) })
+    let releaseFirst
+    const firstHeld = new Promise((resolve) => {
+      releaseFirst = resolve
+    })
+    const answer = (ids) => ids.map((id, i) => ({ id, status: 'queued', queue_position: i + 1 }))
+    const { calls } = mockFetch({
+      'POST /batches/reorder': async (call) => {
+        if (calls.length === 1) await firstHeld
+        return { status: 200, body: answer(call.body.batch_ids) }
+      },
+    })
+    const up = useBatchStore.getState().moveSelection(-1)
+    const down = useBatchStore.getState().moveSelection(1)
+    await Promise.resolve()
+    expect(calls).toHaveLength(1)
+    releaseFirst()
+    await Promise.all([up, down])
+    expect(calls.map((c) => c.body.batch_ids)).toEqual([
+      ['q2', 'q1'],
+      ['q1', 'q2'],
+    ])
+    const queued = useBatchStore.getState().batches.filter((b) => b.status === 'queued')
+    expect(queued.map((b) => [b.id, b.queue_position])).toEqual([
+      ['q1', 1],
+      ['q2', 2],
+    ])
+  })
+
   it('does not call the server when the order did not change', async () => {
     useBatchStore.setState({ batches: [q1, q2], selectedIds: new Set(['q1']) })
     const { calls } = mockFetch({})

@@ -43,6 +43,12 @@ function nicheName(batch) {
 
 let fetchSeq = 0
 
+// Queue orders go to the server one at a time, in the order the user made them: a second move
+// while the first is on its way must not overtake it, and an older answer must not undo a newer
+// move on screen.
+let reorderChain = Promise.resolve()
+let reorderSeq = 0
+
 function plural(n) {
   return `${n} batch${n === 1 ? '' : 'es'}`
 }
@@ -174,15 +180,21 @@ export const useBatchStore = create((set, get) => {
           get().batches.map((b) => (position.has(b.id) && b.status === 'queued' ? { ...b, queue_position: position.get(b.id) } : b)),
         ),
       })
-      try {
-        const updated = await batchesApi.reorder(orderedIds)
-        if (Array.isArray(updated)) set({ batches: mergeBatches(get().batches, updated) })
-        return true
-      } catch (err) {
-        report(err)
-        get().fetchBatches({ quiet: true })
-        return false
+      const seq = ++reorderSeq
+      const send = async () => {
+        try {
+          const updated = await batchesApi.reorder(orderedIds)
+          if (seq === reorderSeq && Array.isArray(updated)) set({ batches: mergeBatches(get().batches, updated) })
+          return true
+        } catch (err) {
+          report(err)
+          get().fetchBatches({ quiet: true })
+          return false
+        }
       }
+      const result = reorderChain.then(send)
+      reorderChain = result
+      return result
     },
 
     /** Moves the selected queued batches one place up (-1) or down (+1). */
