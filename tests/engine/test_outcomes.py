@@ -137,6 +137,30 @@ def test_not_found_needs_a_second_different_pair() -> None:
     assert (final.status, final.failure_kind, final.not_found) == ("failed", "not_found", True)
 
 
+def test_a_first_not_found_is_saved_and_a_later_id_withdraws_it() -> None:
+    first = decide("lookup", [item()], NotFoundUser("404"))
+    assert [(o.item_id, o.pair_id) for o in first.opinions] == [("item-0", PAIR)]
+    (back,) = first.requeue
+    again = decide("lookup", [back.apply()], NotFoundUser("404"))  # same pair: nothing new
+    assert again.opinions == []
+    found = outcomes.decide(
+        outcomes.Request("pair-b", "session-b", "lookup", [back.item]),
+        None,
+        {"item-0": ItemAnswer("item-0", ig_user_id="42", is_private=False)},
+        at=5.0,
+        context=outcomes.Context(),
+    )
+    assert [(o.item_id, o.pair_id) for o in found.opinions] == [("item-0", None)]
+    assert (
+        decide(
+            "lookup",
+            [item(1)],
+            answers={"item-1": ItemAnswer("item-1", ig_user_id="7", is_private=False)},
+        ).opinions
+        == []
+    )
+
+
 def test_not_found_with_a_single_pair_fails_unconfirmed_after_the_attempts() -> None:
     current = item()
     for _ in range(2):
@@ -173,7 +197,11 @@ def test_lookups_save_the_identity_and_route_private_accounts(
         "lookup", [item(followed_by_session_id=known_follower)], answers={"item-0": answer}
     )
     (identity,) = decision.identities
-    assert (identity.ig_user_id, identity.session_id, identity.followed) == ("42", SESSION, followed)
+    assert (identity.ig_user_id, identity.session_id, identity.followed) == (
+        "42",
+        SESSION,
+        followed,
+    )
     if expect == "private":
         (final,) = decision.finals
         assert (final.status, final.result, final.has_story) == ("completed", "private", False)

@@ -22,6 +22,7 @@ from storycheck.engine.recorder import (
     PersistJob,
     Recorder,
 )
+from storycheck.engine.types import NotFoundOpinion
 from storycheck.profiles.models import Profile
 from storycheck.proxies.models import Proxy, ProxyErrorLog, ProxyUsage
 from storycheck.stories.models import StoryResult
@@ -169,9 +170,9 @@ def test_a_looked_up_id_is_saved_at_once_and_release_keeps_attempts(any_db: Data
         [Identity(items[0].profile_id, "77", True, None, followed=None)], now=time.time()
     )
     with engine_db.read() as session:
-        assert session.scalar(select(BatchProfile.status).where(BatchProfile.id == items[0].id)) == (
-            "in_flight"
-        )
+        assert session.scalar(
+            select(BatchProfile.status).where(BatchProfile.id == items[0].id)
+        ) == ("in_flight")
         profile = session.get(Profile, items[0].profile_id)
         assert profile is not None and (profile.ig_user_id, profile.is_private) == ("77", True)
     items[1].attempts = 2
@@ -183,6 +184,30 @@ def test_a_looked_up_id_is_saved_at_once_and_release_keeps_attempts(any_db: Data
     # Now resolved, the item is claimed as ready for a story request: no second lookup.
     again = recorder.claim(batch_id, resolved=True, limit=10, lease_seconds=30, now=time.time())
     assert [i.ig_user_id for i in again] == ["77"]
+
+
+def test_a_first_not_found_outlives_its_lease_and_steers_the_next_one(any_db: Database) -> None:
+    niche = seed_niche(any_db)
+    seed_profiles(any_db, niche, ["gone", "here"])
+    state = BatchStateManager(any_db)
+    recorder = Recorder(any_db)
+    batch_id = state.create_batch(niche_id=niche, all_profiles=True).id
+    items = recorder.claim(batch_id, resolved=False, limit=10, lease_seconds=30, now=time.time())
+    gone = next(i for i in items if i.username == "gone")
+    recorder.save_identities([], [NotFoundOpinion(gone.id, "pair-a")], now=time.time())
+    # The worker dies: its leases are returned without anything else written.
+    assert recorder.release(items, now=time.time()) == 2
+    again = recorder.claim(batch_id, resolved=False, limit=10, lease_seconds=30, now=time.time())
+    steered = {i.username: (i.not_found_by, i.avoid_pair) for i in again}
+    assert steered == {"gone": ("pair-a", "pair-a"), "here": (None, None)}
+    # Withdrawn when a lookup finds the account after all.
+    gone = next(i for i in again if i.username == "gone")
+    recorder.save_identities([], [NotFoundOpinion(gone.id, None)], now=time.time())
+    with any_db.read() as session:
+        assert (
+            session.scalar(select(BatchProfile.not_found_by).where(BatchProfile.id == gone.id))
+            is None
+        )
 
 
 def test_saved_identities_remember_which_session_follows_a_private_account(
@@ -215,7 +240,9 @@ def test_outcomes_private_counter_and_confirmed_not_found(world: tuple) -> None:
         ItemOutcome(items[0], "completed", now, outcome="story", has_story=True, item_count=2),
         ItemOutcome(items[1], "completed", now, outcome="private"),
         ItemOutcome(items[2], "completed", now, outcome="no_story"),
-        ItemOutcome(items[3], "failed", now, error="gone", failure_kind="not_found", not_found=True),
+        ItemOutcome(
+            items[3], "failed", now, error="gone", failure_kind="not_found", not_found=True
+        ),
         ItemOutcome(items[4], "failed", now, error="Asset deleted", failure_kind="unavailable"),
     ]
     assert len(recorder.record(finals, retention_hours=24, now=now).recorded) == 5

@@ -127,6 +127,9 @@ class BatchProfile(Base):
     # The `storycheck worker` holding the lease (NULL in one process): when its heartbeat
     # stops, any live process returns its items at once (distributed/liveness.py).
     lease_owner: Mapped[str | None] = mapped_column(String(200), index=True)
+    # The pair whose lookup first said "no such user" (a different pair confirms it), saved
+    # at once so a worker's death does not cost the lookup again (migration 0012).
+    not_found_by: Mapped[str | None] = mapped_column(String(36))
     processed_at: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime | None] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -435,6 +435,7 @@ class BatchStateManager:
                     lease_token=None,
                     lease_expires_at=None,
                     lease_owner=None,
+                    not_found_by=None,
                 )
             )
             self._recount(session, batch.id)
@@ -683,6 +684,7 @@ class BatchStateManager:
                 lease_token=None,
                 lease_expires_at=None,
                 lease_owner=None,
+                not_found_by=None,
                 processed_at=None,
                 proxy_id=None,
                 session_id=None,

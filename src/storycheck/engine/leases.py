@@ -6,7 +6,8 @@
 * **release** returns leased items to `pending` under the same lease condition;
 * **save_identities** stores a looked-up username → id (with `is_private` and who follows it)
   in its own short transaction the moment it is known: a crash never repeats a lookup, the
-  scarcest budget (issue 9 item 6).
+  scarcest budget (issue 9 item 6). A first "not found" opinion is saved on its item the
+  same way, so a crash does not repeat the lookup that gave it (issue 16).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from storycheck.engine.types import (
     PENDING,
     Identity,
     LeasedItem,
+    NotFoundOpinion,
     WorkItem,
     to_datetime,
 )
@@ -74,6 +76,7 @@ class LeaseStore(Store):
                 PROFILES.c.identity_checked_at,
                 PROFILES.c.not_found,
                 PROFILES.c.followed_by_session_id,
+                BP.c.not_found_by,
             )
             .select_from(BP.join(PROFILES, PROFILES.c.id == BP.c.profile_id))
             .where(BP.c.batch_id == batch_id, BP.c.status == PENDING, running, identity)
@@ -114,6 +117,9 @@ class LeaseStore(Store):
                 attempts=row.attempts or 0,
                 known_missing=bool(row.not_found) and resolved,
                 followed_by_session_id=row.followed_by_session_id,
+                # A first "not found" from before a restart: another pair confirms it.
+                not_found_by=row.not_found_by,
+                avoid_pair=row.not_found_by,
             )
             for row in rows
         ]
@@ -167,18 +173,32 @@ class LeaseStore(Store):
                     .values(lease_expires_at=expires)
                 )
 
-    def save_identities(self, identities: Sequence[Identity], *, now: float) -> None:
+    def save_identities(
+        self,
+        identities: Sequence[Identity],
+        opinions: Sequence[NotFoundOpinion] = (),
+        *,
+        now: float,
+    ) -> None:
         """Cache looked-up ids on their profiles, in one short transaction of their own.
 
         A lookup that says the asking session follows the account records that session in
         `followed_by_session_id`; one that says it does not clears it if it was that session.
         An id looked up for a batch item that no longer exists (its batch was deleted) is not
         written: a deleted batch's late answers change nothing. A paused batch's are kept.
+        `opinions` (first "not found" answers, or their withdrawal) go on their leased items.
         """
-        if not identities:
+        if not identities and not opinions:
             return
         with self.db.write() as session:
             sql = FastSql(session.connection())
+            if opinions:
+                sql.executemany(
+                    "UPDATE batch_profiles SET not_found_by = ? WHERE id = ? AND status = ?",
+                    [(o.pair_id, o.item_id, IN_FLIGHT) for o in opinions],
+                )
+            if not identities:
+                return
             rows = [
                 (
                     i.ig_user_id,
@@ -200,7 +220,7 @@ class LeaseStore(Store):
                 "UPDATE profiles SET ig_user_id = ?, is_private = ?, not_found = ?,"
                 " not_found_at = NULL, followed_by_session_id = CASE"
                 " WHEN ? THEN ? WHEN ? AND followed_by_session_id = ? THEN NULL"
-                 " ELSE followed_by_session_id END, identity_checked_at = ?, updated_at = ?"
+                " ELSE followed_by_session_id END, identity_checked_at = ?, updated_at = ?"
                 " WHERE id = ?"
                 " AND (CAST(? AS VARCHAR(36)) IS NULL"
                 " OR EXISTS (SELECT 1 FROM batch_profiles WHERE batch_profiles.id = ?))",

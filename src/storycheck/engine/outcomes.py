@@ -44,6 +44,7 @@ from storycheck.engine.types import (
     ItemAnswer,
     ItemOutcome,
     LeasedItem,
+    NotFoundOpinion,
 )
 
 # No attempt spent, the items go back: the answer concerned the pair or the request's form.
@@ -145,6 +146,7 @@ class Decision:
     resolved: list[Resolved] = field(default_factory=list)
     requeue: list[Requeue] = field(default_factory=list)
     identities: list[Identity] = field(default_factory=list)  # save at once
+    opinions: list[NotFoundOpinion] = field(default_factory=list)  # save at once
 
 
 def effective(
@@ -225,6 +227,9 @@ class _Rules:
         if not answer.ig_user_id:
             self.transient(item, "lookup answer without a user id")
             return
+        if item.not_found_by is not None:
+            # Another pair's "no such user" was wrong (or the account is back): withdraw it.
+            self.decision.opinions.append(NotFoundOpinion(item.id, None))
         followed = answer.followed_by_viewer
         self.decision.identities.append(
             Identity(
@@ -280,7 +285,10 @@ class _Rules:
         first = item.not_found_by
         if first is not None and first != self.pair_id:
             self.failed(item, NOT_FOUND, NOT_FOUND_CONFIRMED, not_found=True)
-        elif self.context.other_pairs:
+            return
+        if first is None:
+            self.decision.opinions.append(NotFoundOpinion(item.id, self.pair_id))
+        if self.context.other_pairs:
             self.decision.requeue.append(
                 Requeue(item, item.attempts, self.pair_id, item.last_error, self.pair_id)
             )

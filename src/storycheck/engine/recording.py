@@ -3,7 +3,8 @@
 `RecordQueue` collects each request's final `ItemOutcome`s and commits several requests'
 outcomes together on the database thread (each request's outcomes stay atomic: they are
 always in the same commit). Looked-up identities skip that queue: they are saved at once, in
-their own short transaction, so a crash never repeats a lookup (issue 9 item 6).
+their own short transaction, so a crash never repeats a lookup (issue 9 item 6); so is a
+first "not found" opinion, so a crash does not repeat the lookup that gave it (issue 16).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from storycheck.engine.recorder import Recorder
-from storycheck.engine.types import Identity, ItemOutcome
+from storycheck.engine.types import Identity, ItemOutcome, NotFoundOpinion
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class RecordQueue:
         self.recorded = recorded  # called with every outcome handled (recorded or not)
         self.records: list[list[ItemOutcome]] = []
         self.identities: list[Identity] = []
+        self.opinions: list[NotFoundOpinion] = []
         self.saving = False  # one task saves looked-up ids at a time
         # Set while no id save is pending: outcomes commit only after the ids of their lookups
         # (an item must never be "done" before its profile's id and follow state are stored).
@@ -99,10 +101,14 @@ class RecordQueue:
 
     # ------------------------------------------------------------------ identities
 
-    def save_soon(self, identities: Sequence[Identity]) -> Coroutine[Any, Any, None] | None:
-        """Queue looked-up ids; return the coroutine to run when no saver is running yet."""
+    def save_soon(
+        self, identities: Sequence[Identity], opinions: Sequence[NotFoundOpinion] = ()
+    ) -> Coroutine[Any, Any, None] | None:
+        """Queue looked-up ids and "not found" opinions; return the coroutine to run when no
+        saver is running yet."""
         self.identities.extend(identities)
-        if self.saving or not self.identities:
+        self.opinions.extend(opinions)
+        if self.saving or not (self.identities or self.opinions):
             return None
         self.saving = True
         self.ids_saved.clear()
@@ -116,15 +122,18 @@ class RecordQueue:
             self.ids_saved.set()
 
     async def save_pending(self) -> None:
-        """Save every queued id, each group in its own short transaction."""
-        while self.identities:
+        """Save every queued id and opinion, each group in its own short transaction."""
+        while self.identities or self.opinions:
             group, self.identities = self.identities, []
+            opinions, self.opinions = self.opinions, []
             for attempt in range(5):
                 try:
-                    await self.save_db(self.recorder.save_identities, group, now=self.clock())
+                    await self.save_db(
+                        self.recorder.save_identities, group, opinions, now=self.clock()
+                    )
                     break
                 except Exception:
-                    log.exception("saving %d looked-up ids failed", len(group))
+                    log.exception("saving %d looked-up ids failed", len(group) + len(opinions))
                     await asyncio.sleep(min(2.0, 0.2 * 2**attempt))
 
 

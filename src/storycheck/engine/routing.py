@@ -52,8 +52,8 @@ class AnswerRouter:
         batches = sorted({i.batch_id for i in items})
         host.effects.apply(pair, batches, len(items), request.dense, cls, error, now)
         assert host.queue is not None
-        if decision.identities:
-            saver = host.queue.save_soon(decision.identities)
+        if decision.identities or decision.opinions:
+            saver = host.queue.save_soon(decision.identities, decision.opinions)
             if saver is not None:
                 host.spawn(saver, "identities")
         for resolved in decision.resolved:

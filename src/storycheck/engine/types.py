@@ -118,6 +118,18 @@ class Identity:
 
 
 @dataclass(frozen=True)
+class NotFoundOpinion:
+    """A batch item's first "no such user" and the pair that said it (None withdraws it).
+
+    Saved at once, like a looked-up id: a worker that dies before a second pair confirms
+    leaves the opinion behind, so whoever takes the item over needs one lookup, not two.
+    """
+
+    item_id: str
+    pair_id: str | None
+
+
+@dataclass(frozen=True)
 class LogRow:
     """A batch log row to insert (only while the batch exists)."""
 
