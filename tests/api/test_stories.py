@@ -410,3 +410,41 @@ def test_sightings_from_the_engine_outcomes():
     story, empty = sightings_from_outcomes(outcomes)
     assert story == Sighting("story", "b", 100.0, 3, None, 90.0, 86_490.0)
     assert (empty.profile_id, empty.item_count, empty.has_story) == ("empty", 0, False)
+
+
+# ---------------------------------------------------------------------------------- coverage
+
+
+def test_coverage_says_how_many_accounts_an_empty_list_speaks_for(client, db):
+    niche = make_niche(db, name="Covered")
+    other = make_niche(db, name="Unchecked")
+    recent, stale, never, deleted = (make_profiles(db, niche, n) for n in (3, 1, 2, 1))
+    make_profiles(db, other, 4)
+    (loose,) = make_profiles(db, None, 1)
+    now = datetime.now(UTC)
+    with db.write() as session:
+        checked = {pid: now - timedelta(hours=1) for pid in [*recent, *deleted, loose]}
+        checked[stale[0]] = now - timedelta(hours=30)  # older than a story lives: unknown now
+        for pid, at in checked.items():
+            session.execute(update(Profile).where(Profile.id == pid).values(last_checked=at))
+        session.execute(update(Profile).where(Profile.id.in_(deleted)).values(status="deleted"))
+
+    body = client.get("/api/stories/live/coverage", query_string={"niche_id": niche}).get_json()
+    assert {k: body[k] for k in ("window_hours", "profiles", "checked", "not_checked")} == {
+        "window_hours": 24,
+        "profiles": 6,
+        "checked": 3,
+        "not_checked": 3,
+    }
+    assert abs(datetime.fromisoformat(body["last_checked_at"]) - checked[recent[0]]) < timedelta(
+        seconds=1
+    )
+    everything = client.get("/api/stories/live/coverage").get_json()
+    assert (everything["profiles"], everything["checked"], everything["not_checked"]) == (11, 4, 7)
+    nothing = client.get("/api/stories/live/coverage", query_string={"niche_id": other})
+    assert nothing.get_json()["checked"] == 0 and nothing.get_json()["last_checked_at"] is None
+    # Two days later nothing checked today speaks for now any more.
+    later = (now + timedelta(days=2)).isoformat()
+    at_later = client.get("/api/stories/live/coverage", query_string={"at": later}).get_json()
+    assert at_later["checked"] == 0
+    assert client.get("/api/stories/live/coverage?niche_id=nope").status_code == 404

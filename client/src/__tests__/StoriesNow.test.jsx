@@ -192,6 +192,39 @@ describe('Stories now', () => {
     expect(empty).toHaveTextContent('Run a check')
   })
 
+  it('never says "no one has a story" for accounts nobody checked', async () => {
+    const coverage = { at: '2026-12-01T12:00:00Z', window_hours: 24, profiles: 3000, checked: 0, not_checked: 3000, last_checked_at: null }
+    await renderPage({
+      'GET /stories/live': { stories: [], next_cursor: null, total: 0 },
+      'GET /stories/live/counts': { total: 0, niches: [] },
+      'GET /stories/live/coverage': coverage,
+    })
+    const empty = screen.getByTestId('stories-empty')
+    expect(empty).toHaveTextContent("Nothing checked in the last 24 hours: no one's story is known yet.")
+    expect(empty).not.toHaveTextContent('No live story')
+    expect(within(empty).queryByRole('link', { name: 'Import accounts' })).not.toBeInTheDocument()
+    expect(within(empty).getByRole('link', { name: 'Check whole niche' })).toHaveAttribute('href', '/niches')
+    expect(screen.getByTestId('stories-coverage')).toHaveTextContent('0 of 3,000 accounts checked in the last 24 h')
+  })
+
+  it('says an empty list speaks only for the accounts checked, and the rest are unknown', async () => {
+    await renderPage({
+      'GET /stories/live': { stories: [], next_cursor: null, total: 0 },
+      'GET /stories/live/counts': { total: 0, niches: [] },
+      'GET /stories/live/coverage': {
+        at: '2026-12-01T12:00:00Z',
+        window_hours: 24,
+        profiles: 3000,
+        checked: 2400,
+        not_checked: 600,
+        last_checked_at: new Date(Date.now() - 120000).toISOString(),
+      },
+    })
+    expect(screen.getByTestId('stories-empty')).toHaveTextContent('No live story among the 2,400 accounts checked in the last 24 hours.')
+    expect(screen.getByTestId('stories-unknown')).toHaveTextContent('600 accounts were not checked in that time: whether they have a story is unknown.')
+    expect(screen.getByTestId('stories-coverage')).toHaveTextContent('2,400 of 3,000 accounts checked in the last 24 h · last check 2 min ago')
+  })
+
   it('says when the filters match nothing', async () => {
     await renderPage({
       'GET /stories/live': (call) =>

@@ -221,6 +221,7 @@ export const profiles = {
 export const stories = {
   live: (query, opts) => get('/stories/live', query, opts),
   counts: () => get('/stories/live/counts'),
+  coverage: (query) => get('/stories/live/coverage', query),
   exportPath: (format, query) => withQuery(`/stories/live.${format}`, query),
 }
 

@@ -9,6 +9,8 @@ import { notify, settle, showError } from './uiStore.js'
 
 export const STORIES_PAGE_SIZE = 100
 const COUNTS_DELAY_MS = 400
+// How many accounts the list speaks for changes with every check; reloaded at most this often.
+const COVERAGE_DELAY_MS = 5000
 
 export const initialStoriesState = {
   stories: [],
@@ -24,12 +26,15 @@ export const initialStoriesState = {
   order: 'desc',
   counts: { total: 0, niches: [] },
   countsLoaded: false,
+  coverage: null, // {profiles, checked, not_checked, window_hours, last_checked_at} of the niche shown
   offsetMs: 0, // server clock − browser clock
   selectedIds: new Set(),
 }
 
 let requestSeq = 0
 let countsTimer = null
+let coverageTimer = null
+let coverageSeq = 0
 
 /** Server time now (ms), as the countdowns see it. */
 export function serverNow(state) {
@@ -48,6 +53,12 @@ export const useStoriesStore = create((set, get) => {
    * already counted, so the server counts.)
    */
   const scheduleCounts = () => {
+    if (!coverageTimer) {
+      coverageTimer = setTimeout(() => {
+        coverageTimer = null
+        get().fetchCoverage()
+      }, COVERAGE_DELAY_MS)
+    }
     if (countsTimer) return
     countsTimer = setTimeout(() => {
       countsTimer = null
@@ -67,6 +78,7 @@ export const useStoriesStore = create((set, get) => {
     async fetchStories({ quiet = false } = {}) {
       const seq = ++requestSeq
       if (!quiet) set({ loading: true })
+      get().fetchCoverage()
       try {
         const data = await storiesApi.live({ ...get().query(), limit: STORIES_PAGE_SIZE })
         if (seq !== requestSeq) return
@@ -130,6 +142,19 @@ export const useStoriesStore = create((set, get) => {
         settle('stories:counts')
       } catch (err) {
         if (!get().countsLoaded) showError(err, 'stories:counts')
+      }
+    },
+
+    /** How many accounts in the niche shown (or all) were checked within a story's lifetime:
+     * an empty list proves "no story" only for those. */
+    async fetchCoverage() {
+      const seq = ++coverageSeq
+      try {
+        const nicheId = get().nicheId
+        const data = await storiesApi.coverage(nicheId ? { niche_id: nicheId } : {})
+        if (seq === coverageSeq && data) set({ coverage: data })
+      } catch {
+        // The next load or event tries again; the list itself is what the banner is for.
       }
     },
 

@@ -79,15 +79,67 @@ def stories(
     with connect(Target(server, token)) as client:
         niche_id = require_niche(client, niche)["id"] if niche else None
         rows = live_stories(client, niche_id=niche_id, since=since, search=search, sort=sort)
+        known = None if as_json or as_csv else coverage(client, niche_id)
     if as_json:
         print_json(rows)
     elif as_csv:
         print_csv(rows, STORY_COLUMNS)
     elif not rows:
-        click.echo("No account has a live story now.")
+        click.echo(empty_answer(known, filtered=bool(since or search), niche=niche))
     else:
         title = f"{len(rows)} accounts with a live story now"
         console().print(stories_table(rows, title=title))
+        if known is not None:
+            click.echo(coverage_line(known))
+
+
+def coverage(client: ApiClient, niche_id: str | None) -> dict[str, Any] | None:
+    """How many accounts the live list speaks for (None from a server without the route)."""
+    try:
+        return dict(client.get("/api/stories/live/coverage", niche_id=niche_id))
+    except ApiError as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def _accounts(count: int) -> str:
+    """'1 account', '2,400 accounts'."""
+    return f"{count:,} account{'' if count == 1 else 's'}"
+
+
+def coverage_line(known: dict[str, Any]) -> str:
+    """One line such as: 2,400 of 3,000 accounts checked in the last 24 h; 600 not checked."""
+    line = (
+        f"{known['checked']:,} of {_accounts(known['profiles'])} checked in the last "
+        f"{known['window_hours']} h"
+    )
+    if known["not_checked"]:
+        line += f"; {known['not_checked']:,} not checked in that time (unknown)"
+    return line + "."
+
+
+def empty_answer(known: dict[str, Any] | None, *, filtered: bool, niche: str | None = None) -> str:
+    """An empty list, said truthfully: "no story" only for the accounts that were checked."""
+    if filtered:
+        head = "No live story matches these filters."
+        return head if known is None else f"{head} {coverage_line(known)}"
+    if known is None:
+        return "No live story found."
+    if not known["profiles"]:
+        return "No accounts yet: import some with `storycheck import NICHE FILE`."
+    if not known["checked"]:
+        return (
+            f"Nothing checked in the last {known['window_hours']} h: no one's story is known yet"
+            f" ({_accounts(known['profiles'])}). Check them: `storycheck check {niche or 'NICHE'}`."
+        )
+    answer = (
+        f"No live story among the {_accounts(known['checked'])} checked in the last "
+        f"{known['window_hours']} h."
+    )
+    if known["not_checked"]:
+        answer += f" {known['not_checked']:,} not checked in that time: unknown."
+    return answer
 
 
 def live_stories(
@@ -172,7 +224,10 @@ def batches_table(rows: list[dict[str, Any]]) -> Table:
         ("why", "left"),
     ):
         table.add_column(
-            name, justify=justify, no_wrap=name != "why", overflow="fold"  # type: ignore[arg-type]
+            name,
+            justify=justify,  # type: ignore[arg-type]
+            no_wrap=name != "why",
+            overflow="fold",
         )
     for row in rows:
         total = row["total_profiles"] or 0

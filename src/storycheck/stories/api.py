@@ -1,5 +1,5 @@
-"""Story routes: who has a live story now (list, counts, CSV/JSON exports) and one account's
-story history. Thin views over `stories.service`."""
+"""Story routes: who has a live story now (list, counts, coverage, CSV/JSON exports) and one
+account's story history. Thin views over `stories.service`."""
 
 from __future__ import annotations
 
@@ -41,6 +41,14 @@ def live_story_counts() -> Response:
     query = _query()
     with services().db.read() as session:
         return ok(service.live_counts(session, query))
+
+
+@bp.get("/stories/live/coverage")
+def live_story_coverage() -> Response:
+    """How many accounts the live list knows about: checked within a story's lifetime or not."""
+    query = _query()
+    with services().db.read() as session:
+        return ok(service.live_coverage(session, at=query.at, niche_id=query.niche_id))
 
 
 @bp.get("/stories/live.csv")

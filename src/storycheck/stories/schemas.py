@@ -49,6 +49,18 @@ class LiveCounts(Answer):
     niches: list[NicheLiveCount]
 
 
+class LiveCoverage(Answer):
+    """How much "who has a story now" knows: an empty list proves "no story" only for the
+    accounts checked within a story's lifetime; the rest are unknown."""
+
+    at: datetime
+    window_hours: int = Field(description="A story lasts this long; an older check says nothing")
+    profiles: int = Field(description="Accounts in scope (not deleted)")
+    checked: int = Field(description="Accounts checked within `window_hours` before `at`")
+    not_checked: int = Field(description="Accounts never checked or checked too long ago: unknown")
+    last_checked_at: datetime | None = Field(description="The newest check in scope")
+
+
 class LiveStoriesDocument(Answer):
     """Every live story in one document (`live.json`)."""
 

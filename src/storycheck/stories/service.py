@@ -29,6 +29,7 @@ from storycheck.niches.models import Niche
 from storycheck.profiles.counts import stored_count
 from storycheck.profiles.models import Profile
 from storycheck.stories.models import StoryWindow
+from storycheck.stories.windows import STORY_LIFETIME_SECONDS
 
 SORTS: Final = ("posted", "expires")
 ORDERS: Final = ("desc", "asc")
@@ -316,6 +317,45 @@ def live_counts(session: Session, query: LiveQuery) -> dict[str, Any]:
     if by_niche.get(None):
         listed.append({"niche_id": None, "name": None, "count": by_niche[None]})
     return {"total": sum(by_niche.values()), "niches": listed}
+
+
+# ---------------------------------------------------------------------------------- coverage
+
+
+def live_coverage(session: Session, *, at: datetime, niche_id: str | None) -> dict[str, Any]:
+    """How much the live list knows at `at`: accounts in scope, how many were checked within a
+    story's lifetime (an older check says nothing about now), and when the last check was.
+
+    An empty live list only means "nobody has a story" for the accounts in `checked`; the
+    others are unknown. Counted per niche through the (niche, last_checked) index, so the cost
+    grows with the accounts checked recently, never with a scan of the whole table.
+    """
+    if niche_id is not None and session.get(Niche, niche_id) is None:
+        raise NotFound("Niche not found")
+    cutoff = at - timedelta(seconds=STORY_LIFETIME_SECONDS)
+    scopes = [niche_id] if niche_id is not None else [*session.scalars(select(Niche.id)), None]
+    checked = 0
+    last: datetime | None = None
+    for scope in scopes:
+        in_scope = Profile.niche_id == scope if scope is not None else Profile.niche_id.is_(None)
+        known = [in_scope, Profile.status != "deleted", Profile.last_checked <= at]
+        checked += int(
+            session.scalar(select(func.count()).where(*known, Profile.last_checked >= cutoff)) or 0
+        )
+        newest = session.scalar(select(func.max(Profile.last_checked)).where(*known))
+        if newest is not None and (last is None or newest > last):
+            last = newest
+    profiles = stored_count(session, niche_id=niche_id, status=None) - stored_count(
+        session, niche_id=niche_id, status="deleted"
+    )
+    return {
+        "at": iso(at),
+        "window_hours": int(STORY_LIFETIME_SECONDS // 3600),
+        "profiles": profiles,
+        "checked": checked,
+        "not_checked": max(0, profiles - checked),
+        "last_checked_at": iso(last) if last is not None else None,
+    }
 
 
 # ---------------------------------------------------------------------------------- exports

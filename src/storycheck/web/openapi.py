@@ -62,6 +62,7 @@ from storycheck.proxies.schemas import (
 from storycheck.settings.schemas import Settings, SettingsUpdate, SettingsValues
 from storycheck.stories.schemas import (
     LiveCounts,
+    LiveCoverage,
     LiveStoriesDocument,
     LiveStory,
     LiveStoryPage,
@@ -153,7 +154,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     Niche, NicheCreate, NicheUpdate, NicheReorder,
     Profile, ProfilePage, ProfileIdPage, ProfileCreate, ProfileUpdate, ProfileBulk,
     ProfileIdList, RecordCheck, BulkResult, ClearedCount, RefreshResult, ImportReport,
-    LiveStory, LiveStoryPage, LiveCounts, LiveStoriesDocument, StoryWindow, StoryWindows,
+    LiveStory, LiveStoryPage, LiveCounts, LiveCoverage, LiveStoriesDocument, StoryWindow, StoryWindows,
     Batch, BatchDetail, BatchItem, BatchLogPage, BatchResultPage, BatchResultsDocument,
     BatchIds, BatchCreate,
     Settings, SettingsUpdate, SettingsValues,
@@ -332,6 +333,12 @@ def _paths() -> dict[str, Any]:
                        {"200": _json(_ref("LiveCounts"))},
                        params=[live_filters[1], live_filters[2], live_filters[5]],
                        errors=("400",), tag="stories"),
+        },
+        "/api/stories/live/coverage": {
+            "get": _op("How many accounts the live list knows about (checked within 24 h)",
+                       {"200": _json(_ref("LiveCoverage"))},
+                       params=[live_filters[0], live_filters[5]],
+                       errors=("400", "404"), tag="stories"),
         },
         "/api/stories/live.csv": {
             "get": _op("Live stories as CSV (streamed, any size)", {"200": csv_answer},

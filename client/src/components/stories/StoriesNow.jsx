@@ -175,19 +175,63 @@ function StoryRow({ story, now, selected, onToggle }) {
   )
 }
 
-function GettingStarted() {
+function accounts(n) {
+  return `${formatNumber(n)} account${n === 1 ? '' : 's'}`
+}
+
+/** What the list speaks for: "2,400 of 3,000 accounts checked in the last 24 h". */
+function CoverageNote({ coverage, now }) {
+  if (!coverage || !coverage.profiles) return null
+  const { profiles, checked, not_checked: unknown, window_hours: hours, last_checked_at: last } = coverage
+  const title = unknown
+    ? `${accounts(unknown)} not checked in the last ${hours} h: whether they have a story is unknown`
+    : `Every account was checked in the last ${hours} h`
+  return (
+    <span className={`muted coverage${unknown ? ' coverage-partial' : ''}`} data-testid="stories-coverage" title={title}>
+      {formatNumber(checked)} of {accounts(profiles)} checked in the last {hours} h
+      {last ? ` · last check ${timeAgo(last, now)}` : ''}
+    </span>
+  )
+}
+
+/** The empty list, said truthfully: "nobody has a story" only for the accounts checked. */
+function EmptyAnswer({ coverage }) {
+  const hours = coverage?.window_hours ?? 24
+  if (coverage && coverage.checked > 0) {
+    return (
+      <div className="empty-state" data-testid="stories-empty">
+        <p>
+          <strong>No live story among the {accounts(coverage.checked)} checked in the last {hours} hours.</strong>
+        </p>
+        {coverage.not_checked > 0 ? (
+          <p className="muted" data-testid="stories-unknown">
+            {accounts(coverage.not_checked)} {coverage.not_checked === 1 ? 'was' : 'were'} not checked in that time:
+            whether they have a story is unknown. <Link to="/niches">Check them</Link>.
+          </p>
+        ) : (
+          <p className="muted">Accounts show up here the moment a check finds their story, and leave when it expires.</p>
+        )}
+      </div>
+    )
+  }
+  const noAccounts = !coverage?.profiles
+  let heading = `Nothing checked in the last ${hours} hours: no one's story is known yet.`
+  if (!coverage) heading = 'No live story found yet.'
+  else if (noAccounts) heading = 'No accounts yet.'
   return (
     <div className="empty-state getting-started" data-testid="stories-empty">
       <p>
-        <strong>No one has a live story right now.</strong>
+        <strong>{heading}</strong>
       </p>
       <p className="muted">Accounts show up here the moment a check finds their story, and leave when it expires.</p>
       <ol className="steps">
+        {noAccounts && (
+          <li>
+            <Link to="/niches">Import accounts</Link> into a niche (a .txt or .csv file of usernames).
+          </li>
+        )}
         <li>
-          <Link to="/niches">Import accounts</Link> into a niche (a .txt or .csv file of usernames).
-        </li>
-        <li>
-          <Link to="/proxies">Add a proxy + session pair</Link> to check with.
+          <Link to="/proxies">Add a proxy + session pair</Link> to check with (or test the ones you have).
         </li>
         <li>
           Run a check: <Link to="/niches">Check whole niche</Link>, then watch it on <Link to="/batches">Batches</Link>.
@@ -206,6 +250,7 @@ export default function StoriesNow() {
   const loadingMore = useStoriesStore((s) => s.loadingMore)
   const nextCursor = useStoriesStore((s) => s.nextCursor)
   const offsetMs = useStoriesStore((s) => s.offsetMs)
+  const coverage = useStoriesStore((s) => s.coverage)
   const selectedIds = useStoriesStore((s) => s.selectedIds)
   const filtered = useStoriesStore((s) => Boolean(s.nicheId || s.search.trim() || s.since))
   const streamMode = useStreamStore((s) => s.mode)
@@ -240,6 +285,7 @@ export default function StoriesNow() {
           <span className="muted" data-testid="stories-total" aria-live="polite">
             {loaded ? `${formatNumber(total)} live ${total === 1 ? 'story' : 'stories'}` : ''}
           </span>
+          <CoverageNote coverage={coverage} now={now} />
           <span className="spacer" />
           <StreamBadge polling="Reloading every 15 s" />
         </header>
@@ -277,7 +323,7 @@ export default function StoriesNow() {
             </p>
           )}
         </div>
-        {loaded && !stories.length && !filtered && !loading && <GettingStarted />}
+        {loaded && !stories.length && !filtered && !loading && <EmptyAnswer coverage={coverage} />}
         <div className="load-more">
           <span className="muted small" data-testid="stories-shown">
             {stories.length ? `Showing ${formatNumber(stories.length)} of ${formatNumber(total)}` : ''}
