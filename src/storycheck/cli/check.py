@@ -281,14 +281,20 @@ def _report(
         print_csv(stories, STORY_COLUMNS)
         return
     took = duration((datetime.now(UTC) - started).total_seconds())
-    private = batch.get("private_profiles")
+    private = int(batch.get("private_profiles") or 0)
+    failed = int(summary["checks_failed"] or 0)
+    found = int(summary["stories_found"] or 0)
+    no_story = max(0, int(summary["completed_profiles"]) - found - failed - private)
     say(
         f"Checked {summary['completed_profiles']}/{summary['total_profiles']} accounts in "
-        f"{took}: {summary['stories_found']} stories, {summary['checks_failed']} failed"
-        + (f", {private} private" if private else "")
+        f"{took}: {found} stories, {no_story} no story"
+        + (f", {private} private (unknown: not followed)" if private else "")
+        + (f", {failed} failed" if failed else "")
     )
     if not stories:
-        say("No account of this batch has a live story.")
+        # "No story" holds only for the accounts that answered so: private and failed ones
+        # are unknown, and are said to be.
+        say(f"No live story among the {no_story} accounts that answered.")
         return
     title = f"{len(stories)} accounts with a live story"
     console().print(stories_table(stories, title=title))
