@@ -372,7 +372,7 @@ def test_search_uses_the_trigram_index(seeded, monkeypatch, sort_by):
                     "EXPLAIN SELECT count(*) FROM profiles WHERE username_key LIKE '%%qzx%%'"
                 )
             )
-            conn.commit()
+            conn.rollback()
         assert "ix_profiles_username_trgm" in plan, plan
         # The trigram index drives a deep page (matches read by a bitmap scan, then sorted):
         # the niche/status terms must not let the planner walk a niche's sort index instead.
@@ -386,7 +386,8 @@ def test_search_uses_the_trigram_index(seeded, monkeypatch, sort_by):
             )
         page = [s for s in seen if "username_key" in s[0] and "LIMIT" in s[0].upper()]
         with db.engine.connect() as conn:  # the planner as in production (no enable_* off)
-            plan = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + page[0][0], page[0][1]))
+            rows = conn.exec_driver_sql("EXPLAIN " + page[0][0], page[0][1]).all()
+        plan = "\n".join(row[0] for row in rows)
         assert "Bitmap Index Scan on ix_profiles_username_trgm" in plan, plan
         assert "ix_profiles_niche" not in plan, plan
         # A shallow page walks the niche's sort index (the planner may; the index must serve).

@@ -208,8 +208,7 @@ def conditions(
     When the search index drives, the niche/status terms are written so that no index serves
     them (`_stored_terms`): the planner then fetches the matches (SQLite: by rowid from the
     FTS table; PostgreSQL: a bitmap scan of the trigram index) and sorts them, rather than
-    walking the niche's sort index and testing each entry (437 ms at 1,000,000 on SQLite;
-    0.3–1.3 s on PostgreSQL, whose planner chose that walk itself).
+    walking the niche's sort index and testing each entry (both planners chose that walk).
     """
     scope = _scope(session, filters, need)
     driven = search_driven(session, filters, need=need)

@@ -80,12 +80,13 @@ def search_drives(
     """True when the search index should drive the query for `search`.
 
     Driving means: read every match through the search index (SQLite: the FTS table's rowids;
-    PostgreSQL: a bitmap scan of the trigram index), then sort them. It does when the index
-    finds at most INDEX_DRIVES_MAX rows (PostgreSQL, without `need`: is expected to) and, for a
-    page needing `need` rows, reading them all is cheaper than walking the sort index (see
+    PostgreSQL: a bitmap scan of the trigram index), then sort them. It does when, for a page
+    needing `need` rows, reading them all is cheaper than walking the sort index (see
     WALK_ENTRIES_PER_MATCH); a walk never reads more than the `scope` rows of the niche/status
-    (a count: all of them). PostgreSQL's planner is not left to choose: its row estimate for a
-    substring is rough, and it walked a million-entry index for a deep page (0.3–1.3 s).
+    (a count: all of them). Above INDEX_DRIVES_MAX matches it never does on SQLite (its count
+    stops there) nor, on PostgreSQL, for a query without `need`. PostgreSQL's planner is not
+    left to choose: with its rough substring estimate it walked a niche's whole sort index for
+    a deep page (docs/DESIGN-NOTES.md, "Profiles at scale").
     """
     matches = index_matches(session, search)
     if matches is None:
