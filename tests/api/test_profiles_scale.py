@@ -374,6 +374,26 @@ def test_search_uses_the_trigram_index(seeded, monkeypatch, sort_by):
             )
             conn.rollback()
         assert "ix_profiles_username_trgm" in plan, plan
+        # The trigram index drives a deep page (matches read by a bitmap scan, then sorted):
+        # the niche/status terms must not let the planner walk a niche's sort index instead.
+        monkeypatch.setattr(search, "WALK_ENTRIES_PER_MATCH", 0)
+        with _statements(db) as seen, db.read() as session:
+            listing.page_rows(
+                session,
+                ProfileFilters(niche_id=niches[0], status="active", search="coach"),
+                Sort(sort_by),
+                limit=50,
+            )
+        page = [s for s in seen if "username_key" in s[0] and "LIMIT" in s[0].upper()]
+        with db.engine.connect() as conn:  # the planner as in production (no enable_* off)
+            rows = conn.exec_driver_sql("EXPLAIN " + page[0][0], page[0][1]).all()
+        plan = "\n".join(row[0] for row in rows)
+        assert "Bitmap Index Scan on ix_profiles_username_trgm" in plan, plan
+        assert "ix_profiles_niche" not in plan, plan
+        # A shallow page walks the niche's sort index (the planner may; the index must serve).
+        monkeypatch.setattr(search, "WALK_ENTRIES_PER_MATCH", 10**9)
+        plan = _search_page_plan(db, niches[0], Sort(sort_by))
+        assert "ix_profiles_niche" in plan and "Sort" not in plan, plan
 
 
 def test_niche_counts_never_read_the_profiles_table(client, seeded):

@@ -204,20 +204,22 @@ def conditions(
     """WHERE terms of `filters` (the search goes through its index where that helps).
 
     `need`: how many rows of the list the query reads (offset + page), for the search's
-    choice between its index and a walk of the sort index (`search.index_narrows`).
-    When SQLite's search table drives, the niche/status terms are written `+column = value`
-    so that its planner fetches the matches by rowid and sorts them, rather than walking the
-    niche's sort index and testing each entry against the list of matches.
+    choice between its index and a walk of the sort index (`search.search_drives`).
+    When the search index drives, the niche/status terms are written so that no index serves
+    them (`_stored_terms`): the planner then fetches the matches (SQLite: by rowid from the
+    FTS table; PostgreSQL: a bitmap scan of the trigram index) and sorts them, rather than
+    walking the niche's sort index and testing each entry (both planners chose that walk).
     """
     scope = _scope(session, filters, need)
     driven = search_driven(session, filters, need=need)
-    return _stored_terms(filters, unindexed=driven) + _extra_terms(
+    unindexed = session.get_bind().dialect.name if driven else None
+    return _stored_terms(filters, unindexed=unindexed) + _extra_terms(
         session, filters, need=need, scope=scope
     )
 
 
 def search_driven(session: Session, filters: ProfileFilters, *, need: int | None) -> bool:
-    """True when SQLite's search table drives a query of `filters` reading `need` rows."""
+    """True when the search index drives a query of `filters` reading `need` rows."""
     if not filters.search:
         return False
     scope = _scope(session, filters, need)
@@ -230,12 +232,22 @@ def _scope(session: Session, filters: ProfileFilters, need: int | None) -> int |
     return stored_count(session, niche_id=filters.niche_id, status=filters.status)
 
 
-def _stored_terms(filters: ProfileFilters, *, unindexed: bool = False) -> list[ColumnElement[bool]]:
-    """The niche/status terms: what the trigger-kept counts count (`+column`: no index)."""
+def _stored_terms(
+    filters: ProfileFilters, *, unindexed: str | None = None
+) -> list[ColumnElement[bool]]:
+    """The niche/status terms: what the trigger-kept counts count.
+
+    `unindexed` (a dialect name): written so that no index serves them — SQLite `+column`,
+    PostgreSQL `column || ''` — because the search index drives the query (`conditions`).
+    """
     terms: list[ColumnElement[bool]] = []
     for name, value in (("niche_id", filters.niche_id), ("status", filters.status)):
         if value:
-            column = literal_column(f"+profiles.{name}", String) if unindexed else Profile.__table__.c[name]
+            column: ColumnElement[Any] = Profile.__table__.c[name]
+            if unindexed == "sqlite":
+                column = literal_column(f"+profiles.{name}", String)
+            elif unindexed:
+                column = literal_column(f"(profiles.{name} || '')", String)
             terms.append(column == value)
     return terms
 

@@ -20,8 +20,9 @@ from storycheck.profiles.models import Profile, username_key
 
 # A trigram index needs three characters; shorter searches scan the niche's sort index.
 MIN_INDEXED_LENGTH = 3
-# SQLite: the search table drives the page while it finds at most this many rows (read, then
+# The search index drives a page only while it finds at most this many rows (read, then
 # sorted); a search matching more is common enough that walking the sort index is faster.
+# (PostgreSQL's estimate is not a count: above it, the depth of the page still decides.)
 INDEX_DRIVES_MAX = 20_000
 # Reading one match the search table hands over (a row fetched by rowid, then sorted) costs
 # about as much as checking this many entries of a sort index during a walk. A page that
@@ -67,7 +68,8 @@ def search_condition(
     niche/status).
     """
     exact = like_condition(search)
-    if not search_drives(session, search, need=need, scope=scope):
+    if not _is_sqlite(session) or not search_drives(session, search, need=need, scope=scope):
+        # PostgreSQL's trigram index serves the LIKE itself.
         return exact
     return and_(literal_column("profiles.rowid").in_(_fts_rowids(search)), exact)
 
@@ -75,28 +77,22 @@ def search_condition(
 def search_drives(
     session: Session, search: str, *, need: int | None = None, scope: int | None = None
 ) -> bool:
-    """True when SQLite's search table should drive the query (see `index_narrows`)."""
-    return session.get_bind().dialect.name == "sqlite" and index_narrows(
-        session, search, need=need, scope=scope
-    )
-
-
-def index_narrows(
-    session: Session, search: str, *, need: int | None = None, scope: int | None = None
-) -> bool:
     """True when the search index should drive the query for `search`.
 
-    PostgreSQL: whenever a trigram can be formed (the planner weighs the rest). SQLite: when
-    the FTS table finds at most INDEX_DRIVES_MAX rows and, for a page needing `need` rows,
-    reading them all is cheaper than walking the sort index (see WALK_ENTRIES_PER_MATCH); a
-    walk never reads more than the `scope` rows of the niche/status (a count: all of them).
+    Driving means: read every match through the search index (SQLite: the FTS table's rowids;
+    PostgreSQL: a bitmap scan of the trigram index), then sort them. It does when, for a page
+    needing `need` rows, reading them all is cheaper than walking the sort index (see
+    WALK_ENTRIES_PER_MATCH); a walk never reads more than the `scope` rows of the niche/status
+    (a count: all of them). Above INDEX_DRIVES_MAX matches it never does on SQLite (its count
+    stops there) nor, on PostgreSQL, for a query without `need`. PostgreSQL's planner is not
+    left to choose: with its rough substring estimate it walked a niche's whole sort index for
+    a deep page (docs/DESIGN-NOTES.md, "Profiles at scale").
     """
     matches = index_matches(session, search)
     if matches is None:
         return False
-    if session.get_bind().dialect.name != "sqlite":
-        return True
-    if matches > INDEX_DRIVES_MAX:
+    if matches > INDEX_DRIVES_MAX and (need is None or _is_sqlite(session)):
+        # SQLite's count stopped at the cap: too common to fetch every match.
         return False
     if need is None or matches == 0:
         return True
@@ -107,10 +103,11 @@ def index_narrows(
 
 
 def index_matches(session: Session, search: str) -> int | None:
-    """About how many rows hold `search`, capped at INDEX_DRIVES_MAX + 1; None: no index serves it.
+    """About how many rows hold `search`; None: no index serves it.
 
-    SQLite: counted in the search table (its own index, no profile rows). PostgreSQL: the
-    planner's estimate for the trigram index (statistics only, nothing read). Once per
+    SQLite: counted in the search table (its own index, no profile rows), capped at
+    INDEX_DRIVES_MAX + 1. PostgreSQL: the planner's estimate for the trigram index (statistics
+    only, nothing read; not capped, the choice of `search_drives` weighs it). Once per
     session and search.
     """
     if len(search) < MIN_INDEXED_LENGTH or not _USERNAME_CHARACTERS.match(search):
@@ -134,8 +131,12 @@ def index_matches(session: Session, search: str) -> int | None:
                 {"pattern": like_pattern(username_key(search))},
             ).scalar_one()
             plan = json.loads(plan) if isinstance(plan, str) else plan
-            cache[search] = min(int(plan[0]["Plan"]["Plan Rows"]), INDEX_DRIVES_MAX + 1)
+            cache[search] = int(plan[0]["Plan"]["Plan Rows"])
     return cache[search]
+
+
+def _is_sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
 
 
 def _fts_rowids(search: str):  # type: ignore[no-untyped-def]
