@@ -287,6 +287,11 @@ def test_csv_and_json_exports_equal_the_list(client, world):
     assert response.status_code == 200 and response.mimetype == "application/json"
     document = json.loads(response.get_data(as_text=True))
     assert document["count"] == 3
+    # The export says which accounts it speaks for, like the coverage route.
+    coverage = client.get("/api/stories/live/coverage", query_string={"niche_id": world["fitness"]})
+    assert {k: v for k, v in document["coverage"].items() if k != "at"} == {
+        k: v for k, v in coverage.get_json().items() if k != "at"
+    }
     assert [s["profile_id"] for s in document["stories"]] == [s["profile_id"] for s in stories]
     assert client.get("/api/stories/live.csv?sort=bad").status_code == 400
 

@@ -65,6 +65,7 @@ class LiveStoriesDocument(Answer):
     """Every live story in one document (`live.json`)."""
 
     at: datetime | None
+    coverage: LiveCoverage
     stories: list[LiveStory]
     count: int
 

@@ -322,15 +322,18 @@ def live_counts(session: Session, query: LiveQuery) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------- coverage
 
 
-def live_coverage(session: Session, *, at: datetime, niche_id: str | None) -> dict[str, Any]:
+def live_coverage(
+    session: Session, *, at: datetime, niche_id: str | None, missing_ok: bool = False
+) -> dict[str, Any]:
     """How much the live list knows at `at`: accounts in scope, how many were checked within a
     story's lifetime (an older check says nothing about now), and when the last check was.
 
     An empty live list only means "nobody has a story" for the accounts in `checked`; the
     others are unknown. Counted per niche through the (niche, last_checked) index, so the cost
-    grows with the accounts checked recently, never with a scan of the whole table.
+    grows with the accounts checked recently, never with a scan of the whole table. An
+    unknown niche is 404, or (`missing_ok`, as the exports list it: empty) no account at all.
     """
-    if niche_id is not None and session.get(Niche, niche_id) is None:
+    if not missing_ok and niche_id is not None and session.get(Niche, niche_id) is None:
         raise NotFound("Niche not found")
     cutoff = at - timedelta(seconds=STORY_LIFETIME_SECONDS)
     scopes = [niche_id] if niche_id is not None else [*session.scalars(select(Niche.id)), None]
@@ -407,9 +410,12 @@ def live_csv(db: Database, query: LiveQuery) -> Iterator[str]:
 
 
 def live_json(db: Database, query: LiveQuery) -> Iterator[str]:
-    """The listing as one JSON document `{"at", "stories": [...], "count"}`, streamed."""
-    return json_array_stream(
-        head={"at": iso(query.at)},
+    """The listing as one JSON document `{"at", "coverage", "stories": [...], "count"}`,
+    streamed; `coverage` says which accounts an empty or short list speaks for."""
+    with db.read() as session:
+        known = live_coverage(session, at=query.at, niche_id=query.niche_id, missing_ok=True)
+    yield from json_array_stream(
+        head={"at": iso(query.at), "coverage": known},
         key="stories",
         items=(live_story(row, query.at) for row in iter_live_rows(db, query)),
     )
