@@ -159,6 +159,35 @@ def test_landing_page_lists_exactly_the_live_stories_of_two_niches(page: Page, l
     assert not page.js_errors, page.js_errors
 
 
+def test_an_unchecked_niche_is_unknown_never_no_story(page: Page, live: Stack) -> None:
+    names = live.usernames(5, "cov")
+    niche = live.new_niche("Not checked yet")
+    live.import_usernames(niche["id"], names)
+    entry = page.locator(f'[data-testid="story-niche"][data-niche-id="{niche["id"]}"]')
+
+    page.goto("/")
+    wait_live(page)
+    entry.get_by_role("button").click()
+    expect(page.get_by_test_id("stories-coverage")).to_have_text(
+        "0 of 5 accounts checked in the last 24 h"
+    )
+    empty = page.get_by_test_id("stories-empty")
+    expect(empty).to_contain_text("Nothing checked in the last 24 hours: no one's story is known")
+    expect(empty).not_to_contain_text("No live story")
+    page.shoot("niche not checked yet")
+
+    run_batch(live, niche["id"])
+    known = live.call("GET", "/stories/live/coverage", params={"niche_id": niche["id"]})
+    assert known["checked"] >= 1, known
+    # The page follows the batch's events (the coverage is re-read a few seconds after them).
+    expect(page.get_by_test_id("stories-coverage")).to_contain_text(
+        f"{known['checked']} of 5 accounts checked in the last 24 h", timeout=15_000
+    )
+    if not page.get_by_test_id("story-row").count():
+        expect(empty).to_contain_text(f"No live story among the {known['checked']} account")
+    assert not page.js_errors, page.js_errors
+
+
 def test_new_detection_appears_without_reload(page: Page, live: Stack) -> None:
     prefix = f"fresh{uuid.uuid4().hex[:6]}_"
     # A public account with a story that stays live for the whole test.

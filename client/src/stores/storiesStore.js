@@ -158,7 +158,7 @@ export const useStoriesStore = create((set, get) => {
       }
     },
 
-    setNiche: (nicheId) => refilter({ nicheId: nicheId || null }),
+    setNiche: (nicheId) => refilter({ nicheId: nicheId || null, coverage: null }),
     setSearch(search) {
       if (search === get().search) return Promise.resolve()
       return refilter({ search })

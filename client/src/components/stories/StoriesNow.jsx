@@ -252,7 +252,8 @@ export default function StoriesNow() {
   const offsetMs = useStoriesStore((s) => s.offsetMs)
   const coverage = useStoriesStore((s) => s.coverage)
   const selectedIds = useStoriesStore((s) => s.selectedIds)
-  const filtered = useStoriesStore((s) => Boolean(s.nicheId || s.search.trim() || s.since))
+  // A niche shown is not a filter that can hide stories: the coverage of that niche answers.
+  const filtered = useStoriesStore((s) => Boolean(s.search.trim() || s.since))
   const streamMode = useStreamStore((s) => s.mode)
   const { fetchStories, fetchCounts, loadMore, toggle, pruneExpired, clearFilters } = useStoriesStore.getState()
   const now = useNow(1000) + offsetMs
