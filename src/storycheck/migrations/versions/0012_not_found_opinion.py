@@ -22,5 +22,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("batch_profiles", schema=None) as batch_op:
-        batch_op.drop_column("not_found_by")
+    # Plain DROP COLUMN (SQLite ≥ 3.35, PostgreSQL): a batch-mode copy of the table would
+    # reflect `profiles` through its foreign key, whose expression index it cannot read.
+    op.execute("ALTER TABLE batch_profiles DROP COLUMN not_found_by")
