@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from storycheck.batches.invariants import check_invariants
 from storycheck.batches.models import BatchProfile
 from storycheck.profiles.models import Profile
 from storycheck.proxies.models import IgSession, Proxy, ProxyErrorLog
-from storycheck.testing import batch_row
+from storycheck.simulator.proxies import ProxyFleet
+from storycheck.testing import ProxySpec, batch_row
 from tests.engine.conftest import Rig, SimProcess, fast_options, limit_args
 from tests.helpers import wait_until
 
@@ -421,3 +422,40 @@ def test_an_account_that_turned_private_since_its_lookup_is_not_no_story(
     second = engine.create_batch()
     engine.wait_done(second, timeout=120)
     assert_truthful(engine, sim, second)
+
+
+# ---------------------------------------------------------------------------------- issue 16
+
+
+def test_proxies_that_silently_drop_every_keep_alive_cost_no_answer(
+    simulator: Any, rig: Any
+) -> None:
+    """Every proxy closes each connection after one answer without saying so (as many real
+    proxies do): the next request on that connection gets no answer at all. That is the
+    pair's transport, not an answer about the accounts: a 1,000-profile batch must come out
+    exactly as without it — accuracy 1.0, no attempt spent, no item failed, no pair hurt."""
+    sim = simulator(4, *PACED)
+    fleet = ProxyFleet(4, kind="http", silent_close=True).start()
+    try:
+        engine = rig(sim, pairs=[ProxySpec.from_url(url) for url in fleet.urls], **PACED_SETTINGS)
+        engine.add_profiles(sim.usernames(1000))
+        batch_id = engine.create_batch()
+        engine.wait_done(batch_id, timeout=240)
+        dropped = sum(counters["silent_closes"] for counters in fleet.counters())
+    finally:
+        fleet.stop()
+    print(f"{dropped} reused connections dropped by the proxies without an answer")
+    assert dropped >= 50, dropped  # the proxies really did drop reused connections
+
+    verdict = assert_truthful(engine, sim, batch_id)  # also: every item's attempts == 0
+    assert verdict.reported + verdict.private + verdict.not_found == 1000
+    failed = [
+        (profile.username, item.error)
+        for item, profile in engine.items(batch_id)
+        if item.status == "failed" and item.failure_kind != "not_found"
+    ]
+    assert failed == []
+    with engine.db.read() as session:
+        health = session.scalars(select(Proxy.health)).all()
+        logged = session.scalar(select(func.count()).select_from(ProxyErrorLog))
+    assert health == ["ready"] * 4 and logged == 0
