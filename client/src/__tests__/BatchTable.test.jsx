@@ -264,6 +264,28 @@ describe('BatchTable', () => {
     expect(calls.filter((c) => c.path === '/batches/d/results').map((c) => c.query.outcome)).toEqual(['failed', 'private'])
   })
 
+  it('says how many accounts are unknown (private) and opens them', async () => {
+    const privateRows = [{ profile_id: 'x', username: 'secret', outcome: 'private', failure_kind: null }]
+    const counts = { story: 2, no_story: 5, private: 1, failed: 0, pending: 0 }
+    const { calls } = await renderTable([{ ...done, private_profiles: 1 }], {
+      'GET /batches/d/results': () => ({ results: privateRows, total: 1, page: 1, page_size: 50, counts }),
+    })
+    const note = within(row('d')).getByTestId('batch-unknown')
+    expect(note).toHaveTextContent('1 unknown')
+    await act(async () => {
+      fireEvent.click(note)
+    })
+    const dialog = screen.getByTestId('batch-results-modal')
+    expect(within(dialog).getByTestId('results-tab-private')).toHaveAttribute('aria-selected', 'true')
+    expect(calls.filter((c) => c.path === '/batches/d/results').map((c) => c.query.outcome)).toEqual(['private'])
+    expect(useBatchStore.getState().selectedIds.size).toBe(0) // the click did not select the row
+  })
+
+  it('shows no unknown note when every account answered', async () => {
+    await renderTable([{ ...done, private_profiles: 0 }])
+    expect(within(row('d')).queryByTestId('batch-unknown')).not.toBeInTheDocument()
+  })
+
   it('shows an empty state', async () => {
     await renderTable([])
     expect(screen.getByTestId('batches-empty')).toBeInTheDocument()

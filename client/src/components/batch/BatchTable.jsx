@@ -150,6 +150,7 @@ function BatchRow({ batch, selected, onOpenLogs, onOpenResults, dragId, setDragI
   const queued = batch.status === 'queued'
   const failed = batch.checks_failed ?? batch.failed_checks ?? 0
   const stories = storiesFound(batch)
+  const unknown = batch.private_profiles ?? 0
   const done = batch.status === 'done'
 
   const onKeyDown = (event) => {
@@ -242,6 +243,21 @@ function BatchRow({ batch, selected, onOpenLogs, onOpenResults, dragId, setDragI
         >
           {formatNumber(stories)}
         </button>
+        {unknown > 0 && (
+          <button
+            type="button"
+            className="link-button small muted unknown-note"
+            data-testid="batch-unknown"
+            title="Private accounts the checking sessions do not follow: whether they have a story is unknown"
+            aria-label={`${unknown} unknown (private, not followed); show accounts`}
+            onClick={(e) => {
+              e.stopPropagation()
+              onOpenResults(batch, 'private')
+            }}
+          >
+            {formatNumber(unknown)} unknown
+          </button>
+        )}
       </td>
       <td className={`num${failed ? ' warn-text' : ''}`}>
         <button
