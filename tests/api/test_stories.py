@@ -433,12 +433,21 @@ def test_coverage_says_how_many_accounts_an_empty_list_speaks_for(client, db):
         for pid, at in checked.items():
             session.execute(update(Profile).where(Profile.id == pid).values(last_checked=at))
         session.execute(update(Profile).where(Profile.id.in_(deleted)).values(status="deleted"))
+        # Two private accounts: one no checking session follows (its check saw nothing it
+        # could tell), one a session follows (its check saw the story, or that there is none).
+        session.execute(update(Profile).where(Profile.id.in_(recent[:2])).values(is_private=True))
+        session.execute(
+            update(Profile).where(Profile.id == recent[1]).values(followed_by_session_id="s1")
+        )
 
     body = client.get("/api/stories/live/coverage", query_string={"niche_id": niche}).get_json()
-    assert {k: body[k] for k in ("window_hours", "profiles", "checked", "not_checked")} == {
+    fields = ("window_hours", "profiles", "checked", "answered", "private_unknown", "not_checked")
+    assert {k: body[k] for k in fields} == {
         "window_hours": 24,
         "profiles": 6,
         "checked": 3,
+        "answered": 2,
+        "private_unknown": 1,
         "not_checked": 3,
     }
     assert abs(datetime.fromisoformat(body["last_checked_at"]) - checked[recent[0]]) < timedelta(
@@ -453,3 +462,33 @@ def test_coverage_says_how_many_accounts_an_empty_list_speaks_for(client, db):
     at_later = client.get("/api/stories/live/coverage", query_string={"at": later}).get_json()
     assert at_later["checked"] == 0
     assert client.get("/api/stories/live/coverage?niche_id=nope").status_code == 404
+
+
+def test_coverage_counts_unknown_private_accounts_through_their_partial_index(db):
+    from sqlalchemy import event
+
+    from storycheck.stories import service
+
+    seen: list[tuple[str, object]] = []
+
+    def record(_conn, _cursor, statement, parameters, _context, _many):  # type: ignore[no-untyped-def]
+        seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        with db.read() as session:
+            service.live_coverage(session, at=datetime.now(UTC), niche_id=make_niche(db))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    (statement, parameters) = next(s for s in seen if "is_private" in s[0])
+    with db.engine.connect() as conn:
+        if db.is_sqlite:
+            rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
+            plan = " ".join(str(row[-1]) for row in rows)
+        else:
+            conn.exec_driver_sql("SET enable_seqscan = off")  # a small table: can it serve?
+            plan = " ".join(
+                str(r[0]) for r in conn.exec_driver_sql("EXPLAIN " + statement, parameters)
+            )
+            conn.rollback()
+    assert "ix_profiles_niche_private_checked" in plan, plan

@@ -183,8 +183,12 @@ def test_an_unchecked_niche_is_unknown_never_no_story(page: Page, live: Stack) -
     expect(page.get_by_test_id("stories-coverage")).to_contain_text(
         f"{known['checked']} of 5 accounts checked in the last 24 h", timeout=15_000
     )
+    if known["private_unknown"]:
+        expect(page.get_by_test_id("stories-coverage")).to_contain_text(
+            f"({known['private_unknown']} private: unknown)"
+        )
     if not page.get_by_test_id("story-row").count():
-        expect(empty).to_contain_text(f"No live story among the {known['checked']} account")
+        expect(empty).to_contain_text(f"No live story among the {known['answered']} account")
     assert not page.js_errors, page.js_errors
 
 

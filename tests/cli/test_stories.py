@@ -32,8 +32,8 @@ def test_an_empty_list_is_said_for_what_was_checked(tmp_path: Path) -> None:
     ids = seed_profiles(db, seed_niche(db, "Fitness"), ["carol", "dave", "erin"])
 
     assert stories(path, "--niche", "fitness").strip() == (
-        "Nothing checked in the last 24 h: no one's story is known yet (3 accounts)."
-        " Check them: `storycheck check fitness`."
+        "Nothing checked in the last 24 h could show a story: no one's story is known yet"
+        " (3 accounts). Check them: `storycheck check fitness`."
     )
     with db.write() as session:
         session.execute(
@@ -44,7 +44,7 @@ def test_an_empty_list_is_said_for_what_was_checked(tmp_path: Path) -> None:
     db.dispose()
     assert stories(path).strip() == (
         "No live story among the 2 accounts checked in the last 24 h."
-        " 1 not checked in that time: unknown."
+        " 1 not checked in that time (unknown)."
     )
     assert stories(path, "--search", "zz").strip() == (
         "No live story matches these filters."

@@ -216,13 +216,19 @@ describe('Stories now', () => {
         window_hours: 24,
         profiles: 3000,
         checked: 2400,
+        answered: 2346,
+        private_unknown: 54,
         not_checked: 600,
         last_checked_at: new Date(Date.now() - 120000).toISOString(),
       },
     })
-    expect(screen.getByTestId('stories-empty')).toHaveTextContent('No live story among the 2,400 accounts checked in the last 24 hours.')
-    expect(screen.getByTestId('stories-unknown')).toHaveTextContent('600 accounts were not checked in that time: whether they have a story is unknown.')
-    expect(screen.getByTestId('stories-coverage')).toHaveTextContent('2,400 of 3,000 accounts checked in the last 24 h · last check 2 min ago')
+    expect(screen.getByTestId('stories-empty')).toHaveTextContent('No live story among the 2,346 accounts checked in the last 24 hours.')
+    expect(screen.getByTestId('stories-unknown')).toHaveTextContent(
+      '600 accounts not checked in that time and 54 private that no checking session follows: whether they have a story is unknown.',
+    )
+    expect(screen.getByTestId('stories-coverage')).toHaveTextContent(
+      '2,400 of 3,000 accounts checked in the last 24 h (54 private: unknown) · last check 2 min ago',
+    )
   })
 
   it('says when the filters match nothing', async () => {

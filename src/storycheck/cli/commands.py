@@ -114,13 +114,23 @@ def coverage_line(known: dict[str, Any]) -> str:
         f"{known['checked']:,} of {_accounts(known['profiles'])} checked in the last "
         f"{known['window_hours']} h"
     )
+    unknown = _unknown(known)
+    return f"{line}; {unknown}." if unknown else f"{line}."
+
+
+def _unknown(known: dict[str, Any]) -> str:
+    """Who an empty list cannot speak for: not checked lately, or private and not followed."""
+    parts = []
     if known["not_checked"]:
-        line += f"; {known['not_checked']:,} not checked in that time (unknown)"
-    return line + "."
+        parts.append(f"{known['not_checked']:,} not checked in that time")
+    hidden = int(known.get("private_unknown") or 0)
+    if hidden:
+        parts.append(f"{hidden:,} private that no checking session follows")
+    return f"{' and '.join(parts)} (unknown)" if parts else ""
 
 
 def empty_answer(known: dict[str, Any] | None, *, filtered: bool, niche: str | None = None) -> str:
-    """An empty list, said truthfully: "no story" only for the accounts that were checked."""
+    """An empty list, said truthfully: "no story" only for the accounts that answered."""
     if filtered:
         head = "No live story matches these filters."
         return head if known is None else f"{head} {coverage_line(known)}"
@@ -128,18 +138,19 @@ def empty_answer(known: dict[str, Any] | None, *, filtered: bool, niche: str | N
         return "No live story found."
     if not known["profiles"]:
         return "No accounts yet: import some with `storycheck import NICHE FILE`."
-    if not known["checked"]:
+    answered = int(known.get("answered", known["checked"]))
+    if not answered:
         return (
-            f"Nothing checked in the last {known['window_hours']} h: no one's story is known yet"
-            f" ({_accounts(known['profiles'])}). Check them: `storycheck check {niche or 'NICHE'}`."
+            f"Nothing checked in the last {known['window_hours']} h could show a story: no one's"
+            f" story is known yet ({_accounts(known['profiles'])}). Check them: "
+            f"`storycheck check {niche or 'NICHE'}`."
         )
     answer = (
-        f"No live story among the {_accounts(known['checked'])} checked in the last "
+        f"No live story among the {_accounts(answered)} checked in the last "
         f"{known['window_hours']} h."
     )
-    if known["not_checked"]:
-        answer += f" {known['not_checked']:,} not checked in that time: unknown."
-    return answer
+    unknown = _unknown(known)
+    return f"{answer} {unknown[0].upper()}{unknown[1:]}." if unknown else answer
 
 
 def live_stories(

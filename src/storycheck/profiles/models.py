@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storycheck.db import Base, new_id, utcnow
@@ -55,6 +55,15 @@ class Profile(Base):
             "id",
             "story_expires_at",
             "status",
+        ),
+        # Private accounts no checking session follows, by last check: the answers of
+        # "Stories now" that are unknown (stories.service.live_coverage; migration 0013).
+        Index(
+            "ix_profiles_niche_private_checked",
+            "niche_id",
+            "last_checked",
+            sqlite_where=text("is_private = 1 AND followed_by_session_id IS NULL"),
+            postgresql_where=text("is_private = true AND followed_by_session_id IS NULL"),
         ),
         Index(
             "ix_profiles_niche_story_expires",

@@ -57,6 +57,10 @@ class LiveCoverage(Answer):
     window_hours: int = Field(description="A story lasts this long; an older check says nothing")
     profiles: int = Field(description="Accounts in scope (not deleted)")
     checked: int = Field(description="Accounts checked within `window_hours` before `at`")
+    answered: int = Field(description="Of those, the ones whose check could see a story")
+    private_unknown: int = Field(
+        description="Of those, private accounts no checking session follows: unknown"
+    )
     not_checked: int = Field(description="Accounts never checked or checked too long ago: unknown")
     last_checked_at: datetime | None = Field(description="The newest check in scope")
 

@@ -20,7 +20,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import Session
 
 from storycheck.db import Database, iso, utcnow
@@ -328,8 +338,9 @@ def live_coverage(
     """How much the live list knows at `at`: accounts in scope, how many were checked within a
     story's lifetime (an older check says nothing about now), and when the last check was.
 
-    An empty live list only means "nobody has a story" for the accounts in `checked`; the
-    others are unknown. Counted per niche through the (niche, last_checked) index, so the cost
+    An empty live list only means "nobody has a story" for the accounts in `answered`: the
+    checked ones minus `private_unknown` (private, followed by no checking session, so their
+    check could not see a story); the others are unknown. Counted per niche through the (niche, last_checked) index, so the cost
     grows with the accounts checked recently, never with a scan of the whole table. An
     unknown niche is 404, or (`missing_ok`, as the exports list it: empty) no account at all.
     """
@@ -337,14 +348,16 @@ def live_coverage(
         raise NotFound("Niche not found")
     cutoff = at - timedelta(seconds=STORY_LIFETIME_SECONDS)
     scopes = [niche_id] if niche_id is not None else [*session.scalars(select(Niche.id)), None]
-    checked = 0
+    checked = unknown = 0
     last: datetime | None = None
     for scope in scopes:
         in_scope = Profile.niche_id == scope if scope is not None else Profile.niche_id.is_(None)
         known = [in_scope, Profile.status != "deleted", Profile.last_checked <= at]
-        checked += int(
-            session.scalar(select(func.count()).where(*known, Profile.last_checked >= cutoff)) or 0
-        )
+        recent = [*known, Profile.last_checked >= cutoff]
+        checked += int(session.scalar(select(func.count()).where(*recent)) or 0)
+        # Written as the partial index ix_profiles_niche_private_checked is, so it serves this.
+        hidden = [Profile.is_private == true(), Profile.followed_by_session_id.is_(None)]
+        unknown += int(session.scalar(select(func.count()).where(*recent, *hidden)) or 0)
         newest = session.scalar(select(func.max(Profile.last_checked)).where(*known))
         if newest is not None and (last is None or newest > last):
             last = newest
@@ -356,6 +369,8 @@ def live_coverage(
         "window_hours": int(STORY_LIFETIME_SECONDS // 3600),
         "profiles": profiles,
         "checked": checked,
+        "answered": checked - unknown,
+        "private_unknown": unknown,
         "not_checked": max(0, profiles - checked),
         "last_checked_at": iso(last) if last is not None else None,
     }

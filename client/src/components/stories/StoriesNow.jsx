@@ -182,31 +182,43 @@ function accounts(n) {
 /** What the list speaks for: "2,400 of 3,000 accounts checked in the last 24 h". */
 function CoverageNote({ coverage, now }) {
   if (!coverage || !coverage.profiles) return null
-  const { profiles, checked, not_checked: unknown, window_hours: hours, last_checked_at: last } = coverage
+  const { profiles, checked, window_hours: hours, last_checked_at: last } = coverage
+  const hidden = coverage.private_unknown ?? 0
+  const unknown = (coverage.not_checked ?? 0) + hidden
   const title = unknown
-    ? `${accounts(unknown)} not checked in the last ${hours} h: whether they have a story is unknown`
+    ? `Unknown: ${accounts(coverage.not_checked)} not checked in the last ${hours} h, ${formatNumber(hidden)} private (no checking session follows them)`
     : `Every account was checked in the last ${hours} h`
   return (
     <span className={`muted coverage${unknown ? ' coverage-partial' : ''}`} data-testid="stories-coverage" title={title}>
       {formatNumber(checked)} of {accounts(profiles)} checked in the last {hours} h
+      {hidden ? ` (${formatNumber(hidden)} private: unknown)` : ''}
       {last ? ` · last check ${timeAgo(last, now)}` : ''}
     </span>
   )
 }
 
-/** The empty list, said truthfully: "nobody has a story" only for the accounts checked. */
+/** Who the empty list cannot speak for: not checked lately, or private and not followed. */
+function unknownSentence(coverage) {
+  const parts = []
+  if (coverage.not_checked) parts.push(`${accounts(coverage.not_checked)} not checked in that time`)
+  if (coverage.private_unknown) parts.push(`${formatNumber(coverage.private_unknown)} private that no checking session follows`)
+  return parts.length ? `${parts.join(' and ')}: whether they have a story is unknown.` : ''
+}
+
+/** The empty list, said truthfully: "nobody has a story" only for the accounts that answered. */
 function EmptyAnswer({ coverage }) {
   const hours = coverage?.window_hours ?? 24
-  if (coverage && coverage.checked > 0) {
+  const answered = coverage ? (coverage.answered ?? coverage.checked) : 0
+  if (coverage && answered > 0) {
+    const unknown = unknownSentence(coverage)
     return (
       <div className="empty-state" data-testid="stories-empty">
         <p>
-          <strong>No live story among the {accounts(coverage.checked)} checked in the last {hours} hours.</strong>
+          <strong>No live story among the {accounts(answered)} checked in the last {hours} hours.</strong>
         </p>
-        {coverage.not_checked > 0 ? (
+        {unknown ? (
           <p className="muted" data-testid="stories-unknown">
-            {accounts(coverage.not_checked)} {coverage.not_checked === 1 ? 'was' : 'were'} not checked in that time:
-            whether they have a story is unknown. <Link to="/niches">Check them</Link>.
+            {unknown} {coverage.not_checked > 0 && <Link to="/niches">Check them</Link>}
           </p>
         ) : (
           <p className="muted">Accounts show up here the moment a check finds their story, and leave when it expires.</p>
@@ -216,6 +228,7 @@ function EmptyAnswer({ coverage }) {
   }
   const noAccounts = !coverage?.profiles
   let heading = `Nothing checked in the last ${hours} hours: no one's story is known yet.`
+  if (coverage?.checked > 0) heading = `No account checked in the last ${hours} hours could show its story (all private): no one's story is known yet.`
   if (!coverage) heading = 'No live story found yet.'
   else if (noAccounts) heading = 'No accounts yet.'
   return (
