@@ -19,6 +19,7 @@ Ratios compare the big niche with the small one in the same run. Usage:
 
 `--reuse` times a database an earlier run left at `--database-url` again, without loading it
 (each such run adds one more imported niche of `--import-lines` profiles and its batch).
+`--reuse --writes-only` times only the import and its batch.
 `--only coach` (or `page,7,coach`) times only those page rows and skips everything after them;
 `--clock cpu` times by this process's CPU time (see CLOCK).
 """
@@ -194,6 +195,34 @@ def _live_urls(client: Any, niche_id: str) -> list[str]:
     return urls
 
 
+def _time_reads(
+    client: Any,
+    args: argparse.Namespace,
+    big: str,
+    small: str,
+    niches_small: list[float],
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    """The read rows: pages, searches, live stories and the sidebar (`--only`: some pages)."""
+    rows: dict[str, Any] = {}
+    for label, search in (("page", None), ("search 7", "7"), ("search coach", "coach")):
+        if args.only and label.split()[-1] not in args.only:
+            continue
+        say(f"timing {label}")
+        big_ms = _times(client, _page_urls(big, search), args.repeat)
+        small_ms = _times(client, _page_urls(small, search), args.repeat)
+        rows[label] = _row(big_ms, small_ms)
+    if args.only:
+        return rows
+    say("timing live stories")
+    rows["stories live"] = _row(
+        _times(client, _live_urls(client, big), args.repeat * 5),
+        _times(client, _live_urls(client, small), args.repeat * 5),
+    )
+    rows["niche sidebar"] = _row(_times(client, ["/api/niches"], args.repeat * 10), niches_small)
+    return rows
+
+
 def run(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
     """Build the database, time every row of the table, return the results."""
     config = Config(database_url=args.database_url, engine_enabled=False, secret_key="bench-key")
@@ -231,26 +260,11 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
                     conn.exec_driver_sql("ANALYZE")
             results["load_seconds"] = round(time.perf_counter() - start, 1)
 
-        rows: dict[str, Any] = {}
-        for label, search in (("page", None), ("search 7", "7"), ("search coach", "coach")):
-            if args.only and label.split()[-1] not in args.only:
-                continue
-            say(f"timing {label}")
-            big_ms = _times(client, _page_urls(big, search), args.repeat)
-            small_ms = _times(client, _page_urls(small, search), args.repeat)
-            rows[label] = _row(big_ms, small_ms)
+        rows = {} if args.writes_only else _time_reads(client, args, big, small, niches_small, say)
         if args.only:
             # Only the searched pages were asked for: no stories, sidebar, import or batches.
             results["rows"] = rows
             return results
-        say("timing live stories")
-        rows["stories live"] = _row(
-            _times(client, _live_urls(client, big), args.repeat * 5),
-            _times(client, _live_urls(client, small), args.repeat * 5),
-        )
-        rows["niche sidebar"] = _row(
-            _times(client, ["/api/niches"], args.repeat * 10), niches_small
-        )
 
         say("timing a 100,000-line import and its batch")
         run_id = int(time.time())
@@ -267,7 +281,9 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
         rows["batch creation"] = {"seconds": round(time.perf_counter() - start, 2)}
         assert response.get_json()["total_profiles"] == args.import_lines
 
-        if args.batches and args.reuse and "batches" in existing:
+        if args.writes_only:
+            pass
+        elif args.batches and args.reuse and "batches" in existing:
             rows["batch list"] = _stats(_times(client, ["/api/batches"], args.repeat * 3))
         elif args.batches:
             say(f"creating {args.batches:,} batches of 1,000 profiles")
@@ -317,6 +333,11 @@ def main() -> None:
         choices=("wall", "cpu"),
         default="wall",
         help="cpu: time requests by this process's CPU time (SQLite: robust on a loaded box)",
+    )
+    parser.add_argument(
+        "--writes-only",
+        action="store_true",
+        help="with --reuse: time only the import and its batch (the read rows are skipped)",
     )
     parser.add_argument(
         "--reuse",

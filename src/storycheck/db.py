@@ -54,6 +54,37 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+# Ids for many rows written at once (an import, a batch's items): one prefix per run, then a
+# counter, so the rows' primary-key index grows at its end instead of taking 100,000 random
+# inserts across a million entries. The text is a UUID version 7 (RFC 9562): 48 bits of Unix
+# milliseconds, 42 random bits per run, the last ORDERED_ID_COUNTER_DIGITS hex digits a
+# counter. The counter's last two digits cycle through the run, like a random id's
+# (`batches.progress` samples items on them).
+ORDERED_ID_COUNTER_DIGITS = 8
+
+
+def ordered_id_prefix() -> str:
+    """The shared first 28 characters of one run of ordered ids (see `ordered_ids`)."""
+    millis = int(datetime.now(UTC).timestamp() * 1000) & 0xFFFF_FFFF_FFFF
+    bits = int.from_bytes(os.urandom(6), "big")
+    rand_a, variant, rand_b, rand_c = (
+        bits >> 36,
+        8 | (bits >> 34 & 3),
+        bits >> 22 & 0xFFF,
+        bits >> 6 & 0xFFFF,
+    )
+    return (
+        f"{millis >> 16:08x}-{millis & 0xFFFF:04x}-7{rand_a:03x}-{variant:x}{rand_b:03x}-{rand_c:04x}"
+    )
+
+
+def ordered_ids(count: int) -> list[str]:
+    """`count` new unique ids in ascending order (one run: a fresh prefix and a counter)."""
+    prefix = ordered_id_prefix()
+    digits = ORDERED_ID_COUNTER_DIGITS
+    return [f"{prefix}{number:0{digits}x}" for number in range(1, count + 1)]
+
+
 class AdvisoryLock(enum.IntEnum):
     """Every PostgreSQL advisory lock key of the code base, in one place (one key, one job)."""
 

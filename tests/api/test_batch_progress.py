@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -11,8 +12,9 @@ from sqlalchemy import event, insert, select, update
 
 from storycheck.alerts.models import AlertEvent
 from storycheck.alerts.sources import check_stalled_batches
-from storycheck.batches.models import Batch
+from storycheck.batches.models import Batch, BatchProfile
 from storycheck.db import Database, new_id, utcnow
+from storycheck.profiles.models import Profile
 from storycheck.proxies.models import IgSession, Proxy, ProxyUsage
 from storycheck.testing import seed_profiles
 from storycheck.web.api import event_hub
@@ -213,3 +215,41 @@ def test_a_big_batch_is_counted_on_a_sample(client, db, monkeypatch):
     assert exact[batch["id"]] == progress.Work(1200, 800, 0)
     assert work.pending == 1200
     assert abs(work.unresolved - 800) <= 120  # a 300-item sample: a few percent off at most
+
+
+def test_a_niche_batch_has_ascending_ids_and_is_still_sampled_evenly(client, db, monkeypatch):
+    """Imported profiles and a niche batch's items get ascending ids (`db.ordered_ids`); the
+    progress sample, chosen by the ids' last digits, still spreads over the whole batch."""
+    from storycheck.batches import progress
+
+    monkeypatch.setattr(progress, "EXACT_LIMIT", 100)
+    monkeypatch.setattr(progress, "SAMPLE_SIZE", 300)
+    add_pair(db)
+    niche = make_niche(db)
+    names = [f"ordered{i}" for i in range(1200)]
+    response = client.post(f"/api/profiles/niches/{niche}/import", data="\n".join(names).encode())
+    assert response.status_code == 201
+    with db.write() as session:
+        by_id = session.execute(
+            select(Profile.id, Profile.username).where(Profile.niche_id == niche).order_by(Profile.id)
+        ).all()
+        # A third of the accounts known, every third line of the file.
+        known = [profile_id for profile_id, name in by_id if int(name[7:]) % 3 == 0]
+        session.execute(
+            update(Profile).where(Profile.id.in_(known)).values(ig_user_id="1", is_private=False)
+        )
+    assert [name for _, name in by_id] == names  # ids ascend in the file's order
+    batch = client.post("/api/batches", json={"niche_id": niche, "all_profiles": True}).json
+    with db.read() as session:
+        items = session.execute(
+            select(BatchProfile.id, BatchProfile.profile_id)
+            .where(BatchProfile.batch_id == batch["id"])
+            .order_by(BatchProfile.id)
+        ).all()
+        (work,) = progress.read_work(
+            session, [batch["id"]], now=utcnow().timestamp(), open_items={batch["id"]: 1200}
+        ).values()
+    assert [profile_id for _, profile_id in items] == [profile_id for profile_id, _ in by_id]
+    assert {uuid.UUID(item_id).version for item_id, _ in items} == {7}
+    assert work.pending == 1200
+    assert abs(work.unresolved - 800) <= 120

@@ -8,50 +8,56 @@ from typing import cast
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    String,
     Table,
     false,
+    func,
     insert,
     literal,
-    literal_column,
     select,
 )
 
 from storycheck.batches.models import BatchProfile, ItemStatus
-from storycheck.db import UTCDateTime
+from storycheck.db import ORDERED_ID_COUNTER_DIGITS, UTCDateTime, ordered_id_prefix
 from storycheck.profiles.models import Profile
 
 BATCH_ITEMS = cast(Table, BatchProfile.__table__)
-
-# A random (version 4) UUID as text, made by the database for every inserted row.
-_SQLITE_UUID = (
-    "lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' || "
-    "substr(lower(hex(randomblob(2))), 2) || '-' || "
-    "substr('89ab', 1 + (abs(random()) % 4), 1) || substr(lower(hex(randomblob(2))), 2) || '-' || "
-    "lower(hex(randomblob(6)))"
-)
-_POSTGRES_UUID = "gen_random_uuid()::text"
 
 
 def insert_active_profiles(
     connection: Connection, *, batch_id: str, niche_id: str, now: datetime
 ) -> int:
-    """Add every active profile of the niche to the batch as a pending item; returns how many."""
-    dialect = connection.dialect.name
-    new_uuid: ColumnElement[str] = literal_column(
-        _SQLITE_UUID if dialect == "sqlite" else _POSTGRES_UUID
+    """Add every active profile of the niche to the batch as a pending item; returns how many.
+
+    The rows go in profile-id order with ascending ids (`db.ordered_ids`, the counter made
+    by the database): the items' primary key and `(batch_id, profile_id)` indexes grow at
+    their end, and the profile-id index and the foreign-key checks read the profiles'
+    key index in order, instead of 100,000 random places each.
+    """
+    number = func.row_number().over(order_by=Profile.id)
+    digits = ORDERED_ID_COUNTER_DIGITS
+    counter: ColumnElement[str] = (
+        func.printf(f"%0{digits}x", number)
+        if connection.dialect.name == "sqlite"
+        else func.lpad(func.to_hex(number), digits, "0")
     )
+    new_id = literal(ordered_id_prefix(), String()) + counter
     moment = literal(now, UTCDateTime())
-    rows = select(
-        new_uuid,
-        literal(batch_id),
-        Profile.id,
-        literal(ItemStatus.PENDING.value),
-        false(),
-        literal(0),
-        literal(0),
-        moment,
-        moment,
-    ).where(Profile.niche_id == niche_id, Profile.status == "active")
+    rows = (
+        select(
+            new_id,
+            literal(batch_id),
+            Profile.id,
+            literal(ItemStatus.PENDING.value),
+            false(),
+            literal(0),
+            literal(0),
+            moment,
+            moment,
+        )
+        .where(Profile.niche_id == niche_id, Profile.status == "active")
+        .order_by(Profile.id)
+    )
     columns = (
         "id",
         "batch_id",

@@ -260,7 +260,10 @@ def read_pairs(
 
 
 # A batch with more open items than EXACT_LIMIT is counted on a sample of about SAMPLE_SIZE of
-# them: item ids are random UUIDs, so `id < cut` picks a uniform share (±1 % on the shares).
+# them, chosen by the last two hex digits of the item id: random in a random UUID, the
+# counter's cycle in an ordered id (`db.ordered_ids`, counted in the order the items are
+# claimed), so `digits < cut` picks a share spread evenly over the batch (±1 % on the shares;
+# at least 1/256 of the items).
 EXACT_LIMIT = 5000
 SAMPLE_SIZE = 2000
 
@@ -308,9 +311,10 @@ def read_work(
             rows.append((batch_id, 1.0, pending or 0, unresolved or 0, privacy or 0))
     for batch_id in big:
         share = min(1.0, SAMPLE_SIZE / sizes[batch_id])
-        cut = f"{min(0xFFFFFFFF, round(share * 0x100000000)):08x}"
+        cut = f"{min(0xFF, max(1, round(share * 0x100))):02x}"
+        last_digits = func.substr(BatchProfile.id, 35, 2)
         for _, sampled, pending, unresolved, privacy in session.execute(
-            query.where(BatchProfile.batch_id == batch_id, BatchProfile.id < cut)
+            query.where(BatchProfile.batch_id == batch_id, last_digits < cut)
         ):
             scale = sizes[batch_id] / sampled if sampled else 0.0
             rows.append((batch_id, scale, pending or 0, unresolved or 0, privacy or 0))

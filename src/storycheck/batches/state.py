@@ -54,7 +54,14 @@ from storycheck.batches.models import (
     BatchStatus,
     ItemStatus,
 )
-from storycheck.db import AdvisoryLock, Database, advisory_xact_lock, new_id, utcnow
+from storycheck.db import (
+    AdvisoryLock,
+    Database,
+    advisory_xact_lock,
+    new_id,
+    ordered_ids,
+    utcnow,
+)
 from storycheck.errors import Conflict, NotFound, ValidationError
 from storycheck.niches.models import Niche
 from storycheck.profiles.models import Profile
@@ -189,14 +196,14 @@ class BatchStateManager:
                     insert(BATCH_ITEMS),
                     [
                         {
-                            "id": new_id(),
+                            "id": item_id,
                             "batch_id": batch.id,
                             "profile_id": pid,
                             "status": ItemStatus.PENDING.value,
                             "created_at": now,
                             "updated_at": now,
                         }
-                        for pid in ids
+                        for item_id, pid in zip(ordered_ids(len(ids)), ids, strict=True)
                     ],
                 )
             total = batch.total_profiles
