@@ -8,6 +8,7 @@ test client (in-process, JSON included):
   page 200 of 50) and the same with `search=7` and `search=coach`;
 * the live-stories page (first page and the page after one cursor);
 * the niche sidebar (`GET /api/niches`), before and after the big niche is loaded;
+* the live list's coverage (`GET /api/stories/live/coverage`) of each niche and of all;
 * a 100,000-line import and a batch of those 100,000 profiles;
 * `GET /api/batches` with `--batches` batches × 1,000 profiles.
 
@@ -84,6 +85,7 @@ def _rows(niche_id: str, count: int, start: int, rng: random.Random) -> list[dic
                 "total_checks": checks,
                 "total_detections": rng.randint(0, checks),
                 "not_found": False,
+                "is_private": rng.random() < 0.1,
                 "last_checked": None
                 if rng.random() < 0.3
                 else now - timedelta(hours=rng.random() * 72),
@@ -220,6 +222,13 @@ def _time_reads(
         _times(client, _live_urls(client, small), args.repeat * 5),
     )
     rows["niche sidebar"] = _row(_times(client, ["/api/niches"], args.repeat * 10), niches_small)
+    say("timing coverage")
+    coverage = "/api/stories/live/coverage"
+    rows["coverage"] = _row(
+        _times(client, [f"{coverage}?niche_id={big}"], args.repeat * 5),
+        _times(client, [f"{coverage}?niche_id={small}"], args.repeat * 5),
+    )
+    rows["coverage, all niches"] = _stats(_times(client, [coverage], args.repeat * 5))
     return rows
 
 
@@ -367,7 +376,7 @@ def _table(results: dict[str, Any]) -> str:
         "| what | big niche p50 / p95 | 2,000 niche p50 / p95 | p95 ratio |",
         "|---|---|---|---|",
     ]
-    for label in ("page", "search 7", "search coach", "stories live", "niche sidebar"):
+    for label in ("page", "search 7", "search coach", "stories live", "niche sidebar", "coverage"):
         if label not in rows:
             continue
         row = rows[label]
@@ -375,6 +384,9 @@ def _table(results: dict[str, Any]) -> str:
             f"| {label} | {row['big']['p50']} / {row['big']['p95']} ms "
             f"| {row['small']['p50']} / {row['small']['p95']} ms | {row['p95_ratio']}× |"
         )
+    if "coverage, all niches" in rows:
+        every = rows["coverage, all niches"]
+        lines.append(f"| coverage, all niches | {every['p50']} / {every['p95']} ms | – | – |")
     if "batch list" in rows:
         lines.append(
             f"| GET /api/batches | {rows['batch list']['p50']} / {rows['batch list']['p95']} ms | – | – |"
