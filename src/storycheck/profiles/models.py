@@ -62,6 +62,7 @@ class Profile(Base):
             "ix_profiles_niche_private_checked",
             "niche_id",
             "last_checked",
+            "status",
             sqlite_where=text("is_private = 1 AND followed_by_session_id IS NULL"),
             postgresql_where=text("is_private = true AND followed_by_session_id IS NULL"),
         ),

@@ -24,7 +24,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_profiles_niche_private_checked",
         "profiles",
-        ["niche_id", "last_checked"],
+        ["niche_id", "last_checked", "status"],
         sqlite_where=sa.text("is_private = 1 AND followed_by_session_id IS NULL"),
         postgresql_where=sa.text("is_private = true AND followed_by_session_id IS NULL"),
     )
