@@ -184,12 +184,10 @@ function CoverageNote({ coverage, now }) {
   if (!coverage || !coverage.profiles) return null
   const { profiles, checked, window_hours: hours, last_checked_at: last } = coverage
   const hidden = coverage.private_unknown ?? 0
-  const unknown = (coverage.not_checked ?? 0) + hidden
-  const title = unknown
-    ? `Unknown: ${accounts(coverage.not_checked)} not checked in the last ${hours} h, ${formatNumber(hidden)} private (no checking session follows them)`
-    : `Every account was checked in the last ${hours} h`
+  const unknown = unknownSentence(coverage, `in the last ${hours} h`)
+  const title = unknown || `Every account was checked in the last ${hours} h and could show its story`
   return (
-    <span className={`muted coverage${unknown ? ' coverage-partial' : ''}`} data-testid="stories-coverage" title={title}>
+    <span className="muted coverage" data-testid="stories-coverage" title={title}>
       {formatNumber(checked)} of {accounts(profiles)} checked in the last {hours} h
       {hidden ? ` (${formatNumber(hidden)} private: unknown)` : ''}
       {last ? ` · last check ${timeAgo(last, now)}` : ''}
@@ -198,9 +196,9 @@ function CoverageNote({ coverage, now }) {
 }
 
 /** Who the empty list cannot speak for: not checked lately, or private and not followed. */
-function unknownSentence(coverage) {
+function unknownSentence(coverage, when = 'in that time') {
   const parts = []
-  if (coverage.not_checked) parts.push(`${accounts(coverage.not_checked)} not checked in that time`)
+  if (coverage.not_checked) parts.push(`${accounts(coverage.not_checked)} not checked ${when}`)
   if (coverage.private_unknown) parts.push(`${formatNumber(coverage.private_unknown)} private that no checking session follows`)
   return parts.length ? `${parts.join(' and ')}: whether they have a story is unknown.` : ''
 }
