@@ -78,7 +78,6 @@ export const useStoriesStore = create((set, get) => {
     async fetchStories({ quiet = false } = {}) {
       const seq = ++requestSeq
       if (!quiet) set({ loading: true })
-      get().fetchCoverage()
       try {
         const data = await storiesApi.live({ ...get().query(), limit: STORIES_PAGE_SIZE })
         if (seq !== requestSeq) return
@@ -147,10 +146,9 @@ export const useStoriesStore = create((set, get) => {
 
     /** How many accounts in the niche shown (or all) were checked within a story's lifetime:
      * an empty list proves "no story" only for those. */
-    async fetchCoverage() {
+    async fetchCoverage(nicheId = get().nicheId) {
       const seq = ++coverageSeq
       try {
-        const nicheId = get().nicheId
         const data = await storiesApi.coverage(nicheId ? { niche_id: nicheId } : {})
         if (seq === coverageSeq && data) set({ coverage: data })
       } catch {
@@ -158,7 +156,14 @@ export const useStoriesStore = create((set, get) => {
       }
     },
 
-    setNiche: (nicheId) => refilter({ nicheId: nicheId || null, coverage: null }),
+    setNiche(nicheId) {
+      const next = nicheId || null
+      if (next !== get().nicheId) {
+        set({ coverage: null })
+        get().fetchCoverage(next)
+      }
+      return refilter({ nicheId: next })
+    },
     setSearch(search) {
       if (search === get().search) return Promise.resolve()
       return refilter({ search })
@@ -172,7 +177,10 @@ export const useStoriesStore = create((set, get) => {
     },
 
     setOrdering: (sort, order) => refilter({ sort, order: order === 'asc' ? 'asc' : 'desc' }),
-    clearFilters: () => refilter({ nicheId: null, search: '', since: '' }),
+    clearFilters() {
+      if (get().nicheId) get().fetchCoverage(null)
+      return refilter({ nicheId: null, search: '', since: '' })
+    },
 
     // --- live updates ----------------------------------------------------------------------
 

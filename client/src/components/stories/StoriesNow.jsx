@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react'
 import { stories as storiesApi } from '../../api/index.js'
-import { formatNumber } from '../../lib/format.js'
+import { formatNumber, pluralize } from '../../lib/format.js'
 import { useDebouncedValue, useNow, usePolling } from '../../lib/hooks.js'
 import { Link } from '../../lib/router.js'
 import { SINCE_OPTIONS, exactTime, expiresInSeconds, formatCountdown, storyQuery, storyUrl, timeAgo } from '../../lib/stories.js'
@@ -175,10 +175,6 @@ function StoryRow({ story, now, selected, onToggle }) {
   )
 }
 
-function accounts(n) {
-  return `${formatNumber(n)} account${n === 1 ? '' : 's'}`
-}
-
 /** What the list speaks for: "2,400 of 3,000 accounts checked in the last 24 h". */
 function CoverageNote({ coverage, now }) {
   if (!coverage || !coverage.profiles) return null
@@ -188,7 +184,7 @@ function CoverageNote({ coverage, now }) {
   const title = unknown || `Every account was checked in the last ${hours} h and could show its story`
   return (
     <span className="muted coverage" data-testid="stories-coverage" title={title}>
-      {formatNumber(checked)} of {accounts(profiles)} checked in the last {hours} h
+      {formatNumber(checked)} of {pluralize(profiles, 'account')} checked in the last {hours} h
       {hidden ? ` (${formatNumber(hidden)} private: unknown)` : ''}
       {last ? ` · last check ${timeAgo(last, now)}` : ''}
     </span>
@@ -198,7 +194,7 @@ function CoverageNote({ coverage, now }) {
 /** Who the empty list cannot speak for: not checked lately, or private and not followed. */
 function unknownSentence(coverage, when = 'in that time') {
   const parts = []
-  if (coverage.not_checked) parts.push(`${accounts(coverage.not_checked)} not checked ${when}`)
+  if (coverage.not_checked) parts.push(`${pluralize(coverage.not_checked, 'account')} not checked ${when}`)
   if (coverage.private_unknown) parts.push(`${formatNumber(coverage.private_unknown)} private that no checking session follows`)
   return parts.length ? `${parts.join(' and ')}: whether they have a story is unknown.` : ''
 }
@@ -212,7 +208,7 @@ function EmptyAnswer({ coverage }) {
     return (
       <div className="empty-state" data-testid="stories-empty">
         <p>
-          <strong>No live story among the {accounts(answered)} checked in the last {hours} hours.</strong>
+          <strong>No live story among the {pluralize(answered, 'account')} checked in the last {hours} hours.</strong>
         </p>
         {unknown ? (
           <p className="muted" data-testid="stories-unknown">
@@ -266,13 +262,14 @@ export default function StoriesNow() {
   // A niche shown is not a filter that can hide stories: the coverage of that niche answers.
   const filtered = useStoriesStore((s) => Boolean(s.search.trim() || s.since))
   const streamMode = useStreamStore((s) => s.mode)
-  const { fetchStories, fetchCounts, loadMore, toggle, pruneExpired, clearFilters } = useStoriesStore.getState()
+  const { fetchStories, fetchCounts, fetchCoverage, loadMore, toggle, pruneExpired, clearFilters } = useStoriesStore.getState()
   const now = useNow(1000) + offsetMs
 
   useEffect(() => {
     fetchStories()
     fetchCounts()
-  }, [fetchStories, fetchCounts])
+    fetchCoverage()
+  }, [fetchStories, fetchCounts, fetchCoverage])
 
   // A countdown that reaches zero takes its row away.
   useEffect(() => {
@@ -283,6 +280,7 @@ export default function StoriesNow() {
     () => {
       fetchStories({ quiet: true })
       fetchCounts()
+      fetchCoverage()
     },
     FALLBACK_POLL_MS,
     streamMode === 'polling',
