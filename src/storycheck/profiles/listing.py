@@ -16,9 +16,6 @@ The cost of a page depends on the page, not on the table:
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -40,6 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from storycheck import cursors
 from storycheck.db import utcnow
 from storycheck.errors import ValidationError
 from storycheck.niches.models import Niche
@@ -432,9 +430,9 @@ def load_rows(session: Session, keys: list[str]) -> list[tuple[Profile, str | No
 def encode_cursor(sort: Sort, row: PageRow) -> str:
     """An opaque token naming the last row of a page and the order it belongs to."""
     value = row.value.isoformat() if isinstance(row.value, datetime) else row.value
-    data = {"s": sort.column, "d": sort.direction, "v": value, "k": row.key, "n": row.is_null}
-    raw = json.dumps(data, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return cursors.pack(
+        {"s": sort.column, "d": sort.direction, "v": value, "k": row.key, "n": row.is_null}
+    )
 
 
 def decode_cursor(cursor: str, sort: Sort) -> Position:
@@ -445,13 +443,12 @@ def decode_cursor(cursor: str, sort: Sort) -> Position:
         details={"field": "cursor"},
     )
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        data = cursors.unpack(cursor)
         same = data["s"] == sort.column and data["d"] == sort.direction
         key, value, in_nulls = data["k"], data["v"], data["n"]
         if isinstance(value, str) and sort.column in _TIME_SORTS:
             value = datetime.fromisoformat(value)
-    except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         raise invalid from exc
     if not same or not isinstance(key, str) or not isinstance(in_nulls, bool):
         raise invalid

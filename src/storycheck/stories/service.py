@@ -7,8 +7,6 @@ end, kept on the profile by `stories.windows`). Soft-deleted profiles are left o
 
 from __future__ import annotations
 
-import base64
-import binascii
 import csv
 import io
 import itertools
@@ -33,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from storycheck import cursors
 from storycheck.db import Database, iso, utcnow
 from storycheck.errors import NotFound, Unavailable, ValidationError
 from storycheck.niches.models import Niche
@@ -285,8 +284,7 @@ def list_live(
 def encode_cursor(query: LiveQuery, row: Any) -> str:
     """An opaque token naming the last row of a page (and the order it belongs to)."""
     value = row.story_posted_at if query.sort == "posted" else row.story_expires_at
-    raw = json.dumps({"s": query.sort, "o": query.order, "v": value.isoformat(), "id": row.id})
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return cursors.pack({"s": query.sort, "o": query.order, "v": value.isoformat(), "id": row.id})
 
 
 def decode_cursor(cursor: str, query: LiveQuery) -> tuple[datetime, str]:
@@ -297,12 +295,11 @@ def decode_cursor(cursor: str, query: LiveQuery) -> tuple[datetime, str]:
         details={"field": "cursor"},
     )
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        data = cursors.unpack(cursor)
         value = datetime.fromisoformat(data["v"])
         last_id = data["id"]
         same = data["s"] == query.sort and data["o"] == query.order
-    except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         raise invalid from exc
     if not same or not isinstance(last_id, str) or value.tzinfo is None:
         raise invalid
