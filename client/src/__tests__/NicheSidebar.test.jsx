@@ -61,6 +61,36 @@ describe('NicheSidebar', () => {
     expect(screen.getAllByTestId('niche-item')).toHaveLength(3)
   })
 
+  it('keeps a new niche when a list read that started before it answers later', async () => {
+    const food = { id: 'n3', name: 'Food', order: 2, profile_count: 0 }
+    let releaseStale
+    const staleHeld = new Promise((resolve) => {
+      releaseStale = resolve
+    })
+    let reads = 0
+    mockFetch({
+      'GET /niches': async () => {
+        reads += 1
+        if (reads === 1) {
+          await staleHeld
+          return niches // read before the niche existed
+        }
+        return [...niches, food]
+      },
+      'POST /niches': { status: 201, body: food },
+    })
+    const stale = useNicheStore.getState().fetchNiches()
+    await act(async () => {
+      await useNicheStore.getState().addNiche('Food')
+    })
+    releaseStale()
+    await act(async () => {
+      await stale
+    })
+    expect(reads).toBe(2) // the stale list was read again, not shown
+    expect(useNicheStore.getState().niches.map((n) => n.id)).toEqual(['n1', 'n2', 'n3'])
+  })
+
   it('deletes after confirmation', async () => {
     vi.spyOn(window, 'confirm').mockReturnValue(true)
     const { calls } = mockFetch({ 'DELETE /niches/n2': { status: 204 }, 'GET /niches': [niches[0]] })

@@ -7,21 +7,34 @@ function sortNiches(list) {
   return [...list].sort((a, b) => (a.order ?? 0) - (b.order ?? 0) || String(a.name).localeCompare(String(b.name)))
 }
 
+// A list read that started before a change the server confirmed (a niche created, renamed,
+// deleted, reordered) may not contain it: such a list is read again rather than shown, and only
+// the newest read is applied.
+let readSeq = 0
+let changeSeq = 0
+
 export const useNicheStore = create((set, get) => ({
   niches: [],
   loading: false,
   loaded: false,
 
   async fetchNiches() {
+    const seq = ++readSeq
+    const changesBefore = changeSeq
     set({ loading: true })
     try {
       const list = await nichesApi.list()
+      if (seq !== readSeq) return
+      if (changesBefore !== changeSeq) {
+        await get().fetchNiches()
+        return
+      }
       set({ niches: Array.isArray(list) ? list : [], loaded: true })
       settle('niches:load')
     } catch (err) {
-      showError(err, 'niches:load')
+      if (seq === readSeq) showError(err, 'niches:load')
     } finally {
-      set({ loading: false })
+      if (seq === readSeq) set({ loading: false })
     }
   },
 
@@ -35,6 +48,7 @@ export const useNicheStore = create((set, get) => ({
     try {
       const maxOrder = get().niches.reduce((m, n) => Math.max(m, n.order ?? 0), -1)
       const niche = await nichesApi.create({ name: trimmed, order: maxOrder + 1 })
+      changeSeq += 1
       set({ niches: sortNiches([...get().niches.filter((n) => n.id !== niche.id), niche]) })
       return { niche }
     } catch (err) {
@@ -54,6 +68,7 @@ export const useNicheStore = create((set, get) => ({
   async saveNiche(id, changes) {
     try {
       const niche = await nichesApi.update(id, changes)
+      changeSeq += 1
       set({ niches: sortNiches(get().niches.map((n) => (n.id === id ? { ...n, ...niche } : n))) })
       return null
     } catch (err) {
@@ -81,6 +96,7 @@ export const useNicheStore = create((set, get) => ({
   async deleteNiche(id) {
     try {
       await nichesApi.delete(id)
+      changeSeq += 1
       set({ niches: get().niches.filter((n) => n.id !== id) })
       // Its profiles moved to another niche, so counts changed.
       get().fetchNiches()
@@ -98,6 +114,7 @@ export const useNicheStore = create((set, get) => ({
     set({ niches: optimistic })
     try {
       const list = await nichesApi.reorder(orderedIds)
+      changeSeq += 1
       if (Array.isArray(list)) set({ niches: list })
       return true
     } catch (err) {
