@@ -9,7 +9,8 @@ test client (in-process, JSON included):
 * the live-stories page (first page and the page after one cursor);
 * the niche sidebar (`GET /api/niches`), before and after the big niche is loaded;
 * the live list's coverage (`GET /api/stories/live/coverage`) of each niche and of all;
-* a 100,000-line import and a batch of those 100,000 profiles;
+* a 100,000-line import (its lines in random order; `--import-order sorted` for sorted
+  lines) and a batch of those 100,000 profiles;
 * `GET /api/batches` with `--batches` batches × 1,000 profiles.
 
 Ratios compare the big niche with the small one in the same run. Usage:
@@ -243,6 +244,7 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
         "database": db.engine.dialect.name,
         "profiles": args.profiles,
         "clock": args.clock,
+        "import_order": args.import_order,
     }
     try:
         existing = {n["name"]: n["id"] for n in client.get("/api/niches").get_json()}
@@ -278,9 +280,10 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
         say("timing a 100,000-line import and its batch")
         run_id = int(time.time())
         imported = client.post("/api/niches", json={"name": f"imported {run_id}"}).get_json()["id"]
-        lines = "\n".join(
-            f"import{run_id}.user_{i:07d}" for i in range(args.import_lines)
-        ).encode()
+        names = [f"import{run_id}.user_{i:07d}" for i in range(args.import_lines)]
+        if args.import_order == "shuffled":
+            random.Random(run_id).shuffle(names)
+        lines = "\n".join(names).encode()
         start = time.perf_counter()
         response = client.post(f"/api/profiles/niches/{imported}/import", data=lines)
         rows["import"] = {"seconds": round(time.perf_counter() - start, 2)}
@@ -342,6 +345,12 @@ def main() -> None:
         choices=("wall", "cpu"),
         default="wall",
         help="cpu: time requests by this process's CPU time (SQLite: robust on a loaded box)",
+    )
+    parser.add_argument(
+        "--import-order",
+        choices=("shuffled", "sorted"),
+        default="shuffled",
+        help="the imported file's lines: in random order (as users' lists are) or sorted",
     )
     parser.add_argument(
         "--writes-only",

@@ -479,3 +479,97 @@ def test_live_story_pages_walk_their_niche_index(seeded, sort, order):
     assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
     if db.is_sqlite and sort == "expires":
         assert "story_expires_at>?" in plan, plan
+
+
+def _plan_of(db: Database, run: Any, marker: str) -> str:
+    """The plan of the first statement `run` executes that contains `marker`."""
+    with _statements(db) as seen:
+        run()
+    statement = [s for s in seen if marker in s[0]]
+    assert statement, [s[0][:80] for s in seen]
+    return _plan(db, *statement[0])
+
+
+@pytest.mark.parametrize("sort", ["posted", "expires"])
+def test_live_stories_of_every_niche_read_the_partial_story_indexes(seeded, sort):
+    """Across niches the live list reads a story index, which holds only accounts with a story
+    window (migration 0014): an import's new rows go into none of the story indexes."""
+    from storycheck.stories import service as stories
+
+    db, _niches = seeded
+    query = stories.check_query(
+        at=None, niche_id=None, search=None, since=None, sort=sort, order="desc"
+    )
+
+    def run() -> None:
+        with db.read() as session:
+            stories.list_live(session, query, limit=10)
+
+    plan = _plan_of(db, run, "story_posted_at IS NOT NULL")
+    assert "ix_profiles_story_" in plan or "ix_profiles_niche_story_" in plan, plan
+
+
+def test_refresh_and_the_expiry_feed_read_their_partial_indexes(seeded):
+    """The maintenance thread's stale-flag clearing walks the partial `active_story` index and
+    the event feed's expiries the partial expiry index (each condition written as the query
+    writes its term; SQLite uses a partial index only for a term of the same text)."""
+    from storycheck.stories.events import StoryFeed
+
+    db, _niches = seeded
+
+    def refresh() -> None:
+        with db.session() as session:
+            profile_service.refresh_stories(session)
+            session.rollback()
+
+    assert "ix_profiles_active_story" in _plan_of(db, refresh, "active_story IS")
+
+    feed = StoryFeed(db, tick=0.0)
+    now = utcnow()
+    plan = _plan_of(db, lambda: feed._read(now - timedelta(minutes=1), now), "story_expires_at <=")
+    assert "ix_profiles_story_expires_at" in plan, plan
+
+
+def test_an_import_writes_its_profiles_in_key_order(client, db):
+    """A shuffled file's profiles get ascending ids in username-key order (so every index of
+    `profiles` takes them page after page), while the report keeps the file's order."""
+    niche = make_niche(db, name="Imported")
+    names = [f"user{number:03d}" for number in range(300)]
+    random.Random(3).shuffle(names)
+    names[10] = "Mixed.Case_" + names[10]
+    response = client.post(f"/api/profiles/niches/{niche}/import", data="\n".join(names).encode())
+    assert response.status_code == 201
+    reported = [profile["username"] for profile in response.get_json()["created"]]
+    assert [name.lower() for name in reported] == [name.lower() for name in names]
+    with db.read() as session:
+        stored = session.execute(
+            select(Profile.id, Profile.username_key).where(Profile.niche_id == niche)
+        ).all()
+    by_id = [key for _id, key in sorted(stored)]
+    assert by_id == sorted(by_id) and len(by_id) == 300
+
+
+STORY_INDEXES = (
+    "ix_profiles_niche_story_posted",
+    "ix_profiles_niche_story_expires",
+    "ix_profiles_story_posted_at",
+    "ix_profiles_story_expires_at",
+    "ix_profiles_active_story",
+)
+
+
+def test_story_indexes_are_partial(db):
+    """The five story indexes skip accounts without a story (an import's new rows)."""
+    with db.engine.connect() as conn:
+        if db.is_sqlite:
+            partial = {
+                row[1] for row in conn.exec_driver_sql("PRAGMA index_list(profiles)") if row[4]
+            }
+        else:
+            partial = set(
+                conn.exec_driver_sql(
+                    "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                    "WHERE i.indrelid = 'profiles'::regclass AND i.indpred IS NOT NULL"
+                ).scalars()
+            )
+    assert set(STORY_INDEXES) <= partial, partial

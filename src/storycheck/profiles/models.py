@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -36,6 +37,13 @@ NICHE_SORT_INDEXES: dict[str, tuple[str, ...]] = {
 }
 
 
+# Partial-index condition of the story indexes: only accounts with a story window.
+_WITH_STORY: dict[str, Any] = {
+    "sqlite_where": text("story_posted_at IS NOT NULL"),
+    "postgresql_where": text("story_posted_at IS NOT NULL"),
+}
+
+
 class Profile(Base):
     """An Instagram account; its user id is resolved once and cached."""
 
@@ -47,7 +55,10 @@ class Profile(Base):
         Index("ix_profiles_status_username", "status", "username"),
         # One index per sortable column behind the niche filter (see NICHE_SORT_INDEXES).
         *(Index(name, "niche_id", *columns) for name, columns in NICHE_SORT_INDEXES.items()),
-        # A niche's live stories, newest post or soonest expiry first (stories.service).
+        # A niche's live stories, newest post or soonest expiry first (stories.service). The
+        # story indexes hold only accounts with a story window (migration 0014): an import,
+        # whose new rows have none, does not write to them, and every live-story query carries
+        # the `story_posted_at IS NOT NULL` term that lets it use them.
         Index(
             "ix_profiles_niche_story_posted",
             "niche_id",
@@ -55,6 +66,7 @@ class Profile(Base):
             "id",
             "story_expires_at",
             "status",
+            **_WITH_STORY,
         ),
         # Private accounts no checking session follows, by last check: the answers of
         # "Stories now" that are unknown (stories.service.live_coverage; migration 0013).
@@ -73,6 +85,25 @@ class Profile(Base):
             "id",
             "story_posted_at",
             "status",
+            **_WITH_STORY,
+        ),
+        # All niches: live stories by posting time or expiry (a range on `story_expires_at`
+        # implies it is not NULL), and the stale `active_story` flags that the maintenance
+        # thread clears every minute.
+        Index("ix_profiles_story_posted_at", "story_posted_at", **_WITH_STORY),
+        Index(
+            "ix_profiles_story_expires_at",
+            "story_expires_at",
+            sqlite_where=text("story_expires_at IS NOT NULL"),
+            postgresql_where=text("story_expires_at IS NOT NULL"),
+        ),
+        Index(
+            "ix_profiles_active_story",
+            "active_story",
+            # Written as `profiles.refresh_stories` compiles `active_story.is_(True)`: SQLite
+            # uses a partial index only for a query term of the same text.
+            sqlite_where=text("active_story IS 1"),
+            postgresql_where=text("active_story IS true"),
         ),
     )
 
@@ -84,7 +115,7 @@ class Profile(Base):
         String(36), ForeignKey("niches.id", ondelete="SET NULL")
     )
     status: Mapped[str] = mapped_column(String(20), default="active")
-    active_story: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    active_story: Mapped[bool] = mapped_column(Boolean, default=False)
     last_story_detected: Mapped[datetime | None]
     total_checks: Mapped[int] = mapped_column(Integer, default=0)
     total_detections: Mapped[int] = mapped_column(Integer, default=0)
@@ -104,9 +135,9 @@ class Profile(Base):
     followed_by_session_id: Mapped[str | None] = mapped_column(String(36))
     # The latest story window, copied here by `stories.windows.record_sightings` so the
     # "who has a story now" queries read one indexed table: live while now < story_expires_at.
-    story_posted_at: Mapped[datetime | None] = mapped_column(index=True)  # newest item taken
+    story_posted_at: Mapped[datetime | None]  # newest item taken
     story_first_posted_at: Mapped[datetime | None]  # oldest live item taken
-    story_expires_at: Mapped[datetime | None] = mapped_column(index=True)
+    story_expires_at: Mapped[datetime | None]
     story_item_count: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
