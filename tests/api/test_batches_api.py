@@ -170,7 +170,9 @@ def _results(client, batch_id, **params):
 def test_results_list_every_account_with_its_outcome(client, finished):
     batch_id, ids = finished
     body = _results(client, batch_id)
-    assert body["counts"] == {"story": 1, "no_story": 1, "private": 1, "failed": 2, "pending": 1}
+    assert body["counts"] == {
+        "story": 1, "no_story": 1, "private": 1, "failed": 2, "pending": 1, "not_found": 1
+    }
     assert (body["total"], body["page"], body["page_size"]) == (6, 1, 100)
     by_id = {r["profile_id"]: r for r in body["results"]}
     assert [by_id[i]["outcome"] for i in ids] == [

@@ -60,6 +60,14 @@ class World:
         answer.raise_for_status()
         return {r["username"] for r in answer.json()["results"] if r["exists"] and r["has_story"]}
 
+    def missing_accounts(self, names: list[str]) -> set[str]:
+        """The accounts among `names` that do not exist, per `POST /__sim__/truth`."""
+        answer = httpx.post(
+            f"{self.sim.base_url}/__sim__/truth", json={"usernames": names}, timeout=30
+        )
+        answer.raise_for_status()
+        return {r["username"] for r in answer.json()["results"] if not r["exists"]}
+
 
 @pytest.fixture
 def world() -> Iterator[World]:

@@ -49,6 +49,11 @@ def test_check_file_in_process_prints_progress_and_exactly_the_live_stories(
     assert progress, result.stdout
     assert progress[-1] == ("done", "300")
     assert "Checked 300/300 accounts" in result.stdout
+    # Accounts that do not exist are said apart, as an answer, not among failed checks.
+    missing = len(world.missing_accounts(names))
+    assert missing > 0
+    assert f", {missing} not found (no such account)" in result.stdout, result.stdout
+    assert "failed" not in result.stdout.split("Checked 300/300", 1)[1].splitlines()[0]
     table = result.stdout.split("accounts with a live story", 1)[1]
     assert set(ACCOUNT.findall(table)) == world.live_story_accounts(names)
     # Nothing was created in the working directory (no stray ./storycheck.db).
@@ -60,6 +65,7 @@ def test_check_file_in_process_prints_progress_and_exactly_the_live_stories(
     report = json.loads(again.stdout)
     assert report["batch"]["niche"] == "Fitness"
     assert report["batch"]["completed_profiles"] == PROFILES
+    assert report["batch"]["not_found"] == missing
     assert {s["username"] for s in report["stories"]} == world.live_story_accounts(names)
 
     # `stories --csv` reads the same truth back from the database, with no engine running.
@@ -120,6 +126,7 @@ def test_check_through_a_server_ctrl_c_pauses_then_batch_resumes_to_the_live_sto
     expected = world.live_story_accounts(names)
     assert report["batch"]["status"] == "done"
     assert report["batch"]["completed_profiles"] == PROFILES
+    assert report["batch"]["not_found"] == len(world.missing_accounts(names))
     assert {s["username"] for s in report["stories"]} == expected
     assert all(s["story_url"].endswith(f"/stories/{s['username']}/") for s in report["stories"])
     assert PROGRESS_LINE.findall(result.stderr), result.stderr  # progress on stderr, data on stdout

@@ -240,7 +240,7 @@ describe('BatchTable', () => {
       { profile_id: 'f2', username: 'flaky', outcome: 'failed', failure_kind: 'transient', error: 'HTTP 500' },
     ]
     const privateRows = [{ profile_id: 'x', username: 'secret', outcome: 'private', failure_kind: null }]
-    const counts = { story: 2, no_story: 5, private: 1, failed: 2, pending: 0 }
+    const counts = { story: 2, no_story: 5, private: 1, failed: 2, pending: 0, not_found: 1 }
     const { calls } = await renderTable([done], {
       'GET /batches/d/results': (call) => {
         const list = call.query.outcome === 'failed' ? failed : call.query.outcome === 'private' ? privateRows : []
@@ -257,6 +257,8 @@ describe('BatchTable', () => {
       .map((el) => el.textContent)
     expect(labels).toEqual(['not found', 'transient'])
     expect(dialog).toHaveTextContent('User not found')
+    // Of the failed accounts, those confirmed not to exist are an answer, counted apart.
+    expect(within(dialog).getByTestId('results-not-found-count')).toHaveTextContent('(1 not found)')
     await act(async () => {
       fireEvent.click(within(dialog).getByTestId('results-tab-private'))
     })

@@ -160,6 +160,10 @@ class BatchResultCounts(Answer):
     private: int
     failed: int
     pending: int
+    not_found: int = Field(
+        description="Of `failed`: accounts two pairs confirmed do not exist (an answer, not a "
+        "check that could not be made)"
+    )
 
 
 class BatchResultPage(Answer):

@@ -377,17 +377,27 @@ def result_to_dict(row: Any) -> dict[str, Any]:
 
 
 def result_counts(session: Session, batch_id: str) -> dict[str, int]:
-    """How many items of the batch have each outcome (every outcome present, zeros too)."""
+    """How many items of the batch have each outcome (every outcome present, zeros too).
+
+    `not_found` counts the failed items whose account two pairs confirmed does not exist: they
+    are among `failed` (as in the original contract), but they are an answer, not a check
+    that could not be made.
+    """
     outcome = _outcome_sql()
+    kind = _failure_kind_sql()
     rows = session.execute(
-        select(outcome, func.count())
+        select(outcome, kind, func.count())
         .select_from(BatchProfile)
         .join(Profile, Profile.id == BatchProfile.profile_id)
         .where(BatchProfile.batch_id == batch_id)
-        .group_by(outcome)
+        .group_by(outcome, kind)
     ).all()
-    found = {str(name): int(count) for name, count in rows}
-    return {name: found.get(name, 0) for name in OUTCOMES}
+    counts = dict.fromkeys((*OUTCOMES, "not_found"), 0)
+    for name, failure, count in rows:
+        counts[str(name)] += int(count)
+        if failure == "not_found":
+            counts["not_found"] += int(count)
+    return counts
 
 
 def batch_results(

@@ -88,7 +88,8 @@ def check(
         except KeyboardInterrupt:
             raise _interrupted(client, batch["id"]) from None
         stories = batch_stories(client, batch)
-    _report(batch, stories, started, as_json=as_json, as_csv=as_csv, say=say)
+        not_found = batch_not_found(client, batch)
+    _report(batch, stories, started, not_found, as_json=as_json, as_csv=as_csv, say=say)
 
 
 class Interrupted(click.ClickException):
@@ -242,6 +243,17 @@ def batch_stories(client: ApiClient, batch: dict[str, Any]) -> list[dict[str, An
     return [s for s in stories if (parse_time(s["expires_at"]) or now) >= now]
 
 
+def batch_not_found(client: ApiClient, batch: dict[str, Any]) -> int:
+    """How many of the batch's failed accounts were confirmed not to exist (0 if not known)."""
+    try:
+        body = client.get(f"/api/batches/{batch['id']}/results", page_size=1)
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+        return 0  # a server without the results route
+    return int(body.get("counts", {}).get("not_found") or 0)
+
+
 def _story(row: dict[str, Any], niche_name: str | None) -> dict[str, Any]:
     return {
         "username": row["username"],
@@ -259,6 +271,7 @@ def _report(
     batch: dict[str, Any],
     stories: list[dict[str, Any]],
     started: datetime,
+    not_found: int,
     *,
     as_json: bool,
     as_csv: bool,
@@ -273,6 +286,7 @@ def _report(
         "stories_found": batch.get("stories_found", 0),
         "private_profiles": batch.get("private_profiles"),
         "checks_failed": batch.get("checks_failed", 0),
+        "not_found": not_found,
     }
     if as_json:
         print_json({"batch": summary, "stories": stories})
@@ -285,11 +299,15 @@ def _report(
     failed = int(summary["checks_failed"] or 0)
     found = int(summary["stories_found"] or 0)
     no_story = max(0, int(summary["completed_profiles"]) - found - failed - private)
+    # `checks_failed` counts confirmed missing accounts too (the original contract's field);
+    # they are an answer, said apart from the checks that could not be made.
+    unknown = max(0, failed - not_found)
     say(
         f"Checked {summary['completed_profiles']}/{summary['total_profiles']} accounts in "
         f"{took}: {found} stories, {no_story} no story"
         + (f", {private} private (unknown: not followed)" if private else "")
-        + (f", {failed} failed" if failed else "")
+        + (f", {not_found} not found (no such account)" if not_found else "")
+        + (f", {unknown} failed (unknown)" if unknown else "")
     )
     if not stories:
         # "No story" holds only for the accounts that answered so: private and failed ones

@@ -127,6 +127,12 @@ export default function BatchResultsModal({ batch, initialOutcome = 'story', onC
             onClick={() => setOutcome(tab.value)}
           >
             {tab.label} <span className="count">{formatNumber(counts[tab.value] ?? 0)}</span>
+            {tab.value === 'failed' && counts.not_found ? (
+              <span className="count-note" data-testid="results-not-found-count">
+                {' '}
+                ({formatNumber(counts.not_found)} not found)
+              </span>
+            ) : null}
           </button>
         ))}
       </div>
