@@ -66,6 +66,9 @@ describe('ProfileTable story times', () => {
     // A private account nobody follows: unknown, never "no story".
     expect(within(row('secret')).getByTestId('story-unknown')).toHaveTextContent('story unknown (private)')
     expect(row('secret')).not.toHaveTextContent('no live story')
+    // Nor a detection rate of 0 %: its checks could not see a story.
+    expect(within(row('secret')).getByTestId('profile-rate-unknown')).toHaveTextContent('unknown')
+    expect(within(row('live')).queryByTestId('profile-rate-unknown')).not.toBeInTheDocument()
   })
 
   it('labels not-found accounts, filters them and clears the flag of the selection', async () => {

@@ -392,7 +392,14 @@ export default function ProfileTable({ emptyMessage }) {
                   <td title={exactTime(p.last_checked)} data-testid="profile-checked">
                     {formatDateTime(p.last_checked)}
                   </td>
-                  <td className="num">{formatPercent(detectionRate(p))}</td>
+                  {p.is_private && !p.total_detections ? (
+                    // Its checks could not see a story: a rate of 0 % would claim "never one".
+                    <td className="num" title="Private account: its checks cannot see a story" data-testid="profile-rate-unknown">
+                      unknown
+                    </td>
+                  ) : (
+                    <td className="num">{formatPercent(detectionRate(p))}</td>
+                  )}
                   <td className="num">{formatNumber(p.total_checks ?? 0)}</td>
                 </tr>
               )
