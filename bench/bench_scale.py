@@ -284,9 +284,13 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
         if args.import_order == "shuffled":
             random.Random(run_id).shuffle(names)
         lines = "\n".join(names).encode()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         response = client.post(f"/api/profiles/niches/{imported}/import", data=lines)
-        rows["import"] = {"seconds": round(time.perf_counter() - start, 2)}
+        # Wall time, and this process's CPU time (SQLite's whole work but its disk waits).
+        rows["import"] = {
+            "seconds": round(time.perf_counter() - start, 2),
+            "cpu_seconds": round(time.process_time() - cpu, 2),
+        }
         assert response.status_code == 201, response.get_data(as_text=True)[:300]
         start = time.perf_counter()
         response = client.post("/api/batches", json={"niche_id": imported, "all_profiles": True})
@@ -401,7 +405,10 @@ def _table(results: dict[str, Any]) -> str:
             f"| GET /api/batches | {rows['batch list']['p50']} / {rows['batch list']['p95']} ms | – | – |"
         )
     if "import" in rows:
-        lines.append(f"| 100,000-line import | {rows['import']['seconds']} s | – | – |")
+        lines.append(
+            f"| 100,000-line import | {rows['import']['seconds']} s "
+            f"(CPU {rows['import'].get('cpu_seconds', '–')} s) | – | – |"
+        )
         lines.append(f"| 100,000-profile batch | {rows['batch creation']['seconds']} s | – | – |")
     return "\n".join(lines)
 
