@@ -14,6 +14,7 @@ from storycheck.crypto import SecretBox
 from storycheck.db import Database
 
 if TYPE_CHECKING:
+    from storycheck.batches.progress import ProgressOptions
     from storycheck.engine.pool import WorkerPool
     from storycheck.runtime import Runtime
 
@@ -32,6 +33,8 @@ class Services:
     stopping: threading.Event = field(default_factory=threading.Event)
     alerts: Any = None  # storycheck.alerts.delivery.AlertDeliverer when delivery runs here
     runtime: Runtime | None = None  # what `shutdown` stops (engine, broadcast, database)
+    # The engine's time scale for waiting reasons and ETAs, read once (batches.api).
+    progress: ProgressOptions | None = None
 
 
 def services() -> Services:
