@@ -182,9 +182,10 @@ def test_a_dead_workers_items_are_found_by_an_index_of_leased_items(leased):
 
     for plan in _plans_of(db, reap, r"UPDATE batch_profiles.*lease_owner IN"):
         # SQLite reads the owner's entries; PostgreSQL may read the (as few) in-flight ones.
-        _reads_only(plan, OWNER_INDEX) if db.is_sqlite else _reads_only(
-            plan, OWNER_INDEX, IN_FLIGHT_INDEX
-        )
+        if db.is_sqlite:
+            _reads_only(plan, OWNER_INDEX)
+        else:
+            _reads_only(plan, OWNER_INDEX, IN_FLIGHT_INDEX)
 
 
 def test_recent_checks_read_the_processed_index(leased):
