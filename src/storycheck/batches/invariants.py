@@ -7,7 +7,13 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storycheck.batches.models import Batch, BatchProfile, BatchStatus, ItemStatus
+from storycheck.batches.models import (
+    Batch,
+    BatchProfile,
+    BatchStatus,
+    ItemStatus,
+    grouped_batch_id,
+)
 from storycheck.batches.state import counters_from_items
 from storycheck.db import utcnow
 from storycheck.settings.models import SystemSettings
@@ -60,15 +66,17 @@ def check_invariants(session: Session, *, now: datetime | None = None) -> list[s
         if counts != stored:
             violations.append(f"I3: batch {batch.id} counters {stored} != items {counts}")
 
+    batch_id = grouped_batch_id(session)
     stale = session.execute(
-        select(BatchProfile.batch_id, func.count())
+        select(batch_id, func.count())
+        .select_from(BatchProfile)
         .join(Batch, Batch.id == BatchProfile.batch_id)
         .where(
             BatchProfile.status == ItemStatus.IN_FLIGHT.value,
             Batch.status != BatchStatus.IN_PROGRESS.value,
             BatchProfile.lease_expires_at < now,
         )
-        .group_by(BatchProfile.batch_id)
+        .group_by(batch_id)
     ).all()
     for batch_id, count in stale:
         violations.append(f"I4: {count} items in flight for batch {batch_id}, which is not running")
