@@ -1,4 +1,4 @@
-"""The partial indexes of batch items (migration 0014) still serve every query that used them.
+"""The partial indexes of batch items (migration 0015) still serve every query that used them.
 
 A new batch's items are pending, with no lease expiry, lease owner or processing time, so those
 indexes only hold the items that have one and creating a batch adds nothing to them. Each

@@ -10,8 +10,8 @@ three indexes on those columns held an entry for every item anyway (NULL keys), 
 * `ix_batch_profiles_lease_owner` and `ix_batch_profiles_processed_at`: `WHERE … IS NOT NULL`
   (their queries compare the column, which implies it).
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-02 02:00:00
 """
 
@@ -20,8 +20,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-down_revision = "0013"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
