@@ -2,10 +2,10 @@
 
 Every line is parsed in Python, duplicates are found set-based (one read of every stored key for
 big imports, else probes of the normalised keys: one `= ANY(array)` on PostgreSQL, `IN` lists
-per chunk on SQLite), and new profiles (ascending ids, `db.ordered_ids`) are written with COPY
-on PostgreSQL, a single executemany INSERT on SQLite — all in the
-caller's transaction, so a failed import leaves nothing behind and a retried one (the original
-client re-sends failed requests) only reports duplicates.
+per chunk on SQLite), and new profiles (in username-key order, with ascending ids from
+`db.ordered_ids`) are written with COPY on PostgreSQL, a single executemany INSERT on SQLite —
+all in the caller's transaction, so a failed import leaves nothing behind and a retried one
+(the original client re-sends failed requests) only reports duplicates.
 """
 
 from __future__ import annotations
