@@ -573,3 +573,46 @@ def test_story_indexes_are_partial(db):
                 ).scalars()
             )
     assert set(STORY_INDEXES) <= partial, partial
+
+
+def test_a_live_story_estimate_samples_without_bias(db, monkeypatch):
+    """Beyond the exact count, the live total is the live share of a sample times the niche's
+    count. The sample is taken in username order: in an index order of a story or rate column
+    the accounts without a story came first and the estimate fell to the exact cap."""
+    from storycheck.stories import service as stories
+
+    monkeypatch.setattr(stories, "LIVE_EXACT_MAX", 10)
+    monkeypatch.setattr(stories, "ESTIMATE_SAMPLE", 150)
+    niche = make_niche(db, name="Estimated")
+    now = utcnow()
+    rng = random.Random(5)
+    rows = []
+    for number in range(400):
+        live = number % 2 == 0
+        name = f"{rng.choice(WORDS).replace('.', '')}{number:04d}"
+        rows.append(
+            {
+                "id": new_id(),
+                "username": name,
+                "username_key": name.lower().replace(".", "_"),
+                "niche_id": niche,
+                "status": "active",
+                "active_story": live,
+                "total_checks": 4,
+                "total_detections": 4 if live else 0,
+                "not_found": False,
+                "story_posted_at": now - timedelta(hours=1) if live else None,
+                "story_expires_at": now + timedelta(hours=23) if live else None,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    with db.write() as session:
+        session.execute(insert(Profile), rows)
+    query = stories.check_query(
+        at=None, niche_id=niche, search=None, since=None, sort="posted", order="desc"
+    )
+    with db.read() as session:
+        total, estimated = stories.count_live(session, query)
+    assert estimated is True
+    assert 150 <= total <= 250, total  # 200 live
