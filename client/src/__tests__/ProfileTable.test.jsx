@@ -69,6 +69,8 @@ describe('ProfileTable story times', () => {
     // Nor a detection rate of 0 %: its checks could not see a story.
     expect(within(row('secret')).getByTestId('profile-rate-unknown')).toHaveTextContent('unknown')
     expect(within(row('live')).queryByTestId('profile-rate-unknown')).not.toBeInTheDocument()
+    // An account that does not exist has no rate either.
+    expect(within(row('missing')).getByTestId('profile-rate-none')).toHaveTextContent('—')
   })
 
   it('labels not-found accounts, filters them and clears the flag of the selection', async () => {

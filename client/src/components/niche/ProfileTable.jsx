@@ -392,7 +392,12 @@ export default function ProfileTable({ emptyMessage }) {
                   <td title={exactTime(p.last_checked)} data-testid="profile-checked">
                     {formatDateTime(p.last_checked)}
                   </td>
-                  {p.is_private && !p.total_detections ? (
+                  {p.not_found ? (
+                    // The account does not exist: it has no rate to speak of.
+                    <td className="num" title="Instagram says this account does not exist" data-testid="profile-rate-none">
+                      —
+                    </td>
+                  ) : p.is_private && !p.total_detections ? (
                     // Its checks could not see a story: a rate of 0 % would claim "never one".
                     <td className="num" title="Private account: its checks cannot see a story" data-testid="profile-rate-unknown">
                       unknown
