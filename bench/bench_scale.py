@@ -29,6 +29,7 @@ Ratios compare the big niche with the small one in the same run. Usage:
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import random
 import statistics
@@ -237,6 +238,9 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
     """Build the database, time every row of the table, return the results."""
     config = Config(database_url=args.database_url, engine_enabled=False, secret_key="bench-key")
     app = create_app(config, start_background=False)
+    # As `storycheck serve` does (web/server.py): startup objects out of the collector's way.
+    gc.collect()
+    gc.freeze()
     client = app.test_client()
     services = app.extensions["storycheck"]
     db: Database = services.db

@@ -12,6 +12,7 @@ when a slow reader lets output pile up. gunicorn would fork away from the engine
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import signal
 import threading
@@ -104,6 +105,11 @@ def run_server(
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
+        # What exists now (modules, the app, SQLAlchemy's metadata) lives as long as the
+        # process: frozen out of the cyclic collector's way, its full collections no longer walk
+        # it (GET /api/batches with 1,000 batches: slowest of 15 calls 160-190 ms -> ~75 ms).
+        gc.collect()
+        gc.freeze()
     bound = getattr(server, "effective_port", port)  # several sockets when host is a name
     log.info("storycheck listening on http://%s:%s", host, bound)
     if ready is not None:
