@@ -100,7 +100,7 @@ class BatchProfile(Base):
         ),
         UniqueConstraint("batch_id", "profile_id", name="uq_batch_profiles_batch_profile"),
         Index("ix_batch_profiles_batch_status", "batch_id", "status"),
-        # Partial indexes (migration 0014): a new pending item has no lease, owner or
+        # Partial indexes (migration 0015): a new pending item has no lease, owner or
         # processing time, so creating a batch adds no entry to them. Every query that uses
         # one repeats its condition or implies it (`status = 'in_flight'`; a comparison or
         # IN on the column implies IS NOT NULL); tests/batches/test_item_indexes.py checks the
