@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
+
+from sqlalchemy import event
 
 from storycheck.testing import SimulatorProcess, wait_until
 
@@ -18,6 +21,7 @@ __all__ = [
     "free_port",
     "holds_for",
     "no_violations",
+    "recorded_statements",
     "wait_until",
 ]
 
@@ -70,3 +74,18 @@ def no_violations(sim: SimulatorProcess) -> None:
     """The simulator's referee saw no request over a session's or an address's limit."""
     violations = sim.stats()["violations"]
     assert violations["count"] == 0, violations["samples"][:5]
+
+
+@contextmanager
+def recorded_statements(db: Any) -> Iterator[list[tuple[str, Any]]]:
+    """Every SQL statement (with its parameters) `db`'s engine runs inside the block."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(_conn, _cursor, statement, parameters, _context, _many):  # type: ignore[no-untyped-def]
+        seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)

@@ -5,15 +5,13 @@ indexes (a plan test fails when an index is dropped)."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import event, func, insert, select, text
+from sqlalchemy import func, insert, select, text
 
 from storycheck.db import Database, new_id, utcnow
 from storycheck.profiles import listing, search
@@ -21,6 +19,7 @@ from storycheck.profiles import service as profile_service
 from storycheck.profiles.listing import SORT_COLUMNS, ProfileFilters, Sort
 from storycheck.profiles.models import PROFILE_STATUSES, Profile, ProfileCount
 from tests.factories import make_niche
+from tests.helpers import recorded_statements
 
 WORDS = ("coach", "fit", "yoga", "chef", "art", "travel", "7", "x.y", "a_b")
 
@@ -262,20 +261,6 @@ def test_totals_follow_imports_deletes_moves_and_status_changes(client, db):
 # ---------------------------------------------------------------------------------- plans
 
 
-@contextmanager
-def _statements(db: Database) -> Iterator[list[tuple[str, Any]]]:
-    seen: list[tuple[str, Any]] = []
-
-    def record(_conn, _cursor, statement, parameters, _context, _many):  # type: ignore[no-untyped-def]
-        seen.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
-
-
 def _plan(db: Database, statement: str, parameters: Any) -> str:
     with db.engine.connect() as conn:
         if db.is_sqlite:
@@ -291,7 +276,7 @@ def _plan(db: Database, statement: str, parameters: Any) -> str:
 
 
 def _page_plan(db: Database, filters: ProfileFilters, sort: Sort) -> str:
-    with _statements(db) as seen, db.read() as session:
+    with recorded_statements(db) as seen, db.read() as session:
         listing.page_rows(session, filters, sort, limit=50, offset=100)
     page = [s for s in seen if "username_key" in s[0] and "LIMIT" in s[0].upper()]
     return _plan(db, *page[0])
@@ -329,7 +314,7 @@ def test_every_niche_sort_walks_its_index(seeded, sort_by, status):
 
 
 def _search_page_plan(db: Database, niche_id: str, sort: Sort) -> str:
-    with _statements(db) as seen, db.read() as session:
+    with recorded_statements(db) as seen, db.read() as session:
         listing.page_rows(
             session, ProfileFilters(niche_id=niche_id, status="active", search="coach"), sort,
             limit=50,
@@ -377,7 +362,7 @@ def test_search_uses_the_trigram_index(seeded, monkeypatch, sort_by):
         # The trigram index drives a deep page (matches read by a bitmap scan, then sorted):
         # the niche/status terms must not let the planner walk a niche's sort index instead.
         monkeypatch.setattr(search, "WALK_ENTRIES_PER_MATCH", 0)
-        with _statements(db) as seen, db.read() as session:
+        with recorded_statements(db) as seen, db.read() as session:
             listing.page_rows(
                 session,
                 ProfileFilters(niche_id=niches[0], status="active", search="coach"),
@@ -398,7 +383,7 @@ def test_search_uses_the_trigram_index(seeded, monkeypatch, sort_by):
 
 def test_niche_counts_never_read_the_profiles_table(client, seeded):
     db, _ = seeded
-    with _statements(db) as seen:
+    with recorded_statements(db) as seen:
         assert client.get("/api/niches").status_code == 200
         assert client.get(f"/api/profiles?niche_id={seeded[1][0]}&status=active").status_code == 200
     statements = [s.lower() for s, _ in seen]
@@ -413,7 +398,7 @@ def test_batch_list_rates_find_the_last_minute_by_time(db):
         pytest.skip("PostgreSQL groups the index range with a hash (no ordered walk to avoid)")
     from storycheck.batches import service as batch_service
 
-    with _statements(db) as seen, db.read() as session:
+    with recorded_statements(db) as seen, db.read() as session:
         batch_service._recent_rates(session, [])
     statement = [s for s in seen if "processed_at" in s[0]][0]
     plan = _plan(db, *statement)
@@ -471,7 +456,7 @@ def test_live_story_pages_walk_their_niche_index(seeded, sort, order):
     query = stories.check_query(
         at=None, niche_id=niches[0], search=None, since=None, sort=sort, order=order
     )
-    with _statements(db) as seen, db.read() as session:
+    with recorded_statements(db) as seen, db.read() as session:
         stories.list_live(session, query, limit=10)
     page = [s for s in seen if "story_posted_at" in s[0] and "LIMIT" in s[0].upper()]
     plan = _plan(db, *page[0])
@@ -483,7 +468,7 @@ def test_live_story_pages_walk_their_niche_index(seeded, sort, order):
 
 def _plan_of(db: Database, run: Any, marker: str) -> str:
     """The plan of the first statement `run` executes that contains `marker`."""
-    with _statements(db) as seen:
+    with recorded_statements(db) as seen:
         run()
     statement = [s for s in seen if marker in s[0]]
     assert statement, [s[0][:80] for s in seen]

@@ -9,15 +9,14 @@ query whose condition no longer implies the index's (or a dropped index) fails h
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import event, inspect, update
+from sqlalchemy import inspect, update
 
 from storycheck.batches import service
 from storycheck.batches.invariants import check_invariants
@@ -29,24 +28,11 @@ from storycheck.distributed.models import WorkerHeartbeat
 from storycheck.engine.leases import LeaseStore
 from storycheck.migrate import alembic_config
 from tests.factories import make_niche, make_profiles
+from tests.helpers import recorded_statements
 
 IN_FLIGHT_INDEX = "ix_batch_profiles_in_flight_lease"
 OWNER_INDEX = "ix_batch_profiles_lease_owner"
 PROCESSED_INDEX = "ix_batch_profiles_processed_at"
-
-
-@contextmanager
-def _statements(db: Database) -> Iterator[list[tuple[str, Any]]]:
-    seen: list[tuple[str, Any]] = []
-
-    def record(_conn, _cursor, statement, parameters, _context, _many):  # type: ignore[no-untyped-def]
-        seen.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
 
 
 def _plan(db: Database, statement: str, parameters: Any) -> str:
@@ -66,7 +52,7 @@ def _plan(db: Database, statement: str, parameters: Any) -> str:
 
 def _plans_of(db: Database, run: Callable[[], object], pattern: str) -> list[str]:
     """The plans of the item statements `run` executes whose text matches `pattern`."""
-    with _statements(db) as seen:
+    with recorded_statements(db) as seen:
         run()
     found = [
         (s, p) for s, p in seen if "batch_profiles" in s and re.search(pattern, s, re.I | re.S)
