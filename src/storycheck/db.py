@@ -20,6 +20,7 @@ from sqlalchemy import (
     event,
     func,
     select,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -47,6 +48,15 @@ def utcnow() -> datetime:
 def iso(value: datetime | None) -> str | None:
     """Render a timestamp as ISO-8601 (UTC with offset), or None."""
     return value.isoformat() if value is not None else None
+
+
+def partial(sqlite: str, postgresql: str | None = None) -> dict[str, Any]:
+    """An `Index`'s partial condition on both databases (the same text unless they differ).
+
+    SQLite uses a partial index only for a query term of the same text, so the condition is
+    written as the queries that read the index compile.
+    """
+    return {"sqlite_where": text(sqlite), "postgresql_where": text(postgresql or sqlite)}
 
 
 def new_id() -> str:

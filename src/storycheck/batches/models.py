@@ -19,11 +19,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     literal_column,
-    text,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from storycheck.db import Base, new_id, utcnow
+from storycheck.db import Base, new_id, partial, utcnow
 
 
 class BatchStatus(enum.StrEnum):
@@ -108,20 +107,17 @@ class BatchProfile(Base):
         Index(
             "ix_batch_profiles_in_flight_lease",
             "lease_expires_at",
-            sqlite_where=text("status = 'in_flight'"),
-            postgresql_where=text("status = 'in_flight'"),
+            **partial("status = 'in_flight'"),
         ),
         Index(
             "ix_batch_profiles_lease_owner",
             "lease_owner",
-            sqlite_where=text("lease_owner IS NOT NULL"),
-            postgresql_where=text("lease_owner IS NOT NULL"),
+            **partial("lease_owner IS NOT NULL"),
         ),
         Index(
             "ix_batch_profiles_processed_at",
             "processed_at",
-            sqlite_where=text("processed_at IS NOT NULL"),
-            postgresql_where=text("processed_at IS NOT NULL"),
+            **partial("processed_at IS NOT NULL"),
         ),
     )
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storycheck.db import Base, new_id, utcnow
+from storycheck.db import Base, new_id, partial, utcnow
 
 # `inactive` is what the original client sends for "deactivate"; the others come from the
 # original server.
@@ -38,10 +37,7 @@ NICHE_SORT_INDEXES: dict[str, tuple[str, ...]] = {
 
 
 # Partial-index condition of the story indexes: only accounts with a story window.
-_WITH_STORY: dict[str, Any] = {
-    "sqlite_where": text("story_posted_at IS NOT NULL"),
-    "postgresql_where": text("story_posted_at IS NOT NULL"),
-}
+_WITH_STORY = partial("story_posted_at IS NOT NULL")
 
 
 class Profile(Base):
@@ -75,8 +71,10 @@ class Profile(Base):
             "niche_id",
             "last_checked",
             "status",
-            sqlite_where=text("is_private = 1 AND followed_by_session_id IS NULL"),
-            postgresql_where=text("is_private = true AND followed_by_session_id IS NULL"),
+            **partial(
+                "is_private = 1 AND followed_by_session_id IS NULL",
+                "is_private = true AND followed_by_session_id IS NULL",
+            ),
         ),
         Index(
             "ix_profiles_niche_story_expires",
@@ -94,16 +92,14 @@ class Profile(Base):
         Index(
             "ix_profiles_story_expires_at",
             "story_expires_at",
-            sqlite_where=text("story_expires_at IS NOT NULL"),
-            postgresql_where=text("story_expires_at IS NOT NULL"),
+            **partial("story_expires_at IS NOT NULL"),
         ),
         Index(
             "ix_profiles_active_story",
             "active_story",
             # Written as `profiles.refresh_stories` compiles `active_story.is_(True)`: SQLite
             # uses a partial index only for a query term of the same text.
-            sqlite_where=text("active_story IS 1"),
-            postgresql_where=text("active_story IS true"),
+            **partial("active_story IS 1", "active_story IS true"),
         ),
     )
 
