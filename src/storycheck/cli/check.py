@@ -87,8 +87,7 @@ def check(
             batch = wait_done(client, batch["id"], display=display, to_stderr=data_out)
         except KeyboardInterrupt:
             raise _interrupted(client, batch["id"]) from None
-        stories = batch_stories(client, batch)
-        not_found = batch_not_found(client, batch)
+        stories, not_found = batch_stories(client, batch)
     _report(batch, stories, started, not_found, as_json=as_json, as_csv=as_csv, say=say)
 
 
@@ -214,8 +213,9 @@ def _interrupted(client: ApiClient, batch_id: str) -> Interrupted:
     )
 
 
-def batch_stories(client: ApiClient, batch: dict[str, Any]) -> list[dict[str, Any]]:
-    """The accounts of a batch whose story is live now, with posted/expires times."""
+def batch_stories(client: ApiClient, batch: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+    """The accounts of a batch whose story is live now, with posted/expires times, and how
+    many of its failed accounts were confirmed not to exist (0 if the server does not say)."""
     niche_name = batch.get("niche", {}).get("name")
     stories: list[dict[str, Any]] = []
     page = 1
@@ -231,27 +231,15 @@ def batch_stories(client: ApiClient, batch: dict[str, Any]) -> list[dict[str, An
             if exc.status != 404 or page > 1:
                 raise
             # A server without the results route: the batch payload lists the names.
-            return [
-                _story({"username": name}, niche_name)
-                for name in batch.get("profiles_with_stories", [])
-            ]
+            names = batch.get("profiles_with_stories", [])
+            return [_story({"username": name}, niche_name) for name in names], 0
+        not_found = int(body.get("counts", {}).get("not_found") or 0)
         stories.extend(_story(row, niche_name) for row in body["results"])
         if not body["results"] or page * RESULTS_PAGE >= body["total"]:
             break
         page += 1
     now = datetime.now(UTC)
-    return [s for s in stories if (parse_time(s["expires_at"]) or now) >= now]
-
-
-def batch_not_found(client: ApiClient, batch: dict[str, Any]) -> int:
-    """How many of the batch's failed accounts were confirmed not to exist (0 if not known)."""
-    try:
-        body = client.get(f"/api/batches/{batch['id']}/results", page_size=1)
-    except ApiError as exc:
-        if exc.status != 404:
-            raise
-        return 0  # a server without the results route
-    return int(body.get("counts", {}).get("not_found") or 0)
+    return [s for s in stories if (parse_time(s["expires_at"]) or now) >= now], not_found
 
 
 def _story(row: dict[str, Any], niche_name: str | None) -> dict[str, Any]:
