@@ -22,7 +22,9 @@ Every change is one transaction: the queue is locked (SQLite `BEGIN IMMEDIATE`, 
 advisory transaction lock plus `SELECT … FOR UPDATE`), the transition table is checked, status,
 positions, counters and a `STATE_CHANGE` log row are written with conditional updates
 (`WHERE status = :expected`; zero rows means a lost race and becomes a 409), and only after the
-commit is the worker pool told which batches run.
+commit is the worker pool told which batches run. A process-wide lock spans each change from its
+transaction to that notification, so the pool hears of this process's changes in commit order
+(without it, a thread's "X runs" could reach the pool after another's later "X paused").
 
 Lock order, for every writer in the code base (PostgreSQL deadlocks otherwise): the queue lock,
 then batch rows (by id), then their items, then profiles (by id). `reconcile()` makes the pool match the
@@ -33,7 +35,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -155,6 +159,8 @@ class BatchStateManager:
         self.pool = pool
         self.clock = clock
         self.lease_grace_seconds = lease_grace_seconds
+        # Spans each change from its transaction to the pool's notification (see `_change`).
+        self._notify_order = threading.RLock()
 
     # ------------------------------------------------------------------ public entry points
 
@@ -162,9 +168,7 @@ class BatchStateManager:
         self, *, niche_id: str, profile_ids: Sequence[str] | None = None, all_profiles: bool = False
     ) -> Batch:
         """Create a batch of the given profiles at the end of the queue; start it if a slot is free."""
-        effects = _Effects()
-        with state_writer(), self.db.write() as session:
-            self._lock_queue(session)
+        with self._change() as (session, effects):
             if session.get(Niche, niche_id) is None:
                 raise NotFound(f"Niche {niche_id} not found", code="niche_not_found")
             ids = [] if all_profiles else self._chosen_ids(session, profile_ids)
@@ -214,7 +218,6 @@ class BatchStateManager:
             )
             self._promote(session, effects)
             batch_id = batch.id
-        self._notify(effects)
         return self._reload(batch_id)
 
     def transition_state(
@@ -265,9 +268,7 @@ class BatchStateManager:
         """
         if event not in SELECTION_EVENTS:
             raise ValidationError(f"Unknown batch action: {event}")
-        effects = _Effects()
-        with state_writer(), self.db.write() as session:
-            self._lock_queue(session)
+        with self._change() as (session, effects):
             batches = self._load(session, batch_ids)
             moves = EVENTS[event]
             eligible = [b for b in batches if b.status in moves]
@@ -295,15 +296,12 @@ class BatchStateManager:
             skipped = [(b.id, b.status) for b in (*waiting, *others)] if skip_ineligible else []
             if not skip_ineligible:
                 acted += [b.id for b in waiting]  # strict callers get every listed batch back
-        self._notify(effects)
         return Selection(acted=self._reload_many(acted), skipped=skipped)
 
     def _requeue_at(self, batch_id: str, queue_position: int | None) -> Batch:
         """Queue a paused or done batch, at `queue_position` (1 = next) or at the end, in one
         transaction."""
-        effects = _Effects()
-        with state_writer(), self.db.write() as session:
-            self._lock_queue(session)
+        with self._change() as (session, effects):
             batch = self._load(session, [batch_id])[0]
             if batch.status != QUEUED:
                 if batch.status not in EVENTS["start"]:
@@ -317,7 +315,6 @@ class BatchStateManager:
                 cut = max(0, min(queue_position - 1, len(queue)))
                 self._write_positions(session, queue[:cut] + [batch] + queue[cut:])
             self._promote(session, effects)
-        self._notify(effects)
         return self._reload(batch_id)
 
     def _refusal(self, session: Session, event: str, batches: Sequence[Batch]) -> Conflict:
@@ -341,9 +338,7 @@ class BatchStateManager:
 
     def delete(self, batch_ids: Sequence[str]) -> int:
         """Delete batches with their items, results and logs; renumber and promote."""
-        effects = _Effects()
-        with state_writer(), self.db.write() as session:
-            self._lock_queue(session)
+        with self._change() as (session, effects):
             batches = self._load(session, batch_ids)
             ids = [b.id for b in batches]
             effects.stopped.extend(b.id for b in batches if b.status == IN_PROGRESS)
@@ -351,7 +346,6 @@ class BatchStateManager:
             self._delete_rows(session, ids)
             self._close_gaps(session, vacated)
             self._promote(session, effects)
-        self._notify(effects)
         return len(ids)
 
     def delete_niche_batches(
@@ -362,9 +356,7 @@ class BatchStateManager:
         The niche service passes the deletion of the niche row as `then`: under the queue lock
         no batch can be created for the niche between the two, so one transaction suffices.
         """
-        effects = _Effects()
-        with state_writer(), self.db.write() as session:
-            self._lock_queue(session)
+        with self._change() as (session, effects):
             batches = list(
                 session.scalars(
                     select(Batch)
@@ -383,7 +375,6 @@ class BatchStateManager:
             if then is not None:
                 then(session)
             self._promote(session, effects)
-        self._notify(effects)
         return len(ids)
 
     def reorder(self, batch_ids: Sequence[str], *, first_position: int = 1) -> list[Batch]:
@@ -410,9 +401,7 @@ class BatchStateManager:
 
     def retry_failed(self, batch_id: str) -> Batch:
         """Send a batch's failed items back to pending; a done batch is queued again."""
-        effects = _Effects()
-        with state_writer(), self.db.write() as session:
-            self._lock_queue(session)
+        with self._change() as (session, effects):
             batch = self._load(session, [batch_id])[0]
             failed = (
                 session.scalar(
@@ -450,14 +439,11 @@ class BatchStateManager:
             if batch.status == DONE:
                 self._set_state(session, batch, "retry_failed", self.get_next_position(session))
                 self._promote(session, effects)
-        self._notify(effects)
         return self._reload(batch_id)
 
     def complete_if_finished(self, batch_id: str) -> bool:
         """Mark a running batch done when every item is final; promote the next. True if done."""
-        effects = _Effects()
-        with state_writer(), self.db.write() as session:
-            self._lock_queue(session)
+        with self._change() as (session, effects):
             batch = session.get(Batch, batch_id)
             if batch is None or batch.status != IN_PROGRESS:
                 return False
@@ -469,7 +455,6 @@ class BatchStateManager:
             batch_completed(session, batch_id, completed_at)  # the alert, in this transaction
             effects.stopped.append(batch_id)
             self._promote(session, effects)
-        self._notify(effects)
         return True
 
     def get_next_position(self, session: Session | None = None) -> int:
@@ -489,34 +474,35 @@ class BatchStateManager:
         """
         effects = _Effects()
         now = self.clock()
-        with state_writer(), self.db.write() as session:
-            self._lock_queue(session)
-            lease_filter = [BatchProfile.status == ItemStatus.IN_FLIGHT.value]
-            if not release_all_leases:
-                lease_filter.append(BatchProfile.lease_expires_at < now)
-            session.execute(
-                update(BatchProfile)
-                .where(*lease_filter)
-                .values(status=ItemStatus.PENDING.value, lease_token=None, lease_expires_at=None, lease_owner=None)
-                .execution_options(synchronize_session=False)
-            )
-            running = session.scalars(
-                select(Batch)
-                .where(Batch.status == IN_PROGRESS)
-                .execution_options(populate_existing=True)
-            ).all()
-            for batch in running:
-                if not self._open_items(session, batch.id):
-                    self._recount(session, batch.id)
-                    self._set_state(session, batch, "complete", None, completed_at=now)
-                    batch_completed(session, batch.id, now)
-            self._renumber(session)
-            self._promote(session, effects)
-            running_ids = set(
-                session.scalars(select(Batch.id).where(Batch.status == IN_PROGRESS)).all()
-            )
-        if self.pool is not None:
-            self.pool.sync(running_ids)
+        with self._notify_order:  # the pool's set follows this commit, not an older one
+            with state_writer(), self.db.write() as session:
+                self._lock_queue(session)
+                lease_filter = [BatchProfile.status == ItemStatus.IN_FLIGHT.value]
+                if not release_all_leases:
+                    lease_filter.append(BatchProfile.lease_expires_at < now)
+                session.execute(
+                    update(BatchProfile)
+                    .where(*lease_filter)
+                    .values(status=ItemStatus.PENDING.value, lease_token=None, lease_expires_at=None, lease_owner=None)
+                    .execution_options(synchronize_session=False)
+                )
+                running = session.scalars(
+                    select(Batch)
+                    .where(Batch.status == IN_PROGRESS)
+                    .execution_options(populate_existing=True)
+                ).all()
+                for batch in running:
+                    if not self._open_items(session, batch.id):
+                        self._recount(session, batch.id)
+                        self._set_state(session, batch, "complete", None, completed_at=now)
+                        batch_completed(session, batch.id, now)
+                self._renumber(session)
+                self._promote(session, effects)
+                running_ids = set(
+                    session.scalars(select(Batch.id).where(Batch.status == IN_PROGRESS)).all()
+                )
+            if self.pool is not None:
+                self.pool.sync(running_ids)
         return running_ids
 
     def running_batch_ids(self) -> list[str]:
@@ -525,6 +511,20 @@ class BatchStateManager:
             return list(session.scalars(select(Batch.id).where(Batch.status == IN_PROGRESS)))
 
     # ------------------------------------------------------------------ internals
+
+    @contextmanager
+    def _change(self) -> Iterator[tuple[Session, _Effects]]:
+        """One state change: the queue locked, the transaction committed, then the pool told.
+
+        `_notify_order` is held from before the transaction until the pool has been told, so
+        this process's notifications reach the pool in commit order.
+        """
+        effects = _Effects()
+        with self._notify_order:
+            with state_writer(), self.db.write() as session:
+                self._lock_queue(session)
+                yield session, effects
+            self._notify(effects)
 
     def _lock_queue(self, session: Session) -> None:
         advisory_xact_lock(session, AdvisoryLock.QUEUE)
