@@ -54,6 +54,9 @@ def test_check_file_in_process_prints_progress_and_exactly_the_live_stories(
     assert missing > 0
     assert f", {missing} not found (no such account)" in result.stdout, result.stdout
     assert "failed" not in result.stdout.split("Checked 300/300", 1)[1].splitlines()[0]
+    # The progress line says them apart too: the last one counts them as not found.
+    last_line = [line for line in result.stdout.splitlines() if " done: 300/300" in line][-1]
+    assert f"· {missing} not found · 0 failed" in last_line, last_line
     table = result.stdout.split("accounts with a live story", 1)[1]
     assert set(ACCOUNT.findall(table)) == world.live_story_accounts(names)
     # Nothing was created in the working directory (no stray ./storycheck.db).

@@ -169,7 +169,9 @@ def test_not_found_with_a_single_pair_fails_unconfirmed_after_the_attempts() -> 
         assert back.spent_attempt
         current = back.apply()
     (final,) = decide("lookup", [current], NotFoundUser("404"), other_pairs=False).finals
-    assert (final.failure_kind, final.not_found) == ("not_found", False)  # profile not flagged
+    # One pair's word is unknown, not "no such account"; the profile is not flagged.
+    assert (final.failure_kind, final.not_found) == ("transient", False)
+    assert "unconfirmed" in (final.error or "")
 
 
 def test_a_profile_instagram_cannot_show_fails_at_once() -> None:

@@ -250,6 +250,7 @@ def test_outcomes_private_counter_and_confirmed_not_found(world: tuple) -> None:
         batch = session.get(Batch, batch_id)
         assert batch is not None
         assert (batch.successful_checks, batch.private_profiles, batch.failed_checks) == (1, 1, 2)
+        assert batch.not_found_profiles == 1  # of the two failed, one is an answer
         rows = {bp.id: bp for bp in session.scalars(select(BatchProfile))}
         assert [rows[i.id].outcome for i in items[:3]] == ["story", "private", "no_story"]
         assert [rows[i.id].failure_kind for i in items[3:5]] == ["not_found", "unavailable"]

@@ -288,6 +288,20 @@ describe('BatchTable', () => {
     expect(within(row('d')).queryByTestId('batch-unknown')).not.toBeInTheDocument()
   })
 
+  it('says which failed accounts do not exist, and warns only of checks that could not be made', async () => {
+    await renderTable([{ ...done, checks_failed: 38, failed_checks: 38, not_found_profiles: 38 }])
+    const failedCell = within(row('d')).getByTestId('batch-failed').closest('td')
+    expect(within(row('d')).getByTestId('batch-failed')).toHaveTextContent('38')
+    expect(within(row('d')).getByTestId('batch-not-found')).toHaveTextContent('38 not found')
+    expect(failedCell).not.toHaveClass('warn-text') // every one of them is an answer
+  })
+
+  it('warns of failed checks beside the accounts that do not exist', async () => {
+    await renderTable([{ ...done, checks_failed: 40, failed_checks: 40, not_found_profiles: 38 }])
+    expect(within(row('d')).getByTestId('batch-not-found')).toHaveTextContent('38 not found')
+    expect(within(row('d')).getByTestId('batch-failed').closest('td')).toHaveClass('warn-text')
+  })
+
   it('shows an empty state', async () => {
     await renderTable([])
     expect(screen.getByTestId('batches-empty')).toBeInTheDocument()

@@ -99,9 +99,11 @@ def summary(event_type: str, payload: Mapping[str, Any]) -> str:
             f"of {payload.get('daily_story_target', '?')} accounts with a story today"
         )
     if event_type == "batch.completed":
+        missing = payload.get("not_found_profiles") or 0
         return (
             f"Batch of {niche} finished: {payload.get('stories_found', 0)} stories in "
             f"{payload.get('completed_profiles', 0)} of {payload.get('total_profiles', 0)} checks"
+            + (f" ({missing} accounts do not exist)" if missing else "")
         )
     if event_type == "batch.stalled":
         why = payload.get("waiting_reason") or "no usable proxy+session pair"

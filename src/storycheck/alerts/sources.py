@@ -195,6 +195,7 @@ def batch_completed(conn: Conn, batch_id: str, completed_at: datetime) -> str | 
         select(
             Batch.niche_id, Niche.name, Batch.total_profiles, Batch.completed_profiles,
             Batch.successful_checks, Batch.failed_checks, Batch.started_at,
+            Batch.not_found_profiles,
         )
         .join(Niche, Niche.id == Batch.niche_id)
         .where(Batch.id == batch_id)
@@ -216,6 +217,7 @@ def batch_completed(conn: Conn, batch_id: str, completed_at: datetime) -> str | 
         "completed_profiles": row[3],
         "successful_checks": row[4],
         "failed_checks": row[5],
+        "not_found_profiles": row[7],
         "stories_found": stories,
         "started_at": row[6].isoformat() if row[6] else None,
         "completed_at": completed_at.isoformat(),

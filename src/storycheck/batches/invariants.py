@@ -61,6 +61,7 @@ def check_invariants(session: Session, *, now: datetime | None = None) -> list[s
             "successful_checks": batch.successful_checks,
             "failed_checks": batch.failed_checks,
             "private_profiles": batch.private_profiles,
+            "not_found_profiles": batch.not_found_profiles,
             "total_profiles": batch.total_profiles,
         }
         if counts != stored:

@@ -46,6 +46,14 @@ class ItemStatus(enum.StrEnum):
 FINAL_ITEM_STATUSES = (ItemStatus.COMPLETED.value, ItemStatus.FAILED.value)
 
 
+class FailureKind(enum.StrEnum):
+    """Why a failed item failed (`batch_profiles.failure_kind`)."""
+
+    NOT_FOUND = "not_found"  # two pairs confirmed the account does not exist: an answer
+    UNAVAILABLE = "unavailable"  # Instagram cannot show the profile (no retry)
+    TRANSIENT = "transient"  # the check could not be made (unknown); a retry may answer
+
+
 class Batch(Base):
     """A set of profiles of one niche to check once, run through the queue."""
 
@@ -77,6 +85,8 @@ class Batch(Base):
     failed_checks: Mapped[int] = mapped_column(Integer, default=0)
     # Completed items whose account is private and not followed by the checking session.
     private_profiles: Mapped[int] = mapped_column(Integer, default=0)
+    # Failed items whose account two pairs confirmed does not exist (part of failed_checks).
+    not_found_profiles: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime | None] = mapped_column(default=utcnow, onupdate=utcnow)
     started_at: Mapped[datetime | None]

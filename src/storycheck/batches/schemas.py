@@ -7,14 +7,14 @@ from typing import Annotated, Any
 
 from pydantic import Field, WithJsonSchema, model_validator
 
-from storycheck.batches.models import BatchStatus, ItemStatus
+from storycheck.batches.models import BatchStatus, FailureKind, ItemStatus
 from storycheck.batches.state import MAX_BATCH_PROFILES, SELECTION_EVENTS
 from storycheck.engine.pool_model import WAITING_CODES
 from storycheck.fields import Answer, Body, Flag, IdList, Text, absent_key, invalid, one_of
 from storycheck.niches.schemas import Niche
 
 OUTCOMES = ("story", "no_story", "private", "failed", "pending")
-FAILURE_KINDS = ("not_found", "unavailable", "transient")
+FAILURE_KINDS = tuple(kind.value for kind in FailureKind)
 ACTIONS = (*SELECTION_EVENTS, "reorder", "delete")
 
 BatchIdList = Annotated[list[str], IdList()]
@@ -76,6 +76,10 @@ class Batch(Answer):
     stories_found: int
     checks_failed: int
     private_profiles: int
+    not_found_profiles: int = Field(
+        description="failed checks whose account two pairs confirmed does not exist"
+        " (part of checks_failed): an answer, not a check that could not be made"
+    )
     pending_profiles: int
     in_flight_profiles: int
     rate_per_minute: int

@@ -138,6 +138,7 @@ def batch_to_dict(
         "stories_found": batch.successful_checks or 0,
         "checks_failed": batch.failed_checks or 0,
         "private_profiles": batch.private_profiles or 0,
+        "not_found_profiles": batch.not_found_profiles or 0,
         "pending_profiles": pending,
         "in_flight_profiles": in_flight,
         "rate_per_minute": rate_per_minute,

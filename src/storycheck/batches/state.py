@@ -56,6 +56,7 @@ from storycheck.batches.models import (
     BatchLog,
     BatchProfile,
     BatchStatus,
+    FailureKind,
     ItemStatus,
 )
 from storycheck.db import (
@@ -706,6 +707,7 @@ class BatchStateManager:
                 successful_checks=0,
                 failed_checks=0,
                 private_profiles=0,
+                not_found_profiles=0,
                 started_at=None,
                 story_preview=None,
             )
@@ -818,6 +820,9 @@ def counters_from_items(session: Session, batch_id: str) -> dict[str, int]:
             func.count().filter(
                 BatchProfile.status == completed, BatchProfile.outcome == "private"
             ),
+            func.count().filter(
+                BatchProfile.status == failed, BatchProfile.failure_kind == FailureKind.NOT_FOUND.value
+            ),
         ).where(BatchProfile.batch_id == batch_id)
     ).one()
     return {
@@ -826,6 +831,7 @@ def counters_from_items(session: Session, batch_id: str) -> dict[str, int]:
         "failed_checks": row[2],
         "total_profiles": row[3],
         "private_profiles": row[4],
+        "not_found_profiles": row[5],
     }
 
 

@@ -87,8 +87,8 @@ def check(
             batch = wait_done(client, batch["id"], display=display, to_stderr=data_out)
         except KeyboardInterrupt:
             raise _interrupted(client, batch["id"]) from None
-        stories, not_found = batch_stories(client, batch)
-    _report(batch, stories, started, not_found, as_json=as_json, as_csv=as_csv, say=say)
+        stories = batch_stories(client, batch)
+    _report(batch, stories, started, as_json=as_json, as_csv=as_csv, say=say)
 
 
 class Interrupted(click.ClickException):
@@ -213,9 +213,8 @@ def _interrupted(client: ApiClient, batch_id: str) -> Interrupted:
     )
 
 
-def batch_stories(client: ApiClient, batch: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
-    """The accounts of a batch whose story is live now, with posted/expires times, and how
-    many of its failed accounts were confirmed not to exist (0 if the server does not say)."""
+def batch_stories(client: ApiClient, batch: dict[str, Any]) -> list[dict[str, Any]]:
+    """The accounts of a batch whose story is live now, with posted/expires times."""
     niche_name = batch.get("niche", {}).get("name")
     stories: list[dict[str, Any]] = []
     page = 1
@@ -232,14 +231,13 @@ def batch_stories(client: ApiClient, batch: dict[str, Any]) -> tuple[list[dict[s
                 raise
             # A server without the results route: the batch payload lists the names.
             names = batch.get("profiles_with_stories", [])
-            return [_story({"username": name}, niche_name) for name in names], 0
-        not_found = int(body.get("counts", {}).get("not_found") or 0)
+            return [_story({"username": name}, niche_name) for name in names]
         stories.extend(_story(row, niche_name) for row in body["results"])
         if not body["results"] or page * RESULTS_PAGE >= body["total"]:
             break
         page += 1
     now = datetime.now(UTC)
-    return [s for s in stories if (parse_time(s["expires_at"]) or now) >= now], not_found
+    return [s for s in stories if (parse_time(s["expires_at"]) or now) >= now]
 
 
 def _story(row: dict[str, Any], niche_name: str | None) -> dict[str, Any]:
@@ -259,7 +257,6 @@ def _report(
     batch: dict[str, Any],
     stories: list[dict[str, Any]],
     started: datetime,
-    not_found: int,
     *,
     as_json: bool,
     as_csv: bool,
@@ -274,7 +271,7 @@ def _report(
         "stories_found": batch.get("stories_found", 0),
         "private_profiles": batch.get("private_profiles"),
         "checks_failed": batch.get("checks_failed", 0),
-        "not_found": not_found,
+        "not_found": int(batch.get("not_found_profiles") or 0),
     }
     if as_json:
         print_json({"batch": summary, "stories": stories})
@@ -289,6 +286,7 @@ def _report(
     no_story = max(0, int(summary["completed_profiles"]) - found - failed - private)
     # `checks_failed` counts confirmed missing accounts too (the original contract's field);
     # they are an answer, said apart from the checks that could not be made.
+    not_found = int(summary["not_found"])
     unknown = max(0, failed - not_found)
     say(
         f"Checked {summary['completed_profiles']}/{summary['total_profiles']} accounts in "

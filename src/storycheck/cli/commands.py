@@ -229,6 +229,7 @@ def batches_table(rows: list[dict[str, Any]]) -> Table:
         ("pos", "right"),
         ("progress", "right"),
         ("stories", "right"),
+        ("not found", "right"),
         ("failed", "right"),
         ("rate/min", "right"),
         ("ETA", "right"),
@@ -244,6 +245,9 @@ def batches_table(rows: list[dict[str, Any]]) -> Table:
         total = row["total_profiles"] or 0
         done = row["completed_profiles"] or 0
         percent = f"{done / total * 100:.0f}%" if total else "-"
+        # `checks_failed` includes the accounts confirmed not to exist: an answer, shown apart.
+        failed = int(row.get("checks_failed", row.get("failed_checks")) or 0)
+        missing = int(row.get("not_found_profiles") or 0)
         table.add_row(
             row["id"],
             row["niche"]["name"],
@@ -251,7 +255,8 @@ def batches_table(rows: list[dict[str, Any]]) -> Table:
             "-" if row["queue_position"] is None else str(row["queue_position"]),
             f"{done}/{total} {percent}",
             str(row.get("stories_found", row.get("successful_checks", 0))),
-            str(row.get("checks_failed", row.get("failed_checks", 0))),
+            str(missing),
+            str(max(0, failed - missing)),
             str(row.get("rate_per_minute", 0)) if row["status"] == "in_progress" else "-",
             eta_text(row),
             row.get("waiting_reason") or row.get("eta_bound_by") or "",

@@ -39,10 +39,16 @@ class Figures:
     total: int
     completed: int
     stories: int
-    failed: int
+    failed: int  # checks that could not be made (unknown)
     rate: float | None  # checks per second
     eta: float | None  # seconds
     waiting: str | None = None  # why it is not moving (the server's words)
+    not_found: int = 0  # accounts two pairs confirmed do not exist (an answer, not a failure)
+
+    @property
+    def missing(self) -> str:
+        """`38 not found`, or nothing while there are none."""
+        return f"{self.not_found} not found" if self.not_found else ""
 
     @property
     def label(self) -> str:
@@ -58,7 +64,9 @@ class Figures:
         return (
             f"{datetime.now():%H:%M:%S} {self.label}: {self.completed}/{self.total} "
             f"({percent:.0f}%) · {rate} · ETA {duration(self.eta)} · "
-            f"{self.stories} stories · {self.failed} failed"
+            f"{self.stories} stories · "
+            + (f"{self.missing} · " if self.missing else "")
+            + f"{self.failed} failed"
             + (f" · waiting: {self.waiting}" if self.waiting else "")
         )
 
@@ -97,6 +105,8 @@ def figures(batch: dict[str, Any], meter: RateMeter) -> Figures:
     """The display figures of a batch payload."""
     total = int(batch.get("total_profiles") or 0)
     completed = int(batch.get("completed_profiles") or 0)
+    failed = int(batch.get("checks_failed") or batch.get("failed_checks") or 0)
+    not_found = int(batch.get("not_found_profiles") or 0)
     now = time.monotonic()
     if batch.get("status") == "in_progress":
         rate = meter.add(now, completed)
@@ -113,10 +123,11 @@ def figures(batch: dict[str, Any], meter: RateMeter) -> Figures:
         total=total,
         completed=completed,
         stories=int(batch.get("stories_found") or 0),
-        failed=int(batch.get("checks_failed") or batch.get("failed_checks") or 0),
+        failed=max(0, failed - not_found),
         rate=rate,
         eta=eta,
         waiting=batch.get("waiting_reason"),
+        not_found=not_found,
     )
 
 
@@ -171,13 +182,14 @@ def _with_bar(
         TextColumn("{task.fields[rate]:>9}"),
         TextColumn("ETA {task.fields[eta]:>8}"),
         TextColumn("[green]{task.fields[stories]} stories"),
+        TextColumn("{task.fields[missing]}"),
         TextColumn("[red]{task.fields[failed]} failed"),
         TextColumn("[yellow]{task.fields[waiting]}"),
         console=bar_console,
     )
     with progress:
         task = progress.add_task(
-            "starting", total=None, rate="-", eta="-", stories=0, failed=0, waiting=""
+            "starting", total=None, rate="-", eta="-", stories=0, missing="", failed=0, waiting=""
         )
         while True:
             batch = _fetch(client, batch_id)
@@ -190,6 +202,7 @@ def _with_bar(
                 rate="-" if shown.rate is None else f"{shown.rate:.1f}/s",
                 eta=duration(shown.eta),
                 stories=shown.stories,
+                missing=shown.missing,
                 failed=shown.failed,
                 waiting=shown.waiting or "",
             )

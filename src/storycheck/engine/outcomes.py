@@ -293,7 +293,9 @@ class _Rules:
                 Requeue(item, item.attempts, self.pair_id, item.last_error, self.pair_id)
             )
         elif item.attempts + 1 >= self.context.max_attempts:
-            self.failed(item, NOT_FOUND, NOT_FOUND_UNCONFIRMED, attempts=item.attempts + 1)
+            # One pair's word is not an answer: a check that could not be made (unknown),
+            # which "retry failed" asks again once a second pair exists.
+            self.failed(item, TRANSIENT, NOT_FOUND_UNCONFIRMED, attempts=item.attempts + 1)
         else:
             self.decision.requeue.append(
                 Requeue(item, item.attempts + 1, None, NOT_FOUND_UNCONFIRMED, self.pair_id)

@@ -255,16 +255,17 @@ class ResultStore(Store):
         )
 
     def _count(self, conn: Connection, matched: Sequence[ItemOutcome]) -> dict[str, BatchProgress]:
-        # batch id → [final, with a story, failed, private]
-        deltas: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        # batch id → [final, with a story, failed, private, confirmed missing]
+        deltas: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
         for o in matched:
             delta = deltas[o.item.batch_id]
             delta[0] += 1
             delta[1] += o.result == STORY
             delta[2] += o.status == FAILED
             delta[3] += o.result == PRIVATE
+            delta[4] += o.kind_of_failure == NOT_FOUND
         progress: dict[str, BatchProgress] = {}
-        for batch_id, (done, stories, failed, private) in deltas.items():
+        for batch_id, (done, stories, failed, private, missing) in deltas.items():
             row = conn.execute(
                 update(BATCHES)
                 .where(BATCHES.c.id == batch_id)
@@ -273,6 +274,7 @@ class ResultStore(Store):
                     successful_checks=BATCHES.c.successful_checks + stories,
                     failed_checks=BATCHES.c.failed_checks + failed,
                     private_profiles=BATCHES.c.private_profiles + private,
+                    not_found_profiles=BATCHES.c.not_found_profiles + missing,
                 )
                 .returning(
                     BATCHES.c.completed_profiles,
@@ -367,6 +369,7 @@ class ResultStore(Store):
                     BATCHES.c.successful_checks,
                     BATCHES.c.failed_checks,
                     BATCHES.c.private_profiles,
+                    BATCHES.c.not_found_profiles,
                     BATCHES.c.started_at,
                 ).where(BATCHES.c.id == batch_id)
             ).one_or_none()
@@ -379,17 +382,20 @@ class ResultStore(Store):
                 written = written.where(LOGS.c.timestamp >= row.started_at)
             if conn.execute(written.limit(1)).first() is not None:
                 return False
-            total, stories, failed, private = (
+            total, stories, failed, private, missing = (
                 row.total_profiles,
                 row.successful_checks,
                 row.failed_checks,
                 row.private_profiles,
+                row.not_found_profiles,
             )
             took = f" in {duration(now - row.started_at.timestamp())}" if row.started_at else ""
             unknown = f", {private} private (unknown)" if private else ""
+            not_found = f", {missing} not found (no such account)" if missing else ""
             message = (
                 f"Batch completed{took}: {total} profiles, {stories} with a story, "
-                f"{total - stories - failed - private} without{unknown}, {failed} failed"
+                f"{total - stories - failed - private} without{unknown}{not_found}, "
+                f"{failed - missing} failed"
             )
             conn.execute(
                 LOGS.insert(),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from storycheck.batches.models import BatchStatus, ItemStatus
+from storycheck.batches.models import BatchStatus, FailureKind, ItemStatus
 from storycheck.engine.checker import CheckOutcome, ItemAnswer, WorkItem
 from storycheck.engine.health import PairEvent
 
@@ -29,9 +29,9 @@ STORY = "story"
 NO_STORY = "no_story"
 PRIVATE = "private"  # private account the checking session does not follow: unknown
 # `batch_profiles.failure_kind` of failed items.
-NOT_FOUND = "not_found"
-UNAVAILABLE = "unavailable"
-TRANSIENT = "transient"
+NOT_FOUND = FailureKind.NOT_FOUND.value
+UNAVAILABLE = FailureKind.UNAVAILABLE.value
+TRANSIENT = FailureKind.TRANSIENT.value
 NOT_FOUND_ERROR = "not_found"  # legacy `error` text of a not-found item
 
 

@@ -54,6 +54,7 @@ def _batch_key(batch: Batch) -> tuple[Any, ...]:
         batch.completed_profiles,
         batch.successful_checks,
         batch.failed_checks,
+        batch.not_found_profiles,
         batch.updated_at,
     )
 

@@ -149,6 +149,9 @@ function BatchRow({ batch, selected, onOpenLogs, onOpenResults, dragId, setDragI
   const [over, setOver] = useState(false)
   const queued = batch.status === 'queued'
   const failed = batch.checks_failed ?? batch.failed_checks ?? 0
+  // Part of `failed`: accounts two pairs confirmed do not exist. An answer, not a failure.
+  const notFound = batch.not_found_profiles ?? 0
+  const unanswered = Math.max(0, failed - notFound)
   const stories = storiesFound(batch)
   const unknown = batch.private_profiles ?? 0
   const done = batch.status === 'done'
@@ -259,12 +262,12 @@ function BatchRow({ batch, selected, onOpenLogs, onOpenResults, dragId, setDragI
           </button>
         )}
       </td>
-      <td className={`num${failed ? ' warn-text' : ''}`}>
+      <td className={`num${unanswered ? ' warn-text' : ''}`}>
         <button
           type="button"
-          className={`link-button${failed ? ' inherit-color' : ''}`}
+          className={`link-button${unanswered ? ' inherit-color' : ''}`}
           data-testid="batch-failed"
-          aria-label={`${failed} failed; show accounts and reasons`}
+          aria-label={`${failed} failed${notFound ? `, of which ${notFound} do not exist` : ''}; show accounts and reasons`}
           onClick={(e) => {
             e.stopPropagation()
             onOpenResults(batch, 'failed')
@@ -272,6 +275,15 @@ function BatchRow({ batch, selected, onOpenLogs, onOpenResults, dragId, setDragI
         >
           {formatNumber(failed)}
         </button>
+        {notFound > 0 && (
+          <div
+            className="small muted"
+            data-testid="batch-not-found"
+            title="Accounts two pairs confirmed do not exist on Instagram: an answer, not a failed check"
+          >
+            {formatNumber(notFound)} not found
+          </div>
+        )}
       </td>
       <td className="num">{batch.status === 'in_progress' ? formatRate(batch.rate_per_minute) : '—'}</td>
       <td className="num" data-testid="batch-eta" title={batch.eta_bound_by || undefined}>
