@@ -260,16 +260,34 @@ def test_a_cursor_of_another_order_is_refused(client, world):
     assert response.status_code == 400
 
 
-def test_counts_per_niche(client, world):
-    body = client.get("/api/stories/live/counts").get_json()
+def test_counts_per_niche_say_which_zeros_are_unknown(client, world, db):
+    # Fitness was checked an hour ago; Food only 30 h ago (longer than a story lives); Travel
+    # never. A zero of Food or Travel says nothing about their stories.
+    travel = make_niche(db, name="Travel", order=2)
+    make_profiles(db, travel, 2, prefix="trip")
+    at = datetime.fromtimestamp(world["now"], UTC)
+    with db.write() as session:
+        for niche, ago in ((world["fitness"], HOUR), (world["food"], 30 * HOUR)):
+            session.execute(
+                update(Profile)
+                .where(Profile.niche_id == niche)
+                .values(last_checked=at - timedelta(seconds=ago))
+            )
+    body = client.get("/api/stories/live/counts", query_string={"at": at.isoformat()}).get_json()
     assert body == {
         "total": 5,
+        "checked_recently": True,
         "niches": [
-            {"niche_id": world["fitness"], "name": "Fitness", "count": 3},
-            {"niche_id": world["food"], "name": "Food", "count": 2},
+            {"niche_id": world["fitness"], "name": "Fitness", "count": 3, "checked_recently": True},
+            {"niche_id": world["food"], "name": "Food", "count": 2, "checked_recently": False},
+            {"niche_id": travel, "name": "Travel", "count": 0, "checked_recently": False},
         ],
     }
     assert client.get("/api/stories/live/counts?since=90m").get_json()["total"] == 1
+    # A check in the future of `at` is not known at `at`.
+    earlier = (at - timedelta(hours=2)).isoformat()
+    body = client.get("/api/stories/live/counts", query_string={"at": earlier}).get_json()
+    assert not body["checked_recently"]
 
 
 def test_csv_and_json_exports_equal_the_list(client, world):

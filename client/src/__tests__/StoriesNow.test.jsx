@@ -72,6 +72,26 @@ describe('Stories now', () => {
     expect(niches).toEqual(['All niches3', 'Fitness2', 'Travel1'])
   })
 
+  it('shows a dash, not 0, for a niche nobody checked in a story\'s lifetime', async () => {
+    await renderPage({
+      'GET /stories/live/counts': {
+        total: 2,
+        checked_recently: true,
+        niches: [
+          { niche_id: 'n1', name: 'Fitness', count: 2, checked_recently: true },
+          { niche_id: 'n2', name: 'Travel', count: 0, checked_recently: false },
+          { niche_id: 'n3', name: 'Food', count: 0, checked_recently: true },
+        ],
+      },
+      'GET /stories/live': { stories: [live('a'), live('b')], next_cursor: null, total: 2 },
+    })
+    const niches = screen.getAllByTestId('story-niche').map((el) => el.textContent)
+    expect(niches).toEqual(['All niches2', 'Fitness2', 'Travel—', 'Food0'])
+    const travel = screen.getAllByTestId('story-niche-count')[2]
+    expect(travel).toHaveAttribute('data-unknown', 'true')
+    expect(travel).toHaveAttribute('aria-label', 'not checked in the last 24 hours: unknown')
+  })
+
   it('filters by niche from the sidebar and exports the filtered set', async () => {
     const { calls } = await renderPage({
       'GET /stories/live': (call) => ({

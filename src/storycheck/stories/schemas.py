@@ -40,12 +40,17 @@ class NicheLiveCount(Answer):
     niche_id: str | None
     name: str | None
     count: int
+    checked_recently: bool = Field(
+        description="Some account of the niche was checked within a story's lifetime (24 h)"
+        " before `at`; false: a count of 0 says nothing about its stories (unknown)"
+    )
 
 
 class LiveCounts(Answer):
     """Live stories in all and per niche."""
 
     total: int
+    checked_recently: bool = Field(description="Some niche was checked recently (see niches)")
     niches: list[NicheLiveCount]
 
 

@@ -315,7 +315,8 @@ def decode_cursor(cursor: str, query: LiveQuery) -> tuple[datetime, str]:
 
 
 def live_counts(session: Session, query: LiveQuery) -> dict[str, Any]:
-    """Live stories in all and per niche (every niche, zero included)."""
+    """Live stories in all and per niche (every niche, zero included), and whether each niche
+    was checked within a story's lifetime: a zero of a niche nobody checked is unknown."""
     rows = session.execute(
         select(Profile.niche_id, func.count())
         .where(*_conditions(query, with_niche=False))
@@ -325,13 +326,37 @@ def live_counts(session: Session, query: LiveQuery) -> dict[str, Any]:
     niches = session.execute(
         select(Niche.id, Niche.name).order_by(Niche.order, Niche.name, Niche.id)
     ).all()
-    listed = [
-        {"niche_id": niche_id, "name": name, "count": by_niche.get(niche_id, 0)}
-        for niche_id, name in niches
-    ]
+    cutoff = query.at - timedelta(seconds=STORY_LIFETIME_SECONDS)
+
+    def entry(niche_id: str | None, name: str | None) -> dict[str, Any]:
+        newest = _newest_check(session, niche_id, query.at)
+        recent = newest is not None and newest >= cutoff
+        return {
+            "niche_id": niche_id,
+            "name": name,
+            "count": by_niche.get(niche_id, 0),
+            "checked_recently": recent,
+        }
+
+    listed = [entry(niche_id, name) for niche_id, name in niches]
     if by_niche.get(None):
-        listed.append({"niche_id": None, "name": None, "count": by_niche[None]})
-    return {"total": sum(by_niche.values()), "niches": listed}
+        listed.append(entry(None, None))
+    return {
+        "total": sum(by_niche.values()),
+        "checked_recently": any(n["checked_recently"] for n in listed),
+        "niches": listed,
+    }
+
+
+def _newest_check(session: Session, niche_id: str | None, at: datetime) -> datetime | None:
+    """The latest check up to `at` of a niche's accounts (None: none), by the niche's
+    (niche, last_checked) index: one seek from its end."""
+    in_scope = Profile.niche_id == niche_id if niche_id is not None else Profile.niche_id.is_(None)
+    return session.scalar(
+        select(func.max(Profile.last_checked)).where(
+            in_scope, Profile.status != "deleted", Profile.last_checked <= at
+        )
+    )
 
 
 # ---------------------------------------------------------------------------------- coverage
@@ -357,13 +382,17 @@ def live_coverage(
     last: datetime | None = None
     for scope in scopes:
         in_scope = Profile.niche_id == scope if scope is not None else Profile.niche_id.is_(None)
-        known = [in_scope, Profile.status != "deleted", Profile.last_checked <= at]
-        recent = [*known, Profile.last_checked >= cutoff]
+        recent = [
+            in_scope,
+            Profile.status != "deleted",
+            Profile.last_checked <= at,
+            Profile.last_checked >= cutoff,
+        ]
         checked += int(session.scalar(select(func.count()).where(*recent)) or 0)
         # Written as the partial index ix_profiles_niche_private_checked is, so it serves this.
         hidden = [Profile.is_private == true(), Profile.followed_by_session_id.is_(None)]
         unknown += int(session.scalar(select(func.count()).where(*recent, *hidden)) or 0)
-        newest = session.scalar(select(func.max(Profile.last_checked)).where(*known))
+        newest = _newest_check(session, scope, at)
         if newest is not None and (last is None or newest > last):
             last = newest
     profiles = stored_count(session, niche_id=niche_id, status=None) - stored_count(

@@ -1,11 +1,31 @@
 import { useStoriesStore } from '../../stores/storiesStore.js'
 
+const UNKNOWN_TITLE = 'No account of it was checked in the last 24 h: whether any has a story is unknown'
+
+/** A niche's count: "—" for a zero nobody checked (unknown, not "no story"). */
+function CountBadge({ entry }) {
+  const count = entry.count ?? 0
+  if (count === 0 && entry.checked_recently === false) {
+    return (
+      <span className="count muted" data-testid="story-niche-count" data-unknown="true" title={UNKNOWN_TITLE} aria-label="not checked in the last 24 hours: unknown">
+        —
+      </span>
+    )
+  }
+  return (
+    <span className="count" data-testid="story-niche-count" aria-label={`${count} live stories`}>
+      {count.toLocaleString('en-US')}
+    </span>
+  )
+}
+
 /** Niche filter of "Stories now": how many live stories each niche has right now. */
 export default function StoriesSidebar() {
   const counts = useStoriesStore((s) => s.counts)
   const nicheId = useStoriesStore((s) => s.nicheId)
   const setNiche = useStoriesStore((s) => s.setNiche)
-  const entries = [{ niche_id: null, name: 'All niches', count: counts.total }, ...counts.niches]
+  const all = { niche_id: null, name: 'All niches', count: counts.total, checked_recently: counts.checked_recently }
+  const entries = [all, ...counts.niches]
   return (
     <aside className="sidebar stories-sidebar" aria-label="Live stories per niche">
       <h2 className="sidebar-title">Live now per niche</h2>
@@ -23,9 +43,7 @@ export default function StoriesSidebar() {
                 <span className="niche-name" data-testid="story-niche-name">
                   {n.name}
                 </span>
-                <span className="count" data-testid="story-niche-count" aria-label={`${n.count ?? 0} live stories`}>
-                  {(n.count ?? 0).toLocaleString('en-US')}
-                </span>
+                <CountBadge entry={n} />
               </button>
             </li>
           )
