@@ -92,6 +92,19 @@ describe('Stories now', () => {
     expect(travel).toHaveAttribute('aria-label', 'not checked in the last 24 hours: unknown')
   })
 
+  it('shows a dash for all niches when nothing was checked anywhere', async () => {
+    await renderPage({
+      'GET /stories/live/counts': {
+        total: 0,
+        checked_recently: false,
+        niches: [{ niche_id: 'n1', name: 'Fitness', count: 0, checked_recently: false }],
+      },
+      'GET /stories/live': { stories: [], next_cursor: null, total: 0 },
+    })
+    const niches = screen.getAllByTestId('story-niche').map((el) => el.textContent)
+    expect(niches).toEqual(['All niches—', 'Fitness—'])
+  })
+
   it('filters by niche from the sidebar and exports the filtered set', async () => {
     const { calls } = await renderPage({
       'GET /stories/live': (call) => ({

@@ -135,7 +135,11 @@ export const useStoriesStore = create((set, get) => {
       try {
         const data = await storiesApi.counts()
         set({
-          counts: { total: Number(data?.total) || 0, niches: Array.isArray(data?.niches) ? data.niches : [] },
+          counts: {
+            total: Number(data?.total) || 0,
+            checked_recently: data?.checked_recently,
+            niches: Array.isArray(data?.niches) ? data.niches : [],
+          },
           countsLoaded: true,
         })
         settle('stories:counts')
