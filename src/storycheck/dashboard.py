@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 from storycheck.batches.models import Batch, BatchProfile, BatchStatus
 from storycheck.batches.progress import Picture, ProgressOptions, iso_time, notes, read_picture
 from storycheck.engine.pool_model import Work, clock_time, pool_picture, waiting_reason
-from storycheck.niches.autotrigger import stories_seen_today
+from storycheck.niches.autotrigger import start_of_day, stories_seen_today
 from storycheck.niches.models import Niche
 from storycheck.niches.service import profile_counts
 from storycheck.proxies.models import PAIR_HEALTH_VALUES, Proxy
+from storycheck.stories.service import newest_check
 
 
 def dashboard_payload(session: Session, now: datetime, progress: ProgressOptions) -> dict[str, Any]:
@@ -32,6 +33,12 @@ def dashboard_payload(session: Session, now: datetime, progress: ProgressOptions
         select(Batch).where(Batch.status == BatchStatus.IN_PROGRESS.value).order_by(Batch.id)
     ).all()
     picture = read_picture(session, progress, now=now)
+    midnight = start_of_day(now)
+
+    def checked_today(niche_id: str) -> bool:
+        newest = newest_check(session, niche_id, now)
+        return newest is not None and newest >= midnight
+
     return {
         "niches": [
             {
@@ -40,6 +47,8 @@ def dashboard_payload(session: Session, now: datetime, progress: ProgressOptions
                 "daily_story_target": n.daily_story_target,
                 "stories_today": seen_today.get(n.id, 0),
                 "profile_count": counts.get(n.id, 0),
+                # False: no account of the niche was checked today, so 0 stories is unknown.
+                "checked_today": checked_today(n.id),
             }
             for n in niches
         ],

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
+from sqlalchemy import update
+
+from storycheck.db import utcnow
+from storycheck.profiles.models import Profile
 from tests.factories import make_niche, make_profiles
 
 
@@ -36,13 +41,31 @@ def test_event_stream_rejects_bad_duration(client):
     assert response.status_code == 400 and response.json["message"]
 
 
+def test_dashboard_says_whether_a_niche_was_checked_today(client, db):
+    niche = make_niche(db, name="dash")
+    ids = make_profiles(db, niche, 2)
+    now = utcnow()
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def checked_today(last_checked):
+        with db.write() as session:
+            session.execute(
+                update(Profile).where(Profile.id == ids[0]).values(last_checked=last_checked)
+            )
+        return client.get("/api/dashboard").json["niches"][0]["checked_today"]
+
+    assert checked_today(None) is False
+    assert checked_today(midnight - timedelta(minutes=1)) is False  # yesterday's check
+    assert checked_today(now) is True
+
+
 def test_dashboard_shape(client, db):
     niche = make_niche(db, name="dash", daily_story_target=7)
     make_profiles(db, niche, 3)
     body = client.get("/api/dashboard").json
     assert body["niches"] == [
         {"id": niche, "name": "dash", "daily_story_target": 7, "stories_today": 0,
-         "profile_count": 3}
+         "profile_count": 3, "checked_today": False}
     ]
     assert len(body["throughput"]) == 60 and all(p["checks"] == 0 for p in body["throughput"])
     assert set(body["pairs"]) == {"ready", "cooling", "open", "invalid", "challenge", "disabled"}

@@ -39,6 +39,20 @@ describe('Dashboard', () => {
     expect(calls).toHaveLength(2)
   })
 
+  it('says which niches nobody checked today: their 0 is unknown', async () => {
+    const niches = [
+      { id: 'n1', name: 'Fitness', daily_story_target: 10, stories_today: 0, profile_count: 50, checked_today: true },
+      { id: 'n2', name: 'Travel', daily_story_target: 5, stories_today: 0, profile_count: 20, checked_today: false },
+    ]
+    mockFetch({ 'GET /dashboard': { ...data, niches } })
+    await act(async () => {
+      render(<Dashboard />)
+    })
+    const rows = screen.getAllByTestId('dashboard-niche')
+    expect(rows[0]).not.toHaveTextContent('not checked today')
+    expect(rows[1]).toHaveTextContent('not checked today')
+  })
+
   it('keeps an invalid target in the box with the reason, and says "saved" for a good one', async () => {
     const { calls } = mockFetch({
       'GET /dashboard': data,

@@ -329,7 +329,7 @@ def live_counts(session: Session, query: LiveQuery) -> dict[str, Any]:
     cutoff = query.at - timedelta(seconds=STORY_LIFETIME_SECONDS)
 
     def entry(niche_id: str | None, name: str | None) -> dict[str, Any]:
-        newest = _newest_check(session, niche_id, query.at)
+        newest = newest_check(session, niche_id, query.at)
         recent = newest is not None and newest >= cutoff
         return {
             "niche_id": niche_id,
@@ -348,7 +348,7 @@ def live_counts(session: Session, query: LiveQuery) -> dict[str, Any]:
     }
 
 
-def _newest_check(session: Session, niche_id: str | None, at: datetime) -> datetime | None:
+def newest_check(session: Session, niche_id: str | None, at: datetime) -> datetime | None:
     """The latest check up to `at` of a niche's accounts (None: none), by the niche's
     (niche, last_checked) index: one seek from its end."""
     in_scope = Profile.niche_id == niche_id if niche_id is not None else Profile.niche_id.is_(None)
@@ -392,7 +392,7 @@ def live_coverage(
         # Written as the partial index ix_profiles_niche_private_checked is, so it serves this.
         hidden = [Profile.is_private == true(), Profile.followed_by_session_id.is_(None)]
         unknown += int(session.scalar(select(func.count()).where(*recent, *hidden)) or 0)
-        newest = _newest_check(session, scope, at)
+        newest = newest_check(session, scope, at)
         if newest is not None and (last is None or newest > last):
             last = newest
     profiles = stored_count(session, niche_id=niche_id, status=None) - stored_count(

@@ -48,6 +48,10 @@ class DashboardNiche(Answer):
     daily_story_target: int
     stories_today: int
     profile_count: int
+    checked_today: bool = Field(
+        description="Some account of the niche was checked since midnight (UTC); false: its"
+        " 0 stories today is unknown, not 'no story'"
+    )
 
 
 class MinuteChecks(Answer):

@@ -96,6 +96,15 @@ function NicheTargets({ niches, onSaved }) {
           <li key={n.id} className="target-row" data-testid="dashboard-niche">
             <span className="target-name" title={`${n.profile_count ?? 0} profiles`}>
               {n.name}
+              {n.checked_today === false && (
+                <span
+                  className="small muted target-unchecked"
+                  data-testid="dashboard-niche-unchecked"
+                  title="No account of this niche was checked today: its stories today are unknown, not zero"
+                >
+                  not checked today
+                </span>
+              )}
             </span>
             <div
               className="target-track"
