@@ -20,6 +20,8 @@ const profiles = [
     story_posted_at: iso(-22 * 3600),
     story_expires_at: iso(2 * 3600),
     last_checked: iso(-60),
+    total_checks: 1,
+    total_detections: 1,
   }),
   // Checked an hour ago and its story has expired since: no red dot.
   makeProfile('gone', {
@@ -28,9 +30,14 @@ const profiles = [
     story_posted_at: iso(-25 * 3600),
     story_expires_at: iso(-3600),
     last_checked: iso(-3600),
+    total_checks: 2,
+    total_detections: 1,
   }),
   makeProfile('missing', { not_found: true, not_found_at: iso(-600), status: 'active' }),
-  makeProfile('secret', { is_private: true, last_checked: iso(-60) }),
+  makeProfile('secret', { is_private: true, last_checked: iso(-60), total_checks: 1 }),
+  // Never checked; and checked 30 h ago without a story (one may have been posted since).
+  makeProfile('new'),
+  makeProfile('stale', { last_checked: iso(-30 * 3600), total_checks: 1 }),
 ]
 
 async function renderTable(extra = {}) {
@@ -71,6 +78,17 @@ describe('ProfileTable story times', () => {
     expect(within(row('live')).queryByTestId('profile-rate-unknown')).not.toBeInTheDocument()
     // An account that does not exist has no rate either.
     expect(within(row('missing')).getByTestId('profile-rate-none')).toHaveTextContent('—')
+  })
+
+  it('never says "no live story" for an account not checked within a story\'s lifetime', async () => {
+    await renderTable()
+    expect(within(row('new')).getByTestId('story-unchecked')).toHaveTextContent('story unknown (not checked yet)')
+    expect(row('new')).not.toHaveTextContent('no live story')
+    expect(within(row('new')).getByTestId('profile-rate-none')).toHaveTextContent('—') // no check, no rate
+    expect(within(row('stale')).getByTestId('story-unchecked')).toHaveTextContent('story unknown (last checked over 24 h ago)')
+    expect(row('stale')).not.toHaveTextContent('no live story')
+    expect(row('stale')).toHaveTextContent('0.0%') // its one check saw no story
+    expect(within(row('gone')).getByTestId('story-dot')).toHaveTextContent('no live story')
   })
 
   it('labels not-found accounts, filters them and clears the flag of the selection', async () => {

@@ -53,6 +53,43 @@ function StatusCell({ profile }) {
   return <StatusChip kind={PROFILE_STATUS_KIND[profile.status] || 'neutral'}>{profile.status}</StatusChip>
 }
 
+// A story lives 24 h: a check older than that says nothing about a story now.
+const STORY_LIFETIME_MS = 24 * 3600 * 1000
+
+/** The story column: live, unknown (private, never checked, or checked too long ago) or none. */
+function StoryCell({ profile, live, now }) {
+  if (live) {
+    return (
+      <span className="story-dot on" role="img" aria-label="live story" title="Live story" data-testid="story-dot-live">
+        <span className="visually-hidden">live story</span>
+      </span>
+    )
+  }
+  if (profile.is_private) {
+    // No session follows it, so Instagram does not say: unknown, not "none".
+    return (
+      <span className="story-unknown" role="img" aria-label="story unknown (private account)" title="Private account: story unknown" data-testid="story-unknown">
+        ?<span className="visually-hidden"> story unknown (private)</span>
+      </span>
+    )
+  }
+  const checked = profile.last_checked ? Date.parse(profile.last_checked) : NaN
+  if (!profile.not_found && !(now - checked < STORY_LIFETIME_MS)) {
+    // Never checked, or not within a story's lifetime: whether it has a story now is unknown.
+    const why = Number.isNaN(checked) ? 'not checked yet' : 'last checked over 24 h ago'
+    return (
+      <span className="story-unknown" role="img" aria-label={`story unknown (${why})`} title={`Story unknown: ${why}`} data-testid="story-unchecked">
+        ?<span className="visually-hidden"> story unknown ({why})</span>
+      </span>
+    )
+  }
+  return (
+    <span className="story-dot" role="img" aria-label="no live story" title="No live story" data-testid="story-dot">
+      <span className="visually-hidden">no live story</span>
+    </span>
+  )
+}
+
 function detectionRate(profile) {
   if (profile.detection_rate !== undefined && profile.detection_rate !== null) return profile.detection_rate
   return profile.total_checks ? (profile.total_detections / profile.total_checks) * 100 : 0
@@ -350,26 +387,7 @@ export default function ProfileTable({ emptyMessage }) {
                     <StatusCell profile={p} />
                   </td>
                   <td>
-                    {live ? (
-                      <span className="story-dot on" role="img" aria-label="live story" title="Live story" data-testid="story-dot-live">
-                        <span className="visually-hidden">live story</span>
-                      </span>
-                    ) : p.is_private ? (
-                      // No session follows it, so Instagram does not say: unknown, not "none".
-                      <span
-                        className="story-unknown"
-                        role="img"
-                        aria-label="story unknown (private account)"
-                        title="Private account: story unknown"
-                        data-testid="story-unknown"
-                      >
-                        ?<span className="visually-hidden"> story unknown (private)</span>
-                      </span>
-                    ) : (
-                      <span className="story-dot" role="img" aria-label="no live story" title="No live story" data-testid="story-dot">
-                        <span className="visually-hidden">no live story</span>
-                      </span>
-                    )}
+                    <StoryCell profile={p} live={live} now={now} />
                   </td>
                   <td title={exactTime(p.story_posted_at)} onClick={(e) => p.story_posted_at && e.stopPropagation()}>
                     {p.story_posted_at ? (
@@ -395,6 +413,11 @@ export default function ProfileTable({ emptyMessage }) {
                   {p.not_found ? (
                     // The account does not exist: it has no rate to speak of.
                     <td className="num" title="Instagram says this account does not exist" data-testid="profile-rate-none">
+                      —
+                    </td>
+                  ) : !p.total_checks ? (
+                    // No check yet: no rate to speak of (0 % would claim "never a story").
+                    <td className="num" title="Not checked yet" data-testid="profile-rate-none">
                       —
                     </td>
                   ) : p.is_private && !p.total_detections ? (
