@@ -82,11 +82,15 @@ def serialize_batches(
         stories = _story_usernames(session, ids)
     else:
         stories = {b.id: story_preview(b) for b in batches}
+    # One niche object per niche, not per batch (1,000 batches of a niche share it).
+    niche_payloads = {
+        niche_id: niche_to_dict(niche, counts.get(niche_id, 0))
+        for niche_id, niche in niches.items()
+    }
     return [
         batch_to_dict(
             batch,
-            niche=niches.get(batch.niche_id),
-            niche_profile_count=counts.get(batch.niche_id, 0),
+            niche_payload=niche_payloads.get(batch.niche_id),
             in_flight=in_flight.get(batch.id, 0),
             rate_per_minute=rates.get(batch.id, 0),
             profiles_with_stories=stories.get(batch.id, []),
@@ -99,8 +103,7 @@ def serialize_batches(
 def batch_to_dict(
     batch: Batch,
     *,
-    niche: Niche | None,
-    niche_profile_count: int,
+    niche_payload: dict[str, Any] | None,
     in_flight: int,
     rate_per_minute: int,
     profiles_with_stories: list[str],
@@ -108,21 +111,19 @@ def batch_to_dict(
 ) -> dict[str, Any]:
     """The batch object of the original contract plus storycheck's explicit extras.
 
-    `progress_notes` (`progress.notes`) adds `waiting_reason`, `stalled`, `eta_seconds`
+    `niche_payload` is the niche's object (`niche_to_dict`, made once per niche and copied
+    here; None: the niche is gone). `progress_notes` (`progress.notes`) adds `waiting_reason`, `stalled`, `eta_seconds`
     (from the pool model), `eta_range_seconds` and `eta_bound_by`.
     """
     total = batch.total_profiles or 0
     completed = batch.completed_profiles or 0
     pending = max(0, total - completed)
-    niche_payload = (
-        niche_to_dict(niche, niche_profile_count)
-        if niche is not None
-        else {"id": batch.niche_id, "name": "(deleted niche)", "profile_count": 0}
-    )
     return {
         "id": batch.id,
         "niche_id": batch.niche_id,
-        "niche": niche_payload,
+        "niche": dict(niche_payload)
+        if niche_payload is not None
+        else {"id": batch.niche_id, "name": "(deleted niche)", "profile_count": 0},
         "status": batch.status,
         "queue_position": batch.queue_position,
         "total_profiles": total,
