@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, insert, select, text
 
 from storycheck.db import Database, new_id, utcnow
-from storycheck.profiles import listing, search
+from storycheck.profiles import importer, listing, search
 from storycheck.profiles import service as profile_service
 from storycheck.profiles.listing import SORT_COLUMNS, ProfileFilters, Sort
 from storycheck.profiles.models import PROFILE_STATUSES, Profile, ProfileCount
@@ -532,6 +532,39 @@ def test_an_import_writes_its_profiles_in_key_order(client, db):
         ).all()
     by_id = [key for _id, key in sorted(stored)]
     assert by_id == sorted(by_id) and len(by_id) == 300
+
+
+def test_an_import_stores_its_timestamps_and_finds_duplicates_as_the_orm_does(
+    client, db, monkeypatch
+):
+    """The bulk insert binds each distinct timestamp once, stored as the ORM stores it; the
+    duplicate probe (one statement for every key) finds stored keys in any spelling."""
+    monkeypatch.setattr(importer, "FULL_SCAN_RATIO", 0)  # probe, never read every key
+    niche = make_niche(db, name="Stamps")
+    response = client.post(f"/api/profiles/niches/{niche}/import", data=b"first.one\nsecond")
+    assert response.status_code == 201
+    with db.read() as session:
+        stamp = session.scalar(select(Profile.created_at).where(Profile.username == "first.one"))
+    with db.write() as session:
+        session.execute(
+            insert(Profile),
+            [{"id": new_id(), "username": "orm", "username_key": "orm", "created_at": stamp}],
+        )
+    with db.engine.connect() as conn:
+        stored = dict(
+            conn.exec_driver_sql(
+                "SELECT username, created_at FROM profiles "
+                "WHERE username IN ('first.one', 'second', 'orm')"
+            ).all()
+        )
+    assert stored["first.one"] == stored["second"] == stored["orm"]
+    again = client.post(f"/api/profiles/niches/{niche}/import", data=b"FIRST_ONE\nthird\norm")
+    body = again.get_json()
+    assert body["created_count"] == 1 and body["duplicate_count"] == 2
+    assert [error["error"] for error in body["errors"]] == [
+        "Profile already exists (as first.one)",
+        "Profile already exists (as orm)",
+    ]
 
 
 STORY_INDEXES = (

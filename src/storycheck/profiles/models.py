@@ -48,7 +48,6 @@ class Profile(Base):
         CheckConstraint(
             "status IN ('active', 'inactive', 'deleted', 'suspended')", name="status_valid"
         ),
-        Index("ix_profiles_status_username", "status", "username"),
         # One index per sortable column behind the niche filter (see NICHE_SORT_INDEXES).
         *(Index(name, "niche_id", *columns) for name, columns in NICHE_SORT_INDEXES.items()),
         # A niche's live stories, newest post or soonest expiry first (stories.service). The
