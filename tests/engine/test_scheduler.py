@@ -600,3 +600,20 @@ def test_a_looked_up_id_is_saved_before_its_item_completes(rig: Any) -> None:
     finally:
         hold.set()
     engine.wait_done(batch_id)
+
+
+def test_an_engine_closed_under_a_running_loop_stops_its_maintenance_quietly(
+    rig: Any, caplog: Any
+) -> None:
+    # `WorkerPool.stop` closes the database threads even when the loop did not finish in
+    # time; the maintenance ticks after that must end, not log a traceback every 0.5 s.
+    made = rig(None, options=fast_options(flush_interval=0.05))
+    scheduler = made.pool.scheduler
+    loop = made.pool._loop
+    scheduler.close()
+    assert scheduler.sync is not None
+    for _ in range(5):
+        loop.call_soon_threadsafe(scheduler.sync.event.set)
+        time.sleep(0.1)
+    failed = [r for r in caplog.records if "maintenance failed" in r.getMessage()]
+    assert failed == []

@@ -255,7 +255,8 @@ class Scheduler:
                 self.finished.set()
 
     def close(self) -> None:
-        """Release the database threads."""
+        """Release the database threads (a loop still running stops its maintenance)."""
+        self.stopping = True
         self.db_executor.shutdown(wait=True)
         self.id_executor.shutdown(wait=True)
 

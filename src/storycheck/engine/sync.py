@@ -35,6 +35,8 @@ DbCall = Callable[..., Awaitable[Any]]
 class SyncHost(Protocol):
     """What the background sync needs from the scheduler."""
 
+    stopping: bool  # shutting down: it flushes one last time itself
+
     def take_logs(self) -> list[LogRow]:
         """Hand over the batch log rows collected since the last flush."""
 
@@ -97,6 +99,8 @@ class BackgroundSync:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                if self.host.stopping:
+                    return  # its database thread may be gone; the shutdown flushes once more
                 log.exception("engine maintenance failed; retrying")
                 await asyncio.sleep(0.5)
 
