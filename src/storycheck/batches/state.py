@@ -22,9 +22,10 @@ Every change is one transaction: the queue is locked (SQLite `BEGIN IMMEDIATE`, 
 advisory transaction lock plus `SELECT … FOR UPDATE`), the transition table is checked, status,
 positions, counters and a `STATE_CHANGE` log row are written with conditional updates
 (`WHERE status = :expected`; zero rows means a lost race and becomes a 409), and only after the
-commit is the worker pool told which batches run. A process-wide lock spans each change from its
-transaction to that notification, so the pool hears of this process's changes in commit order
-(without it, a thread's "X runs" could reach the pool after another's later "X paused").
+commit is the worker pool told which batches run. The manager's lock (one manager, one pool per
+process) spans each change from its transaction to that notification, so the pool hears of its
+changes in commit order (without it, a thread's "X runs" could reach the pool after another's
+later "X paused").
 
 Lock order, for every writer in the code base (PostgreSQL deadlocks otherwise): the queue lock,
 then batch rows (by id), then their items, then profiles (by id). `reconcile()` makes the pool match the
