@@ -255,7 +255,7 @@ describe('BatchTable', () => {
     const labels = within(dialog)
       .getAllByTestId('result-label')
       .map((el) => el.textContent)
-    expect(labels).toEqual(['not found', 'transient'])
+    expect(labels).toEqual(['not found', 'check failed (unknown)'])
     expect(dialog).toHaveTextContent('User not found')
     // Of the failed accounts, those confirmed not to exist are an answer, counted apart.
     expect(within(dialog).getByTestId('results-not-found-count')).toHaveTextContent('(1 not found)')

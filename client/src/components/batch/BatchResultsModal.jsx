@@ -17,10 +17,11 @@ export const OUTCOME_TABS = [
   { value: 'failed', label: 'Failed' },
 ]
 
+// A failed check says nothing about a story: "unknown", except a confirmed missing account.
 const FAILURE_LABELS = {
   not_found: 'not found',
-  unavailable: 'unavailable',
-  transient: 'transient',
+  unavailable: 'unavailable (unknown)',
+  transient: 'check failed (unknown)',
   private: 'private (unknown)',
 }
 
