@@ -11,8 +11,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import event
 
+from storycheck.migrate import alembic_config
 from storycheck.testing import SimulatorProcess, wait_until
 
 __all__ = [
@@ -20,8 +23,10 @@ __all__ = [
     "check_error_shape",
     "free_port",
     "holds_for",
+    "migrate",
     "no_violations",
     "recorded_statements",
+    "revision_before",
     "wait_until",
 ]
 
@@ -89,3 +94,19 @@ def recorded_statements(db: Any) -> Iterator[list[tuple[str, Any]]]:
         yield seen
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
+
+
+def revision_before(database_url: str, file_suffix: str) -> str:
+    """The revision a migration comes after, found by its file's name (numbers are re-chained
+    when branches merge)."""
+    scripts = ScriptDirectory.from_config(alembic_config(database_url)).walk_revisions()
+    (migration,) = [r for r in scripts if str(r.path).endswith(file_suffix)]
+    return str(migration.down_revision)
+
+
+def migrate(db: Any, database_url: str, target: str, *, down: bool = False) -> None:
+    """Run the migrations of `db` up (or `down`) to `target` on a connection of its own engine."""
+    cfg = alembic_config(database_url)
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(cfg, target)

@@ -14,8 +14,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from alembic import command
-from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, update
 
 from storycheck.batches import service
@@ -26,9 +24,8 @@ from storycheck.db import Database, utcnow
 from storycheck.distributed.liveness import reap_dead_workers
 from storycheck.distributed.models import WorkerHeartbeat
 from storycheck.engine.leases import LeaseStore
-from storycheck.migrate import alembic_config
 from tests.factories import make_niche, make_profiles
-from tests.helpers import recorded_statements
+from tests.helpers import migrate, recorded_statements, revision_before
 
 IN_FLIGHT_INDEX = "ix_batch_profiles_in_flight_lease"
 OWNER_INDEX = "ix_batch_profiles_lease_owner"
@@ -205,23 +202,12 @@ def test_the_three_indexes_are_partial(leased):
 
 def test_the_migration_downgrades_and_upgrades(database_url):
     db = Database(database_url)
-    cfg = alembic_config(database_url)
-    # The revision before this one, found by the file's name (numbers are re-chained at merge).
-    (migration,) = [
-        revision
-        for revision in ScriptDirectory.from_config(cfg).walk_revisions()
-        if str(revision.path).endswith("_partial_item_indexes.py")
-    ]
     try:
-        with db.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, str(migration.down_revision))
+        migrate(db, database_url, revision_before(database_url, "_partial_item_indexes.py"), down=True)
         names = {i["name"] for i in inspect(db.engine).get_indexes("batch_profiles")}
         assert {"ix_batch_profiles_status_lease", OWNER_INDEX, PROCESSED_INDEX} <= names
         assert IN_FLIGHT_INDEX not in names
-        with db.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        migrate(db, database_url, "head")
         names = {i["name"] for i in inspect(db.engine).get_indexes("batch_profiles")}
         assert {IN_FLIGHT_INDEX, OWNER_INDEX, PROCESSED_INDEX} <= names
         assert "ix_batch_profiles_status_lease" not in names

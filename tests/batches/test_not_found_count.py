@@ -4,26 +4,18 @@ now (both databases)."""
 
 from __future__ import annotations
 
-from alembic import command
-from alembic.script import ScriptDirectory
 from sqlalchemy import select, update
 
 from storycheck.batches.models import Batch, BatchProfile
 from storycheck.batches.state import BatchStateManager, counters_from_items
 from storycheck.db import Database
 from storycheck.engine.outcomes import NOT_FOUND_CONFIRMED, NOT_FOUND_UNCONFIRMED
-from storycheck.migrate import alembic_config
 from tests.factories import make_niche, make_profiles
+from tests.helpers import migrate, revision_before
 
 
 def test_the_migration_counts_confirmed_missing_accounts_and_unconfirms_the_rest(database_url):
     db = Database(database_url)
-    cfg = alembic_config(database_url)
-    (migration,) = [
-        revision
-        for revision in ScriptDirectory.from_config(cfg).walk_revisions()
-        if str(revision.path).endswith("_batch_not_found_count.py")
-    ]
     try:
         niche = make_niche(db)
         batch = BatchStateManager(db).create_batch(
@@ -45,12 +37,8 @@ def test_the_migration_counts_confirmed_missing_accounts_and_unconfirms_the_rest
                     .where(BatchProfile.id == item_id)
                     .values(status="failed", failure_kind=kind, error=error)
                 )
-        with db.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, str(migration.down_revision))
-        with db.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        migrate(db, database_url, revision_before(database_url, "_batch_not_found_count.py"), down=True)
+        migrate(db, database_url, "head")
         with db.read() as session:
             row = session.get(Batch, batch.id)
             assert row is not None and row.not_found_profiles == 2
