@@ -13,6 +13,10 @@ export const SINCE_OPTIONS = [
 
 const UNIT_SECONDS = { m: 60, h: 3600, d: 86400 }
 
+/** How long a story lives (the server's STORY_LIFETIME_SECONDS, which the coverage answer also
+ * gives as `window_hours`): a check older than this says nothing about a story now. */
+export const STORY_LIFETIME_HOURS = 24
+
 /** `30m` / `2h` / `1d` → seconds; null for '' or anything else. */
 export function sinceSeconds(since) {
   const match = /^(\d+)([mhd])$/.exec(String(since || '').trim())

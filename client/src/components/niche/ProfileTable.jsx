@@ -3,7 +3,7 @@ import { profiles as profilesApi } from '../../api/index.js'
 import { formatDateTime, formatNumber, formatPercent } from '../../lib/format.js'
 import { useDebouncedValue, useNow } from '../../lib/hooks.js'
 import { allSelected, modifiers } from '../../lib/selection.js'
-import { exactTime, expiresInSeconds, formatCountdown, timeAgo, toMs } from '../../lib/stories.js'
+import { STORY_LIFETIME_HOURS, exactTime, expiresInSeconds, formatCountdown, timeAgo, toMs } from '../../lib/stories.js'
 import { useNicheStore } from '../../stores/nicheStore.js'
 import { PAGE_SIZES, PROFILE_STATUSES, buildProfileParams, pageCount, pageRange, useProfileStore } from '../../stores/profileStore.js'
 import DownloadLink from '../common/DownloadLink.jsx'
@@ -53,9 +53,6 @@ function StatusCell({ profile }) {
   return <StatusChip kind={PROFILE_STATUS_KIND[profile.status] || 'neutral'}>{profile.status}</StatusChip>
 }
 
-// A story lives 24 h: a check older than that says nothing about a story now.
-const STORY_LIFETIME_MS = 24 * 3600 * 1000
-
 /** The story column: live, unknown (private, never checked, or checked too long ago) or none. */
 function StoryCell({ profile, live, now }) {
   if (live) {
@@ -73,10 +70,10 @@ function StoryCell({ profile, live, now }) {
       </span>
     )
   }
-  const checked = profile.last_checked ? Date.parse(profile.last_checked) : NaN
-  if (!profile.not_found && !(now - checked < STORY_LIFETIME_MS)) {
+  const checked = toMs(profile.last_checked)
+  if (!profile.not_found && (checked === null || now - checked >= STORY_LIFETIME_HOURS * 3600 * 1000)) {
     // Never checked, or not within a story's lifetime: whether it has a story now is unknown.
-    const why = Number.isNaN(checked) ? 'not checked yet' : 'last checked over 24 h ago'
+    const why = checked === null ? 'not checked yet' : `last checked over ${STORY_LIFETIME_HOURS} h ago`
     return (
       <span className="story-unknown" role="img" aria-label={`story unknown (${why})`} title={`Story unknown: ${why}`} data-testid="story-unchecked">
         ?<span className="visually-hidden"> story unknown ({why})</span>

@@ -3,7 +3,7 @@ import { stories as storiesApi } from '../../api/index.js'
 import { formatNumber, pluralize } from '../../lib/format.js'
 import { useDebouncedValue, useNow, usePolling } from '../../lib/hooks.js'
 import { Link } from '../../lib/router.js'
-import { SINCE_OPTIONS, exactTime, expiresInSeconds, formatCountdown, storyQuery, storyUrl, timeAgo } from '../../lib/stories.js'
+import { SINCE_OPTIONS, STORY_LIFETIME_HOURS, exactTime, expiresInSeconds, formatCountdown, storyQuery, storyUrl, timeAgo } from '../../lib/stories.js'
 import { useStreamStore } from '../../stores/eventStream.js'
 import { useStoriesStore } from '../../stores/storiesStore.js'
 import DownloadLink from '../common/DownloadLink.jsx'
@@ -201,7 +201,7 @@ function unknownSentence(coverage, when = 'in that time') {
 
 /** The empty list, said truthfully: "nobody has a story" only for the accounts that answered. */
 function EmptyAnswer({ coverage }) {
-  const hours = coverage?.window_hours ?? 24
+  const hours = coverage?.window_hours ?? STORY_LIFETIME_HOURS
   const answered = coverage ? (coverage.answered ?? coverage.checked) : 0
   if (coverage && answered > 0) {
     const unknown = unknownSentence(coverage)
