@@ -34,6 +34,8 @@ PROFILE_FIELDS = {
     "story_posted_at",
     "story_expires_at",
     "story_live",
+    "story_answer",
+    "story_unknown_reason",
     "created_at",
     "updated_at",
 }
@@ -71,6 +73,7 @@ def test_list_envelope_and_default_order(client, db):  # type: ignore[no-untyped
         "status": None,
         "active_story": None,
         "not_found": None,
+        "story": None,
     }
     assert [p["username"] for p in body["profiles"]] == ["Alpha", "bravo", "charlie"]
     first = body["profiles"][0]

@@ -37,7 +37,7 @@ def test_not_found_accounts_are_labelled_filtered_cleared_and_exported(
     expect(headers.filter(has_text="Last story")).to_have_count(0)
 
     # A live story: red dot (with words for screen readers), posted and expires in filled.
-    page.get_by_test_id("story-filter").select_option("true")
+    page.get_by_test_id("story-filter").select_option("live")
     live_row = page.get_by_test_id("profile-row").first
     expect(live_row.get_by_test_id("story-dot-live")).to_have_text("live story")
     expect(live_row.get_by_test_id("profile-posted")).to_have_text(re.compile(r"ago$"))

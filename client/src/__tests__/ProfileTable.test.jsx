@@ -91,6 +91,33 @@ describe('ProfileTable story times', () => {
     expect(within(row('gone')).getByTestId('story-dot')).toHaveTextContent('no live story')
   })
 
+  it("follows the server's story answer, and the Story filter asks for an answer", async () => {
+    const answered = [
+      // Private, but a checking session follows it: its check saw there was no story.
+      makeProfile('followed', { is_private: true, last_checked: iso(-60), total_checks: 1, story_answer: 'none', story_unknown_reason: null }),
+      makeProfile('hidden', { is_private: true, last_checked: iso(-60), total_checks: 1, story_answer: 'unknown', story_unknown_reason: 'private' }),
+      makeProfile('old', { last_checked: iso(-30 * 3600), total_checks: 1, story_answer: 'unknown', story_unknown_reason: 'stale' }),
+    ]
+    const { calls } = mockFetch({ 'GET /profiles': { profiles: answered, total: 3 } })
+    await act(async () => {
+      await useProfileStore.getState().fetchProfiles()
+    })
+    await act(async () => {
+      render(<ProfileTable />)
+    })
+    expect(within(row('followed')).getByTestId('story-dot')).toHaveTextContent('no live story')
+    expect(within(row('hidden')).getByTestId('story-unknown')).toHaveTextContent('story unknown (private)')
+    expect(within(row('old')).getByTestId('story-unchecked')).toHaveTextContent('last checked over 24 h ago')
+
+    const filter = screen.getByTestId('story-filter')
+    expect([...filter.options].map((o) => o.value)).toEqual(['any', 'live', 'none', 'unknown'])
+    await act(async () => {
+      fireEvent.change(filter, { target: { value: 'none' } })
+    })
+    expect(calls.at(-1).query).toMatchObject({ story: 'none', page: '1' })
+    expect(calls.at(-1).query.active_story).toBeUndefined()
+  })
+
   it('labels not-found accounts, filters them and clears the flag of the selection', async () => {
     const { calls } = await renderTable({ 'POST /profiles/clear-not-found': { cleared: 1 } })
     const missing = row('missing')

@@ -20,7 +20,7 @@ describe('profile query parameters', () => {
       nicheId: 'n1',
       status: 'inactive',
       search: '  bob ',
-      activeStory: 'true',
+      story: 'none',
       sortBy: 'niche',
       sortDirection: 'desc',
       page: 3,
@@ -32,11 +32,11 @@ describe('profile query parameters', () => {
       niche_id: 'n1',
       status: 'inactive',
       search: 'bob',
-      active_story: 'true',
+      story: 'none',
       sort_by: 'niche__name',
       sort_direction: 'desc',
     })
-    expect(buildFilterParams(state)).toEqual({ niche_id: 'n1', status: 'inactive', search: 'bob', active_story: 'true' })
+    expect(buildFilterParams(state)).toEqual({ niche_id: 'n1', status: 'inactive', search: 'bob', story: 'none' })
   })
 
   it('computes the "x–y of total" range', () => {
@@ -54,8 +54,9 @@ describe('profileStore', () => {
     expect(useProfileStore.getState().total).toBe(120)
     await useProfileStore.getState().setSearch('ali')
     expect(calls[1].query).toMatchObject({ search: 'ali', status: 'active' })
-    await useProfileStore.getState().setActiveStory('true')
-    expect(calls[2].query.active_story).toBe('true')
+    await useProfileStore.getState().setStory('unknown')
+    expect(calls[2].query.story).toBe('unknown')
+    expect(calls[2].query.active_story).toBeUndefined()
   })
 
   it('sorts by a column, then flips the direction on a second click', async () => {

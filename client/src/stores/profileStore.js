@@ -29,7 +29,7 @@ export const initialProfileState = {
   nicheId: null, // null = all niches
   search: '',
   status: 'any', // any | active | inactive | deleted | suspended
-  activeStory: 'any', // any | true | false
+  story: 'any', // any | a story answer of the server: live | none | unknown
   notFound: 'any', // any | true (Instagram says the account does not exist) | false
   sortBy: null, // a key of SORT_COLUMNS
   sortDirection: 'asc',
@@ -39,6 +39,9 @@ export const initialProfileState = {
   anchorId: null,
 }
 
+/** The story answers the Story filter offers (`?story=`; not_found has its own filter). */
+export const STORY_FILTERS = ['live', 'none', 'unknown']
+
 /** Query of GET /profiles/ids: the filters without paging or sorting. */
 export function buildFilterParams(state) {
   const params = {}
@@ -46,7 +49,7 @@ export function buildFilterParams(state) {
   if (state.status && state.status !== 'any') params.status = state.status
   const search = (state.search || '').trim()
   if (search) params.search = search
-  if (state.activeStory === 'true' || state.activeStory === 'false') params.active_story = state.activeStory
+  if (STORY_FILTERS.includes(state.story)) params.story = state.story
   if (state.notFound === 'true' || state.notFound === 'false') params.not_found = state.notFound
   return params
 }
@@ -118,8 +121,8 @@ export const useProfileStore = create((set, get) => {
     setStatus(status) {
       return refilter({ status })
     },
-    setActiveStory(activeStory) {
-      return refilter({ activeStory })
+    setStory(story) {
+      return refilter({ story })
     },
     setNotFound(notFound) {
       return refilter({ notFound })

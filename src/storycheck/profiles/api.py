@@ -28,6 +28,7 @@ def _filters() -> listing.ProfileFilters:
         search=request.args.get("search"),
         active_story=query_bool("active_story"),
         not_found=query_bool("not_found"),
+        story=request.args.get("story"),
     )
 
 

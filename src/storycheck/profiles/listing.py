@@ -41,6 +41,7 @@ from storycheck import cursors
 from storycheck.db import utcnow
 from storycheck.errors import ValidationError
 from storycheck.niches.models import Niche
+from storycheck.profiles.answers import STORY_ANSWERS, story_answer_condition
 from storycheck.profiles.counts import stored_count
 from storycheck.profiles.models import PROFILE_STATUSES, Profile
 from storycheck.profiles.search import (
@@ -93,11 +94,18 @@ class ProfileFilters:
     search: str | None = None
     active_story: bool | None = None
     not_found: bool | None = None
+    # One of answers.STORY_ANSWERS: the account's story answer now (`?story=`).
+    story: str | None = None
 
     @property
     def only_stored_counts(self) -> bool:
         """True when the trigger-kept counts answer the total (niche/status filters only)."""
-        return not self.search and self.active_story is None and self.not_found is None
+        return (
+            not self.search
+            and self.active_story is None
+            and self.not_found is None
+            and self.story is None
+        )
 
 
 @dataclass(frozen=True)
@@ -129,6 +137,7 @@ def check_filters(
     search: str | None,
     active_story: bool | None,
     not_found: bool | None = None,
+    story: str | None = None,
 ) -> ProfileFilters:
     """Validate list filters (empty strings mean "no filter")."""
     if status and status not in PROFILE_STATUSES:
@@ -141,12 +150,18 @@ def check_filters(
             "search is longer than 100 characters",
             details={"field": "search", "valid_range": "0-100 characters"},
         )
+    if story and story not in STORY_ANSWERS:
+        raise ValidationError(
+            f"Invalid story filter. Must be one of: {', '.join(STORY_ANSWERS)}",
+            details={"field": "story", "valid_range": list(STORY_ANSWERS)},
+        )
     return ProfileFilters(
         niche_id=niche_id or None,
         status=status or None,
         search=search or None,
         active_story=active_story,
         not_found=not_found,
+        story=story or None,
     )
 
 
@@ -271,6 +286,8 @@ def _extra_terms(
         terms.append(live if filters.active_story else or_(~live, _no_window()))
     if filters.not_found is not None:
         terms.append(Profile.not_found.is_(filters.not_found))
+    if filters.story is not None:
+        terms.append(story_answer_condition(filters.story, utcnow()))
     return terms
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, field_validator
 
 from storycheck.fields import Answer, Body, Choice, Flag, IdList, absent_key, invalid
+from storycheck.profiles.answers import STORY_ANSWERS, UNKNOWN_REASONS
 from storycheck.profiles.models import PROFILE_STATUSES
 from storycheck.profiles.service import BULK_MAX, extract_username
 
@@ -108,6 +109,14 @@ class Profile(Answer):
     story_posted_at: datetime | None
     story_expires_at: datetime | None
     story_live: bool
+    story_answer: Annotated[str, Choice(STORY_ANSWERS)] = Field(
+        description="live, none (checked within a story's lifetime and seen: no story), "
+        "unknown (not checked within it, or private and followed by no checking session) "
+        "or not_found (confirmed: no such account)"
+    )
+    story_unknown_reason: Annotated[str, Choice(UNKNOWN_REASONS)] | None = Field(
+        description="why the answer is unknown: not_checked, stale or private"
+    )
     created_at: datetime | None
     updated_at: datetime | None
 
@@ -120,6 +129,7 @@ class ProfileFilters(Answer):
     status: str | None
     active_story: bool | None
     not_found: bool | None
+    story: str | None
 
 
 class ProfilePage(Answer):

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from storycheck.db import Database, iso, utcnow
 from storycheck.errors import Conflict, NotFound, ValidationError
 from storycheck.niches.models import Niche
+from storycheck.profiles.answers import story_answer
 from storycheck.profiles.listing import (
     IDS_MAX,
     Position,
@@ -114,7 +115,9 @@ def profile_to_dict(
     `active_story` is `story_live`: the latest story window has not expired (`now` <
     `story_expires_at`), never "some hours after the check".
     """
-    live = story_live(profile, now or utcnow())
+    now = now or utcnow()
+    live = story_live(profile, now)
+    answer, unknown_reason = story_answer(profile, now)
     return {
         "id": profile.id,
         "username": profile.username,
@@ -136,6 +139,8 @@ def profile_to_dict(
         "story_posted_at": iso(profile.story_posted_at),
         "story_expires_at": iso(profile.story_expires_at),
         "story_live": live,
+        "story_answer": answer,
+        "story_unknown_reason": unknown_reason,
         "created_at": iso(profile.created_at),
         "updated_at": iso(profile.updated_at),
     }
@@ -201,6 +206,7 @@ def list_profiles(
             "status": filters.status,
             "active_story": filters.active_story,
             "not_found": filters.not_found,
+            "story": filters.story,
         },
     }
 
@@ -425,6 +431,8 @@ EXPORT_COLUMNS: Final = (
     "niche",
     "status",
     "story_live",
+    "story_answer",
+    "story_unknown_reason",
     "story_posted_at",
     "story_expires_at",
     "last_checked",

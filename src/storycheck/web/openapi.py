@@ -31,6 +31,7 @@ from storycheck.batches.schemas import (
     BatchResultsDocument,
 )
 from storycheck.niches.schemas import Niche, NicheCreate, NicheReorder, NicheUpdate
+from storycheck.profiles.answers import STORY_ANSWERS
 from storycheck.profiles.schemas import (
     BulkResult,
     ClearedCount,
@@ -230,6 +231,9 @@ def _paths() -> dict[str, Any]:
         _query("niche_id", STR), _query("status", STR), _query("search", STR),
         _query("active_story", {"type": "string", "enum": ["true", "false"]}),
         _query("not_found", {"type": "string", "enum": ["true", "false"]}),
+        _query("story", {"type": "string", "enum": list(STORY_ANSWERS)},
+               "the story answer now: live, none (checked within 24 h and seen: no story), "
+               "unknown (not checked within 24 h, or private and not followed), not_found"),
     ]
     live_filters = [
         _query("niche_id", STR), _query("search", STR),

@@ -16,7 +16,7 @@ export default function NicheFeed() {
   const selectedIds = useProfileStore((s) => s.selectedIds)
   const profileTotal = useProfileStore((s) => s.total)
   const filtersActive = useProfileStore(
-    (s) => Boolean(s.search.trim()) || s.status !== 'any' || s.activeStory !== 'any' || s.notFound !== 'any',
+    (s) => Boolean(s.search.trim()) || s.status !== 'any' || s.story !== 'any' || s.notFound !== 'any',
   )
   const { setNiche, fetchProfiles, clearSelection } = useProfileStore.getState()
   const createBatch = useBatchStore((s) => s.createBatch)

@@ -62,7 +62,9 @@ function StoryCell({ profile, live, now }) {
       </span>
     )
   }
-  if (profile.is_private) {
+  // The server's answer when it gives one (profiles.answers); else the same rules here.
+  const reason = profile.story_answer ? profile.story_unknown_reason : profile.is_private ? 'private' : null
+  if (reason === 'private') {
     // No session follows it, so Instagram does not say: unknown, not "none".
     return (
       <span className="story-unknown" role="img" aria-label="story unknown (private account)" title="Private account: story unknown" data-testid="story-unknown">
@@ -71,7 +73,10 @@ function StoryCell({ profile, live, now }) {
     )
   }
   const checked = toMs(profile.last_checked)
-  if (!profile.not_found && (checked === null || now - checked >= STORY_LIFETIME_HOURS * 3600 * 1000)) {
+  const stale = profile.story_answer
+    ? reason === 'not_checked' || reason === 'stale'
+    : !profile.not_found && (checked === null || now - checked >= STORY_LIFETIME_HOURS * 3600 * 1000)
+  if (stale) {
     // Never checked, or not within a story's lifetime: whether it has a story now is unknown.
     const why = checked === null ? 'not checked yet' : `last checked over ${STORY_LIFETIME_HOURS} h ago`
     return (
@@ -95,14 +100,14 @@ function detectionRate(profile) {
 function Filters() {
   const search = useProfileStore((s) => s.search)
   const status = useProfileStore((s) => s.status)
-  const activeStory = useProfileStore((s) => s.activeStory)
+  const story = useProfileStore((s) => s.story)
   const notFound = useProfileStore((s) => s.notFound)
   const pageSize = useProfileStore((s) => s.pageSize)
   const exportQuery = useProfileStore((s) => {
     const { page: _page, page_size: _size, ...rest } = buildProfileParams(s)
     return new URLSearchParams(rest).toString()
   })
-  const { setSearch, setStatus, setActiveStory, setNotFound, setPageSize } = useProfileStore.getState()
+  const { setSearch, setStatus, setStory, setNotFound, setPageSize } = useProfileStore.getState()
   const [text, setText] = useState(search)
   const debounced = useDebouncedValue(text, 300)
   useEffect(() => {
@@ -132,10 +137,16 @@ function Filters() {
       </label>
       <label className="inline-field">
         <span>Story</span>
-        <select value={activeStory} onChange={(e) => setActiveStory(e.target.value)} data-testid="story-filter">
+        <select
+          value={story}
+          onChange={(e) => setStory(e.target.value)}
+          data-testid="story-filter"
+          title="No story: checked within 24 h and nothing live. Unknown: not checked within 24 h, or private and not followed."
+        >
           <option value="any">any</option>
-          <option value="true">has active story</option>
-          <option value="false">no active story</option>
+          <option value="live">live story</option>
+          <option value="none">no story (checked)</option>
+          <option value="unknown">unknown</option>
         </select>
       </label>
       <label className="inline-field">
