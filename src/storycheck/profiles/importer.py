@@ -15,7 +15,6 @@ import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, String, Table, any_, bindparam, select, text
@@ -28,7 +27,14 @@ from storycheck.errors import NotFound, ValidationError
 from storycheck.niches.models import Niche
 from storycheck.profiles.counts import stored_count
 from storycheck.profiles.models import Profile, username_key
-from storycheck.profiles.service import extract_username, profile_to_dict, profile_url
+from storycheck.profiles.service import (
+    INVALID_FORMAT,
+    RESERVED_PATHS,
+    USERNAME_RE,
+    extract_username,
+    profile_to_dict,
+    profile_url,
+)
 
 MAX_LINES = 250_000
 # The report lists at most this many created profiles and errors; the counts are always exact.
@@ -123,75 +129,95 @@ def import_profiles(session: Session, *, niche_id: str, raw: bytes) -> ImportRep
     advisory_xact_lock(session, AdvisoryLock.IMPORT)
 
     report = ImportReport(total=len(lines))
-    parsed = [(number, line, *extract_username(line)) for number, line in lines]
+    # (line number, line, username or None, its key or the reason it is invalid)
+    parsed = [(number, line, *_read_line(line)) for number, line in lines]
     # Usernames already stored (any niche, any status), found in a few set-based queries.
     existing = _existing_usernames(
-        session, list({username_key(name) for _, _, name, _ in parsed if name is not None})
+        session, list({key for _, _, name, key in parsed if name is not None})
     )
 
-    accepted: list[tuple[str, str]] = []  # (username, key) of each new profile, file order
+    accepted: list[tuple[str, str]] = []  # (key, username) of each new profile, file order
     first_seen: dict[str, str] = {}
-    for number, line, username, reason in parsed:
+    for number, line, username, key_or_reason in parsed:
         if username is None:
             report.invalid_format_count += 1
-            report.add_error(number, line, reason or "Invalid username format")
+            report.add_error(number, line, key_or_reason)
             continue
-        key = username_key(username)
-        earlier = existing.get(key) or first_seen.get(key)
+        earlier = existing.get(key_or_reason) or first_seen.get(key_or_reason)
         if earlier is not None:
             report.duplicate_count += 1
             report.add_error(number, line, f"Profile already exists (as {earlier})")
             continue
-        first_seen[key] = username
-        accepted.append((username, key))
+        first_seen[key_or_reason] = username
+        accepted.append((key_or_reason, username))
 
-    now = utcnow()
     # Written in key order with ascending ids (`db.ordered_ids`): every index of `profiles`
     # then takes the new entries in its own order, page after page, instead of at 100,000
     # random places. The report keeps the file's order.
-    by_key = sorted(accepted, key=lambda pair: pair[1])
-    rows = [
-        {
-            "id": new_id,
-            "username": username,
-            "username_key": key,
-            "url": profile_url(username),
-            "niche_id": niche.id,
-            "status": "active",
-            "active_story": False,
-            "total_checks": 0,
-            "total_detections": 0,
-            "not_found": False,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for new_id, (username, key) in zip(ordered_ids(len(by_key)), by_key, strict=True)
-    ]
-    if rows:
-        _insert(session, rows)
+    by_key = sorted(accepted)
+    ids = ordered_ids(len(by_key))
+    # Every column but the first four is the same for each new profile.
+    shared = {
+        "niche_id": niche.id,
+        "status": "active",
+        "active_story": False,
+        "total_checks": 0,
+        "total_detections": 0,
+        "not_found": False,
+        "created_at": (now := utcnow()),
+        "updated_at": now,
+    }
+    if by_key:
+        rows = [
+            (new_id, username, key, profile_url(username))
+            for new_id, (key, username) in zip(ids, by_key, strict=True)
+        ]
+        _insert(session, rows, shared)
         if len(rows) >= ANALYZE_AFTER_ROWS and session.get_bind().dialect.name == "postgresql":
             session.execute(text("ANALYZE profiles"))
-    report.created_count = len(rows)
-    row_of = {row["username_key"]: row for row in rows}
+    report.created_count = len(by_key)
+    id_of = dict(zip((key for key, _ in by_key), ids, strict=True))
     report.created = [
-        _created_profile(row_of[key], niche.name) for _, key in accepted[:REPORT_LIMIT]
+        _created_profile(
+            {"id": id_of[key], "username": name, "username_key": key, "url": profile_url(name)},
+            shared,
+            niche.name,
+        )
+        for key, name in accepted[:REPORT_LIMIT]
     ]
     return report
 
 
-def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert the new profiles: COPY on PostgreSQL, one executemany on SQLite."""
+def _read_line(line: str) -> tuple[str, str] | tuple[None, str]:
+    """`(username, key)` of a line, or `(None, reason)` when it names no valid username."""
+    if USERNAME_RE.match(line) and line.lower() not in RESERVED_PATHS:
+        return line, username_key(line)  # the common case: a bare username
+    username, reason = extract_username(line)
+    if username is None:
+        return None, reason or INVALID_FORMAT
+    return username, username_key(username)
+
+
+# The columns each new profile gets a value of its own for (`_insert`'s rows).
+_OWN_COLUMNS = ("id", "username", "username_key", "url")
+_OwnValues = tuple[str, str, str, str]
+
+
+def _insert(session: Session, rows: list[_OwnValues], shared: dict[str, Any]) -> None:
+    """Insert the new profiles (`_OWN_COLUMNS` values, then `shared` for every row): COPY on
+    PostgreSQL, one executemany on SQLite."""
     table = cast(Table, Profile.__table__)
     if session.get_bind().dialect.name != "postgresql":
-        _insert_sqlite(session, table, rows)
+        _insert_sqlite(session, table, rows, shared)
         return
-    columns = list(rows[0])
+    columns = [*_OWN_COLUMNS, *shared]
+    tail = tuple(shared.values())
     raw = session.connection().connection.dbapi_connection
     assert raw is not None
     statement = f"COPY profiles ({', '.join(columns)}) FROM STDIN"
     with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[attr-defined]
         for row in rows:
-            copy.write_row([row[column] for column in columns])
+            copy.write_row(row + tail)
     # The COPY filled the trigram index's pending list (migration 0011); merge it now, in bulk,
     # so later searches do not scan it. Needs ownership of the index: skipped without it.
     try:
@@ -201,7 +227,9 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
         pass
 
 
-def _insert_sqlite(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+def _insert_sqlite(
+    session: Session, table: Table, rows: list[_OwnValues], shared: dict[str, Any]
+) -> None:
     """One executemany, with the search table and the counts brought up to date set-based.
 
     SQLite's row triggers (migration 0010) would add each row to the FTS table and upsert the
@@ -221,7 +249,7 @@ def _insert_sqlite(session: Session, table: Table, rows: list[dict[str, Any]]) -
     last = connection.exec_driver_sql("SELECT coalesce(max(rowid), 0) FROM profiles").scalar()
     for name in triggers:
         connection.exec_driver_sql(f"DROP TRIGGER {name}")
-    _executemany(connection, table, rows)
+    _executemany(connection, table, rows, shared)
     if "profiles_search_insert" in triggers:
         connection.exec_driver_sql(
             "INSERT INTO profiles_search (rowid, username) "
@@ -240,44 +268,35 @@ def _insert_sqlite(session: Session, table: Table, rows: list[dict[str, Any]]) -
         connection.exec_driver_sql(definition)
 
 
-def _executemany(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """INSERT the rows with the DB-API's executemany, each value converted by its column type.
+def _executemany(
+    connection: Connection, table: Table, rows: list[_OwnValues], shared: dict[str, Any]
+) -> None:
+    """INSERT the rows with the DB-API's executemany, each value bound as its column type.
 
-    The same as `session.execute(insert(table), rows)`, without SQLAlchemy's per-row parameter
-    pipeline (a third of a 100,000-row import): each column is converted at once, and a value
-    repeated down a column (the import's timestamps, flags and niche) only once.
+    The same as `session.execute(insert(table), ...)` without SQLAlchemy's per-row parameter
+    pipeline (a third of a 100,000-row import): the shared values are converted once, and
+    the own columns (plain strings, which SQLite binds as they are) not at all.
     """
-    columns = list(rows[0])
-    values: list[list[Any]] = []
-    for name in columns:
-        column = [row[name] for row in rows]
-        process: Callable[[Any], Any] | None = table.c[name].type.bind_processor(connection.dialect)
-        if isinstance(column[0], datetime):
-            # The driver's own adapter, applied once per distinct value instead of per row.
-            process = _adapted(process)
-        if process is not None:
-            converted: dict[Any, Any] = {}
-            column = [
-                converted[raw] if raw in converted else converted.setdefault(raw, process(raw))
-                for raw in column
-            ]
-        values.append(column)
+    assert all(_bound_as_is(connection, table, name) for name in _OWN_COLUMNS)
+    tail = tuple(_bound(connection, table, name, value) for name, value in shared.items())
+    columns = [*_OWN_COLUMNS, *shared]
     statement = (
         f"INSERT INTO {table.name} ({', '.join(columns)}) "
         f"VALUES ({', '.join('?' for _ in columns)})"
     )
-    connection.exec_driver_sql(statement, list(zip(*values, strict=True)))
+    connection.exec_driver_sql(statement, [row + tail for row in rows])
 
 
-def _adapted(process: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
-    """`process`, then the sqlite3 module's adapter of its result's type (as it would be bound)."""
+def _bound_as_is(connection: Connection, table: Table, name: str) -> bool:
+    return table.c[name].type.bind_processor(connection.dialect) is None
 
-    def adapt(value: Any) -> Any:
-        value = process(value) if process is not None else value
-        adapter = sqlite3.adapters.get((type(value), sqlite3.PrepareProtocol))
-        return adapter(value) if adapter is not None else value
 
-    return adapt
+def _bound(connection: Connection, table: Table, name: str, value: Any) -> Any:
+    """`value` as SQLite receives it: the column type's conversion, then the driver's adapter."""
+    process: Callable[[Any], Any] | None = table.c[name].type.bind_processor(connection.dialect)
+    value = process(value) if process is not None else value
+    adapter = sqlite3.adapters.get((type(value), sqlite3.PrepareProtocol))
+    return adapter(value) if adapter is not None else value
 
 
 def _existing_usernames(session: Session, keys: list[str]) -> dict[str, str]:
@@ -310,7 +329,8 @@ def _existing_usernames(session: Session, keys: list[str]) -> dict[str, str]:
     return {key: name for key, name in rows}
 
 
-def _created_profile(row: dict[str, Any], niche_name: str) -> dict[str, Any]:
+def _created_profile(
+    own: dict[str, Any], shared: dict[str, Any], niche_name: str
+) -> dict[str, Any]:
     """The API profile object of a freshly inserted row (no reload needed)."""
-    columns = Profile.__table__.columns.keys()
-    return profile_to_dict(Profile(**{k: v for k, v in row.items() if k in columns}), niche_name)
+    return profile_to_dict(Profile(**own, **shared), niche_name)
