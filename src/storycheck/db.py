@@ -157,18 +157,29 @@ def _owner_only(database: str | None) -> None:
             continue  # not created yet, or not ours to change
 
 
+SQLITE_PAGE_SIZE = 16384
+SQLITE_MMAP_BYTES = 2 << 30  # SQLite caps it at its compile-time maximum (2 GiB)
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's BEGIN below decide transaction boundaries, not the driver.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # A new database gets 16 KiB pages (an existing one keeps its size): fewer, fuller
+        # B-tree pages for the 14 indexes a bulk import writes (BENCHMARKS.md, "page size").
+        # Set before WAL mode, which would create the file with the default size.
+        cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         # 64 MiB of page cache (the default is 2 MiB): bulk writes touch many index pages.
         cursor.execute("PRAGMA cache_size=-65536")
+        # Reads map the file instead of copying each page into the cache: a deep search page
+        # fetches thousands of rows at random places.
+        cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         cursor.close()
         _owner_only(engine.url.database)
 
