@@ -87,10 +87,14 @@ def _rows(niche_id: str, count: int, start: int, rng: random.Random) -> list[dic
                 "total_checks": checks,
                 "total_detections": rng.randint(0, checks),
                 "not_found": False,
-                "is_private": rng.random() < 0.1,
-                "last_checked": None
-                if rng.random() < 0.3
-                else now - timedelta(hours=rng.random() * 72),
+                "is_private": (private := rng.random() < 0.1),
+                "last_checked": (
+                    checked := None
+                    if rng.random() < 0.3
+                    else now - timedelta(hours=rng.random() * 72)
+                ),
+                # A private account's check (no session follows it) could not see.
+                "story_seen_at": None if private else checked,
                 "last_detected": posted if rng.random() < 0.4 else None,
                 "story_posted_at": posted if live else None,
                 "story_first_posted_at": posted if live else None,

@@ -449,13 +449,22 @@ def test_coverage_says_how_many_accounts_an_empty_list_speaks_for(client, db):
         checked = {pid: now - timedelta(hours=1) for pid in [*recent, *deleted, loose]}
         checked[stale[0]] = now - timedelta(hours=30)  # older than a story lives: unknown now
         for pid, at in checked.items():
-            session.execute(update(Profile).where(Profile.id == pid).values(last_checked=at))
+            # Each check could see (a story, or that there is none) ...
+            values = {"last_checked": at, "story_seen_at": at}
+            session.execute(update(Profile).where(Profile.id == pid).values(**values))
         session.execute(update(Profile).where(Profile.id.in_(deleted)).values(status="deleted"))
-        # Two private accounts: one no checking session follows (its check saw nothing it
-        # could tell), one a session follows (its check saw the story, or that there is none).
-        session.execute(update(Profile).where(Profile.id.in_(recent[:2])).values(is_private=True))
+        # ... but one: a private account no usable checking session follows, whose latest
+        # check could not tell (it saw the account an hour before that, while it was public).
         session.execute(
-            update(Profile).where(Profile.id == recent[1]).values(followed_by_session_id="s1")
+            update(Profile)
+            .where(Profile.id == recent[0])
+            .values(is_private=True, story_seen_at=now - timedelta(hours=2))
+        )
+        # A private account a session follows: its check saw.
+        session.execute(
+            update(Profile)
+            .where(Profile.id == recent[1])
+            .values(is_private=True, followed_by_session_id="s1")
         )
 
     body = client.get("/api/stories/live/coverage", query_string={"niche_id": niche}).get_json()
@@ -482,7 +491,7 @@ def test_coverage_says_how_many_accounts_an_empty_list_speaks_for(client, db):
     assert client.get("/api/stories/live/coverage?niche_id=nope").status_code == 404
 
 
-def test_coverage_counts_unknown_private_accounts_through_their_partial_index(db):
+def test_coverage_counts_unseen_accounts_through_their_partial_index(db):
     from sqlalchemy import event
 
     from storycheck.stories import service
@@ -498,7 +507,7 @@ def test_coverage_counts_unknown_private_accounts_through_their_partial_index(db
             service.live_coverage(session, at=datetime.now(UTC), niche_id=make_niche(db))
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
-    (statement, parameters) = next(s for s in seen if "is_private" in s[0])
+    (statement, parameters) = next(s for s in seen if "story_seen_at" in s[0])
     with db.engine.connect() as conn:
         if db.is_sqlite:
             rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
@@ -509,4 +518,4 @@ def test_coverage_counts_unknown_private_accounts_through_their_partial_index(db
                 str(r[0]) for r in conn.exec_driver_sql("EXPLAIN " + statement, parameters)
             )
             conn.rollback()
-    assert "ix_profiles_niche_private_checked" in plan, plan
+    assert "ix_profiles_niche_unseen_checked" in plan, plan

@@ -117,6 +117,17 @@ def test_live_stories_equal_the_truth_and_leave_when_they_expire(
             assert with_story == _truth_live(sim, names[niche_id], now)
             private = {r["username"] for r in results["results"] if r["outcome"] == "private"}
             assert private == _private(sim, names[niche_id]) and private
+            # Each account's story answer is its latest check's: a private account's is
+            # unknown, a completed "no story" is "none" (never the other way round).
+            profiles = client.get(
+                "/api/profiles", query_string={"niche_id": niche_id, "page_size": 1000}
+            ).get_json()["profiles"]
+            answer = {
+                p["username"]: (p["story_answer"], p["story_unknown_reason"]) for p in profiles
+            }
+            assert {answer[name] for name in private} == {("unknown", "private")}
+            no_story = {r["username"] for r in results["results"] if r["outcome"] == "no_story"}
+            assert no_story and {answer[name] for name in no_story} == {("none", None)}
             failed = [r for r in results["results"] if r["outcome"] == "failed"]
             assert len(failed) == results["counts"]["failed"] > 0
             assert all(r["failure_kind"] and r["error"] for r in failed)

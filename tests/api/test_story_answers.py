@@ -8,12 +8,13 @@ import io
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, text, update
 
-from storycheck.db import utcnow
+from storycheck.db import Database, utcnow
+from storycheck.profiles.answers import story_answer
 from storycheck.profiles.models import Profile
-from tests.factories import make_niche
-from tests.helpers import assert_error
+from tests.factories import make_niche, make_profiles
+from tests.helpers import assert_error, migrate, revision_before
 
 HOUR = timedelta(hours=1)
 
@@ -23,26 +24,44 @@ def _cases() -> dict[str, tuple[dict[str, Any], str, str | None]]:
     now = utcnow()
     story = {"story_posted_at": now - 2 * HOUR, "story_expires_at": now + 22 * HOUR}
     expired = {"story_posted_at": now - 30 * HOUR, "story_expires_at": now - 6 * HOUR}
+
+    def seen(ago: timedelta) -> dict[str, Any]:
+        """A check `ago` that could see (a story, or that there is none)."""
+        return {"last_checked": now - ago, "story_seen_at": now - ago}
+
     return {
         "never_checked": ({}, "unknown", "not_checked"),
-        "checked_now": ({"last_checked": now - HOUR}, "none", None),
-        "checked_23h": ({"last_checked": now - 23 * HOUR}, "none", None),
-        "checked_25h": ({"last_checked": now - 25 * HOUR}, "unknown", "stale"),
-        "live": ({"last_checked": now - 2 * HOUR, **story}, "live", None),
-        "live_unchecked_since": ({"last_checked": now - 30 * HOUR, **story}, "live", None),
-        "expired_story": ({"last_checked": now - 6 * HOUR, **expired}, "none", None),
-        "expired_stale": ({"last_checked": now - 30 * HOUR, **expired}, "unknown", "stale"),
+        "checked_now": (seen(HOUR), "none", None),
+        "checked_23h": (seen(23 * HOUR), "none", None),
+        "checked_25h": (seen(25 * HOUR), "unknown", "stale"),
+        "live": ({**seen(2 * HOUR), **story}, "live", None),
+        "live_unchecked_since": ({**seen(30 * HOUR), **story}, "live", None),
+        "expired_story": ({**seen(6 * HOUR), **expired}, "none", None),
+        "expired_stale": ({**seen(30 * HOUR), **expired}, "unknown", "stale"),
+        # Private and followed by no session: its check could not see.
         "private_hidden": (
             {"last_checked": now - HOUR, "is_private": True},
             "unknown",
             "private",
         ),
         "private_followed": (
-            {"last_checked": now - HOUR, "is_private": True, "followed_by_session_id": "s1"},
+            {**seen(HOUR), "is_private": True, "followed_by_session_id": "s1"},
             "none",
             None,
         ),
-        "public_known": ({"last_checked": now - HOUR, "is_private": False}, "none", None),
+        # The session that followed it stopped working: the latest check could not see,
+        # though an older one (while followed) could, and the follower is still on record.
+        "follower_gone": (
+            {
+                "last_checked": now - HOUR,
+                "story_seen_at": now - 5 * HOUR,
+                "is_private": True,
+                "followed_by_session_id": "s-dead",
+            },
+            "unknown",
+            "private",
+        ),
+        "public_known": ({**seen(HOUR), "is_private": False}, "none", None),
         "gone": (
             {"last_checked": now - HOUR, "not_found": True, "not_found_at": now - HOUR},
             "not_found",
@@ -119,7 +138,8 @@ def test_no_story_is_never_said_of_an_account_nobody_could_see(client, db):  # t
         "private_followed",
         "public_known",
     }
-    assert {"never_checked", "checked_25h", "private_hidden"} <= names(active_story="false") - none
+    unknown = {"never_checked", "checked_25h", "private_hidden", "follower_gone"}
+    assert unknown <= names(active_story="false") - none
 
 
 def test_the_export_carries_the_answer_and_a_bad_filter_is_a_400(client, db):  # type: ignore[no-untyped-def]
@@ -134,3 +154,52 @@ def test_the_export_carries_the_answer_and_a_bad_filter_is_a_400(client, db):  #
     assert {r["username"]: r["story_unknown_reason"] for r in rows}["checked_25h"] == "stale"
     error = assert_error(client.get("/api/profiles", query_string={"story": "maybe"}), 400)
     assert "live, none, unknown, not_found" in error["message"]
+
+
+def test_the_migration_says_which_past_checks_could_see(database_url):  # type: ignore[no-untyped-def]
+    """Migration 0018 gives existing profiles `story_seen_at` by the rule they were read by
+    before (found, and not private-and-unfollowed), and goes down and up again."""
+    db = Database(database_url)
+    try:
+        niche = make_niche(db, name="migrated")
+        public, hidden, followed, gone, never = make_profiles(db, niche, 5)
+        migrate(db, database_url, revision_before(database_url, "_story_seen_at.py"), down=True)
+        checked = utcnow() - HOUR
+        with db.engine.begin() as conn:
+            for pid, private, follower, missing in (
+                (public, False, None, False),
+                (hidden, True, None, False),
+                (followed, True, "s1", False),
+                (gone, None, None, True),
+            ):
+                conn.execute(
+                    text(
+                        "UPDATE profiles SET last_checked = :at, is_private = :private,"
+                        " followed_by_session_id = :follower, not_found = :missing"
+                        " WHERE id = :id"
+                    ),
+                    {
+                        "at": checked,
+                        "private": private,
+                        "follower": follower,
+                        "missing": missing,
+                        "id": pid,
+                    },
+                )
+        migrate(db, database_url, "head")
+        with db.read() as session:
+            profiles = session.scalars(select(Profile)).all()
+            seen = {p.id: p.story_seen_at for p in profiles}
+            answers = {p.id: story_answer(p, utcnow())[0] for p in profiles}
+        assert seen[public] is not None and abs(seen[public] - checked) < timedelta(seconds=1)
+        assert seen[followed] is not None
+        assert seen[hidden] is None and seen[gone] is None and seen[never] is None
+        assert answers == {
+            public: "none",
+            followed: "none",
+            hidden: "unknown",
+            gone: "not_found",
+            never: "unknown",
+        }
+    finally:
+        db.dispose()

@@ -39,7 +39,7 @@ def test_an_empty_list_is_said_for_what_was_checked(tmp_path: Path) -> None:
         session.execute(
             update(Profile)
             .where(Profile.id.in_(ids[:2]))
-            .values(last_checked=datetime.now(UTC) - timedelta(hours=2))
+            .values(last_checked=(seen := datetime.now(UTC) - timedelta(hours=2)), story_seen_at=seen)
         )
     db.dispose()
     assert stories(path).strip() == (

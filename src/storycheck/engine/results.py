@@ -160,23 +160,26 @@ class ResultStore(Store):
         sql.executemany(
             "UPDATE profiles SET total_checks = total_checks + 1,"
             " total_detections = total_detections + 1, active_story = ?, last_checked = ?,"
-            " last_detected = ?, last_story_detected = ?, not_found = ?, not_found_at = NULL,"
-            " updated_at = ? WHERE id = ?",
+            " story_seen_at = ?, last_detected = ?, last_story_detected = ?, not_found = ?,"
+            " not_found_at = NULL, updated_at = ? WHERE id = ?",
             [
-                (True, at, at, at, False, stamp, o.item.profile_id)
+                (True, at, at, at, at, False, stamp, o.item.profile_id)
                 for o in by_result[STORY]
                 for at in (sql.time(o.processed_at),)
             ],
         )
         sql.executemany(
             "UPDATE profiles SET total_checks = total_checks + 1, active_story = ?,"
-            " last_checked = ?, not_found = ?, not_found_at = NULL, updated_at = ? WHERE id = ?",
+            " last_checked = ?, story_seen_at = ?, not_found = ?, not_found_at = NULL,"
+            " updated_at = ? WHERE id = ?",
             [
-                (False, sql.time(o.processed_at), False, stamp, o.item.profile_id)
+                (False, at, at, False, stamp, o.item.profile_id)
                 for o in by_result[NO_STORY]
+                for at in (sql.time(o.processed_at),)
             ],
         )
-        # Private and not followed: checked, but whether a story is up is unknown.
+        # Private and not followed: checked, but whether a story is up is unknown (no
+        # `story_seen_at`: the latest check could not see, profiles.answers).
         sql.executemany(
             "UPDATE profiles SET total_checks = total_checks + 1, last_checked = ?,"
             " not_found = ?, not_found_at = NULL, updated_at = ? WHERE id = ?",

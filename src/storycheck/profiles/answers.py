@@ -1,15 +1,20 @@
 """What storycheck can say about one account's story right now: the story answer.
 
-One definition, used by the profile object (`story_answer`) and by the list filter
-(`?story=`), so a row and the filter that finds it never disagree:
+One definition, used by the profile object (`story_answer`), the list filter (`?story=`) and
+the live list's coverage (`stories.service.live_coverage`), so a row, the filter that finds it
+and the counts never disagree:
 
 * `live` — its latest story window has not expired;
 * `not_found` — Instagram confirmed there is no such account;
-* `unknown` — nobody knows: never checked, last checked longer ago than a story lives, or
-  private and followed by no checking session (Instagram shows such a story to nobody we ask);
-* `none` — checked within a story's lifetime, and the check could see: no live story.
+* `unknown` — nobody knows now: never checked (`not_checked`), last checked longer ago than a
+  story lives (`stale`), or its latest check could not see (`private`: a private account that
+  no usable checking session follows — Instagram shows such a story to nobody we ask);
+* `none` — checked within a story's lifetime by a check that could see: no live story.
 
-"No story" is only ever said of `none`; everything the checks could not see is `unknown`.
+"No story" is only ever said of `none`. Whether the latest check could see is stored, not
+inferred: `story_seen_at` is the time of the last check that could (the engine's recorder sets
+it with `last_checked` for a story or a completed "no story", not for a private answer), so
+a follower session that stopped working cannot turn an unseen check into "no story".
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ STORY_ANSWERS: Final = ("live", "none", "unknown", "not_found")
 UNKNOWN_REASONS: Final = ("not_checked", "stale", "private")
 
 
-def _cutoff(now: datetime) -> datetime:
+def story_cutoff(now: datetime) -> datetime:
+    """The oldest check that still speaks for `now` (a story lives 24 hours)."""
     return now - timedelta(seconds=STORY_LIFETIME_SECONDS)
 
 
@@ -37,32 +43,39 @@ def story_answer(profile: Profile, now: datetime) -> tuple[str, str | None]:
         return "live", None
     if profile.not_found:
         return "not_found", None
-    if profile.is_private and profile.followed_by_session_id is None:
-        return "unknown", "private"
-    if profile.last_checked is None:
+    checked, seen = profile.last_checked, profile.story_seen_at
+    if checked is None:
         return "unknown", "not_checked"
-    if profile.last_checked < _cutoff(now):
+    if checked < story_cutoff(now):
         return "unknown", "stale"
+    if seen is None or seen < checked:
+        return "unknown", "private"
     return "none", None
+
+
+def unseen() -> ColumnElement[bool]:
+    """Checked and found, but the latest check could not see (the partial index
+    `ix_profiles_niche_unseen_checked` has exactly this condition)."""
+    return and_(
+        Profile.last_checked.is_not(None),
+        Profile.not_found == false(),
+        or_(Profile.story_seen_at.is_(None), Profile.story_seen_at < Profile.last_checked),
+    )
 
 
 def story_answer_condition(answer: str, now: datetime) -> ColumnElement[bool]:
     """The SQL condition of the profiles whose `story_answer` at `now` is `answer`."""
+    # Every term is TRUE or FALSE, never NULL, so `~` is a plain complement.
     live = and_(Profile.story_expires_at.is_not(None), Profile.story_expires_at > now)
     if answer == "live":
         return live
-    found = or_(Profile.not_found.is_(None), Profile.not_found == false())
     if answer == "not_found":
         return and_(~live, Profile.not_found == true())
-    # Every term below is TRUE or FALSE, never NULL, so `~` is a plain complement.
-    hidden = and_(
-        Profile.is_private.is_not(None),
-        Profile.is_private == true(),
-        Profile.followed_by_session_id.is_(None),
-    )
-    fresh = and_(Profile.last_checked.is_not(None), Profile.last_checked >= _cutoff(now))
+    fresh = and_(Profile.last_checked.is_not(None), Profile.last_checked >= story_cutoff(now))
+    seen = and_(Profile.story_seen_at.is_not(None), Profile.story_seen_at >= Profile.last_checked)
+    found = Profile.not_found == false()
     if answer == "none":
-        return and_(~live, found, ~hidden, fresh)
+        return and_(~live, found, fresh, seen)
     if answer == "unknown":
-        return and_(~live, found, or_(hidden, ~fresh))
+        return and_(~live, found, or_(~fresh, ~seen))
     raise ValueError(f"unknown story answer {answer!r}")

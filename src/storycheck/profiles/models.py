@@ -36,6 +36,14 @@ NICHE_SORT_INDEXES: dict[str, tuple[str, ...]] = {
 }
 
 
+# Checked, found, and the latest check could not see whether a story was up (its time is
+# after the last check that could). Written as `profiles.answers.unseen` compiles.
+UNSEEN_SQLITE = (
+    "last_checked IS NOT NULL AND not_found = 0 "
+    "AND (story_seen_at IS NULL OR story_seen_at < last_checked)"
+)
+UNSEEN_POSTGRESQL = UNSEEN_SQLITE.replace("not_found = 0", "not_found = false")
+
 # Partial-index condition of the story indexes: only accounts with a story window.
 _WITH_STORY = partial("story_posted_at IS NOT NULL")
 
@@ -63,17 +71,15 @@ class Profile(Base):
             "status",
             **_WITH_STORY,
         ),
-        # Private accounts no checking session follows, by last check: the answers of
-        # "Stories now" that are unknown (stories.service.live_coverage; migration 0013).
+        # Accounts whose latest check could not see their story (private, and no usable
+        # session follows them), by last check: the answers of "Stories now" that are unknown
+        # (stories.service.live_coverage, profiles.answers; migration 0018).
         Index(
-            "ix_profiles_niche_private_checked",
+            "ix_profiles_niche_unseen_checked",
             "niche_id",
             "last_checked",
             "status",
-            **partial(
-                "is_private = 1 AND followed_by_session_id IS NULL",
-                "is_private = true AND followed_by_session_id IS NULL",
-            ),
+            **partial(UNSEEN_SQLITE, UNSEEN_POSTGRESQL),
         ),
         Index(
             "ix_profiles_niche_story_expires",
@@ -128,6 +134,9 @@ class Profile(Base):
     not_found_at: Mapped[datetime | None]
     # A session that follows this private account (its story request goes to that pair).
     followed_by_session_id: Mapped[str | None] = mapped_column(String(36))
+    # The last check that could see whether a story was up (a story, or a completed "no
+    # story"); a later `last_checked` means the latest check could not (profiles.answers).
+    story_seen_at: Mapped[datetime | None]
     # The latest story window, copied here by `stories.windows.record_sightings` so the
     # "who has a story now" queries read one indexed table: live while now < story_expires_at.
     story_posted_at: Mapped[datetime | None]  # newest item taken

@@ -111,7 +111,8 @@ class Profile(Answer):
     story_live: bool
     story_answer: Annotated[str, Choice(STORY_ANSWERS)] = Field(
         description="live, none (checked within a story's lifetime and seen: no story), "
-        "unknown (not checked within it, or private and followed by no checking session) "
+        "unknown (not checked within it, or its latest check could not see: private and "
+        "followed by no usable checking session) "
         "or not_found (confirmed: no such account)"
     )
     story_unknown_reason: Annotated[str, Choice(UNKNOWN_REASONS)] | None = Field(

@@ -357,6 +357,7 @@ def record_check(
     now = now or utcnow()
     profile.total_checks = (profile.total_checks or 0) + 1
     profile.last_checked = now
+    profile.story_seen_at = now  # whoever records it looked
     if story_detected:
         profile.total_detections = (profile.total_detections or 0) + 1
         profile.last_detected = now

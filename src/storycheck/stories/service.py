@@ -27,7 +27,6 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    true,
 )
 from sqlalchemy.orm import Session
 
@@ -35,6 +34,7 @@ from storycheck import cursors
 from storycheck.db import Database, iso, utcnow
 from storycheck.errors import NotFound, Unavailable, ValidationError
 from storycheck.niches.models import Niche
+from storycheck.profiles.answers import unseen
 from storycheck.profiles.counts import stored_count
 from storycheck.profiles.models import Profile
 from storycheck.stories.models import StoryWindow
@@ -369,9 +369,10 @@ def live_coverage(
     story's lifetime (an older check says nothing about now), and when the last check was.
 
     An empty live list only means "nobody has a story" for the accounts in `answered`: the
-    checked ones minus `private_unknown` (private, followed by no checking session, so their
-    check could not see a story); the others are unknown. Counted per niche through the (niche, last_checked) index, so the cost
-    grows with the accounts checked recently, never with a scan of the whole table. An
+    checked ones minus `private_unknown` (their latest check could not see a story: private,
+    and no usable checking session follows them; `profiles.answers`); the others are unknown.
+    Counted per niche through the (niche, last_checked) indexes, so the cost grows with the
+    accounts checked recently, never with a scan of the whole table. An
     unknown niche is 404, or (`missing_ok`, as the exports list it: empty) no account at all.
     """
     if not missing_ok and niche_id is not None and session.get(Niche, niche_id) is None:
@@ -389,9 +390,8 @@ def live_coverage(
             Profile.last_checked >= cutoff,
         ]
         checked += int(session.scalar(select(func.count()).where(*recent)) or 0)
-        # Written as the partial index ix_profiles_niche_private_checked is, so it serves this.
-        hidden = [Profile.is_private == true(), Profile.followed_by_session_id.is_(None)]
-        unknown += int(session.scalar(select(func.count()).where(*recent, *hidden)) or 0)
+        # The partial index ix_profiles_niche_unseen_checked serves this (profiles.answers).
+        unknown += int(session.scalar(select(func.count()).where(*recent, unseen())) or 0)
         newest = newest_check(session, scope, at)
         if newest is not None and (last is None or newest > last):
             last = newest

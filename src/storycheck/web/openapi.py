@@ -233,7 +233,7 @@ def _paths() -> dict[str, Any]:
         _query("not_found", {"type": "string", "enum": ["true", "false"]}),
         _query("story", {"type": "string", "enum": list(STORY_ANSWERS)},
                "the story answer now: live, none (checked within 24 h and seen: no story), "
-               "unknown (not checked within 24 h, or private and not followed), not_found"),
+               "unknown (not checked within 24 h, or the latest check could not see: private), not_found"),
     ]
     live_filters = [
         _query("niche_id", STR), _query("search", STR),
