@@ -253,3 +253,39 @@ def test_a_niche_batch_has_ascending_ids_and_is_still_sampled_evenly(client, db,
     assert {uuid.UUID(item_id).version for item_id, _ in items} == {7}
     assert work.pending == 1200
     assert abs(work.unresolved - 800) <= 120
+
+
+def test_a_big_batch_is_sampled_through_its_ids_or_by_digits_without_them(client, db, monkeypatch):
+    """A batch's run of ordered ids is probed at SAMPLE_SIZE evenly spread ids (the count
+    reads the sample, not the batch); items with random ids fall back to the digits sample."""
+    from storycheck.batches import progress
+
+    monkeypatch.setattr(progress, "EXACT_LIMIT", 100)
+    monkeypatch.setattr(progress, "SAMPLE_SIZE", 300)
+    add_pair(db)
+    niche = make_niche(db)
+    names = [f"probe{i}" for i in range(1200)]
+    known = names[::3]
+    ids = seed_profiles(db, niche, names, user_ids={n: str(i) for i, n in enumerate(known)},
+                        private=dict.fromkeys(known, False))
+    batch = create_batch(client, db, ids)
+    with db.read() as session:
+        probe = progress._probe_ids(session, batch["id"])
+        items = sorted(session.scalars(select(BatchProfile.id).where(BatchProfile.batch_id == batch["id"])))
+    assert probe is not None and len(probe) == 300 and set(probe) <= set(items)
+    positions = [items.index(item_id) for item_id in probe]
+    assert positions[0] == 0 and positions[-1] >= 1195  # spread over the whole run
+    assert all(3 <= b - a <= 5 for a, b in zip(positions, positions[1:], strict=False))
+
+    # The same batch with random ids (a database from before ordered ids).
+    with db.write() as session:
+        for item_id in items:
+            session.execute(
+                update(BatchProfile).where(BatchProfile.id == item_id).values(id=str(uuid.uuid4()))
+            )
+    with db.read() as session:
+        assert progress._probe_ids(session, batch["id"]) is None
+        (work,) = progress.read_work(
+            session, [batch["id"]], now=utcnow().timestamp(), open_items={batch["id"]: 1200}
+        ).values()
+    assert work.pending == 1200 and abs(work.unresolved - 800) <= 120

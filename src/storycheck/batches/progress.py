@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from storycheck.batches.models import Batch, BatchProfile, BatchStatus, ItemStatus
 from storycheck.config import Config
-from storycheck.db import utcnow
+from storycheck.db import ORDERED_ID_COUNTER_DIGITS, utcnow
 from storycheck.engine.client import DENSE_IDS_PER_REQUEST, V1_MAX_IDS
 from storycheck.engine.health import COOLING, DISABLED, OPEN, READY
 from storycheck.engine.options import EngineOptions
@@ -260,12 +260,17 @@ def read_pairs(
 
 
 # A batch with more open items than EXACT_LIMIT is counted on a sample of about SAMPLE_SIZE of
-# them, chosen by the last two hex digits of the item id: random in a random UUID, the
-# counter's cycle in an ordered id (`db.ordered_ids`, counted in the order the items are
-# claimed), so `digits < cut` picks a share spread evenly over the batch (±1 % on the shares;
-# at least 1/256 of the items).
+# them. A batch's items get one run of ordered ids (`db.ordered_ids`: a shared prefix and a
+# counter, counted in the order the items are claimed), so the sample is SAMPLE_SIZE ids
+# spread evenly over the counter's range, each read through the primary key: the count costs
+# the sample, not the batch (`_probe_ids`). Items with other ids (a database from before
+# ordered ids) are sampled by the last two hex digits of the id instead — random in a random
+# UUID — which reads every item of the batch to pick them (±1 % on the shares; at least
+# 1/256 of the items).
 EXACT_LIMIT = 5000
 SAMPLE_SIZE = 2000
+# The probed ids must find at least this share of items, else the batch is sampled by digits.
+PROBE_MIN_FOUND = 0.95
 
 
 def read_work(
@@ -309,13 +314,30 @@ def read_work(
             query.where(BatchProfile.batch_id.in_(small))
         ):
             rows.append((batch_id, 1.0, pending or 0, unresolved or 0, privacy or 0))
+    # The probe of a run of ids: every probed item (found), and the open ones counted as above.
+    is_open = BatchProfile.status.in_(OPEN_ITEMS)
+    probed = select(
+        func.count(),
+        func.sum(case((is_open, 1), else_=0)),
+        func.sum(case((is_open & ~recent, 1), else_=0)),
+        func.sum(case((is_open & lookup, 1), else_=0)),
+        func.sum(case((is_open & unknown_privacy, 1), else_=0)),
+    ).join(Profile, Profile.id == BatchProfile.profile_id)
     for batch_id in big:
+        probe = _probe_ids(session, batch_id)
+        if probe is not None:
+            # Only this batch's items have ids of its run (one prefix per run).
+            found, *counts = session.execute(probed.where(BatchProfile.id.in_(probe))).one()
+            if (found or 0) >= PROBE_MIN_FOUND * len(probe):
+                sampled, pending, unresolved, privacy = (float(c or 0) for c in counts)
+                scale = sizes[batch_id] / sampled if sampled else 0.0
+                rows.append((batch_id, scale, pending, unresolved, privacy))
+                continue
         share = min(1.0, SAMPLE_SIZE / sizes[batch_id])
         cut = f"{min(0xFF, max(1, round(share * 0x100))):02x}"
         last_digits = func.substr(BatchProfile.id, 35, 2)
-        for _, sampled, pending, unresolved, privacy in session.execute(
-            query.where(BatchProfile.batch_id == batch_id, last_digits < cut)
-        ):
+        sample = query.where(BatchProfile.batch_id == batch_id, last_digits < cut)
+        for _, sampled, pending, unresolved, privacy in session.execute(sample):
             scale = sizes[batch_id] / sampled if sampled else 0.0
             rows.append((batch_id, scale, pending or 0, unresolved or 0, privacy or 0))
     works = {batch_id: Work(0) for batch_id in batch_ids}
@@ -325,6 +347,40 @@ def read_work(
             round(float(privacy) * scale),
         )
     return works
+
+
+def _probe_ids(session: Session, batch_id: str) -> list[str] | None:
+    """SAMPLE_SIZE ids spread evenly over the batch's run of ordered ids, or None when its
+    items do not have one (then the caller samples by the ids' last digits)."""
+    digits = ORDERED_ID_COUNTER_DIGITS
+    first = session.scalar(
+        select(BatchProfile.id).where(BatchProfile.batch_id == batch_id).limit(1)
+    )
+    if first is None or len(first) != 36:
+        return None
+    prefix = first[:-digits]
+    # The run's lowest and highest ids: one seek of the primary key each (`g` sorts after
+    # every hex digit, in a byte order and in a language's collation alike).
+    low = session.scalar(
+        select(BatchProfile.id).where(BatchProfile.id >= prefix).order_by(BatchProfile.id).limit(1)
+    )
+    high = session.scalar(
+        select(BatchProfile.id)
+        .where(BatchProfile.id < prefix + "g")
+        .order_by(BatchProfile.id.desc())
+        .limit(1)
+    )
+    if not (low and high and low.startswith(prefix) and high.startswith(prefix)):
+        return None
+    try:
+        start, end = int(low[-digits:], 16), int(high[-digits:], 16)
+    except ValueError:
+        return None  # not a counter
+    if end - start < EXACT_LIMIT:
+        return None  # no run as long as a big batch: random ids, or not one run
+    step = (end - start + 1) / SAMPLE_SIZE
+    numbers = sorted({start + int(k * step) for k in range(SAMPLE_SIZE)})
+    return [f"{prefix}{number:0{digits}x}" for number in numbers]
 
 
 # Counting a large batch's open items costs a join over all of them (about 0.3 s for 100,000
