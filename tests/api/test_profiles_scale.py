@@ -379,6 +379,21 @@ def test_search_uses_the_trigram_index(seeded, monkeypatch, sort_by):
         monkeypatch.setattr(search, "WALK_ENTRIES_PER_MATCH", 10**9)
         plan = _search_page_plan(db, niches[0], Sort(sort_by))
         assert "ix_profiles_niche" in plan and "Sort" not in plan, plan
+        # ... and the planner as in production cannot fetch every match of the table instead:
+        # a walked page's key test is written so that the trigram index cannot serve it.
+        with recorded_statements(db) as seen, db.read() as session:
+            listing.page_rows(
+                session,
+                ProfileFilters(niche_id=niches[0], status="active", search="coach"),
+                Sort(sort_by),
+                limit=50,
+            )
+        page = [s for s in seen if "username_key" in s[0] and "LIMIT" in s[0].upper()]
+        assert "(profiles.username_key || '') LIKE" in page[0][0], page[0][0]
+        with db.engine.connect() as conn:
+            rows = conn.exec_driver_sql("EXPLAIN " + page[0][0], page[0][1]).all()
+        plan = "\n".join(row[0] for row in rows)
+        assert "ix_profiles_username_trgm" not in plan, plan
 
 
 def test_niche_counts_never_read_the_profiles_table(client, seeded):
