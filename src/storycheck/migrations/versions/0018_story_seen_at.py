@@ -50,6 +50,10 @@ def upgrade() -> None:
         sqlite_where=sa.text(UNSEEN.format(false="0")),
         postgresql_where=sa.text(UNSEEN.format(false="false")),
     )
+    if op.get_bind().dialect.name == "postgresql":
+        # The backfill rewrote most rows: fresh statistics now, not at autovacuum's next
+        # pass (the coverage count planned without them read 1,000,000 rows: 56 -> 473 ms).
+        op.execute("ANALYZE profiles")
 
 
 def downgrade() -> None:
