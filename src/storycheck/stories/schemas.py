@@ -64,7 +64,8 @@ class LiveCoverage(Answer):
     checked: int = Field(description="Accounts checked within `window_hours` before `at`")
     answered: int = Field(description="Of those, the ones whose check could see a story")
     private_unknown: int = Field(
-        description="Of those, private accounts no checking session follows: unknown"
+        description="Of those, the ones whose latest check could not see (private, and no "
+        "working checking session follows them): unknown"
     )
     not_checked: int = Field(description="Accounts never checked or checked too long ago: unknown")
     last_checked_at: datetime | None = Field(description="The newest check in scope")
