@@ -62,6 +62,12 @@ def _cases() -> dict[str, tuple[dict[str, Any], str, str | None]]:
             "private",
         ),
         "public_known": ({**seen(HOUR), "is_private": False}, "none", None),
+        # Its latest check said "no such user" (a flag cleared by hand since): saw no story.
+        "cleared_missing": (
+            {"last_checked": now - HOUR, "story_seen_at": now - 30 * HOUR, "is_private": False},
+            "unknown",
+            "unseen",
+        ),
         "gone": (
             {"last_checked": now - HOUR, "not_found": True, "not_found_at": now - HOUR},
             "not_found",
@@ -138,7 +144,7 @@ def test_no_story_is_never_said_of_an_account_nobody_could_see(client, db):  # t
         "private_followed",
         "public_known",
     }
-    unknown = {"never_checked", "checked_25h", "private_hidden", "follower_gone"}
+    unknown = {"never_checked", "checked_25h", "private_hidden", "follower_gone", "cleared_missing"}
     assert unknown <= names(active_story="false") - none
 
 

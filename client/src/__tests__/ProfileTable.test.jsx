@@ -97,6 +97,7 @@ describe('ProfileTable story times', () => {
       makeProfile('followed', { is_private: true, last_checked: iso(-60), total_checks: 1, story_answer: 'none', story_unknown_reason: null }),
       makeProfile('hidden', { is_private: true, last_checked: iso(-60), total_checks: 1, story_answer: 'unknown', story_unknown_reason: 'private' }),
       makeProfile('old', { last_checked: iso(-30 * 3600), total_checks: 1, story_answer: 'unknown', story_unknown_reason: 'stale' }),
+      makeProfile('blind', { last_checked: iso(-60), total_checks: 1, story_answer: 'unknown', story_unknown_reason: 'unseen' }),
     ]
     const { calls } = mockFetch({ 'GET /profiles': { profiles: answered, total: 3 } })
     await act(async () => {
@@ -108,6 +109,8 @@ describe('ProfileTable story times', () => {
     expect(within(row('followed')).getByTestId('story-dot')).toHaveTextContent('no live story')
     expect(within(row('hidden')).getByTestId('story-unknown')).toHaveTextContent('story unknown (private)')
     expect(within(row('old')).getByTestId('story-unchecked')).toHaveTextContent('last checked over 24 h ago')
+    expect(within(row('blind')).getByTestId('story-unchecked')).toHaveTextContent('the latest check could not see')
+    expect(row('blind')).not.toHaveTextContent('no live story')
 
     const filter = screen.getByTestId('story-filter')
     expect([...filter.options].map((o) => o.value)).toEqual(['any', 'live', 'none', 'unknown'])

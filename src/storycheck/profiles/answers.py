@@ -8,7 +8,9 @@ and the counts never disagree:
 * `not_found` — Instagram confirmed there is no such account;
 * `unknown` — nobody knows now: never checked (`not_checked`), last checked longer ago than a
   story lives (`stale`), or its latest check could not see (`private`: a private account that
-  no usable checking session follows — Instagram shows such a story to nobody we ask);
+  no usable checking session follows — Instagram shows such a story to nobody we ask;
+  `unseen`: any other check that saw no story, such as "no such user" on an account whose
+  not-found flag was cleared by hand since);
 * `none` — checked within a story's lifetime by a check that could see: no live story.
 
 "No story" is only ever said of `none`. Whether the latest check could see is stored, not
@@ -29,7 +31,7 @@ from storycheck.stories.windows import STORY_LIFETIME_SECONDS
 
 STORY_ANSWERS: Final = ("live", "none", "unknown", "not_found")
 # Why an `unknown` answer is unknown (the profile object's `story_unknown_reason`).
-UNKNOWN_REASONS: Final = ("not_checked", "stale", "private")
+UNKNOWN_REASONS: Final = ("not_checked", "stale", "private", "unseen")
 
 
 def story_cutoff(now: datetime) -> datetime:
@@ -49,7 +51,7 @@ def story_answer(profile: Profile, now: datetime) -> tuple[str, str | None]:
     if checked < story_cutoff(now):
         return "unknown", "stale"
     if seen is None or seen < checked:
-        return "unknown", "private"
+        return "unknown", "private" if profile.is_private else "unseen"
     return "none", None
 
 

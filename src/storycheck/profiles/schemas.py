@@ -116,7 +116,8 @@ class Profile(Answer):
         "or not_found (confirmed: no such account)"
     )
     story_unknown_reason: Annotated[str, Choice(UNKNOWN_REASONS)] | None = Field(
-        description="why the answer is unknown: not_checked, stale or private"
+        description="why the answer is unknown: not_checked, stale, private (the latest check "
+        "could not see a private account) or unseen (it could not see for another reason)"
     )
     created_at: datetime | None
     updated_at: datetime | None

@@ -73,12 +73,17 @@ function StoryCell({ profile, live, now }) {
     )
   }
   const checked = toMs(profile.last_checked)
-  const stale = profile.story_answer
-    ? reason === 'not_checked' || reason === 'stale'
+  const unknown = profile.story_answer
+    ? profile.story_answer === 'unknown'
     : !profile.not_found && (checked === null || now - checked >= STORY_LIFETIME_HOURS * 3600 * 1000)
-  if (stale) {
-    // Never checked, or not within a story's lifetime: whether it has a story now is unknown.
-    const why = checked === null ? 'not checked yet' : `last checked over ${STORY_LIFETIME_HOURS} h ago`
+  if (unknown) {
+    // Never checked, not within a story's lifetime, or the latest check could not see.
+    const why =
+      reason === 'unseen'
+        ? 'the latest check could not see'
+        : checked === null
+          ? 'not checked yet'
+          : `last checked over ${STORY_LIFETIME_HOURS} h ago`
     return (
       <span className="story-unknown" role="img" aria-label={`story unknown (${why})`} title={`Story unknown: ${why}`} data-testid="story-unchecked">
         ?<span className="visually-hidden"> story unknown ({why})</span>
