@@ -99,6 +99,11 @@ def test_landing_page_lists_exactly_the_live_stories_of_two_niches(page: Page, l
         expect(page.get_by_test_id("nav-stories")).to_have_attribute("aria-current", "page")
         expect(page.get_by_role("heading", level=1)).to_have_text("Stories now")
         page.get_by_test_id("stories-search").fill(tag)
+        # The box applies the search after a 300 ms pause: wait until the page uses it (the
+        # rows alone do not tell, every account of both niches carries the tag).
+        expect(page.get_by_test_id("stories-export-csv")).to_have_attribute(
+            "href", re.compile(f"search={tag}")
+        )
         expected, borderline = live_in_truth(live, names)
         assert len(expected) >= 10, f"the simulated world gave only {len(expected)} stories"
         rows = page.get_by_test_id("story-row")
