@@ -8,6 +8,7 @@ spends the budget and tests keep asking for it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -129,3 +130,67 @@ def test_tests_and_a_batch_share_the_pairs_budget_without_a_violation(
     pair = next(p for p in client.get("/api/proxies").get_json() if p["id"] == proxy_id)
     assert pair["health"] == "ready" and pair["test_state"] == "ok"
     assert stats["sessions"][session_id]["rate_limited"] == 0
+
+
+@pytest.fixture
+def slow_refresh_client(sqlite_url: str, sim: SimulatorServer) -> Iterator[Any]:
+    """The in-process engine with a periodic pair refresh too slow to matter in a test."""
+    config = Config(
+        database_url=sqlite_url,
+        instagram_url=sim.base_url,
+        secret_key=TEST_SECRET_KEY,
+        engine_enabled=True,
+        reconcile_interval=0.5,
+        extra={
+            "engine_window_seconds": str(WINDOW),
+            "engine_refresh_interval": "600",
+            "engine_flush_interval": "0.1",
+            "engine_partial_wait": "0.2",
+        },
+    )
+    application = create_app(config, start_background=True)
+    yield application.test_client()
+    shutdown(application)
+
+
+def test_a_pair_disabled_in_the_api_sends_nothing_more(
+    slow_refresh_client: Any, sim: SimulatorServer, fleet: ProxyFleet
+) -> None:
+    """Pair changes reach the in-process engine at once, not at its next periodic refresh."""
+    client = slow_refresh_client
+    settings = {
+        "min_request_interval": 0,
+        "request_jitter": 0,
+        "lookup_hourly_limit": LOOKUPS,
+        "proxy_hourly_limit": 1000,
+    }
+    assert client.put("/api/settings", json=settings).status_code == 200
+    proxy = client.post("/api/proxies", json={"url": fleet.urls[0], "session": sim.session_ids[0]})
+    proxy_id = proxy.get_json()["id"]
+    niche = client.post("/api/niches", json={"name": "disabled"}).get_json()
+    names = "\n".join(f"user{i:06d}" for i in range(PROFILES))
+    client.post(f"/api/profiles/niches/{niche['id']}/import", data=names.encode())
+
+    def done(batch_id: str) -> int:
+        body = client.get(f"/api/batches/{batch_id}", query_string={"items_limit": 0}).get_json()
+        return int(body["completed_profiles"])
+
+    # The engine knows the new pair (added through the API): a batch runs on it.
+    first = client.post("/api/batches", json={"niche_id": niche["id"], "all_profiles": True})
+    wait_until(lambda: done(first.get_json()["id"]) == PROFILES, timeout=60, what="a first batch")
+
+    def set_status(status: str) -> None:
+        response = client.patch(f"/api/proxies/{proxy_id}/status", json={"status": status})
+        assert response.status_code == 200, response.get_data(as_text=True)
+
+    set_status("disabled")
+    second = client.post("/api/batches", json={"niche_id": niche["id"], "all_profiles": True})
+    batch = second.get_json()
+    assert batch["waiting_reason"] == "no usable pair: 1 disabled", batch
+    # An engine that still counted the pair as usable would have checked accounts by now (the
+    # first batch checked 3 per 4 s window).
+    time.sleep(2.0)
+    assert done(batch["id"]) == 0
+
+    set_status("active")
+    wait_until(lambda: done(batch["id"]) == PROFILES, timeout=60, what="the re-enabled pair")

@@ -169,7 +169,8 @@ class WorkerPool:
     # ------------------------------------------------------------------ pair filter hooks
 
     def refresh_pairs(self) -> None:
-        """Re-read pairs and re-apply `pair_filter` soon (the worker's share changed)."""
+        """Re-read pairs and re-apply `pair_filter` soon (a pair was changed, or the worker's
+        share of them)."""
         loop = self._loop
         if loop is None or loop.is_closed():
             return

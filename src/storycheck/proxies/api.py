@@ -39,6 +39,18 @@ def list_proxies() -> Response:
         return ok(service.list_proxies(session, secrets=app.secrets))
 
 
+@bp.after_request
+def _tell_the_engine(response: Response) -> Response:
+    """After a pair was added, changed or deleted, the in-process engine re-reads its pairs at
+    once instead of at its next periodic refresh: a pair just disabled sends nothing more."""
+    changed = request.method in ("POST", "PUT", "PATCH", "DELETE") and response.status_code < 400
+    if changed and not request.path.endswith("/test"):
+        pool = services().pool
+        if pool is not None:
+            pool.refresh_pairs()
+    return response
+
+
 @bp.post("")
 def create_proxy() -> Response:
     """Add a pair: `{ip, port, session, username?, password?, scheme?}` or `{url, session}`."""
