@@ -169,8 +169,8 @@ class WorkerPool:
     # ------------------------------------------------------------------ pair filter hooks
 
     def refresh_pairs(self) -> None:
-        """Re-read pairs and re-apply `pair_filter` soon (a pair was changed, or the worker's
-        share of them)."""
+        """Re-read pairs and settings and re-apply `pair_filter` soon (a pair or a setting was
+        changed, or the worker's share of the pairs)."""
         loop = self._loop
         if loop is None or loop.is_closed():
             return

@@ -23,6 +23,9 @@ def get_settings() -> Response:
 def update_settings() -> Response:
     """Apply any subset of settings (`SettingsUpdate`: snake_case or camelCase); all or nothing."""
     data = json_body()
-    with services().db.write() as session:
+    app = services()
+    with app.db.write() as session:
         payload = service.settings_to_dict(service.update_settings(session, changes=data))
+    if app.pool is not None:
+        app.pool.refresh_pairs()  # the in-process engine re-reads its settings at once
     return ok(payload)
