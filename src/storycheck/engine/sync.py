@@ -75,6 +75,9 @@ class BackgroundSync:
         self.wake = wake
         self.event = asyncio.Event()
         self.last_refresh = -INF
+        # A re-read was asked for (`refresh_soon`); cleared when a refresh starts reading, so a
+        # request that arrives while one reads is not lost to it.
+        self.refresh_wanted = False
         self.refreshes = 0  # refreshes applied so far (tests wait on it; never goes back)
         self.last_renew = 0.0
         self.last_prune = 0.0
@@ -85,7 +88,7 @@ class BackgroundSync:
 
     def refresh_soon(self) -> None:
         """Re-read pairs and settings at the next tick."""
-        self.last_refresh = -INF
+        self.refresh_wanted = True
         self.event.set()
 
     async def run(self) -> None:
@@ -108,7 +111,7 @@ class BackgroundSync:
         """One round: flush; refresh, renew and prune when due."""
         await self.flush()
         now = self.clock()
-        if now - self.last_refresh >= self.options.refresh_interval:
+        if self.refresh_wanted or now - self.last_refresh >= self.options.refresh_interval:
             await self.refresh()
         if now - self.last_renew >= self.options.renew_interval:
             await self.renew(now)
@@ -152,12 +155,13 @@ class BackgroundSync:
         book.ledger.applied(job.usage)
         book.health_written(report.health_written)
         if report.health_conflicts:
-            self.last_refresh = -INF  # adopt the API's value at once
+            self.refresh_wanted = True  # adopt the API's value at once
         if job.usage:
             self.wake()
 
     async def refresh(self, initial: bool = False) -> None:
         """Re-read settings and pairs (and, at start, the persisted usage)."""
+        self.refresh_wanted = False
         settings = await self.db(self.recorder.load_settings)
         rows = await self.db(self.recorder.load_pairs)
         book = self.book
