@@ -60,8 +60,8 @@ def fleet() -> Iterator[ProxyFleet]:
     proxies.stop()
 
 
-@pytest.fixture
-def client(sqlite_url: str, sim: SimulatorServer) -> Iterator[Any]:
+def _engine_app(sqlite_url: str, sim: SimulatorServer, refresh_interval: float) -> Iterator[Any]:
+    """A test client of an app whose in-process engine paces by the simulator's window."""
     config = Config(
         database_url=sqlite_url,
         instagram_url=sim.base_url,
@@ -70,7 +70,7 @@ def client(sqlite_url: str, sim: SimulatorServer) -> Iterator[Any]:
         reconcile_interval=0.5,
         extra={
             "engine_window_seconds": str(WINDOW),
-            "engine_refresh_interval": "0.2",
+            "engine_refresh_interval": str(refresh_interval),
             "engine_flush_interval": "0.1",
             "engine_partial_wait": "0.2",
         },
@@ -80,16 +80,24 @@ def client(sqlite_url: str, sim: SimulatorServer) -> Iterator[Any]:
     shutdown(application)
 
 
+@pytest.fixture
+def client(sqlite_url: str, sim: SimulatorServer) -> Iterator[Any]:
+    yield from _engine_app(sqlite_url, sim, refresh_interval=0.2)
+
+
+# The pacing both tests give the engine: the simulator's lookup budget, no gaps.
+PACED_SETTINGS = {
+    "min_request_interval": 0,
+    "request_jitter": 0,
+    "lookup_hourly_limit": LOOKUPS,
+    "proxy_hourly_limit": 1000,
+}
+
+
 def test_tests_and_a_batch_share_the_pairs_budget_without_a_violation(
     client: Any, sim: SimulatorServer, fleet: ProxyFleet
 ) -> None:
-    settings = {
-        "min_request_interval": 0,
-        "request_jitter": 0,
-        "lookup_hourly_limit": LOOKUPS,
-        "proxy_hourly_limit": 1000,
-        "proxy_test_timeout": 5,
-    }
+    settings = {**PACED_SETTINGS, "proxy_test_timeout": 5}
     assert client.put("/api/settings", json=settings).status_code == 200
     session_id = sim.session_ids[0]
     proxy = client.post("/api/proxies", json={"url": fleet.urls[0], "session": session_id})
@@ -135,22 +143,7 @@ def test_tests_and_a_batch_share_the_pairs_budget_without_a_violation(
 @pytest.fixture
 def slow_refresh_client(sqlite_url: str, sim: SimulatorServer) -> Iterator[Any]:
     """The in-process engine with a periodic pair refresh too slow to matter in a test."""
-    config = Config(
-        database_url=sqlite_url,
-        instagram_url=sim.base_url,
-        secret_key=TEST_SECRET_KEY,
-        engine_enabled=True,
-        reconcile_interval=0.5,
-        extra={
-            "engine_window_seconds": str(WINDOW),
-            "engine_refresh_interval": "600",
-            "engine_flush_interval": "0.1",
-            "engine_partial_wait": "0.2",
-        },
-    )
-    application = create_app(config, start_background=True)
-    yield application.test_client()
-    shutdown(application)
+    yield from _engine_app(sqlite_url, sim, refresh_interval=600)
 
 
 def test_a_pair_disabled_in_the_api_sends_nothing_more(
@@ -158,13 +151,7 @@ def test_a_pair_disabled_in_the_api_sends_nothing_more(
 ) -> None:
     """Pair changes reach the in-process engine at once, not at its next periodic refresh."""
     client = slow_refresh_client
-    settings = {
-        "min_request_interval": 0,
-        "request_jitter": 0,
-        "lookup_hourly_limit": LOOKUPS,
-        "proxy_hourly_limit": 1000,
-    }
-    assert client.put("/api/settings", json=settings).status_code == 200
+    assert client.put("/api/settings", json=PACED_SETTINGS).status_code == 200
     proxy = client.post("/api/proxies", json={"url": fleet.urls[0], "session": sim.session_ids[0]})
     proxy_id = proxy.get_json()["id"]
     niche = client.post("/api/niches", json={"name": "disabled"}).get_json()
