@@ -313,14 +313,26 @@ def test_every_niche_sort_walks_its_index(seeded, sort_by, status):
         assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
 
 
-def _search_page_plan(db: Database, niche_id: str, sort: Sort) -> str:
+def _search_page_statement(db: Database, niche_id: str, sort: Sort) -> tuple[str, Any]:
+    """The statement (and its parameters) of a `search=coach` page of active profiles."""
     with recorded_statements(db) as seen, db.read() as session:
         listing.page_rows(
             session, ProfileFilters(niche_id=niche_id, status="active", search="coach"), sort,
             limit=50,
         )
     page = [s for s in seen if "username_key" in s[0] and "LIMIT" in s[0].upper()]
-    return _plan(db, *page[0])
+    return page[0][0], page[0][1]
+
+
+def _search_page_plan(db: Database, niche_id: str, sort: Sort) -> str:
+    return _plan(db, *_search_page_statement(db, niche_id, sort))
+
+
+def _production_plan(db: Database, statement: str, parameters: Any) -> str:
+    """PostgreSQL's plan as in production (no `enable_*` switched off)."""
+    with db.engine.connect() as conn:
+        rows = conn.exec_driver_sql("EXPLAIN " + statement, parameters).all()
+    return "\n".join(row[0] for row in rows)
 
 
 @pytest.mark.parametrize("sort_by", [None, "last_checked", "total_checks"])
@@ -362,17 +374,7 @@ def test_search_uses_the_trigram_index(seeded, monkeypatch, sort_by):
         # The trigram index drives a deep page (matches read by a bitmap scan, then sorted):
         # the niche/status terms must not let the planner walk a niche's sort index instead.
         monkeypatch.setattr(search, "WALK_ENTRIES_PER_MATCH", 0)
-        with recorded_statements(db) as seen, db.read() as session:
-            listing.page_rows(
-                session,
-                ProfileFilters(niche_id=niches[0], status="active", search="coach"),
-                Sort(sort_by),
-                limit=50,
-            )
-        page = [s for s in seen if "username_key" in s[0] and "LIMIT" in s[0].upper()]
-        with db.engine.connect() as conn:  # the planner as in production (no enable_* off)
-            rows = conn.exec_driver_sql("EXPLAIN " + page[0][0], page[0][1]).all()
-        plan = "\n".join(row[0] for row in rows)
+        plan = _production_plan(db, *_search_page_statement(db, niches[0], Sort(sort_by)))
         assert "Bitmap Index Scan on ix_profiles_username_trgm" in plan, plan
         assert "ix_profiles_niche" not in plan, plan
         # A shallow page walks the niche's sort index (the planner may; the index must serve).
@@ -381,18 +383,9 @@ def test_search_uses_the_trigram_index(seeded, monkeypatch, sort_by):
         assert "ix_profiles_niche" in plan and "Sort" not in plan, plan
         # ... and the planner as in production cannot fetch every match of the table instead:
         # a walked page's key test is written so that the trigram index cannot serve it.
-        with recorded_statements(db) as seen, db.read() as session:
-            listing.page_rows(
-                session,
-                ProfileFilters(niche_id=niches[0], status="active", search="coach"),
-                Sort(sort_by),
-                limit=50,
-            )
-        page = [s for s in seen if "username_key" in s[0] and "LIMIT" in s[0].upper()]
-        assert "(profiles.username_key || '') LIKE" in page[0][0], page[0][0]
-        with db.engine.connect() as conn:
-            rows = conn.exec_driver_sql("EXPLAIN " + page[0][0], page[0][1]).all()
-        plan = "\n".join(row[0] for row in rows)
+        statement, parameters = _search_page_statement(db, niches[0], Sort(sort_by))
+        assert "(profiles.username_key || '') LIKE" in statement, statement
+        plan = _production_plan(db, statement, parameters)
         assert "ix_profiles_username_trgm" not in plan, plan
 
 
