@@ -74,10 +74,9 @@ def story_answer_condition(answer: str, now: datetime) -> ColumnElement[bool]:
     if answer == "not_found":
         return and_(~live, Profile.not_found == true())
     fresh = and_(Profile.last_checked.is_not(None), Profile.last_checked >= story_cutoff(now))
-    seen = and_(Profile.story_seen_at.is_not(None), Profile.story_seen_at >= Profile.last_checked)
     found = Profile.not_found == false()
     if answer == "none":
-        return and_(~live, found, fresh, seen)
+        return and_(~live, found, fresh, ~unseen())
     if answer == "unknown":
-        return and_(~live, found, or_(~fresh, ~seen))
+        return and_(~live, found, or_(~fresh, unseen()))
     raise ValueError(f"unknown story answer {answer!r}")
