@@ -443,7 +443,7 @@ def test_import_keeps_the_search_table_and_counts_set_based(client, db, monkeypa
         def fail(*_args: Any) -> None:
             raise RuntimeError("disk full")
 
-        monkeypatch.setattr(importer, "_executemany", fail)  # after the triggers are dropped
+        monkeypatch.setattr(importer, "_insert_json", fail)  # after the triggers are dropped
         failed = client.post(f"/api/profiles/niches/{niche}/import", data=b"coach_lost")
         assert failed.status_code == 500
     client.post("/api/profiles", json={"username": "last_coach", "niche_id": niche})
