@@ -178,12 +178,10 @@ def import_profiles(session: Session, *, niche_id: str, raw: bytes) -> ImportRep
             session.execute(text("ANALYZE profiles"))
     report.created_count = len(by_key)
     id_of = dict(zip((key for key, _ in by_key), ids, strict=True))
+    # Every new profile's API object is the same but for its id, username and url.
+    template = profile_to_dict(Profile(**shared), niche.name, now=now)
     report.created = [
-        _created_profile(
-            {"id": id_of[key], "username": name, "username_key": key, "url": profile_url(name)},
-            shared,
-            niche.name,
-        )
+        {**template, "id": id_of[key], "username": name, "url": profile_url(name)}
         for key, name in accepted[:REPORT_LIMIT]
     ]
     return report
@@ -329,10 +327,3 @@ def _existing_usernames(session: Session, keys: list[str]) -> dict[str, str]:
         (json.dumps(keys),),
     )
     return {key: name for key, name in rows}
-
-
-def _created_profile(
-    own: dict[str, Any], shared: dict[str, Any], niche_name: str
-) -> dict[str, Any]:
-    """The API profile object of a freshly inserted row (no reload needed)."""
-    return profile_to_dict(Profile(**own, **shared), niche_name)
