@@ -24,7 +24,8 @@ user-agent check, the session's mode (``answers.MODES``: one facts-file row per 
 switchable at run time and after N requests), the sliding-window limits (a request over a
 limit is refused and recorded as a violation), then the endpoint itself. Answers to known
 sessions carry ``x-ig-set-www-claim`` and, every N requests, rotated csrftoken/rur cookies.
-The referee records exactly one outcome per request.
+The referee records exactly one outcome per request. Every answer's ``Date`` header is the
+simulator's clock (a reel's ``expiring_at`` is read against it, as against Instagram's).
 
 The /__sim__ control API (stats, reset, truth, sessions and their modes, last_request,
 follows, profiles, limits, faults, clock, config) lives in `control.py`.
@@ -40,6 +41,7 @@ import logging
 import socket
 import struct
 from collections.abc import Awaitable, Callable, Iterable
+from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any, NoReturn
 
@@ -133,7 +135,7 @@ class _Instagram:
             fault = state.faults.draw()
             instead = await self._inject(fault, request, session, address, endpoint)
             if instead is not None:
-                return _response(instead)
+                return _response(instead, state.clock())
         reply = await self._checked(
             request, endpoint, category, kind, session, key, address, answer, dense
         )
@@ -143,7 +145,7 @@ class _Instagram:
                 reply, status=200, body=body, content_type=JSON_TYPE, outcome="malformed"
             )
         referee.record(session, address, endpoint, reply.outcome)
-        return _response(reply)
+        return _response(reply, state.clock())
 
     async def _inject(
         self,
@@ -329,9 +331,13 @@ class _Instagram:
         return visible
 
 
-def _response(reply: Reply) -> web.Response:
-    """Turn a `Reply` into an aiohttp response with exactly its status, type and headers."""
-    headers: list[tuple[str, str]] = list(reply.headers)
+def _response(reply: Reply, now: float) -> web.Response:
+    """Turn a `Reply` into an aiohttp response with exactly its status, type and headers.
+
+    Its `Date` is the simulator's clock, as Instagram's is Instagram's: a story's
+    `expiring_at` compares with it (a shifted or frozen clock moves both together).
+    """
+    headers: list[tuple[str, str]] = [("Date", formatdate(now, usegmt=True)), *reply.headers]
     if reply.content_type is not None:
         headers.append(("Content-Type", reply.content_type))
     try:
