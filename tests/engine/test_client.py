@@ -294,6 +294,12 @@ def test_the_logged_in_empty_shape_means_no_story_for_every_id() -> None:
     assert {uid: r.has_story for uid, r in reels.items()} == {"1": False, "2": False}
 
 
+def test_a_lookup_that_does_not_say_whether_the_account_is_private_proves_nothing() -> None:
+    user = {"id": "5", "username": "p", "followed_by_viewer": False}
+    with pytest.raises(Transient):
+        call(answer(200, {"data": {"user": user}, "status": "ok"}), "resolve", "p")
+
+
 def test_a_lookup_carries_privacy_and_follow_state() -> None:
     user = {"id": "5", "username": "p", "is_private": True, "followed_by_viewer": True}
     resolved = call(answer(200, {"data": {"user": user}, "status": "ok"}), "resolve", "p")

@@ -197,9 +197,12 @@ def read_user(payload: Mapping[str, Any], username: str) -> ResolvedUser:
         raise NotFoundUser("data.user is null")
     if not isinstance(user, Mapping) or user.get("id") in (None, ""):
         raise Transient("web_profile_info answer without data.user.id")
+    if user.get("is_private") is None:
+        # Read as public, an absent reel would become "no story": it proves nothing.
+        raise Transient("web_profile_info answer without data.user.is_private")
     return ResolvedUser(
         user_id=str(user["id"]),
-        is_private=bool(user.get("is_private", False)),
+        is_private=bool(user["is_private"]),
         username=str(user.get("username") or username),
         followed_by_viewer=bool(user.get("followed_by_viewer", False)),
     )
