@@ -295,6 +295,42 @@ def test_one_pair_in_each_kind_of_trouble_in_the_same_batch(simulator: Any, rig:
         assert pair_state(engine, cookie) == ("ready", "active")
 
 
+def test_an_edge_block_of_a_proxy_address_rests_the_pair_and_keeps_its_session(
+    simulator: Any, rig: Any
+) -> None:
+    # Instagram's edge refuses the first proxy's address (403 HTML, no login page), whatever
+    # session comes through it. That is the address's trouble: the pair rests and tries
+    # again later, its session is never marked logged out or challenged, and no item spends
+    # an attempt or is recorded through it.
+    sim = simulator(4, *PACED)
+    blocked_cookie = sim.sessions[0]  # pair 0: proxy 0, which reaches the simulator from .10
+    sim.http.post(
+        "/__sim__/addresses", json={"addresses": ["127.0.0.10"], "blocked": True}
+    ).raise_for_status()
+    engine = rig(sim, **PACED_SETTINGS)
+    engine.add_profiles(sim.usernames(320))
+    batch_id = engine.create_batch()
+    engine.wait_done(batch_id, timeout=120)
+
+    verdict = assert_truthful(engine, sim, batch_id)  # also: every item's attempts == 0
+    assert verdict.story > 30 and verdict.no_story > 30
+    assert recorded_through(engine, batch_id, blocked_cookie) == []
+    address = sim.stats()["addresses"]["127.0.0.10"]
+    assert address["total"] >= 1 and address["by_outcome"] == {"address_blocked": address["total"]}
+    health, status = pair_state(engine, blocked_cookie)
+    assert status == "active" and health in ("cooling", "ready")
+    with engine.db.read() as session:
+        reasons = session.scalars(
+            select(ProxyErrorLog.transition_reason).where(
+                ProxyErrorLog.proxy_id == engine.pair_of(blocked_cookie),
+                ProxyErrorLog.state_change,
+            )
+        ).all()
+    assert reasons and all("address blocked" in r or "cooldown" in r for r in reasons), reasons
+    for cookie in sim.sessions[1:]:
+        assert pair_state(engine, cookie) == ("ready", "active")
+
+
 # ---------------------------------------------------------------------------------- (d)
 
 
