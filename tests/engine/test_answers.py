@@ -255,6 +255,25 @@ def test_a_private_account_is_hidden_unless_the_session_follows_it(
     assert run(world, session, stories(private_id))[private_id].has_story
 
 
+def test_a_story_is_live_by_instagrams_clock_not_this_machines(world: World, session: str) -> None:
+    # Instagram's clock (its Date header) runs 80 days behind this machine's here: the reel
+    # it sends is live by its clock and over by ours. Read against ours, a live story would
+    # become "no story"; the engine reads it against Instagram's.
+    truth, now = world.sim.state.truth, world.sim.state.clock()
+    behind = 80 * 86400.0
+    name = truth.usernames(1, kind="poster", with_story_at=now - behind, without_story_at=now)[0]
+    then = truth.lookup(name, now - behind)
+    assert max(then["taken_at"]) + 86400 < now and then["expiring_at"] < now
+    world.control("clock", {"offset": -behind})
+    try:
+        reels = run(world, session, stories(then["user_id"]))
+    finally:
+        world.control("clock", {"offset": 0})
+    reel = reels[then["user_id"]]
+    assert reel.has_story and reel.item_count == then["items"]
+    assert reel.expiring_at == then["expiring_at"]
+
+
 @pytest.mark.parametrize("style", ["empty", "json", "user_null"])
 def test_a_missing_user_is_not_found_in_each_style(world: World, session: str, style: str) -> None:
     world.control("config", {"not_found_style": style})

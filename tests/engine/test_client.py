@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -46,6 +47,8 @@ IDENTITY = PairIdentity(
 )
 
 Handler = Callable[[httpx.Request], httpx.Response]
+# Instagram's clock at an answer (200 s after the epoch): the stories below are live then.
+AT_200 = {"Date": "Thu, 01 Jan 1970 00:03:20 GMT"}
 
 
 def call(handler: Handler, method: str, *args: Any, **kwargs: Any) -> Any:
@@ -209,7 +212,7 @@ def test_dense_doc_id_form_posts_fields_and_reads_the_xdt_answer() -> None:
             ],
         }
         data = {"xdt_api__v1__feed__reels_media": {"reels_media": [reel]}}
-        return httpx.Response(200, json={"data": data, "status": "ok"})
+        return httpx.Response(200, json={"data": data, "status": "ok"}, headers=AT_200)
 
     reels = call(handler, "stories", ["1", "2", "3"], dense_doc_id="8765")
     request = seen[0]
@@ -237,7 +240,7 @@ def test_v1_is_the_default_and_reads_reels_media_and_reels() -> None:
             ],
             "status": "ok",
         }
-        return httpx.Response(200, json=body)
+        return httpx.Response(200, json=body, headers=AT_200)
 
     reels = call(handler, "stories", ["7", "8", "9"])
     assert (seen[0].method, seen[0].url.path) == ("GET", "/api/v1/feed/reels_media/")
@@ -249,10 +252,52 @@ def test_v1_is_the_default_and_reads_reels_media_and_reels() -> None:
     assert nine.expiring_at == 86420
 
 
+def test_only_items_live_at_the_answers_date_count() -> None:
+    # At 90,000 s by Instagram's Date: an item whose expiring_at passed, and one without
+    # expiring_at taken over 24 h before, are over; a reel of only such items has no story.
+    date = {"Date": "Fri, 02 Jan 1970 01:00:00 GMT"}  # 90,000 s after the epoch
+    mixed = {
+        "id": "1",
+        "expiring_at": 89_000,
+        "items": [
+            {"taken_at": 2_600, "expiring_at": 89_000},  # over
+            {"taken_at": 3_000},  # over: 24 h after taken_at
+            {"taken_at": 5_000, "expiring_at": 91_400},  # live
+            {"taken_at": 6_000},  # live until 92,400
+        ],
+    }
+    over = {"id": "2", "items": [{"taken_at": 1_000, "expiring_at": 87_400}, {"taken_at": 2_000}]}
+    body = {"reels": {}, "reels_media": [mixed, over], "status": "ok"}
+    reels = call(answer(200, body, date), "stories", ["1", "2"])
+    live = reels["1"]
+    assert (live.has_story, live.item_count) == (True, 2)
+    assert (live.oldest_taken_at, live.newest_taken_at, live.expiring_at) == (5_000, 6_000, 91_400)
+    assert not reels["2"].has_story and reels["2"].item_count == 0
+    dense = {"data": {"xdt_api__v1__feed__reels_media": {"reels_media": [over]}}, "status": "ok"}
+    reels = call(answer(200, dense, date), "stories", ["2"], dense_doc_id="8765")
+    assert not reels["2"].has_story
+
+
+def test_without_a_date_header_this_machines_clock_decides() -> None:
+    now = int(time.time())
+    reel = {
+        "id": "1",
+        "items": [{"taken_at": now - 90_000}, {"taken_at": now - 600, "expiring_at": now + 600}],
+    }
+    reels = call(answer(200, {"reels_media": [reel], "status": "ok"}), "stories", ["1"])
+    assert (reels["1"].item_count, reels["1"].oldest_taken_at) == (1, now - 600)
+
+
 def test_the_logged_in_empty_shape_means_no_story_for_every_id() -> None:
     body = {"reels": {}, "reels_media": [], "status": "ok"}
     reels = call(answer(200, body), "stories", ["1", "2"])
     assert {uid: r.has_story for uid, r in reels.items()} == {"1": False, "2": False}
+
+
+def test_a_lookup_that_does_not_say_whether_the_account_is_private_proves_nothing() -> None:
+    user = {"id": "5", "username": "p", "followed_by_viewer": False}
+    with pytest.raises(Transient):
+        call(answer(200, {"data": {"user": user}, "status": "ok"}), "resolve", "p")
 
 
 def test_a_lookup_carries_privacy_and_follow_state() -> None:
@@ -583,7 +628,7 @@ def test_the_checker_passes_follow_state_story_window_and_saves_rotations_once()
     rotate = {"value": "csrftoken=ROTATED1; Path=/"}
 
     def handler(request: httpx.Request) -> httpx.Response:
-        headers = {"set-cookie": rotate["value"], "x-ig-set-www-claim": "hmac.CLAIM1"}
+        headers = {"set-cookie": rotate["value"], "x-ig-set-www-claim": "hmac.CLAIM1", **AT_200}
         if request.url.path.startswith("/api/v1/users/"):
             user = {"id": "9", "is_private": True, "followed_by_viewer": True}
             return httpx.Response(

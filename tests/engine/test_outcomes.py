@@ -295,6 +295,44 @@ def test_an_absent_reel_proves_no_story_only_while_public_is_fresh(
     assert final.result == expect
 
 
+@pytest.mark.parametrize(
+    ("checked_at", "resolved_now", "expect"),
+    [
+        (1000.0 - 10.0, False, "no_story"),  # learned with a fresh lookup: trusted
+        (1000.0 - 86401.0, False, "verify"),  # learned long ago: it may have ended since
+        (None, False, "verify"),  # age unknown
+        (None, True, "no_story"),  # this lease's own lookup through this session said so
+    ],
+)
+def test_an_absent_reel_of_a_followed_private_account_needs_a_fresh_follow(
+    checked_at: float | None, resolved_now: bool, expect: str
+) -> None:
+    # The follow (`followed_by_session_id`) comes from the same lookup as the privacy: an
+    # old one does not prove that this session still sees the account's stories.
+    target = item(
+        ig_user_id="7",
+        is_private=True,
+        followed_by_session_id=SESSION,
+        identity_checked_at=checked_at,
+        resolved_now=resolved_now,
+    )
+    decision = decide(
+        "stories",
+        [target],
+        answers={"item-0": ItemAnswer("item-0")},
+        privacy_max_age=86400.0,
+    )
+    if expect == "verify":
+        (back,) = decision.requeue
+        assert back.verify and not back.spent_attempt and not decision.finals
+        unfollowed = ItemAnswer("item-0", ig_user_id="7", is_private=True, followed_by_viewer=False)
+        (final,) = decide("lookup", [back.apply()], answers={"item-0": unfollowed}).finals
+        assert final.result == "private"  # no longer followed: unknown, never "no story"
+        return
+    (final,) = decision.finals
+    assert final.result == expect
+
+
 def test_known_missing_fails_without_a_request() -> None:
     final = outcomes.known_missing(item(known_missing=True), 5.0)
     assert (final.status, final.failure_kind, final.not_found) == ("failed", "not_found", False)

@@ -295,6 +295,42 @@ def test_one_pair_in_each_kind_of_trouble_in_the_same_batch(simulator: Any, rig:
         assert pair_state(engine, cookie) == ("ready", "active")
 
 
+def test_an_edge_block_of_a_proxy_address_rests_the_pair_and_keeps_its_session(
+    simulator: Any, rig: Any
+) -> None:
+    # Instagram's edge refuses the first proxy's address (403 HTML, no login page), whatever
+    # session comes through it. That is the address's trouble: the pair rests and tries
+    # again later, its session is never marked logged out or challenged, and no item spends
+    # an attempt or is recorded through it.
+    sim = simulator(4, *PACED)
+    blocked_cookie = sim.sessions[0]  # pair 0: proxy 0, which reaches the simulator from .10
+    sim.http.post(
+        "/__sim__/addresses", json={"addresses": ["127.0.0.10"], "blocked": True}
+    ).raise_for_status()
+    engine = rig(sim, **PACED_SETTINGS)
+    engine.add_profiles(sim.usernames(320))
+    batch_id = engine.create_batch()
+    engine.wait_done(batch_id, timeout=120)
+
+    verdict = assert_truthful(engine, sim, batch_id)  # also: every item's attempts == 0
+    assert verdict.story > 30 and verdict.no_story > 30
+    assert recorded_through(engine, batch_id, blocked_cookie) == []
+    address = sim.stats()["addresses"]["127.0.0.10"]
+    assert address["total"] >= 1 and address["by_outcome"] == {"address_blocked": address["total"]}
+    health, status = pair_state(engine, blocked_cookie)
+    assert status == "active" and health in ("cooling", "ready")
+    with engine.db.read() as session:
+        reasons = session.scalars(
+            select(ProxyErrorLog.transition_reason).where(
+                ProxyErrorLog.proxy_id == engine.pair_of(blocked_cookie),
+                ProxyErrorLog.state_change,
+            )
+        ).all()
+    assert reasons and all("address blocked" in r or "cooldown" in r for r in reasons), reasons
+    for cookie in sim.sessions[1:]:
+        assert pair_state(engine, cookie) == ("ready", "active")
+
+
 # ---------------------------------------------------------------------------------- (d)
 
 
@@ -423,6 +459,50 @@ def test_an_account_that_turned_private_since_its_lookup_is_not_no_story(
     second = engine.create_batch()
     engine.wait_done(second, timeout=120)
     assert_truthful(engine, sim, second)
+
+
+def test_a_follow_learned_long_ago_does_not_make_an_absent_reel_no_story(
+    simulator: Any, rig: Any
+) -> None:
+    # Two private accounts that a pair's session followed when they were last looked up,
+    # three days ago. Since then that session stopped following one of them (which has a
+    # live story: no reel for that session now). The other it still follows, and it has no
+    # story. Neither old follow proves anything on its own: each absent reel is looked up
+    # again through that session before anything is said.
+    sim = simulator(4, *PACED)
+    engine = rig(sim, **PACED_SETTINGS)
+    names = sim.usernames(320)
+    at = float(sim.http.get("/__sim__/clock").json()["now"])
+    facts = server_truth(sim, [(n, at) for n in names])
+    private = [n for n in names if facts[n]["is_private"]]
+    dropped = next(n for n in private if facts[n]["has_story"])
+    kept = next(n for n in private if not facts[n]["has_story"])
+    follower = sim.sessions[1]
+    sim.follow(follower, [kept])  # `dropped` is no longer followed
+    rest = [n for n in names if n not in (dropped, kept)]
+    engine.add_profiles(rest)
+    engine.add_profiles([dropped, kept], user_ids={n: facts[n]["user_id"] for n in (dropped, kept)})
+    follower_row = {cookie: row for row, cookie in session_row_ids(engine).items()}[follower]
+    with engine.db.write() as session:
+        session.execute(
+            update(Profile)
+            .where(Profile.username.in_([dropped, kept]))
+            .values(
+                is_private=True,
+                followed_by_session_id=follower_row,
+                identity_checked_at=datetime.fromtimestamp(at - 3 * 86400, UTC),
+            )
+        )
+    batch_id = engine.create_batch()
+    engine.wait_done(batch_id, timeout=120)
+
+    assert_truthful(engine, sim, batch_id)  # a "no story" for `dropped` would be wrong
+    outcomes = {profile.username: (item, profile) for item, profile in engine.items(batch_id)}
+    item, profile = outcomes[dropped]
+    assert item.outcome == "private" and profile.followed_by_session_id is None
+    item, profile = outcomes[kept]
+    assert (item.outcome, item.proxy_id) == ("no_story", engine.pair_of(follower))
+    assert profile.followed_by_session_id == follower_row
 
 
 # ---------------------------------------------------------------------------------- issue 16

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from email.utils import parsedate_to_datetime
 
 import httpx
 
@@ -84,6 +85,19 @@ def test_reels_media_lists_only_users_with_a_visible_story(
             assert set(item) >= {"pk", "id", "taken_at", "expiring_at", "media_type"}
             assert item["taken_at"] <= START < item["expiring_at"]
             assert item["id"] == f"{item['pk']}_{user_id_for(name)}"
+
+
+def test_answers_are_dated_by_the_simulators_clock(
+    sim: SimulatorServer, client: httpx.Client, clock: FakeClock
+) -> None:
+    # A reel's expiring_at is read against the answer's Date, as against Instagram's clock.
+    name = sim.state.truth.usernames(1, kind="poster")[0]
+    for _ in range(2):
+        lookup = client.get("/api/v1/users/web_profile_info/", params={"username": name})
+        reels = client.get("/api/v1/feed/reels_media/", params={"reel_ids": "1"})
+        for response in (lookup, reels):
+            assert parsedate_to_datetime(response.headers["date"]).timestamp() == int(clock.now)
+        clock.advance(3 * 86400)
 
 
 def test_reel_ids_may_be_comma_separated(sim: SimulatorServer, client: httpx.Client) -> None:

@@ -60,6 +60,29 @@ def test_per_address_limits_are_real_behind_proxies(
             assert [client.get(PROFILE).status_code for _ in range(3)] == [200, 200, 401]
 
 
+def test_an_edge_block_of_one_address_refuses_every_session_and_anonymous_alike(
+    sim: SimulatorServer, make_fleet: Callable[..., ProxyFleet]
+) -> None:
+    fleet = make_fleet(2)
+    blocked = httpx.post(
+        sim.base_url + "/__sim__/addresses", json={"addresses": ["127.0.0.10"], "blocked": True}
+    )
+    assert blocked.json() == {"blocked": ["127.0.0.10"]}
+    reels = "/api/v1/feed/reels_media/?reel_ids=1"
+    for session in (sim.session_ids[0], sim.session_ids[1], None):
+        with instagram_client(sim, session, proxy=fleet.urls[0]) as client:
+            for path in (PROFILE, reels):
+                refused = client.get(path)
+                assert refused.status_code == 403
+                assert refused.headers["content-type"].startswith("text/html")
+                assert b"<html>" in refused.content and b"Login" not in refused.content
+    with instagram_client(sim, proxy=fleet.urls[1]) as client:  # another address: fine
+        assert client.get(PROFILE).status_code == 200
+    assert sim.block_addresses(["127.0.0.10"], blocked=False) == []
+    with instagram_client(sim, proxy=fleet.urls[0]) as client:
+        assert client.get(PROFILE).status_code == 200
+
+
 def test_absolute_uri_get_with_keep_alive_and_post_bodies(
     sim: SimulatorServer, make_fleet: Callable[..., ProxyFleet]
 ) -> None:

@@ -22,6 +22,11 @@ The rows, in the order they are tested here:
 * 200 web_profile_info `{"status":"ok"}` without `data`, and reels_media without a
   `reels_media` list (`{"reels":{},"status":"ok"}`) → LoginRequired (cookies not honoured).
 
+A reel counts only its live items: an item whose `expiring_at` (or, without one, `taken_at` +
+24 h) is not after the answer's time is over, and a reel with no live item has no story. The
+answer's time is Instagram's own clock (its `Date` header), so a wrong clock here does not
+turn a live story into "no story"; without a `Date` header it is this machine's clock.
+
 Messages hold status codes and Instagram's own short texts only, never a cookie.
 """
 
@@ -53,6 +58,7 @@ from storycheck.engine.errors import (
 Endpoint = Literal["profile", "reels", "graphql"]
 UNSUPPORTED_VERSION = "client version refused: update the user agent"
 DENSE_REELS_KEY = "xdt_api__v1__feed__reels_media"
+STORY_LIFETIME_SECONDS = 24 * 3600  # from an item's taken_at, when it has no expiring_at
 
 
 @dataclass(frozen=True)
@@ -191,50 +197,56 @@ def read_user(payload: Mapping[str, Any], username: str) -> ResolvedUser:
         raise NotFoundUser("data.user is null")
     if not isinstance(user, Mapping) or user.get("id") in (None, ""):
         raise Transient("web_profile_info answer without data.user.id")
+    if user.get("is_private") is None:
+        # Read as public, an absent reel would become "no story": it proves nothing.
+        raise Transient("web_profile_info answer without data.user.is_private")
     return ResolvedUser(
         user_id=str(user["id"]),
-        is_private=bool(user.get("is_private", False)),
+        is_private=bool(user["is_private"]),
         username=str(user.get("username") or username),
         followed_by_viewer=bool(user.get("followed_by_viewer", False)),
     )
 
 
-def read_reels_v1(payload: Mapping[str, Any]) -> dict[str, ReelInfo]:
-    """Reels of a v1 reels_media answer; only the logged-in shape (a `reels_media` list) counts."""
+def read_reels_v1(payload: Mapping[str, Any], *, now: float) -> dict[str, ReelInfo]:
+    """Reels of a v1 reels_media answer; only the logged-in shape (a `reels_media` list) counts.
+
+    `now` is the answer's time (`answer_time`): only items live then count.
+    """
     media = payload.get("reels_media")
     if media is None:
         raise LoginRequired("reels_media answered without reels_media (cookies not honoured)")
     if not isinstance(media, list):
         raise Transient("reels_media answer with malformed reels_media")
-    found = _reels_from_list(media)
+    found = _reels_from_list(media, now)
     reels = payload.get("reels")
     if isinstance(reels, Mapping):
         for key, reel in reels.items():
             if isinstance(reel, Mapping):
                 uid = _reel_owner(reel) or str(key)
-                info = reel_info(uid, reel)
+                info = reel_info(uid, reel, now=now)
                 if info.has_story or uid not in found:
                     found[uid] = info
     return found
 
 
-def read_reels_dense(payload: Mapping[str, Any]) -> dict[str, ReelInfo] | None:
+def read_reels_dense(payload: Mapping[str, Any], *, now: float) -> dict[str, ReelInfo] | None:
     """Reels of a `POST /graphql/query` answer, or None when it lacks the documented shape."""
     data = payload.get("data")
     block = data.get(DENSE_REELS_KEY) if isinstance(data, Mapping) else None
     media = block.get("reels_media") if isinstance(block, Mapping) else None
     if not isinstance(media, list):
         return None
-    return _reels_from_list(media)
+    return _reels_from_list(media, now)
 
 
-def _reels_from_list(media: list[Any]) -> dict[str, ReelInfo]:
+def _reels_from_list(media: list[Any], now: float) -> dict[str, ReelInfo]:
     found: dict[str, ReelInfo] = {}
     for reel in media:
         if isinstance(reel, Mapping):
             uid = _reel_owner(reel)
             if uid:
-                found[uid] = reel_info(uid, reel)
+                found[uid] = reel_info(uid, reel, now=now)
     return found
 
 
@@ -247,15 +259,17 @@ def _reel_owner(reel: Mapping[str, Any]) -> str:
     return "" if value in (None, "") else str(value)
 
 
-def reel_info(uid: str, reel: Mapping[str, Any]) -> ReelInfo:
-    """Item count, oldest/newest `taken_at` and the latest `expiring_at` of one reel."""
+def reel_info(uid: str, reel: Mapping[str, Any], *, now: float) -> ReelInfo:
+    """Count, oldest/newest `taken_at` and latest `expiring_at` of the reel's items live at `now`."""
     items = reel.get("items")
     entries = [i for i in items if isinstance(i, Mapping)] if isinstance(items, list) else []
+    entries = [entry for entry in entries if _live(entry, now)]
     if not entries:
         return ReelInfo(user_id=uid, has_story=False)
     taken = _times(entries, "taken_at")
     expiring = _times(entries, "expiring_at")
-    if (reel_expiring := _int(reel.get("expiring_at"))) is not None:
+    reel_expiring = _int(reel.get("expiring_at"))
+    if reel_expiring is not None and reel_expiring > now:
         expiring.append(reel_expiring)
     return ReelInfo(
         user_id=uid,
@@ -265,6 +279,31 @@ def reel_info(uid: str, reel: Mapping[str, Any]) -> ReelInfo:
         newest_taken_at=max(taken) if taken else None,
         expiring_at=max(expiring) if expiring else None,
     )
+
+
+def _live(entry: Mapping[str, Any], now: float) -> bool:
+    """False for an item that is over at `now` (expiring_at, else taken_at + 24 h, passed)."""
+    expiring = _time(entry, "expiring_at")
+    if expiring is None:
+        taken = _time(entry, "taken_at")
+        if taken is None:
+            return True  # nothing tells when it ends
+        expiring = taken + STORY_LIFETIME_SECONDS
+    return now < expiring
+
+
+def answer_time(response: httpx.Response) -> float:
+    """When Instagram answered, by its own clock (`Date` header); this machine's without one."""
+    value = response.headers.get("date")
+    if value:
+        try:
+            moment = parsedate_to_datetime(value).timestamp()
+        except (TypeError, ValueError, OverflowError):
+            pass
+        else:
+            if math.isfinite(moment):
+                return moment
+    return time.time()
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -286,9 +325,13 @@ def retry_after(response: httpx.Response) -> float | None:
 
 
 def _times(entries: list[Mapping[str, Any]], key: str) -> list[int]:
-    # v1 names the field `taken_at`; older GraphQL shapes `taken_at_timestamp`.
-    values = (_int(e.get(key, e.get(f"{key}_timestamp"))) for e in entries)
+    values = (_time(e, key) for e in entries)
     return [v for v in values if v is not None]
+
+
+def _time(entry: Mapping[str, Any], key: str) -> int | None:
+    # v1 names the field `taken_at`; older GraphQL shapes `taken_at_timestamp`.
+    return _int(entry.get(key, entry.get(f"{key}_timestamp")))
 
 
 def _int(value: Any) -> int | None:

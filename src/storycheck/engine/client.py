@@ -36,6 +36,7 @@ from storycheck.engine.answers import (
     Endpoint,
     ReelInfo,
     ResolvedUser,
+    answer_time,
     payload_of,
     raise_for_answer,
     read_reels_dense,
@@ -220,7 +221,7 @@ class InstagramClient:
 
         v1 reels_media (≤ 20 ids) unless `dense_doc_id` is given: then the web app's
         `POST /graphql/query` with that doc_id. An id absent from a proven answer has no
-        visible story. Raises TooManyIds when Instagram refuses the number of ids, and
+        visible story; only items live at the answer's `Date` count. Raises TooManyIds when Instagram refuses the number of ids, and
         DenseUnavailable for any dense failure that is not the pair's problem.
         """
         ids = list(dict.fromkeys(str(i) for i in user_ids))
@@ -237,7 +238,7 @@ class InstagramClient:
                 referer=f"{self.base_url}/",
                 timeout=timeout,
             )
-            reels = read_reels_v1(payload_of(response))
+            reels = read_reels_v1(payload_of(response), now=answer_time(response))
         return {uid: reels.get(uid) or ReelInfo(user_id=uid, has_story=False) for uid in ids}
 
     async def _stories_dense(
@@ -255,7 +256,7 @@ class InstagramClient:
                 referer=f"{self.base_url}/",
                 timeout=timeout,
             )
-            reels = read_reels_dense(payload_of(response))
+            reels = read_reels_dense(payload_of(response), now=answer_time(response))
         except IgError as exc:
             if exc.classification in PAIR_PROBLEMS:
                 raise

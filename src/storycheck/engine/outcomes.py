@@ -18,7 +18,8 @@ The rules (DESIGN.md §4.4, issue 9, CONTRACTS.md "Item outcomes"):
   session is known to follow it; a private account whose reel is present has a story; an
   absent reel of an account whose privacy is unknown (an id cached without it) or older than
   `Context.privacy_max_age` (it may have turned private since) is first looked up: public
-  means "no story", private means unknown;
+  means "no story", private means unknown; a follow known from such an old lookup is looked
+  up again too (the session may have stopped following since);
 * a transient answer (5xx, malformed) spends one attempt of each item; an item whose
   last attempt would be spent in a group request is sent alone instead: only an answer about
   it alone fails it (a group is split, never failed whole).
@@ -263,10 +264,12 @@ class _Rules:
         if answer.has_story:
             self.final(item, outcome=STORY, answer=answer)
             return
-        follows = answer.followed_by_viewer or (
-            self.session_id is not None and item.followed_by_session_id == self.session_id
-        )
         known = privacy_known(item, self.at, self.context.privacy_max_age)
+        # A follow is known from the same lookup as the privacy, and ages with it: an old
+        # one does not prove that this session still sees the account's stories.
+        follows = answer.followed_by_viewer or (
+            known and self.session_id is not None and item.followed_by_session_id == self.session_id
+        )
         if not known and not follows and not item.absent_seen:
             # No reel, and nobody knows (any more) whether the account is private: an id
             # cached without it, or looked up so long ago that it may have turned private

@@ -20,12 +20,16 @@ Every answer of docs' instagram-facts.md is a per-session mode (`MODES`), set wi
 * ``edge_block`` — 403 HTML that is no login page; ``server_error`` — 500;
   ``edge_502`` — 502 HTML; ``error_560`` — 560 (seen on GraphQL).
 
+An edge block of a client address (logged-in and anonymous alike) is per address instead:
+``POST /__sim__/addresses {"addresses": [...], "blocked": true}``; proxy ``i`` of a
+`ProxyFleet` reaches the simulator from ``127.0.0.(10 + i)``.
+
 Control API (`control.py`), none of it limited, faulted or counted: ``GET /__sim__/stats``,
 ``POST /__sim__/reset``, ``GET|POST /__sim__/truth``, ``GET|POST /__sim__/sessions``,
 ``POST /__sim__/sessions/{id}/mode``, ``GET /__sim__/sessions/{id}/last_request``,
-``POST /__sim__/sessions/{id}/logout|challenge|restore``, ``GET|POST /__sim__/follows``,
-``GET|POST /__sim__/profiles``, ``GET|POST /__sim__/limits``, ``GET|POST /__sim__/faults``,
-``GET|POST /__sim__/clock``, ``GET|POST /__sim__/config``.
+``POST /__sim__/sessions/{id}/logout|challenge|restore``, ``GET|POST /__sim__/addresses``,
+``GET|POST /__sim__/follows``, ``GET|POST /__sim__/profiles``, ``GET|POST /__sim__/limits``,
+``GET|POST /__sim__/faults``, ``GET|POST /__sim__/clock``, ``GET|POST /__sim__/config``.
 """
 
 from storycheck.simulator.answers import MODES

@@ -88,6 +88,8 @@ class Control:
         router.add_post("/__sim__/sessions/{session_id}/mode", self.set_mode)
         router.add_get("/__sim__/sessions/{session_id}/last_request", self.last_request)
         router.add_post("/__sim__/sessions/{session_id}/{action}", self.flag_session)
+        router.add_get("/__sim__/addresses", self.get_addresses)
+        router.add_post("/__sim__/addresses", self.set_addresses)
         router.add_get("/__sim__/follows", self.get_follows)
         router.add_post("/__sim__/follows", self.set_follows)
         router.add_get("/__sim__/profiles", self.get_profiles)
@@ -218,6 +220,20 @@ class Control:
         except KeyError:
             return error(404, "unknown session")
         return web.json_response({"id": session_id, "state": new_state})
+
+    async def get_addresses(self, request: web.Request) -> web.Response:
+        """Return the client addresses blocked at the edge."""
+        return web.json_response({"blocked": sorted(self.state.blocked_addresses)})
+
+    async def set_addresses(self, request: web.Request) -> web.Response:
+        """Apply `{"addresses": [...], "blocked": true|false}` (an edge block of those
+        addresses: 403 HTML to every request from them, with or without a session)."""
+        payload = await json_body(request)
+        addresses = _strings(payload.get("addresses"))
+        if not addresses:
+            return error(400, "addresses must be a non-empty list of strings")
+        blocked = self.state.block_addresses(addresses, bool(payload.get("blocked", True)))
+        return web.json_response({"blocked": blocked})
 
     async def get_follows(self, request: web.Request) -> web.Response:
         """Return whom each session follows."""

@@ -19,14 +19,15 @@ Instagram endpoints (all need ``X-IG-App-ID`` and a ``sessionid`` cookie):
   no ``data``) always, as Instagram has since 2025-02.
 
 Each request passes, in order: recording of its header facts, injected faults and latency,
-the app-id check, the session check (unknown or flagged sessions), the ``min_chrome_major``
+an edge block of its client address (403 HTML for any session, or none), the app-id check, the session check (unknown or flagged sessions), the ``min_chrome_major``
 user-agent check, the session's mode (``answers.MODES``: one facts-file row per mode,
 switchable at run time and after N requests), the sliding-window limits (a request over a
 limit is refused and recorded as a violation), then the endpoint itself. Answers to known
 sessions carry ``x-ig-set-www-claim`` and, every N requests, rotated csrftoken/rur cookies.
-The referee records exactly one outcome per request.
+The referee records exactly one outcome per request. Every answer's ``Date`` header is the
+simulator's clock (a reel's ``expiring_at`` is read against it, as against Instagram's).
 
-The /__sim__ control API (stats, reset, truth, sessions and their modes, last_request,
+The /__sim__ control API (stats, reset, truth, sessions and their modes, last_request, addresses,
 follows, profiles, limits, faults, clock, config) lives in `control.py`.
 """
 
@@ -40,6 +41,7 @@ import logging
 import socket
 import struct
 from collections.abc import Awaitable, Callable, Iterable
+from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any, NoReturn
 
@@ -133,7 +135,7 @@ class _Instagram:
             fault = state.faults.draw()
             instead = await self._inject(fault, request, session, address, endpoint)
             if instead is not None:
-                return _response(instead)
+                return _response(instead, state.clock())
         reply = await self._checked(
             request, endpoint, category, kind, session, key, address, answer, dense
         )
@@ -143,7 +145,7 @@ class _Instagram:
                 reply, status=200, body=body, content_type=JSON_TYPE, outcome="malformed"
             )
         referee.record(session, address, endpoint, reply.outcome)
-        return _response(reply)
+        return _response(reply, state.clock())
 
     async def _inject(
         self,
@@ -195,9 +197,12 @@ class _Instagram:
         answer: AnswerFunction,
         dense: bool,
     ) -> Reply:
-        """Apply the header, session, user-agent, mode and limit checks, then `answer`."""
+        """Apply the edge, header, session, user-agent, mode and limit checks, then `answer`."""
         state = self.state
         config = state.config
+        if address in state.blocked_addresses:
+            # Instagram's edge refuses the address before the app sees the request.
+            return Reply(403, answers.EDGE_BLOCK_PAGE, HTML_TYPE, "address_blocked")
         refusal = self._refusal(request, session)
         if refusal is not None:
             return refusal
@@ -329,9 +334,13 @@ class _Instagram:
         return visible
 
 
-def _response(reply: Reply) -> web.Response:
-    """Turn a `Reply` into an aiohttp response with exactly its status, type and headers."""
-    headers: list[tuple[str, str]] = list(reply.headers)
+def _response(reply: Reply, now: float) -> web.Response:
+    """Turn a `Reply` into an aiohttp response with exactly its status, type and headers.
+
+    Its `Date` is the simulator's clock, as Instagram's is Instagram's: a story's
+    `expiring_at` compares with it (a shifted or frozen clock moves both together).
+    """
+    headers: list[tuple[str, str]] = [("Date", formatdate(now, usegmt=True)), *reply.headers]
     if reply.content_type is not None:
         headers.append(("Content-Type", reply.content_type))
     try:
@@ -492,6 +501,11 @@ class SimulatorServer(BackgroundService):
     ) -> dict[str, Any]:
         """Make one session answer `mode` now or after N requests (see `SimulatorState`)."""
         return self.call(lambda: self.state.set_mode(session_id, mode, after, endpoints))
+
+    def block_addresses(self, addresses: Iterable[str], blocked: bool = True) -> list[str]:
+        """Block (or unblock) client addresses at the edge: 403 HTML whatever the session."""
+        chosen = list(addresses)
+        return self.call(lambda: self.state.block_addresses(chosen, blocked))
 
     def follow(self, session_id: str, usernames: Iterable[str], follow: bool = True) -> list[str]:
         """Make a session follow (or unfollow) accounts."""

@@ -38,6 +38,8 @@ class SimulatorState:
         self.modes = ModeBook()
         self.follows = Follows()
         self.web = WebClients(config.cookie_rotation_every)
+        # Client addresses Instagram's edge refuses (403 HTML), whatever session they carry.
+        self.blocked_addresses: set[str] = set()
 
     def _known(self, session_id: str) -> str:
         """Return the stored id of a session; KeyError when the simulator would refuse it."""
@@ -70,6 +72,15 @@ class SimulatorState:
         profile = self.truth.set_kind(username, kind)
         return self.truth.lookup(profile.username, self.clock())
 
+    def block_addresses(self, addresses: Iterable[str], blocked: bool = True) -> list[str]:
+        """Block (or unblock) client addresses at the edge; return every blocked address."""
+        for address in addresses:
+            if blocked:
+                self.blocked_addresses.add(address)
+            else:
+                self.blocked_addresses.discard(address)
+        return sorted(self.blocked_addresses)
+
     def update_settings(self, changes: dict[str, Any]) -> None:
         """Change run-time web-client settings; unknown keys or bad values raise ValueError."""
         unknown = set(changes) - set(_RUNTIME_SETTINGS)
@@ -94,12 +105,14 @@ class SimulatorState:
         self.config.doc_ids = tuple(doc_ids)
 
     def reset(self, *, sessions: bool = False) -> None:
-        """Clear the referee's record and every limit window (and session flags and modes)."""
+        """Clear the referee's record and every limit window (and session flags and modes,
+        and address blocks)."""
         self.referee.reset()
         self.limiter.reset()
         if sessions:
             self.sessions.restore_all()
             self.modes.reset()
+            self.blocked_addresses.clear()
 
     def describe(self) -> dict[str, Any]:
         """Return the effective settings as JSON-ready data (the /__sim__/config body)."""
