@@ -260,7 +260,7 @@ def _reel_owner(reel: Mapping[str, Any]) -> str:
 
 
 def reel_info(uid: str, reel: Mapping[str, Any], *, now: float) -> ReelInfo:
-    """Count, oldest/newest `taken_at` and latest `expiring_at` of the reel's items live at `now`."""
+    """Count, oldest/newest `taken_at` and latest `expiring_at` of the reel's live items."""
     items = reel.get("items")
     entries = [i for i in items if isinstance(i, Mapping)] if isinstance(items, list) else []
     entries = [entry for entry in entries if _live(entry, now)]

@@ -221,8 +221,9 @@ class InstagramClient:
 
         v1 reels_media (≤ 20 ids) unless `dense_doc_id` is given: then the web app's
         `POST /graphql/query` with that doc_id. An id absent from a proven answer has no
-        visible story; only items live at the answer's `Date` count. Raises TooManyIds when Instagram refuses the number of ids, and
-        DenseUnavailable for any dense failure that is not the pair's problem.
+        visible story; only items live at the answer's `Date` count. Raises TooManyIds when
+        Instagram refuses the number of ids, and DenseUnavailable for any dense failure that
+        is not the pair's problem.
         """
         ids = list(dict.fromkeys(str(i) for i in user_ids))
         if not ids:

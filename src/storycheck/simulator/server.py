@@ -19,16 +19,17 @@ Instagram endpoints (all need ``X-IG-App-ID`` and a ``sessionid`` cookie):
   no ``data``) always, as Instagram has since 2025-02.
 
 Each request passes, in order: recording of its header facts, injected faults and latency,
-an edge block of its client address (403 HTML for any session, or none), the app-id check, the session check (unknown or flagged sessions), the ``min_chrome_major``
-user-agent check, the session's mode (``answers.MODES``: one facts-file row per mode,
-switchable at run time and after N requests), the sliding-window limits (a request over a
-limit is refused and recorded as a violation), then the endpoint itself. Answers to known
+an edge block of its client address (403 HTML for any session, or none), the app-id check,
+the session check (unknown or flagged sessions), the ``min_chrome_major`` user-agent check,
+the session's mode (``answers.MODES``: one facts-file row per mode, switchable at run time
+and after N requests), the sliding-window limits (a request over a limit is refused and
+recorded as a violation), then the endpoint itself. Answers to known
 sessions carry ``x-ig-set-www-claim`` and, every N requests, rotated csrftoken/rur cookies.
 The referee records exactly one outcome per request. Every answer's ``Date`` header is the
 simulator's clock (a reel's ``expiring_at`` is read against it, as against Instagram's).
 
-The /__sim__ control API (stats, reset, truth, sessions and their modes, last_request, addresses,
-follows, profiles, limits, faults, clock, config) lives in `control.py`.
+The /__sim__ control API (stats, reset, truth, sessions and their modes, last_request,
+addresses, follows, profiles, limits, faults, clock, config) lives in `control.py`.
 """
 
 from __future__ import annotations
