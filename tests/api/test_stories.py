@@ -7,6 +7,7 @@ import io
 import json
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -277,10 +278,29 @@ def test_counts_per_niche_say_which_zeros_are_unknown(client, world, db):
     assert body == {
         "total": 5,
         "checked_recently": True,
+        "seen_recently": True,
         "niches": [
-            {"niche_id": world["fitness"], "name": "Fitness", "count": 3, "checked_recently": True},
-            {"niche_id": world["food"], "name": "Food", "count": 2, "checked_recently": False},
-            {"niche_id": travel, "name": "Travel", "count": 0, "checked_recently": False},
+            {
+                "niche_id": world["fitness"],
+                "name": "Fitness",
+                "count": 3,
+                "checked_recently": True,
+                "seen_recently": True,
+            },
+            {
+                "niche_id": world["food"],
+                "name": "Food",
+                "count": 2,
+                "checked_recently": False,
+                "seen_recently": True,
+            },
+            {
+                "niche_id": travel,
+                "name": "Travel",
+                "count": 0,
+                "checked_recently": False,
+                "seen_recently": False,
+            },
         ],
     }
     assert client.get("/api/stories/live/counts?since=90m").get_json()["total"] == 1
@@ -288,6 +308,46 @@ def test_counts_per_niche_say_which_zeros_are_unknown(client, world, db):
     earlier = (at - timedelta(hours=2)).isoformat()
     body = client.get("/api/stories/live/counts", query_string={"at": earlier}).get_json()
     assert not body["checked_recently"]
+
+
+def test_a_zero_whose_recent_checks_could_not_see_is_unknown(client, db):
+    # Both niches were checked an hour ago and have no live story. Private's checks could not
+    # see (private accounts no session follows: `story_seen_at` stays at an older check);
+    # Public's last check proved "no story" for one account. Only Public's zero is an answer.
+    private = make_niche(db, name="Private", order=5)
+    public = make_niche(db, name="Public", order=6)
+    private_ids = make_profiles(db, private, 3, prefix="hidden")
+    public_ids = make_profiles(db, public, 3, prefix="open")
+    at = datetime.now(UTC)
+    checked, seen_long_ago = at - timedelta(hours=1), at - timedelta(hours=30)
+    with db.write() as session:
+        session.execute(
+            update(Profile)
+            .where(Profile.id.in_(private_ids + public_ids))
+            .values(last_checked=checked, story_seen_at=seen_long_ago, is_private=True)
+        )
+        session.execute(
+            update(Profile)
+            .where(Profile.id == public_ids[1])
+            .values(story_seen_at=checked, is_private=False)
+        )
+    body = client.get("/api/stories/live/counts", query_string={"at": at.isoformat()}).get_json()
+    by_name = {n["name"]: n for n in body["niches"]}
+    assert {k: by_name["Private"][k] for k in ("count", "checked_recently", "seen_recently")} == {
+        "count": 0,
+        "checked_recently": True,
+        "seen_recently": False,
+    }
+    assert {k: by_name["Public"][k] for k in ("count", "checked_recently", "seen_recently")} == {
+        "count": 0,
+        "checked_recently": True,
+        "seen_recently": True,
+    }
+    assert body["seen_recently"] is True
+    # Before Public's seeing check, neither niche had one that could see.
+    earlier = (checked - timedelta(minutes=1)).isoformat()
+    body = client.get("/api/stories/live/counts", query_string={"at": earlier}).get_json()
+    assert body["seen_recently"] is False
 
 
 def test_csv_and_json_exports_equal_the_list(client, world):
@@ -491,10 +551,10 @@ def test_coverage_says_how_many_accounts_an_empty_list_speaks_for(client, db):
     assert client.get("/api/stories/live/coverage?niche_id=nope").status_code == 404
 
 
-def test_coverage_counts_unseen_accounts_through_their_partial_index(db):
+def _plan_of(db: Database, run: Any, marker: str) -> str:
+    """The plan of the first statement `run(session)` executes that contains `marker` (on
+    PostgreSQL with sequential scans off: on a small table, can an index serve it?)."""
     from sqlalchemy import event
-
-    from storycheck.stories import service
 
     seen: list[tuple[str, object]] = []
 
@@ -504,18 +564,40 @@ def test_coverage_counts_unseen_accounts_through_their_partial_index(db):
     event.listen(db.engine, "before_cursor_execute", record)
     try:
         with db.read() as session:
-            service.live_coverage(session, at=datetime.now(UTC), niche_id=make_niche(db))
+            run(session)
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
-    (statement, parameters) = next(s for s in seen if "story_seen_at" in s[0])
+    (statement, parameters) = next(s for s in seen if marker in s[0])
     with db.engine.connect() as conn:
         if db.is_sqlite:
             rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
-            plan = " ".join(str(row[-1]) for row in rows)
-        else:
-            conn.exec_driver_sql("SET enable_seqscan = off")  # a small table: can it serve?
-            plan = " ".join(
-                str(r[0]) for r in conn.exec_driver_sql("EXPLAIN " + statement, parameters)
-            )
-            conn.rollback()
+            return " ".join(str(row[-1]) for row in rows)
+        conn.exec_driver_sql("SET enable_seqscan = off")
+        plan = " ".join(str(r[0]) for r in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
+        conn.rollback()
+        return plan
+
+
+def test_coverage_counts_unseen_accounts_through_their_partial_index(db):
+    from storycheck.stories import service
+
+    niche = make_niche(db)
+    plan = _plan_of(
+        db,
+        lambda session: service.live_coverage(session, at=datetime.now(UTC), niche_id=niche),
+        "story_seen_at",
+    )
     assert "ix_profiles_niche_unseen_checked" in plan, plan
+
+
+def test_seen_recently_walks_the_niche_checks_index(db):
+    from storycheck.stories import service
+
+    niche, at = make_niche(db), datetime.now(UTC)
+    plan = _plan_of(
+        db,
+        lambda session: service.seen_since(session, niche, at - timedelta(days=1), at),
+        "story_seen_at",
+    )
+    assert "ix_profiles_niche_last_checked" in plan, plan
+    assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan

@@ -92,6 +92,26 @@ describe('Stories now', () => {
     expect(travel).toHaveAttribute('aria-label', 'not checked in the last 24 hours: unknown')
   })
 
+  it('shows a dash for a niche whose recent checks could not see any story', async () => {
+    await renderPage({
+      'GET /stories/live/counts': {
+        total: 0,
+        checked_recently: true,
+        seen_recently: true,
+        niches: [
+          { niche_id: 'n1', name: 'Private', count: 0, checked_recently: true, seen_recently: false },
+          { niche_id: 'n2', name: 'Public', count: 0, checked_recently: true, seen_recently: true },
+        ],
+      },
+      'GET /stories/live': { stories: [], next_cursor: null, total: 0 },
+    })
+    const niches = screen.getAllByTestId('story-niche').map((el) => el.textContent)
+    expect(niches).toEqual(['All niches0', 'Private—', 'Public0'])
+    const hidden = screen.getAllByTestId('story-niche-count')[1]
+    expect(hidden).toHaveAttribute('data-unknown', 'true')
+    expect(hidden).toHaveAttribute('aria-label', 'checked, but no check could see a story in the last 24 hours: unknown')
+  })
+
   it('shows a dash for all niches when nothing was checked anywhere', async () => {
     await renderPage({
       'GET /stories/live/counts': {

@@ -138,6 +138,7 @@ export const useStoriesStore = create((set, get) => {
           counts: {
             total: Number(data?.total) || 0,
             checked_recently: data?.checked_recently,
+            seen_recently: data?.seen_recently,
             niches: Array.isArray(data?.niches) ? data.niches : [],
           },
           countsLoaded: true,

@@ -44,6 +44,11 @@ class NicheLiveCount(Answer):
         description="Some account of the niche was checked within a story's lifetime (24 h)"
         " before `at`; false: a count of 0 says nothing about its stories (unknown)"
     )
+    seen_recently: bool = Field(
+        description="Some check of the niche within a story's lifetime before `at` could see"
+        " whether the account had a story (a story, or a proven 'no story'); false: a count"
+        " of 0 is unknown, even if accounts were checked (e.g. private ones no session follows)"
+    )
 
 
 class LiveCounts(Answer):
@@ -51,6 +56,7 @@ class LiveCounts(Answer):
 
     total: int
     checked_recently: bool = Field(description="Some niche was checked recently (see niches)")
+    seen_recently: bool = Field(description="Some niche was seen recently (see niches)")
     niches: list[NicheLiveCount]
 
 

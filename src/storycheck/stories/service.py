@@ -316,7 +316,9 @@ def decode_cursor(cursor: str, query: LiveQuery) -> tuple[datetime, str]:
 
 def live_counts(session: Session, query: LiveQuery) -> dict[str, Any]:
     """Live stories in all and per niche (every niche, zero included), and whether each niche
-    was checked within a story's lifetime: a zero of a niche nobody checked is unknown."""
+    was checked, and seen, within a story's lifetime: a zero of a niche nobody checked, or
+    whose recent checks could not see any story (private accounts no session follows), is
+    unknown."""
     rows = session.execute(
         select(Profile.niche_id, func.count())
         .where(*_conditions(query, with_niche=False))
@@ -329,13 +331,17 @@ def live_counts(session: Session, query: LiveQuery) -> dict[str, Any]:
     cutoff = query.at - timedelta(seconds=STORY_LIFETIME_SECONDS)
 
     def entry(niche_id: str | None, name: str | None) -> dict[str, Any]:
+        count = by_niche.get(niche_id, 0)
         newest = newest_check(session, niche_id, query.at)
         recent = newest is not None and newest >= cutoff
+        # A live story was seen; else look for a recent check that could see (one probe).
+        seen = count > 0 or (recent and seen_since(session, niche_id, cutoff, query.at))
         return {
             "niche_id": niche_id,
             "name": name,
-            "count": by_niche.get(niche_id, 0),
+            "count": count,
             "checked_recently": recent,
+            "seen_recently": seen,
         }
 
     listed = [entry(niche_id, name) for niche_id, name in niches]
@@ -344,19 +350,47 @@ def live_counts(session: Session, query: LiveQuery) -> dict[str, Any]:
     return {
         "total": sum(by_niche.values()),
         "checked_recently": any(n["checked_recently"] for n in listed),
+        "seen_recently": any(n["seen_recently"] for n in listed),
         "niches": listed,
     }
+
+
+def _in_niche(niche_id: str | None) -> ColumnElement[bool]:
+    return Profile.niche_id == niche_id if niche_id is not None else Profile.niche_id.is_(None)
 
 
 def newest_check(session: Session, niche_id: str | None, at: datetime) -> datetime | None:
     """The latest check up to `at` of a niche's accounts (None: none), by the niche's
     (niche, last_checked) index: one seek from its end."""
-    in_scope = Profile.niche_id == niche_id if niche_id is not None else Profile.niche_id.is_(None)
     return session.scalar(
         select(func.max(Profile.last_checked)).where(
-            in_scope, Profile.status != "deleted", Profile.last_checked <= at
+            _in_niche(niche_id), Profile.status != "deleted", Profile.last_checked <= at
         )
     )
+
+
+def seen_since(session: Session, niche_id: str | None, since: datetime, at: datetime) -> bool:
+    """Whether a check between `since` and `at` could see whether one of the niche's accounts
+    had a story (profiles.answers: `story_seen_at`).
+
+    `story_seen_at` is never after `last_checked`, so the walk stays within the niche's
+    checks since `since` on its (niche, last_checked) index, newest first, and stops at the
+    first account seen: one row in a niche of public accounts; every recent check only
+    where none could see.
+    """
+    found = session.scalar(
+        select(Profile.id)
+        .where(
+            _in_niche(niche_id),
+            Profile.status != "deleted",
+            Profile.last_checked >= since,
+            Profile.last_checked <= at,
+            Profile.story_seen_at >= since,
+        )
+        .order_by(Profile.last_checked.desc())
+        .limit(1)
+    )
+    return found is not None
 
 
 # ---------------------------------------------------------------------------------- coverage

@@ -1,13 +1,29 @@
 import { useStoriesStore } from '../../stores/storiesStore.js'
 
-const UNKNOWN_TITLE = 'No account of it was checked in the last 24 h: whether any has a story is unknown'
+const NOT_CHECKED = {
+  title: 'No account of it was checked in the last 24 h: whether any has a story is unknown',
+  label: 'not checked in the last 24 hours: unknown',
+}
+const NOT_SEEN = {
+  title: 'Its checks in the last 24 h could not see any story (private accounts no session follows): whether any has a story is unknown',
+  label: 'checked, but no check could see a story in the last 24 hours: unknown',
+}
 
-/** A niche's count: "—" for a zero nobody checked (unknown, not "no story"). */
+/** Why a niche's zero is unknown, or null when the zero is an answer. */
+function unknownZero(entry) {
+  if ((entry.count ?? 0) !== 0) return null
+  if (entry.checked_recently === false) return NOT_CHECKED
+  if (entry.seen_recently === false) return NOT_SEEN
+  return null
+}
+
+/** A niche's count: "—" for a zero nobody checked or could see (unknown, not "no story"). */
 function CountBadge({ entry }) {
   const count = entry.count ?? 0
-  if (count === 0 && entry.checked_recently === false) {
+  const unknown = unknownZero(entry)
+  if (unknown) {
     return (
-      <span className="count muted" data-testid="story-niche-count" data-unknown="true" title={UNKNOWN_TITLE} aria-label="not checked in the last 24 hours: unknown">
+      <span className="count muted" data-testid="story-niche-count" data-unknown="true" title={unknown.title} aria-label={unknown.label}>
         —
       </span>
     )
@@ -24,7 +40,13 @@ export default function StoriesSidebar() {
   const counts = useStoriesStore((s) => s.counts)
   const nicheId = useStoriesStore((s) => s.nicheId)
   const setNiche = useStoriesStore((s) => s.setNiche)
-  const all = { niche_id: null, name: 'All niches', count: counts.total, checked_recently: counts.checked_recently }
+  const all = {
+    niche_id: null,
+    name: 'All niches',
+    count: counts.total,
+    checked_recently: counts.checked_recently,
+    seen_recently: counts.seen_recently,
+  }
   const entries = [all, ...counts.niches]
   return (
     <aside className="sidebar stories-sidebar" aria-label="Live stories per niche">
