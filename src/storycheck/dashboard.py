@@ -18,7 +18,7 @@ from storycheck.niches.autotrigger import start_of_day, stories_seen_today
 from storycheck.niches.models import Niche
 from storycheck.niches.service import profile_counts
 from storycheck.proxies.models import PAIR_HEALTH_VALUES, Proxy
-from storycheck.stories.service import newest_check
+from storycheck.stories.service import newest_check, seen_since
 
 
 def dashboard_payload(session: Session, now: datetime, progress: ProgressOptions) -> dict[str, Any]:
@@ -35,23 +35,25 @@ def dashboard_payload(session: Session, now: datetime, progress: ProgressOptions
     picture = read_picture(session, progress, now=now)
     midnight = start_of_day(now)
 
-    def checked_today(niche_id: str) -> bool:
-        newest = newest_check(session, niche_id, now)
-        return newest is not None and newest >= midnight
+    def niche_entry(niche: Niche) -> dict[str, Any]:
+        stories = seen_today.get(niche.id, 0)
+        newest = newest_check(session, niche.id, now)
+        checked = newest is not None and newest >= midnight
+        return {
+            "id": niche.id,
+            "name": niche.name,
+            "daily_story_target": niche.daily_story_target,
+            "stories_today": stories,
+            "profile_count": counts.get(niche.id, 0),
+            # False: no account of the niche was checked today, so 0 stories is unknown.
+            "checked_today": checked,
+            # False: no check today could see a story (e.g. only private accounts no session
+            # follows): 0 stories is unknown as well.
+            "seen_today": stories > 0 or (checked and seen_since(session, niche.id, midnight, now)),
+        }
 
     return {
-        "niches": [
-            {
-                "id": n.id,
-                "name": n.name,
-                "daily_story_target": n.daily_story_target,
-                "stories_today": seen_today.get(n.id, 0),
-                "profile_count": counts.get(n.id, 0),
-                # False: no account of the niche was checked today, so 0 stories is unknown.
-                "checked_today": checked_today(n.id),
-            }
-            for n in niches
-        ],
+        "niches": [niche_entry(n) for n in niches],
         "throughput": checks_per_minute(session, now),
         "pairs": {h: health_counts.get(h, 0) for h in PAIR_HEALTH_VALUES},
         "pool": pool_summary(picture, running),

@@ -59,13 +59,31 @@ def test_dashboard_says_whether_a_niche_was_checked_today(client, db):
     assert checked_today(now) is True
 
 
+def test_dashboard_says_whether_a_check_today_could_see(client, db):
+    niche = make_niche(db, name="hidden")
+    ids = make_profiles(db, niche, 2)
+    now = utcnow()
+
+    def today(**values):  # type: ignore[no-untyped-def]
+        with db.write() as session:
+            session.execute(update(Profile).where(Profile.id == ids[0]).values(**values))
+        entry = client.get("/api/dashboard").json["niches"][0]
+        return entry["checked_today"], entry["seen_today"]
+
+    # Checked now, but the check could not see (a private account no session follows).
+    assert today(last_checked=now, story_seen_at=None, is_private=True) == (True, False)
+    assert today(story_seen_at=now - timedelta(days=2)) == (True, False)
+    # The latest check saw: "no story" is an answer.
+    assert today(story_seen_at=now, is_private=False) == (True, True)
+
+
 def test_dashboard_shape(client, db):
     niche = make_niche(db, name="dash", daily_story_target=7)
     make_profiles(db, niche, 3)
     body = client.get("/api/dashboard").json
     assert body["niches"] == [
         {"id": niche, "name": "dash", "daily_story_target": 7, "stories_today": 0,
-         "profile_count": 3, "checked_today": False}
+         "profile_count": 3, "checked_today": False, "seen_today": False}
     ]
     assert len(body["throughput"]) == 60 and all(p["checks"] == 0 for p in body["throughput"])
     assert set(body["pairs"]) == {"ready", "cooling", "open", "invalid", "challenge", "disabled"}

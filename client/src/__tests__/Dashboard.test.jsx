@@ -53,6 +53,21 @@ describe('Dashboard', () => {
     expect(rows[1]).toHaveTextContent('not checked today')
   })
 
+  it('says which niches were checked today but none could be seen: their 0 is unknown too', async () => {
+    const niches = [
+      { id: 'n1', name: 'Fitness', daily_story_target: 10, stories_today: 0, profile_count: 50, checked_today: true, seen_today: true },
+      { id: 'n2', name: 'Private', daily_story_target: 5, stories_today: 0, profile_count: 20, checked_today: true, seen_today: false },
+    ]
+    mockFetch({ 'GET /dashboard': { ...data, niches } })
+    await act(async () => {
+      render(<Dashboard />)
+    })
+    const rows = screen.getAllByTestId('dashboard-niche')
+    expect(rows[0]).not.toHaveTextContent('none could be seen')
+    expect(rows[1]).toHaveTextContent('checked, none could be seen')
+    expect(rows[1]).not.toHaveTextContent('not checked today')
+  })
+
   it('keeps an invalid target in the box with the reason, and says "saved" for a good one', async () => {
     const { calls } = mockFetch({
       'GET /dashboard': data,

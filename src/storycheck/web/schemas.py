@@ -52,6 +52,11 @@ class DashboardNiche(Answer):
         description="Some account of the niche was checked since midnight (UTC); false: its"
         " 0 stories today is unknown, not 'no story'"
     )
+    seen_today: bool = Field(
+        description="Some check of the niche since midnight (UTC) could see whether the account"
+        " had a story (a story, or a proven 'no story'); false: its 0 stories today is unknown"
+        " even if accounts were checked (e.g. private ones no session follows)"
+    )
 
 
 class MinuteChecks(Answer):

@@ -105,6 +105,15 @@ function NicheTargets({ niches, onSaved }) {
                   not checked today
                 </span>
               )}
+              {n.checked_today !== false && n.seen_today === false && (
+                <span
+                  className="small muted target-unchecked"
+                  data-testid="dashboard-niche-unseen"
+                  title="This niche's checks today could not see any story (private accounts no session follows): its stories today are unknown, not zero"
+                >
+                  checked, none could be seen
+                </span>
+              )}
             </span>
             <div
               className="target-track"
