@@ -15,8 +15,8 @@ from storycheck.alerts.sources import (
     on_new_story_windows,
     pair_needs_attention,
 )
-from storycheck.batches.models import BatchProfile, ItemStatus
-from storycheck.batches.state import BatchStateManager
+from storycheck.batches.models import Batch, BatchProfile, ItemStatus
+from storycheck.batches.state import BatchStateManager, counters_from_items
 from storycheck.db import Database, new_id, utcnow
 from storycheck.proxies.models import IgSession, Proxy
 from storycheck.stories.models import StoryResult
@@ -113,6 +113,42 @@ def test_batch_completed_is_recorded_by_the_state_manager(alert_db):
     assert len(events) == 1
     payload = json.loads(events[0].payload)
     assert payload["batch_id"] == batch.id and payload["stories_found"] == 3
+
+
+def test_batch_completed_says_unknowns_apart_from_no_story(alert_db):
+    # Five accounts: a story, a proven "no story", a private one no session follows (unknown),
+    # one that does not exist, and a check that failed. Only one of them is "no story".
+    niche_id = make_niche(alert_db, name="Mixed")
+    profiles = make_profiles(alert_db, niche_id, 5)
+    state = BatchStateManager(alert_db)
+    batch = state.create_batch(niche_id=niche_id, profile_ids=profiles)
+    answers = [
+        {"status": ItemStatus.COMPLETED.value, "has_story": True, "outcome": "story"},
+        {"status": ItemStatus.COMPLETED.value, "outcome": "no_story"},
+        {"status": ItemStatus.COMPLETED.value, "outcome": "private"},
+        {"status": ItemStatus.FAILED.value, "failure_kind": "not_found"},
+        {"status": ItemStatus.FAILED.value, "failure_kind": "transient"},
+    ]
+    with alert_db.write() as session:
+        for profile_id, values in zip(profiles, answers, strict=True):
+            session.execute(
+                update(BatchProfile)
+                .where(BatchProfile.batch_id == batch.id, BatchProfile.profile_id == profile_id)
+                .values(**values)
+            )
+        session.execute(
+            update(Batch).where(Batch.id == batch.id).values(
+                **counters_from_items(session, batch.id)
+            )
+        )
+    assert state.complete_if_finished(batch.id)
+    (event,) = _events(alert_db, "batch.completed")
+    payload = json.loads(event.payload)
+    assert (payload["stories_found"], payload["no_story"], payload["private_profiles"]) == (1, 1, 1)
+    assert summary("batch.completed", payload) == (
+        "Batch of Mixed finished: 1 story, 1 no story, 1 unknown (private, not followed), "
+        "1 failed (unknown), 1 do not exist (5 of 5 checks)"
+    )
 
 
 def test_batch_completed_by_the_reconciler(alert_db):

@@ -99,12 +99,7 @@ def summary(event_type: str, payload: Mapping[str, Any]) -> str:
             f"of {payload.get('daily_story_target', '?')} accounts with a story today"
         )
     if event_type == "batch.completed":
-        missing = payload.get("not_found_profiles") or 0
-        return (
-            f"Batch of {niche} finished: {payload.get('stories_found', 0)} stories in "
-            f"{payload.get('completed_profiles', 0)} of {payload.get('total_profiles', 0)} checks"
-            + (f" ({missing} accounts do not exist)" if missing else "")
-        )
+        return _batch_completed(niche, payload)
     if event_type == "batch.stalled":
         why = payload.get("waiting_reason") or "no usable proxy+session pair"
         return (
@@ -117,3 +112,27 @@ def summary(event_type: str, payload: Mapping[str, Any]) -> str:
             f"{payload.get('health', '?')} ({payload.get('reason') or 'no reason given'})"
         )
     return event_type
+
+
+def _batch_completed(niche: str, payload: Mapping[str, Any]) -> str:
+    """The answers of a finished batch, unknowns said apart from "no story"."""
+    missing = payload.get("not_found_profiles") or 0
+    checked = (
+        f"{payload.get('completed_profiles', 0)} of {payload.get('total_profiles', 0)} checks"
+    )
+    if "no_story" not in payload:  # an event recorded before the answers were split
+        return (
+            f"Batch of {niche} finished: {payload.get('stories_found', 0)} stories in {checked}"
+            + (f" ({missing} accounts do not exist)" if missing else "")
+        )
+    private = payload.get("private_profiles") or 0
+    failed = max(0, (payload.get("failed_checks") or 0) - missing)
+    stories = payload.get("stories_found") or 0
+    return (
+        f"Batch of {niche} finished: {stories} {'story' if stories == 1 else 'stories'}, "
+        f"{payload['no_story']} no story"
+        + (f", {private} unknown (private, not followed)" if private else "")
+        + (f", {failed} failed (unknown)" if failed else "")
+        + (f", {missing} do not exist" if missing else "")
+        + f" ({checked})"
+    )

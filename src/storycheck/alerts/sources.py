@@ -195,7 +195,7 @@ def batch_completed(conn: Conn, batch_id: str, completed_at: datetime) -> str | 
         select(
             Batch.niche_id, Niche.name, Batch.total_profiles, Batch.completed_profiles,
             Batch.successful_checks, Batch.failed_checks, Batch.started_at,
-            Batch.not_found_profiles,
+            Batch.not_found_profiles, Batch.private_profiles,
         )
         .join(Niche, Niche.id == Batch.niche_id)
         .where(Batch.id == batch_id)
@@ -219,6 +219,9 @@ def batch_completed(conn: Conn, batch_id: str, completed_at: datetime) -> str | 
         "failed_checks": row[5],
         "not_found_profiles": row[7],
         "stories_found": stories,
+        # The answers apart: a private account no session follows is unknown, not "no story".
+        "private_profiles": row[8] or 0,
+        "no_story": max(0, (row[3] or 0) - stories - (row[5] or 0) - (row[8] or 0)),
         "started_at": row[6].isoformat() if row[6] else None,
         "completed_at": completed_at.isoformat(),
     }
