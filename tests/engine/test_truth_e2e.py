@@ -14,6 +14,7 @@ own referee (`POST /__sim__/truth` at the moment the item was answered) and requ
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -503,6 +504,59 @@ def test_a_follow_learned_long_ago_does_not_make_an_absent_reel_no_story(
     item, profile = outcomes[kept]
     assert (item.outcome, item.proxy_id) == ("no_story", engine.pair_of(follower))
     assert profile.followed_by_session_id == follower_row
+
+
+def test_a_privacy_lookup_through_another_session_does_not_refresh_an_old_follow(
+    simulator: Any, rig: Any
+) -> None:
+    # Two private accounts whose privacy was looked up a minute ago through some other
+    # session (fresh), while the follow by one pair's session was last confirmed through it
+    # three days ago (`dropped`) or at an unknown time, before follows were dated (`kept`).
+    # That session stopped following `dropped`, which has a live story (no reel for it
+    # now); it still follows `kept`, which has none. The fresh privacy says nothing about
+    # the follow: each absent reel is looked up again through the follower first.
+    sim = simulator(4, *PACED)
+    engine = rig(sim, **PACED_SETTINGS)
+    names = sim.usernames(320)
+    at = float(sim.http.get("/__sim__/clock").json()["now"])
+    facts = server_truth(sim, [(n, at) for n in names])
+    private = [n for n in names if facts[n]["is_private"]]
+    dropped = next(n for n in private if facts[n]["has_story"])
+    kept = next(n for n in private if not facts[n]["has_story"])
+    follower = sim.sessions[1]
+    sim.follow(follower, [kept])  # `dropped` is no longer followed
+    rest = [n for n in names if n not in (dropped, kept)]
+    engine.add_profiles(rest)
+    engine.add_profiles([dropped, kept], user_ids={n: facts[n]["user_id"] for n in (dropped, kept)})
+    follower_row = {cookie: row for row, cookie in session_row_ids(engine).items()}[follower]
+    looked_up = datetime.fromtimestamp(time.time() - 60, UTC)
+    for name, confirmed in ((dropped, time.time() - 3 * 86400), (kept, None)):
+        with engine.db.write() as session:
+            session.execute(
+                update(Profile)
+                .where(Profile.username == name)
+                .values(
+                    is_private=True,
+                    identity_checked_at=looked_up,
+                    followed_by_session_id=follower_row,
+                    followed_checked_at=(
+                        None if confirmed is None else datetime.fromtimestamp(confirmed, UTC)
+                    ),
+                )
+            )
+    started = time.time()
+    batch_id = engine.create_batch()
+    engine.wait_done(batch_id, timeout=120)
+
+    assert_truthful(engine, sim, batch_id)  # a "no story" for `dropped` would be wrong
+    outcomes = {profile.username: (item, profile) for item, profile in engine.items(batch_id)}
+    item, profile = outcomes[dropped]
+    assert item.outcome == "private"
+    assert (profile.followed_by_session_id, profile.followed_checked_at) == (None, None)
+    item, profile = outcomes[kept]
+    assert (item.outcome, item.proxy_id) == ("no_story", engine.pair_of(follower))
+    assert profile.followed_by_session_id == follower_row
+    assert epoch(profile.followed_checked_at) >= started  # confirmed by this batch's lookup
 
 
 # ---------------------------------------------------------------------------------- issue 16
