@@ -367,6 +367,27 @@ def test_a_lookup_dates_the_follow_only_through_the_follower() -> None:
     assert back.verify and not decision.finals
 
 
+def test_an_unproven_reel_is_transient_for_its_item_alone() -> None:
+    # Public, privacy fresh: an absent reel would be "no story"; a reel without items is not.
+    known = {"ig_user_id": "7", "is_private": False, "identity_checked_at": 990.0}
+    group = [item(0, **known), item(1, **known)]
+    answers = {
+        "item-0": ItemAnswer("item-0", unproven="reel without items"),
+        "item-1": ItemAnswer("item-1"),
+    }
+    decision = decide("stories", group, answers=answers, max_attempts=3)
+    assert decision.classification.value == "success"  # the pair answered
+    (final,) = decision.finals
+    assert (final.item.id, final.result) == ("item-1", "no_story")
+    (back,) = decision.requeue
+    assert (back.item.id, back.last_error) == ("item-0", "reel without items")
+    assert back.spent_attempt
+    # Its last attempt: alone, it fails as unknown (transient), never "no story".
+    alone = item(0, attempts=2, **known)
+    (final,) = decide("stories", [alone], answers={"item-0": answers["item-0"]}).finals
+    assert (final.status, final.kind_of_failure, final.result) == ("failed", "transient", None)
+
+
 def test_known_missing_fails_without_a_request() -> None:
     final = outcomes.known_missing(item(known_missing=True), 5.0)
     assert (final.status, final.failure_kind, final.not_found) == ("failed", "not_found", False)

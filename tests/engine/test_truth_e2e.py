@@ -14,16 +14,20 @@ own referee (`POST /__sim__/truth` at the moment the item was answered) and requ
 
 from __future__ import annotations
 
+import json
 import time
 from collections import defaultdict
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from sqlalchemy import func, select, update
 
 from storycheck.batches.invariants import check_invariants
 from storycheck.batches.models import BatchProfile
+from storycheck.engine.checker import InstagramChecker
 from storycheck.profiles.models import Profile
 from storycheck.proxies.models import IgSession, Proxy, ProxyErrorLog
 from storycheck.simulator.proxies import ProxyFleet
@@ -100,8 +104,9 @@ def session_row_ids(rig: Rig) -> dict[str, str]:
     return {by_proxy[rig.pair_of(cookie)]: cookie for cookie in rig.sessions}
 
 
-def judge(rig: Rig, sim: SimProcess, batch_id: str) -> Verdict:
-    """Compare every item of the batch with the referee's truth at its answer time."""
+def judge(rig: Rig, sim: SimProcess, batch_id: str, retried: Collection[str] = ()) -> Verdict:
+    """Compare every item of the batch with the referee's truth at its answer time (the
+    items of `retried` must have spent exactly one attempt, every other none)."""
     items = rig.items(batch_id)
     assert items
     truth = server_truth(
@@ -116,7 +121,8 @@ def judge(rig: Rig, sim: SimProcess, batch_id: str) -> Verdict:
     verdict = Verdict()
     for item, profile in items:
         name = profile.username
-        assert item.attempts == 0, (name, item.attempts, item.error)  # no faults: none spent
+        spent = 1 if name in retried else 0  # no faults: none spent
+        assert item.attempts == spent, (name, item.attempts, item.error)
         followed = (name, cookies.get(item.session_id or "")) in follows
         _judge_item(verdict, item, name, truth[name], followed)
     return verdict
@@ -152,9 +158,11 @@ def _judge_item(
         verdict.wrong.append(f"reported {item.story_count} items for {name}")
 
 
-def assert_truthful(rig: Rig, sim: SimProcess, batch_id: str) -> Verdict:
+def assert_truthful(
+    rig: Rig, sim: SimProcess, batch_id: str, retried: Collection[str] = ()
+) -> Verdict:
     """Accuracy 1.0, 0 wrong, no existing profile marked not found, invariants hold."""
-    verdict = judge(rig, sim, batch_id)
+    verdict = judge(rig, sim, batch_id, retried)
     assert verdict.wrong == [], verdict.wrong[:10]
     assert verdict.accuracy == 1.0
     assert verdict.reported > 0
@@ -594,3 +602,95 @@ def test_proxies_that_silently_drop_every_keep_alive_cost_no_answer(
         health = session.scalars(select(Proxy.health)).all()
         logged = session.scalar(select(func.count()).select_from(ProxyErrorLog))
     assert health == ["ready"] * 4 and logged == 0
+
+
+# ---------------------------------------------------------------------------------- answers
+# Answers the facts file does not list (so the simulator never sends them): the simulator's
+# real answer, over HTTP, is rewritten in the engine's own transport before it reads it.
+
+Rewrite = Callable[[httpx.Request, dict[str, Any]], bool]  # True: the body was changed
+
+
+class Rewriting(httpx.AsyncBaseTransport):
+    """Sends each request to the simulator (directly, not through the pair's proxy) and lets
+    `rewrite` change the JSON body of a 200 answer."""
+
+    def __init__(self, rewrite: Rewrite) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.rewrite = rewrite
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if response.status_code != 200:
+            return response
+        content = await response.aread()
+        await response.aclose()
+        try:
+            body = json.loads(content)
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and self.rewrite(request, body):
+            content = json.dumps(body).encode()
+        headers = [
+            (k, v)
+            for k, v in response.headers.multi_items()
+            if k.lower() not in ("content-length", "content-encoding", "transfer-encoding")
+        ]
+        return httpx.Response(200, headers=headers, content=content, request=request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def rewriting_checker(sim: SimProcess, rewrite: Rewrite) -> InstagramChecker:
+    """The engine's real checker, talking to `sim` through a `Rewriting` transport."""
+    return InstagramChecker(base_url=sim.base_url, transport_factory=lambda: Rewriting(rewrite))
+
+
+def live_public(sim: SimProcess, names: list[str], count: int) -> dict[str, str]:
+    """User id → username of `count` public accounts with a live story now."""
+    at = float(sim.http.get("/__sim__/clock").json()["now"])
+    facts = server_truth(sim, [(n, at) for n in names])
+    chosen = [n for n in names if facts[n]["has_story"] and not facts[n]["is_private"]][:count]
+    assert len(chosen) == count
+    return {str(facts[n]["user_id"]): n for n in chosen}
+
+
+def test_a_reel_without_items_is_asked_again_never_no_story(simulator: Any, rig: Any) -> None:
+    # The first story answer naming each of 20 accounts with a live story lists its reel
+    # without its items: half without an `items` key, half with `items: []` while the reel's
+    # own `latest_reel_media` and `expiring_at` say a story is live. Neither proves "no
+    # story": each such item spends one attempt and is asked again (on another pair), where
+    # the whole reel comes back and the story is found.
+    sim = simulator(4, *limit_args(lookups="off", stories="off"))
+    names = sim.usernames(320)
+    targets = live_public(sim, names, 20)
+    without_key = set(list(targets)[:10])
+    rewritten: set[str] = set()
+
+    def strip(request: httpx.Request, body: dict[str, Any]) -> bool:
+        if request.url.path != "/api/v1/feed/reels_media/":
+            return False
+        reels = [*body.get("reels_media", []), *body.get("reels", {}).values()]
+        now = {str(r["id"]) for r in reels if str(r["id"]) in targets} - rewritten
+        for reel in reels:
+            uid = str(reel["id"])
+            if uid in now:
+                if uid in without_key:
+                    del reel["items"]
+                else:
+                    reel["items"] = []
+        rewritten.update(now)
+        return bool(now)
+
+    engine = rig(sim, checker=rewriting_checker(sim, strip), **PACED_SETTINGS)
+    engine.add_profiles(names)
+    batch_id = engine.create_batch()
+    engine.wait_done(batch_id, timeout=120)
+
+    assert rewritten == set(targets)
+    verdict = assert_truthful(engine, sim, batch_id, retried=set(targets.values()))
+    assert verdict.story > 30 and verdict.no_story > 30
+    outcomes = {profile.username: item for item, profile in engine.items(batch_id)}
+    for name in targets.values():
+        assert (outcomes[name].outcome, outcomes[name].attempts) == ("story", 1), name

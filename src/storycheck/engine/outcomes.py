@@ -22,6 +22,8 @@ The rules (DESIGN.md §4.4, issue 9, CONTRACTS.md "Item outcomes"):
   that session which confirmed it (`followed_checked_at`) is within the same max age, else it
   is looked up again through that session first (it may have stopped following since; a
   lookup through another session refreshes the privacy, never the follow);
+* a reel that proves nothing about its id (`ItemAnswer.unproven`: no `items` list) is a
+  transient answer for that item alone;
 * a transient answer (5xx, malformed) spends one attempt of each item; an item whose
   last attempt would be spent in a group request is sent alone instead: only an answer about
   it alone fails it (a group is split, never failed whole).
@@ -275,6 +277,11 @@ class _Rules:
         )
 
     def stories(self, item: LeasedItem, answer: ItemAnswer) -> None:
+        if answer.unproven:
+            # The answer names the id but proves nothing about its story (a reel without
+            # items): transient for this item alone, never "no story".
+            self.transient(item, answer.unproven)
+            return
         if answer.has_story:
             self.final(item, outcome=STORY, answer=answer)
             return
