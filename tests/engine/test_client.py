@@ -320,6 +320,18 @@ def test_a_reel_that_cannot_tell_is_unproven_not_no_story() -> None:
     assert reels["1"].unproven and reels["2"].unproven
 
 
+def test_a_dense_answer_carrying_errors_is_not_proof() -> None:
+    reel = {"id": "1", "items": [{"taken_at": 100, "expiring_at": 86500}]}
+    data = {"data": {DENSE: {"reels_media": [reel]}}, "status": "ok"}
+    error = {"message": "execution error", "code": 1675030, "summary": "Partial result"}
+    with pytest.raises(DenseUnavailable, match="errors") as raised:
+        call(answer(200, {**data, "errors": [error]}, AT_200), "stories", ["1"], dense_doc_id="8")
+    assert classify(raised.value) is Classification.DENSE_UNAVAILABLE
+    both = answer(200, {**data, "errors": []}, AT_200)
+    reels = call(both, "stories", ["1", "2"], dense_doc_id="8")
+    assert reels["1"].has_story and not reels["2"].has_story  # an empty list is no error
+
+
 def test_the_logged_in_empty_shape_means_no_story_for_every_id() -> None:
     body = {"reels": {}, "reels_media": [], "status": "ok"}
     reels = call(answer(200, body), "stories", ["1", "2"])

@@ -39,6 +39,7 @@ from tests.helpers import wait_until
 # the simulator; the engine is told the same (and spends it on both kinds together).
 PACED = limit_args(lookups="25/2s", stories="25/2s")
 PACED_SETTINGS: dict[str, Any] = {"proxy_hourly_limit": 25, "lookup_hourly_limit": 25}
+DOC_ID = "7654321"  # the dense form's doc_id (the simulator serves it when started with it)
 # Which state each troubled session must leave its pair in (the README's pair-state table).
 MODE_STATES = {
     "login_page": "invalid",
@@ -694,3 +695,42 @@ def test_a_reel_without_items_is_asked_again_never_no_story(simulator: Any, rig:
     outcomes = {profile.username: item for item, profile in engine.items(batch_id)}
     for name in targets.values():
         assert (outcomes[name].outcome, outcomes[name].attempts) == ("story", 1), name
+
+
+def test_a_dense_answer_with_errors_is_not_proof_and_the_pair_uses_v1(
+    simulator: Any, rig: Any
+) -> None:
+    # Every dense answer (`POST /graphql/query`) carries a GraphQL `errors` list beside its
+    # `reels_media`, from which 20 accounts with a live story are missing (a partial answer).
+    # Read as proof, they would be "no story"; each pair must instead fall back to v1
+    # reels_media, which answers them all, without an attempt spent.
+    sim = simulator(4, *limit_args(lookups="off", stories="off"), "--doc-id", DOC_ID)
+    names = sim.usernames(320)
+    targets = live_public(sim, names, 20)
+    partial: list[int] = []
+
+    def with_errors(request: httpx.Request, body: dict[str, Any]) -> bool:
+        if request.url.path != "/graphql/query":
+            return False
+        block = body["data"]["xdt_api__v1__feed__reels_media"]
+        block["reels_media"] = [r for r in block["reels_media"] if str(r["id"]) not in targets]
+        body["errors"] = [
+            {"message": "execution error", "code": 1675030, "summary": "Partial result"}
+        ]
+        partial.append(len(block["reels_media"]))
+        return True
+
+    engine = rig(
+        sim, checker=rewriting_checker(sim, with_errors), dense_doc_id=DOC_ID, **PACED_SETTINGS
+    )
+    engine.add_profiles(names)
+    batch_id = engine.create_batch()
+    engine.wait_done(batch_id, timeout=120)
+
+    verdict = assert_truthful(engine, sim, batch_id)  # also: every item's attempts == 0
+    assert verdict.story > 30 and verdict.no_story > 30
+    outcomes = {profile.username: item for item, profile in engine.items(batch_id)}
+    assert all(outcomes[name].outcome == "story" for name in targets.values())
+    by_endpoint = sim.stats()["total"]["by_endpoint"]
+    assert 1 <= len(partial) == by_endpoint["graphql_reels_media"] <= 4  # once per pair
+    assert by_endpoint["reels_media"] >= 10

@@ -33,7 +33,8 @@ reels with items), and one whose items hold no live story while the reel's own
 `latest_reel_media` (+ 24 h) or `expiring_at` says one is live (the answer contradicts itself).
 An empty `items` list with no such claim is "no story", as an absent id is (the facts file:
 an id absent from `reels_media` has no live story); a listed reel with nothing live in it says
-no more and no less.
+no more and no less. A dense answer that carries `errors` is not proof either, even with a
+`reels_media` list (it may be partial): `DenseUnavailable`, and the pair falls back to v1.
 
 Messages hold status codes and Instagram's own short texts only, never a cookie.
 """
@@ -55,6 +56,7 @@ from storycheck.engine.errors import (
     AddressBlocked,
     Challenge,
     ClientRefused,
+    DenseUnavailable,
     LoginRequired,
     NotFoundUser,
     ProfileUnavailable,
@@ -238,13 +240,29 @@ def read_reels_v1(payload: Mapping[str, Any], *, now: float) -> dict[str, ReelIn
 
 
 def read_reels_dense(payload: Mapping[str, Any], *, now: float) -> dict[str, ReelInfo] | None:
-    """Reels of a `POST /graphql/query` answer, or None when it lacks the documented shape."""
+    """Reels of a `POST /graphql/query` answer, or None when it lacks the documented shape.
+
+    An answer carrying GraphQL `errors` proves nothing even with a `reels_media` list (the
+    data may be partial): DenseUnavailable, so this pair asks v1 reels_media instead.
+    """
+    errors = payload.get("errors")
+    if errors:
+        raise DenseUnavailable(f"dense answer with errors ({_first_error(errors)})")
     data = payload.get("data")
     block = data.get(DENSE_REELS_KEY) if isinstance(data, Mapping) else None
     media = block.get("reels_media") if isinstance(block, Mapping) else None
     if not isinstance(media, list):
         return None
     return _reels_from_list(media, now)
+
+
+def _first_error(errors: Any) -> str:
+    first = errors[0] if isinstance(errors, list) else errors
+    if isinstance(first, Mapping):
+        text = first.get("summary") or first.get("message") or "error"
+        code = first.get("code")
+        return _short(f"{text} {code}" if code is not None else str(text), 60)
+    return _short(str(first), 60)
 
 
 def _reels_from_list(media: list[Any], now: float) -> dict[str, ReelInfo]:
