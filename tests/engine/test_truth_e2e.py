@@ -329,14 +329,24 @@ def test_an_edge_block_of_a_proxy_address_rests_the_pair_and_keeps_its_session(
     assert address["total"] >= 1 and address["by_outcome"] == {"address_blocked": address["total"]}
     health, status = pair_state(engine, blocked_cookie)
     assert status == "active" and health in ("cooling", "ready")
+    # With nothing left to send, its last cooldown ends on its own, and the log says which.
+    wait_until(
+        lambda: pair_state(engine, blocked_cookie) == ("ready", "active"), timeout=15, what="ready"
+    )
     with engine.db.read() as session:
         reasons = session.scalars(
-            select(ProxyErrorLog.transition_reason).where(
+            select(ProxyErrorLog.transition_reason)
+            .where(
                 ProxyErrorLog.proxy_id == engine.pair_of(blocked_cookie),
                 ProxyErrorLog.state_change,
             )
+            .order_by(ProxyErrorLog.timestamp)
         ).all()
-    assert reasons and all("address blocked" in r or "cooldown" in r for r in reasons), reasons
+    assert reasons, reasons
+    for reason in reasons:
+        assert reason.startswith(("ready → cooling: address blocked", "cooling → ready")), reason
+        assert "rate" not in reason, reason
+    assert reasons[-1] == "cooling → ready: address block cooldown ended", reasons
     for cookie in sim.sessions[1:]:
         assert pair_state(engine, cookie) == ("ready", "active")
 
