@@ -68,7 +68,9 @@ def test_demo_prints_the_export_line_and_the_cli_watches_the_demo_server(tmp_pat
     assert not (tmp_path / "not-this.db").exists()
 
 
-def test_demo_on_a_taken_port_says_which_variable_to_set(tmp_path: Path) -> None:
+def test_demo_on_a_taken_port_says_which_variable_to_set(tmp_path: Path, run_cli) -> None:
+    # `run_cli` (unused otherwise) skips the test, as its neighbours, when the executable
+    # is not installed.
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

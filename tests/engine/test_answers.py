@@ -208,6 +208,30 @@ def test_special_readings_of_modes(world: World, session: str) -> None:
     assert run(world, session, lookup(world.story)).username == world.story
 
 
+def test_a_logged_out_or_unknown_session_is_logged_out_on_every_endpoint(
+    world: World, session: str
+) -> None:
+    # The simulator's own answer to a session it does not honour (not a mode): 403
+    # `{"message":"login_required","status":"fail"}`, the facts file's row.
+    world.control(f"sessions/{session}/logout", {})
+    story_id = world.user_id(world.story)
+    for cookie in (session, "not-a-known-session"):
+        raw = httpx.get(
+            f"{world.sim.base_url}/api/v1/users/web_profile_info/",
+            params={"username": world.story},
+            headers={"X-IG-App-ID": "936619743392459"},
+            cookies={"sessionid": cookie},
+        )
+        assert raw.status_code == 403
+        assert raw.json() == {"message": "login_required", "status": "fail"}
+        for action in (
+            lookup(world.story),
+            stories(story_id),
+            stories(story_id, dense_doc_id=DOC_ID),
+        ):
+            assert classify(failure(world, cookie, action)) is C.SESSION_INVALID
+
+
 def test_a_mode_after_n_requests_and_only_on_some_endpoints(world: World, session: str) -> None:
     world.control(
         f"sessions/{session}/mode", {"mode": "masked_404", "after": 1, "endpoints": ["reels"]}

@@ -49,6 +49,7 @@ IDENTITY = PairIdentity(
 Handler = Callable[[httpx.Request], httpx.Response]
 # Instagram's clock at an answer (200 s after the epoch): the stories below are live then.
 AT_200 = {"Date": "Thu, 01 Jan 1970 00:03:20 GMT"}
+DENSE = "xdt_api__v1__feed__reels_media"
 
 
 def call(handler: Handler, method: str, *args: Any, **kwargs: Any) -> Any:
@@ -286,6 +287,49 @@ def test_without_a_date_header_this_machines_clock_decides() -> None:
     }
     reels = call(answer(200, {"reels_media": [reel], "status": "ok"}), "stories", ["1"])
     assert (reels["1"].item_count, reels["1"].oldest_taken_at) == (1, now - 600)
+
+
+def test_a_reel_that_cannot_tell_is_unproven_not_no_story() -> None:
+    # At 90,000 s by Instagram's Date. A reel without `items` proves nothing whatever its
+    # times say; an empty or all-over item list is "no story" unless the reel's own
+    # latest_reel_media (+ 24 h) or expiring_at says a story is live then.
+    date = {"Date": "Fri, 02 Jan 1970 01:00:00 GMT"}  # 90,000 s after the epoch
+    live_times = {"latest_reel_media": 5_000, "expiring_at": 91_400}
+    reels_media = [
+        {"id": "1", **live_times},  # no items key
+        {"id": "2"},  # no items key, no times
+        {"id": "3", "items": [], **live_times},
+        {"id": "4", "items": [], "latest_reel_media": 2_000, "expiring_at": 88_400},  # over
+        {"id": "5", "items": []},
+        {"id": "6", "items": [{"taken_at": 1_000, "expiring_at": 87_400}], **live_times},
+        {"id": "7", "items": None},
+        {"id": "8", "items": []},  # … while `reels` below lists it without items
+        {"id": "9"},  # … while `reels` below has its live item
+    ]
+    reels_map = {"8": {"id": "8"}, "9": {"id": "9", "items": [{"taken_at": 6_000}]}}
+    body = {"reels": reels_map, "reels_media": reels_media, "status": "ok"}
+    reels = call(answer(200, body, date), "stories", [str(i) for i in range(1, 11)])
+    unproven = {uid for uid, reel in reels.items() if reel.unproven}
+    assert unproven == {"1", "2", "3", "6", "7", "8"}
+    assert not any(reel.has_story for uid, reel in reels.items() if uid != "9")
+    assert reels["9"].has_story and reels["9"].unproven is None
+    assert reels["4"].unproven is None and reels["5"].unproven is None  # proven: none
+    assert reels["10"].unproven is None  # absent from a logged-in answer: none
+    dense = {"data": {DENSE: {"reels_media": reels_media[:2]}}, "status": "ok"}
+    reels = call(answer(200, dense, date), "stories", ["1", "2"], dense_doc_id="8765")
+    assert reels["1"].unproven and reels["2"].unproven
+
+
+def test_a_dense_answer_carrying_errors_is_not_proof() -> None:
+    reel = {"id": "1", "items": [{"taken_at": 100, "expiring_at": 86500}]}
+    data = {"data": {DENSE: {"reels_media": [reel]}}, "status": "ok"}
+    error = {"message": "execution error", "code": 1675030, "summary": "Partial result"}
+    with pytest.raises(DenseUnavailable, match="errors") as raised:
+        call(answer(200, {**data, "errors": [error]}, AT_200), "stories", ["1"], dense_doc_id="8")
+    assert classify(raised.value) is Classification.DENSE_UNAVAILABLE
+    both = answer(200, {**data, "errors": []}, AT_200)
+    reels = call(both, "stories", ["1", "2"], dense_doc_id="8")
+    assert reels["1"].has_story and not reels["2"].has_story  # an empty list is no error
 
 
 def test_the_logged_in_empty_shape_means_no_story_for_every_id() -> None:

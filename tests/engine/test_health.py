@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from storycheck.engine.errors import (
+    ActionBlocked,
+    AddressBlocked,
     Challenge,
     Classification,
+    ClientRefused,
     LoginRequired,
     RateLimited,
     Transient,
@@ -55,6 +60,37 @@ def test_rate_limit_cools_the_pair_down_then_it_is_ready_again() -> None:
         "cooling → ready",
     ]
     assert events[0].recovery_at == 107.0
+
+
+@pytest.mark.parametrize(
+    ("error", "name"),
+    [
+        (RateLimited("429", retry_after=7.0), "rate limit"),
+        (AddressBlocked("HTTP 403 from the edge"), "address block"),
+        (ActionBlocked("feedback_required"), "action block"),
+        (ClientRefused("unsupported_version"), "client version refusal"),
+    ],
+)
+@pytest.mark.parametrize("ends_by", ["tick", "begin_request"])
+def test_the_end_of_a_cooldown_names_what_it_was_for(
+    error: Exception, name: str, ends_by: str
+) -> None:
+    state = fresh()
+    fail(state, error, at=100.0)
+    assert state.health == "cooling" and state.cooldown_until is not None
+    getattr(state, ends_by)(state.cooldown_until)
+    assert state.health == "ready"
+    ended = [e for e in state.take_events() if e.state_change][-1]
+    assert ended.transition_reason == f"cooling → ready: {name} cooldown ended"
+
+
+def test_a_cooldown_the_engine_did_not_see_begin_ends_without_a_cause() -> None:
+    state = fresh()
+    fail(state, RateLimited("429", retry_after=7.0), at=100.0)
+    state.adopt("cooling", 150.0, now=101.0)  # set again through the API (or read back)
+    state.tick(150.0)
+    ended = [e for e in state.take_events() if e.state_change][-1]
+    assert ended.transition_reason == "cooling → ready: cooldown ended"
 
 
 def test_repeated_rate_limits_back_off_longer() -> None:

@@ -234,6 +234,7 @@ def test_story_answers(
         is_private=private,
         followed_by_session_id=follower,
         identity_checked_at=990.0,  # looked up 10 s before the answer (at=1000): fresh
+        followed_checked_at=990.0 if follower else None,  # by the same lookup
     )
     answer = ItemAnswer(
         "item-0",
@@ -296,25 +297,26 @@ def test_an_absent_reel_proves_no_story_only_while_public_is_fresh(
 
 
 @pytest.mark.parametrize(
-    ("checked_at", "resolved_now", "expect"),
+    ("identity_checked_at", "followed_checked_at", "expect"),
     [
-        (1000.0 - 10.0, False, "no_story"),  # learned with a fresh lookup: trusted
-        (1000.0 - 86401.0, False, "verify"),  # learned long ago: it may have ended since
-        (None, False, "verify"),  # age unknown
-        (None, True, "no_story"),  # this lease's own lookup through this session said so
+        (990.0, 990.0, "no_story"),  # confirmed by a fresh lookup through this session
+        (1000.0 - 86401.0, 1000.0 - 86401.0, "verify"),  # both long ago: it may have ended
+        # The privacy is fresh from a lookup through ANOTHER session, which said nothing
+        # about this one: the follow it confirmed long ago (or never dated) is no proof.
+        (990.0, 1000.0 - 86401.0, "verify"),
+        (990.0, None, "verify"),
+        (None, None, "verify"),  # ages unknown
     ],
 )
 def test_an_absent_reel_of_a_followed_private_account_needs_a_fresh_follow(
-    checked_at: float | None, resolved_now: bool, expect: str
+    identity_checked_at: float | None, followed_checked_at: float | None, expect: str
 ) -> None:
-    # The follow (`followed_by_session_id`) comes from the same lookup as the privacy: an
-    # old one does not prove that this session still sees the account's stories.
     target = item(
         ig_user_id="7",
         is_private=True,
         followed_by_session_id=SESSION,
-        identity_checked_at=checked_at,
-        resolved_now=resolved_now,
+        identity_checked_at=identity_checked_at,
+        followed_checked_at=followed_checked_at,
     )
     decision = decide(
         "stories",
@@ -331,6 +333,59 @@ def test_an_absent_reel_of_a_followed_private_account_needs_a_fresh_follow(
         return
     (final,) = decision.finals
     assert final.result == expect
+
+
+def test_a_lookup_dates_the_follow_only_through_the_follower() -> None:
+    # A lookup through this session that says it follows dates the follow now: the story
+    # request through it may then read an absent reel as "no story".
+    followed = ItemAnswer("item-0", ig_user_id="7", is_private=True, followed_by_viewer=True)
+    (resolved,) = decide("lookup", [item()], answers={"item-0": followed}).resolved
+    assert (resolved.followed_by_session_id, resolved.followed_checked_at) == (SESSION, 1000.0)
+    absent = {"item-0": ItemAnswer("item-0")}
+    (final,) = decide("stories", [resolved.apply()], answers=absent).finals
+    assert final.result == "no_story"
+
+    # A lookup through this session for an account another session followed long ago keeps
+    # that follow and its old time (it says nothing about the other session), so the story
+    # request routed to the follower looks it up again there before saying anything.
+    old = item(followed_by_session_id="session-b", followed_checked_at=1000.0 - 86401.0)
+    unfollowed = ItemAnswer("item-0", ig_user_id="7", is_private=True, followed_by_viewer=False)
+    (resolved,) = decide("lookup", [old], answers={"item-0": unfollowed}).resolved
+    assert (resolved.followed_by_session_id, resolved.followed_checked_at) == (
+        "session-b",
+        1000.0 - 86401.0,
+    )
+    story_request = outcomes.Request("pair-b", "session-b", "stories", [resolved.apply()])
+    decision = outcomes.decide(
+        story_request,
+        None,
+        {"item-0": ItemAnswer("item-0")},
+        at=1000.0,
+        context=outcomes.Context(),
+    )
+    (back,) = decision.requeue
+    assert back.verify and not decision.finals
+
+
+def test_an_unproven_reel_is_transient_for_its_item_alone() -> None:
+    # Public, privacy fresh: an absent reel would be "no story"; a reel without items is not.
+    known = {"ig_user_id": "7", "is_private": False, "identity_checked_at": 990.0}
+    group = [item(0, **known), item(1, **known)]
+    answers = {
+        "item-0": ItemAnswer("item-0", unproven="reel without items"),
+        "item-1": ItemAnswer("item-1"),
+    }
+    decision = decide("stories", group, answers=answers, max_attempts=3)
+    assert decision.classification.value == "success"  # the pair answered
+    (final,) = decision.finals
+    assert (final.item.id, final.result) == ("item-1", "no_story")
+    (back,) = decision.requeue
+    assert (back.item.id, back.last_error) == ("item-0", "reel without items")
+    assert back.spent_attempt
+    # Its last attempt: alone, it fails as unknown (transient), never "no story".
+    alone = item(0, attempts=2, **known)
+    (final,) = decide("stories", [alone], answers={"item-0": answers["item-0"]}).finals
+    assert (final.status, final.kind_of_failure, final.result) == ("failed", "transient", None)
 
 
 def test_known_missing_fails_without_a_request() -> None:

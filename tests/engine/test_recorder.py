@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -216,19 +217,52 @@ def test_saved_identities_remember_which_session_follows_a_private_account(
     niche = seed_niche(any_db)
     (profile_id,) = seed_profiles(any_db, niche, ["p"])
     recorder = Recorder(any_db)
+    state = BatchStateManager(any_db)
+    start = float(int(time.time()) - 3600)  # whole seconds: stored times compare exactly
 
-    def follower() -> str | None:
+    def follow() -> tuple[str | None, float | None, float | None]:
+        """(follower, when its follow was confirmed, when the privacy was looked up)."""
         with any_db.read() as session:
             profile = session.get(Profile, profile_id)
             assert profile is not None
-            return profile.followed_by_session_id
+            return (
+                profile.followed_by_session_id,
+                epoch(profile.followed_checked_at),
+                epoch(profile.identity_checked_at),
+            )
 
-    recorder.save_identities([Identity(profile_id, "5", True, "s1", True)], now=time.time())
-    assert follower() == "s1"
-    recorder.save_identities([Identity(profile_id, "5", True, "s2", False)], now=time.time())
-    assert follower() == "s1"  # another session not following changes nothing
-    recorder.save_identities([Identity(profile_id, "5", True, "s1", False)], now=time.time())
-    assert follower() is None  # s1 no longer follows
+    recorder.save_identities([Identity(profile_id, "5", True, "s1", True)], now=start)
+    assert follow() == ("s1", start, start)
+    # A lookup through another session (not following) refreshes the privacy only: it says
+    # nothing about s1, so the follow keeps the time s1 confirmed it.
+    recorder.save_identities([Identity(profile_id, "5", True, "s2", False)], now=start + 60)
+    assert follow() == ("s1", start, start + 60)
+    recorder.save_identities([Identity(profile_id, "5", True, "s2", None)], now=start + 90)
+    assert follow() == ("s1", start, start + 90)
+    # The next batch's item carries that time (its story request reads the follow's age).
+    batch_id = state.create_batch(niche_id=niche, all_profiles=True).id
+    (leased,) = recorder.claim(batch_id, resolved=True, limit=1, lease_seconds=30, now=start)
+    assert (leased.followed_by_session_id, leased.followed_checked_at) == ("s1", start)
+    assert leased.identity_checked_at == start + 90
+    # s1 confirms again: the follow is dated anew.
+    recorder.save_identities([Identity(profile_id, "5", True, "s1", True)], now=start + 120)
+    assert follow() == ("s1", start + 120, start + 120)
+    # Another session that follows takes over, with its own time.
+    recorder.save_identities([Identity(profile_id, "5", True, "s2", True)], now=start + 150)
+    assert follow() == ("s2", start + 150, start + 150)
+    recorder.save_identities([Identity(profile_id, "5", True, "s1", False)], now=start + 180)
+    assert follow() == ("s2", start + 150, start + 180)  # s1 no longer following: no news
+    recorder.save_identities([Identity(profile_id, "5", True, "s2", False)], now=start + 240)
+    assert follow() == (None, None, start + 240)  # s2 no longer follows: both cleared
+
+
+def epoch(moment: datetime | None) -> float | None:
+    """Unix seconds of a stored time (SQLite hands back naive UTC)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
 
 
 def test_outcomes_private_counter_and_confirmed_not_found(world: tuple) -> None:

@@ -26,17 +26,17 @@ def test_missing_or_unknown_session_is_login_required(
             (REELS, {"reel_ids": "1000000001"}),
         ):
             response = client.get(path, params=params)
-            assert response.status_code == 401
+            assert response.status_code == 403  # as the facts file says (instagrapi)
             assert response.json() == LOGIN_REQUIRED
 
 
-def test_login_required_may_be_403_or_a_redirect_to_the_login_page(
+def test_login_required_may_be_401_or_a_redirect_to_the_login_page(
     make_sim: Callable[..., SimulatorServer],
 ) -> None:
-    forbidden = make_sim(login_required_status=403)
-    with instagram_client(forbidden, session=None) as client:
+    unauthorized = make_sim(login_required_status=401)
+    with instagram_client(unauthorized, session=None) as client:
         response = client.get(PROFILE, params={"username": "user00001"})
-    assert response.status_code == 403 and response.json() == LOGIN_REQUIRED
+    assert response.status_code == 401 and response.json() == LOGIN_REQUIRED
     redirecting = make_sim(login_required_status=302)
     with instagram_client(redirecting, session="nope") as client:
         response = client.get(PROFILE, params={"username": "user00001"})
@@ -94,7 +94,7 @@ def test_logout_then_restore(sim: SimulatorServer) -> None:
     with instagram_client(sim) as client:
         assert httpx.post(f"{sim.base_url}/__sim__/sessions/{session}/logout").status_code == 200
         response = client.get(PROFILE, params={"username": "user00001"})
-        assert response.status_code == 401 and response.json() == LOGIN_REQUIRED
+        assert response.status_code == 403 and response.json() == LOGIN_REQUIRED
         assert httpx.post(f"{sim.base_url}/__sim__/sessions/{session}/restore").status_code == 200
         assert client.get(PROFILE, params={"username": "user00001"}).status_code == 200
 
@@ -123,7 +123,7 @@ def test_any_session_is_accepted_when_configured(make_sim: Callable[..., Simulat
     with instagram_client(sim, session="whatever") as client:
         assert client.get(PROFILE, params={"username": "user00001"}).status_code == 200
     with instagram_client(sim, session=None) as client:
-        assert client.get(PROFILE, params={"username": "user00001"}).status_code == 401
+        assert client.get(PROFILE, params={"username": "user00001"}).status_code == 403
 
 
 @pytest.mark.parametrize("status", [400, 403])

@@ -27,6 +27,15 @@ A reel counts only its live items: an item whose `expiring_at` (or, without one,
 answer's time is Instagram's own clock (its `Date` header), so a wrong clock here does not
 turn a live story into "no story"; without a `Date` header it is this machine's clock.
 
+A reel that proves nothing about its account is `unproven` (the engine retries that id as a
+transient answer, never "no story"): one without an `items` list (the facts file only gives
+reels with items), and one whose items hold no live story while the reel's own
+`latest_reel_media` (+ 24 h) or `expiring_at` says one is live (the answer contradicts itself).
+An empty `items` list with no such claim is "no story", as an absent id is (the facts file:
+an id absent from `reels_media` has no live story); a listed reel with nothing live in it says
+no more and no less. A dense answer that carries `errors` is not proof either, even with a
+`reels_media` list (it may be partial): `DenseUnavailable`, and the pair falls back to v1.
+
 Messages hold status codes and Instagram's own short texts only, never a cookie.
 """
 
@@ -47,6 +56,7 @@ from storycheck.engine.errors import (
     AddressBlocked,
     Challenge,
     ClientRefused,
+    DenseUnavailable,
     LoginRequired,
     NotFoundUser,
     ProfileUnavailable,
@@ -81,6 +91,7 @@ class ReelInfo:
     oldest_taken_at: int | None = None
     newest_taken_at: int | None = None
     expiring_at: int | None = None
+    unproven: str | None = None  # why this reel proves neither a story nor none (retry it)
 
 
 # ---------------------------------------------------------------------------------- status
@@ -224,14 +235,19 @@ def read_reels_v1(payload: Mapping[str, Any], *, now: float) -> dict[str, ReelIn
         for key, reel in reels.items():
             if isinstance(reel, Mapping):
                 uid = _reel_owner(reel) or str(key)
-                info = reel_info(uid, reel, now=now)
-                if info.has_story or uid not in found:
-                    found[uid] = info
+                _keep(found, reel_info(uid, reel, now=now))
     return found
 
 
 def read_reels_dense(payload: Mapping[str, Any], *, now: float) -> dict[str, ReelInfo] | None:
-    """Reels of a `POST /graphql/query` answer, or None when it lacks the documented shape."""
+    """Reels of a `POST /graphql/query` answer, or None when it lacks the documented shape.
+
+    An answer carrying GraphQL `errors` proves nothing even with a `reels_media` list (the
+    data may be partial): DenseUnavailable, so this pair asks v1 reels_media instead.
+    """
+    errors = payload.get("errors")
+    if errors:
+        raise DenseUnavailable(f"dense answer with errors ({_first_error(errors)})")
     data = payload.get("data")
     block = data.get(DENSE_REELS_KEY) if isinstance(data, Mapping) else None
     media = block.get("reels_media") if isinstance(block, Mapping) else None
@@ -240,14 +256,31 @@ def read_reels_dense(payload: Mapping[str, Any], *, now: float) -> dict[str, Ree
     return _reels_from_list(media, now)
 
 
+def _first_error(errors: Any) -> str:
+    first = errors[0] if isinstance(errors, list) else errors
+    if isinstance(first, Mapping):
+        text = first.get("summary") or first.get("message") or "error"
+        code = first.get("code")
+        return _short(f"{text} {code}" if code is not None else str(text), 60)
+    return _short(str(first), 60)
+
+
 def _reels_from_list(media: list[Any], now: float) -> dict[str, ReelInfo]:
     found: dict[str, ReelInfo] = {}
     for reel in media:
         if isinstance(reel, Mapping):
             uid = _reel_owner(reel)
             if uid:
-                found[uid] = reel_info(uid, reel, now=now)
+                _keep(found, reel_info(uid, reel, now=now))
     return found
+
+
+def _keep(found: dict[str, ReelInfo], info: ReelInfo) -> None:
+    """Keep the strongest reading of an id seen twice in one answer: a story, else an
+    unproven reel (a part of the answer that claims a story doubts the other's "none")."""
+    current = found.get(info.user_id)
+    if current is None or info.has_story or (not current.has_story and info.unproven):
+        found[info.user_id] = info
 
 
 def _reel_owner(reel: Mapping[str, Any]) -> str:
@@ -260,11 +293,20 @@ def _reel_owner(reel: Mapping[str, Any]) -> str:
 
 
 def reel_info(uid: str, reel: Mapping[str, Any], *, now: float) -> ReelInfo:
-    """Count, oldest/newest `taken_at` and latest `expiring_at` of the reel's live items."""
+    """Count, oldest/newest `taken_at` and latest `expiring_at` of the reel's live items
+    (`unproven` when the reel cannot tell: no `items` list, or none live against its own
+    `latest_reel_media` / `expiring_at`)."""
     items = reel.get("items")
-    entries = [i for i in items if isinstance(i, Mapping)] if isinstance(items, list) else []
-    entries = [entry for entry in entries if _live(entry, now)]
+    if not isinstance(items, list):
+        return ReelInfo(user_id=uid, has_story=False, unproven="reel without items")
+    entries = [i for i in items if isinstance(i, Mapping) and _live(i, now)]
     if not entries:
+        if _claims_live(reel, now):
+            return ReelInfo(
+                user_id=uid,
+                has_story=False,
+                unproven="reel without a live item, though its own times say one is live",
+            )
         return ReelInfo(user_id=uid, has_story=False)
     taken = _times(entries, "taken_at")
     expiring = _times(entries, "expiring_at")
@@ -290,6 +332,15 @@ def _live(entry: Mapping[str, Any], now: float) -> bool:
             return True  # nothing tells when it ends
         expiring = taken + STORY_LIFETIME_SECONDS
     return now < expiring
+
+
+def _claims_live(reel: Mapping[str, Any], now: float) -> bool:
+    """True when the reel's own `latest_reel_media` (+ 24 h) or `expiring_at` is after `now`."""
+    latest = _int(reel.get("latest_reel_media"))
+    if latest is not None and latest > 0 and now < latest + STORY_LIFETIME_SECONDS:
+        return True
+    expiring = _int(reel.get("expiring_at"))
+    return expiring is not None and now < expiring
 
 
 def answer_time(response: httpx.Response) -> float:

@@ -64,6 +64,7 @@ class ItemAnswer:
     oldest_taken_at: int | None = None  # epoch seconds of the oldest live story item
     newest_taken_at: int | None = None  # epoch seconds of the newest live story item
     expiring_at: int | None = None  # epoch seconds when the newest item expires
+    unproven: str | None = None  # stories: why the answer proves nothing about this id
 
 
 @dataclass
@@ -181,6 +182,7 @@ class InstagramChecker:
                         oldest_taken_at=reel.oldest_taken_at,
                         newest_taken_at=reel.newest_taken_at,
                         expiring_at=reel.expiring_at,
+                        unproven=reel.unproven,
                     )
         except IgError as exc:
             outcome.failure = exc

@@ -54,6 +54,13 @@ ANSWERED = frozenset(
 )
 # No usable answer arrived: the pair's error score grows and its circuit may open.
 TRANSPORT = frozenset({Classification.TRANSIENT, Classification.CONNECTION_FAILED})
+# The answers that cool a pair, and what its log calls the cooldown when it ends.
+COOLDOWN_CAUSES = {
+    Classification.RATE_LIMITED: "rate limit",
+    Classification.ADDRESS_BLOCKED: "address block",
+    Classification.ACTION_BLOCKED: "action block",
+    Classification.CLIENT_REFUSED: "client version refusal",
+}
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,9 @@ class PairHealthState:
     consecutive_failures: int = 0
     backoff_level: int = 0
     probing: bool = False
+    # What the pair is cooling for (a `COOLDOWN_CAUSES` name), said when the cooldown ends;
+    # None when not known (a cooldown read back from the database, or set through the API).
+    cooling_for: str | None = None
     # What the database holds: the `expected` of our next conditional write.
     db_health: str = READY
     health_dirty: bool = False
@@ -136,16 +146,16 @@ class PairHealthState:
         return INF
 
     def tick(self, now: float) -> None:
-        """Let an expired rate-limit cooldown end even when no request comes along."""
+        """Let an expired cooldown end even when no request comes along."""
         if self.health == COOLING and (self.cooldown_until or 0) <= now:
-            self._change(READY, now, "cooldown over", "rate-limit cooldown ended")
+            self._cooldown_over(now)
 
     def begin_request(self, now: float) -> None:
         """A request starts: a cooled-down pair is ready again; an open circuit sends its probe."""
         self.last_used = now
         self.counters_dirty = True
         if self.health == COOLING and (self.cooldown_until or 0) <= now:
-            self._change(READY, now, "cooldown over", "rate-limit cooldown ended")
+            self._cooldown_over(now)
         elif self.health == OPEN and (self.cooldown_until or 0) <= now:
             self.probing = True
 
@@ -176,6 +186,7 @@ class PairHealthState:
         self.failures += 1
         self.errors_since_success += 1
         self.last_error = message[:500]
+        self.cooling_for = COOLDOWN_CAUSES.get(classification, self.cooling_for)
         if classification is Classification.RATE_LIMITED:
             retry_after = error.retry_after if isinstance(error, RateLimited) else None
             self._backoff(now, policy, rng, retry_after, f"rate limited: {message}", "rate limited")
@@ -250,6 +261,11 @@ class PairHealthState:
             recovery_at=self.cooldown_until,
         )
 
+    def _cooldown_over(self, now: float) -> None:
+        cause = self.cooling_for
+        ended = f"{cause} cooldown ended" if cause else "cooldown ended"
+        self._change(READY, now, "cooldown over", ended)
+
     def _success(self, now: float) -> None:
         self.last_success = now
         self.errors_since_success = 0
@@ -283,6 +299,8 @@ class PairHealthState:
         self.health_dirty = True
         if new == READY:
             self.cooldown_until = None
+        if new != COOLING:
+            self.cooling_for = None
         self.events.append(
             PairEvent(
                 self.proxy_id,
@@ -307,6 +325,7 @@ class PairHealthState:
         self.health_dirty = False
         self.probing = False
         self.cooldown_until = cooldown_until
+        self.cooling_for = None  # whatever it is cooling for now, we did not see it begin
         if db_health == READY:
             self.consecutive_failures = 0
             self.backoff_level = 0

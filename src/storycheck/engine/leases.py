@@ -76,6 +76,7 @@ class LeaseStore(Store):
                 PROFILES.c.identity_checked_at,
                 PROFILES.c.not_found,
                 PROFILES.c.followed_by_session_id,
+                PROFILES.c.followed_checked_at,
                 BP.c.not_found_by,
             )
             .select_from(BP.join(PROFILES, PROFILES.c.id == BP.c.profile_id))
@@ -117,6 +118,9 @@ class LeaseStore(Store):
                 attempts=row.attempts or 0,
                 known_missing=bool(row.not_found) and resolved,
                 followed_by_session_id=row.followed_by_session_id,
+                followed_checked_at=(
+                    row.followed_checked_at.timestamp() if row.followed_checked_at else None
+                ),
                 # A first "not found" from before a restart: another pair confirms it.
                 not_found_by=row.not_found_by,
                 avoid_pair=row.not_found_by,
@@ -183,7 +187,10 @@ class LeaseStore(Store):
         """Cache looked-up ids on their profiles, in one short transaction of their own.
 
         A lookup that says the asking session follows the account records that session in
-        `followed_by_session_id`; one that says it does not clears it if it was that session.
+        `followed_by_session_id` and the time in `followed_checked_at`; one that says it does
+        not clears both if it was that session. A lookup through any other session refreshes
+        `identity_checked_at` but leaves the follow and its time alone: it says nothing about
+        whether the follower still follows.
         An id looked up for a batch item that no longer exists (its batch was deleted) is not
         written: a deleted batch's late answers change nothing. A paused batch's are kept.
         `opinions` (first "not found" answers, or their withdrawal) go on their leased items.
@@ -204,23 +211,34 @@ class LeaseStore(Store):
                     i.ig_user_id,
                     i.is_private,
                     False,
-                    bool(i.followed and i.session_id),
+                    follows,
                     i.session_id,
-                    i.followed is False,
+                    unfollows,
                     i.session_id,
-                    sql.time(now),
-                    sql.time(now),
+                    follows,
+                    stamp,
+                    unfollows,
+                    i.session_id,
+                    stamp,
+                    stamp,
                     i.profile_id,
                     i.item_id,
                     i.item_id,
                 )
                 for i in identities
+                for follows, unfollows, stamp in (
+                    (bool(i.followed and i.session_id), i.followed is False, sql.time(now)),
+                )
             ]
+            # Both CASEs read the row's old `followed_by_session_id` (SQL evaluates every SET
+            # expression against the row as it was), so the follow and its time stay paired.
             sql.executemany(
                 "UPDATE profiles SET ig_user_id = ?, is_private = ?, not_found = ?,"
                 " not_found_at = NULL, followed_by_session_id = CASE"
                 " WHEN ? THEN ? WHEN ? AND followed_by_session_id = ? THEN NULL"
-                " ELSE followed_by_session_id END, identity_checked_at = ?, updated_at = ?"
+                " ELSE followed_by_session_id END, followed_checked_at = CASE"
+                " WHEN ? THEN ? WHEN ? AND followed_by_session_id = ? THEN NULL"
+                " ELSE followed_checked_at END, identity_checked_at = ?, updated_at = ?"
                 " WHERE id = ?"
                 " AND (CAST(? AS VARCHAR(36)) IS NULL"
                 " OR EXISTS (SELECT 1 FROM batch_profiles WHERE batch_profiles.id = ?))",

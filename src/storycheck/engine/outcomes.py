@@ -18,8 +18,12 @@ The rules (DESIGN.md §4.4, issue 9, CONTRACTS.md "Item outcomes"):
   session is known to follow it; a private account whose reel is present has a story; an
   absent reel of an account whose privacy is unknown (an id cached without it) or older than
   `Context.privacy_max_age` (it may have turned private since) is first looked up: public
-  means "no story", private means unknown; a follow known from such an old lookup is looked
-  up again too (the session may have stopped following since);
+  means "no story", private means unknown; a follow counts only while the lookup through
+  that session which confirmed it (`followed_checked_at`) is within the same max age, else it
+  is looked up again through that session first (it may have stopped following since; a
+  lookup through another session refreshes the privacy, never the follow);
+* a reel that proves nothing about its id (`ItemAnswer.unproven`: no `items` list) is a
+  transient answer for that item alone;
 * a transient answer (5xx, malformed) spends one attempt of each item; an item whose
   last attempt would be spent in a group request is sent alone instead: only an answer about
   it alone fails it (a group is split, never failed whole).
@@ -85,6 +89,15 @@ def privacy_known(item: LeasedItem, at: float, max_age: float) -> bool:
     return checked is not None and at - checked <= max_age
 
 
+def follow_known(item: LeasedItem, session_id: str | None, at: float, max_age: float) -> bool:
+    """True when `session_id` follows the item's account by a lookup through it within
+    `max_age` (only such a follow proves that its absent reel is "no story")."""
+    if session_id is None or item.followed_by_session_id != session_id:
+        return False
+    confirmed = item.followed_checked_at
+    return confirmed is not None and at - confirmed <= max_age
+
+
 @dataclass(frozen=True)
 class Requeue:
     """An item going back to the queue, with what changes on it."""
@@ -124,6 +137,7 @@ class Resolved:
     ig_user_id: str
     is_private: bool | None
     followed_by_session_id: str | None
+    followed_checked_at: float | None = None  # when a lookup through the follower said so
 
     def apply(self) -> LeasedItem:
         """Write the identity onto the item and return it."""
@@ -131,6 +145,7 @@ class Resolved:
         item.ig_user_id = self.ig_user_id
         item.is_private = self.is_private
         item.followed_by_session_id = self.followed_by_session_id
+        item.followed_checked_at = self.followed_checked_at
         item.resolved_now = True
         item.avoid_pair = None
         item.not_found_by = None
@@ -242,11 +257,12 @@ class _Rules:
                 item_id=item.id,
             )
         )
-        follower = item.followed_by_session_id
-        if followed:
-            follower = self.session_id
+        follower, confirmed = item.followed_by_session_id, item.followed_checked_at
+        if followed and self.session_id is not None:
+            follower, confirmed = self.session_id, self.at
         elif follower == self.session_id:
-            follower = None  # this session no longer follows it
+            follower, confirmed = None, None  # this session no longer follows it
+        # Another session's follow stays as it was, with its own (perhaps old) time.
         if item.absent_seen and answer.is_private is False:
             # Its story request already found no reel, and it is public: that is proof.
             self.final(item, outcome=NO_STORY)
@@ -257,23 +273,37 @@ class _Rules:
             self.final(item, outcome=PRIVATE)
             return
         self.decision.resolved.append(
-            Resolved(item, answer.ig_user_id, answer.is_private, follower)
+            Resolved(item, answer.ig_user_id, answer.is_private, follower, confirmed)
         )
 
     def stories(self, item: LeasedItem, answer: ItemAnswer) -> None:
+        if answer.unproven:
+            # The answer names the id but proves nothing about its story (a reel without
+            # items): transient for this item alone, never "no story".
+            self.transient(item, answer.unproven)
+            return
         if answer.has_story:
             self.final(item, outcome=STORY, answer=answer)
             return
-        known = privacy_known(item, self.at, self.context.privacy_max_age)
-        # A follow is known from the same lookup as the privacy, and ages with it: an old
-        # one does not prove that this session still sees the account's stories.
-        follows = answer.followed_by_viewer or (
-            known and self.session_id is not None and item.followed_by_session_id == self.session_id
+        max_age = self.context.privacy_max_age
+        known = privacy_known(item, self.at, max_age)
+        # A follow ages with the lookup through that session which confirmed it, not with
+        # the privacy (a lookup through any session refreshes that): an old one does not
+        # prove that this session still sees the account's stories.
+        follows = bool(answer.followed_by_viewer) or follow_known(
+            item, self.session_id, self.at, max_age
         )
-        if not known and not follows and not item.absent_seen:
-            # No reel, and nobody knows (any more) whether the account is private: an id
+        unconfirmed = (
+            not follows
+            and bool(item.is_private)
+            and self.session_id is not None
+            and item.followed_by_session_id == self.session_id
+        )
+        if not follows and not item.absent_seen and (not known or unconfirmed):
+            # No reel, and nobody knows (any more) whether the account is private (an id
             # cached without it, or looked up so long ago that it may have turned private
-            # since. Only a lookup can tell "no story" from "hidden". No attempt spent.
+            # since), or whether this session still follows the private account. Only a
+            # lookup (routed to the follower) can tell "no story" from "hidden". No attempt.
             self.decision.requeue.append(
                 Requeue(item, item.attempts, None, item.last_error, item.not_found_by, verify=True)
             )
@@ -386,5 +416,7 @@ __all__ = [
     "Resolved",
     "decide",
     "effective",
+    "follow_known",
     "known_missing",
+    "privacy_known",
 ]

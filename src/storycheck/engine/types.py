@@ -48,6 +48,9 @@ class LeasedItem(WorkItem):
     not_found_by: str | None = None
     # A session known to follow this private account: its pair gets the story request.
     followed_by_session_id: str | None = None
+    # When a lookup through that session last confirmed the follow (None: not known): an
+    # absent reel through it proves "no story" only while this is fresh (privacy_max_age).
+    followed_checked_at: float | None = None
     # Sent alone next time: after a failed group request used up its attempts, only an
     # answer about this item alone may fail it (a group is split, never failed whole).
     solo: bool = False

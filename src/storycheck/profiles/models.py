@@ -134,6 +134,10 @@ class Profile(Base):
     not_found_at: Mapped[datetime | None]
     # A session that follows this private account (its story request goes to that pair).
     followed_by_session_id: Mapped[str | None] = mapped_column(String(36))
+    # When a lookup through that session last confirmed the follow: an absent reel through it
+    # proves "no story" only while this is fresh (a lookup through another session refreshes
+    # `identity_checked_at`, not this). Set and cleared with `followed_by_session_id`.
+    followed_checked_at: Mapped[datetime | None]
     # The last check that could see whether a story was up (a story, or a completed "no
     # story"); a later `last_checked` means the latest check could not (profiles.answers).
     story_seen_at: Mapped[datetime | None]

@@ -124,7 +124,7 @@ LIMIT_HELP = "N/SECONDS (units s, m, h, d allowed) or 'off'"
 @click.option(
     "--login-required-status",
     type=click.Choice(["401", "403", "302"]),
-    default="401",
+    default="403",
     show_default=True,
 )
 @click.option(

@@ -227,7 +227,9 @@ class SimulatorConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
     rate_limit_status: RateLimitStatus = "401"
     retry_after: bool = False
-    login_required_status: int = 401
+    # A logged-out or unknown session: 403 `login_required` JSON, as the facts file says
+    # (instagrapi, InstagramApiSharp); 401 and the 302 to the login page are options.
+    login_required_status: int = 403
     missing_app_id_status: int = 400
     reel_ids_cap: int = 20
     graphql_reel_ids_cap: int = 50

@@ -20,7 +20,9 @@ Instagram endpoints (all need ``X-IG-App-ID`` and a ``sessionid`` cookie):
 
 Each request passes, in order: recording of its header facts, injected faults and latency,
 an edge block of its client address (403 HTML for any session, or none), the app-id check,
-the session check (unknown or flagged sessions), the ``min_chrome_major`` user-agent check,
+the session check (an unknown or logged-out session answers ``login_required_status``: by
+default 403 ``{"message":"login_required","status":"fail"}``, as the facts file says; a
+flagged one its challenge), the ``min_chrome_major`` user-agent check,
 the session's mode (``answers.MODES``: one facts-file row per mode, switchable at run time
 and after N requests), the sliding-window limits (a request over a limit is refused and
 recorded as a violation), then the endpoint itself. Answers to known
