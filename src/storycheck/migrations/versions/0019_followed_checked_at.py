@@ -12,7 +12,7 @@ again through its follower before "no story" is said.
 
 Revision ID: 0019
 Revises: 0018
-Create Date: 2026-12-03 09:00:00
+Create Date: 2026-12-02 12:00:00
 """
 
 from __future__ import annotations
