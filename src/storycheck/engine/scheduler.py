@@ -207,7 +207,12 @@ class Scheduler:
             ready()
         background: list[asyncio.Task[None]] = []
         try:
-            await sync.refresh(initial=True)
+            try:
+                await sync.refresh(initial=True)
+            except Exception:
+                if self.stopping:
+                    return  # closed before its first reading: its database thread may be gone
+                raise
             background = [
                 asyncio.create_task(sync.run(), name="engine-maintain"),
                 asyncio.create_task(queue.run(), name="engine-record"),
