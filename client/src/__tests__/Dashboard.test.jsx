@@ -63,8 +63,8 @@ describe('Dashboard', () => {
       render(<Dashboard />)
     })
     const rows = screen.getAllByTestId('dashboard-niche')
-    expect(rows[0]).not.toHaveTextContent('none could be seen')
-    expect(rows[1]).toHaveTextContent('checked, none could be seen')
+    expect(rows[0]).not.toHaveTextContent('none seen today')
+    expect(rows[1]).toHaveTextContent('none seen today')
     expect(rows[1]).not.toHaveTextContent('not checked today')
   })
 

@@ -111,7 +111,7 @@ function NicheTargets({ niches, onSaved }) {
                   data-testid="dashboard-niche-unseen"
                   title="This niche's checks today could not see any story (private accounts no session follows): its stories today are unknown, not zero"
                 >
-                  checked, none could be seen
+                  none seen today
                 </span>
               )}
             </span>
