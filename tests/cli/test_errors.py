@@ -98,6 +98,7 @@ def test_missing_database_is_named_and_never_created(tmp_path: Path, monkeypatch
         (["check", "--file", "{latin1}", "--niche", "Fitness"], "is not UTF-8 text"),
         (["check", "--file", "{invalid}", "--niche", "Fitness"], "2 lines are not a username"),
         (["check", "Cooking"], "No niche named 'Cooking' (niches: "),
+        (["check", "alice_1"], "to check the account 'alice_1', add --niche NAME"),
         (["check", "--niche", "Cooking", "alice"], "add --create-niche to create it"),
         (["check", "fitness"], "No active proxy + session pair"),
         (["check", "--niche", "empty"], "Niche 'Empty' has no accounts to check"),

@@ -149,7 +149,9 @@ def _create(client: ApiClient, plan: _Plan, *, create_niche: bool, say: _Say) ->
         hint = "" if create_niche else "; add --create-niche to create it"
         niche = require_niche(client, plan.niche, create=create_niche, hint=hint)
     else:
-        niche = require_niche(client, plan.niche)
+        # A lone argument names a niche; accounts are checked by username with --niche.
+        hint = f"; to check the account {plan.niche!r}, add --niche NAME"
+        niche = require_niche(client, plan.niche, hint=hint)
     if not plan.usernames and not niche.get("profile_count"):
         raise CliError(f"Niche {niche['name']!r} has no accounts to check")
     _require_pairs(client)
