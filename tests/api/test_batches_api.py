@@ -179,8 +179,19 @@ def test_results_list_every_account_with_its_outcome(client, finished):
         "story", "no_story", "private", "failed", "failed", "pending"
     ]
     story = by_id[ids[0]]
-    assert set(story) == {"profile_id", "username", "outcome", "posted_at", "expires_at",
-                          "checked_at", "item_count", "failure_kind", "error"}
+    assert set(story) == {"profile_id", "username", "outcome", "answer", "unknown_reason",
+                          "posted_at", "expires_at", "checked_at", "item_count", "failure_kind",
+                          "error"}
+    # The answer of each: only a story, a proven "no story" and a confirmed missing account
+    # are answers; the private account, the failed check and the pending one are unknown.
+    assert [(by_id[i]["answer"], by_id[i]["unknown_reason"]) for i in ids] == [
+        ("story", None),
+        ("no_story", None),
+        ("unknown", "private"),
+        ("not_found", None),
+        ("unknown", "failed"),
+        ("unknown", "not_checked"),
+    ]
     assert story["posted_at"] < story["checked_at"] < story["expires_at"]
     assert story["item_count"] == 2
     assert by_id[ids[1]]["posted_at"] is None and by_id[ids[1]]["checked_at"]
@@ -237,6 +248,15 @@ def test_results_csv_and_json_carry_the_outcome_and_three_times(client, finished
     assert {"outcome", "failure_kind", "posted_at", "expires_at", "checked_at"} <= set(rows[0])
     story = next(r for r in rows if r["profile_id"] == ids[0])
     assert story["outcome"] == "story" and story["posted_at"] and story["expires_at"]
+    by_id = {r["profile_id"]: r for r in rows}
+    assert [(by_id[i]["answer"], by_id[i]["unknown_reason"]) for i in ids] == [
+        ("story", ""),
+        ("no_story", ""),
+        ("unknown", "private"),
+        ("not_found", ""),
+        ("unknown", "failed"),
+        ("unknown", "not_checked"),
+    ]
     failed = client.get(f"/api/batches/{batch_id}/results.csv?outcome=failed").get_data(
         as_text=True
     )

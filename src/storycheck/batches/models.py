@@ -54,6 +54,26 @@ class FailureKind(enum.StrEnum):
     TRANSIENT = "transient"  # the check could not be made (unknown); a retry may answer
 
 
+# What one item's check says about its account's story (a batch's results and their exports):
+# `story` / `no_story` are answers, and so is `not_found` (two pairs confirmed the account does
+# not exist); everything else is `unknown`, with why: `private` (a private account no session
+# follows), `failed` (the check could not be made), `not_checked` (not yet).
+ITEM_ANSWERS = ("story", "no_story", "unknown", "not_found")
+ITEM_UNKNOWN_REASONS = ("private", "failed", "not_checked")
+
+
+def item_answer(outcome: str, failure_kind: str | None) -> tuple[str, str | None]:
+    """`(answer, unknown_reason)` of an item's outcome (story | no_story | private | failed |
+    pending) and failure kind, in the words of ITEM_ANSWERS and ITEM_UNKNOWN_REASONS."""
+    if outcome in ("story", "no_story"):
+        return outcome, None
+    if outcome == "failed":
+        if failure_kind == FailureKind.NOT_FOUND.value:
+            return "not_found", None
+        return "unknown", "failed"
+    return "unknown", "private" if outcome == "private" else "not_checked"
+
+
 class Batch(Base):
     """A set of profiles of one niche to check once, run through the queue."""
 

@@ -7,7 +7,13 @@ from typing import Annotated, Any
 
 from pydantic import Field, WithJsonSchema, model_validator
 
-from storycheck.batches.models import BatchStatus, FailureKind, ItemStatus
+from storycheck.batches.models import (
+    ITEM_ANSWERS,
+    ITEM_UNKNOWN_REASONS,
+    BatchStatus,
+    FailureKind,
+    ItemStatus,
+)
 from storycheck.batches.state import MAX_BATCH_PROFILES, SELECTION_EVENTS
 from storycheck.engine.pool_model import WAITING_CODES
 from storycheck.fields import Answer, Body, Flag, IdList, Text, absent_key, invalid, one_of
@@ -148,6 +154,14 @@ class BatchResult(Answer):
     profile_id: str
     username: str
     outcome: Annotated[str, one_of(OUTCOMES)]
+    answer: Annotated[str, one_of(ITEM_ANSWERS)] = Field(
+        description="What the check says about the account's story: story, no_story, "
+        "not_found (two pairs confirmed it does not exist), or unknown (see unknown_reason)"
+    )
+    unknown_reason: Annotated[str, one_of(ITEM_UNKNOWN_REASONS)] | None = Field(
+        description="Why the answer is unknown: private (a private account no session "
+        "follows), failed (the check could not be made), not_checked (not yet); else null"
+    )
     posted_at: datetime | None
     expires_at: datetime | None
     checked_at: datetime | None

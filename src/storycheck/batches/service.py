@@ -24,6 +24,7 @@ from storycheck.batches.models import (
     BatchStatus,
     ItemStatus,
     grouped_batch_id,
+    item_answer,
 )
 from storycheck.batches.progress import Picture, ProgressOptions, needs_picture, notes, read_picture
 from storycheck.batches.state import allowed_actions
@@ -289,6 +290,8 @@ RESULT_COLUMNS = (
     "expires_at",
     "checked_at",
     "profile_id",
+    "answer",
+    "unknown_reason",
 )
 
 
@@ -365,11 +368,15 @@ def _result_select(batch_id: str, outcome: str, search: str | None) -> Any:
 
 
 def result_to_dict(row: Any) -> dict[str, Any]:
-    """One account of a batch's results: outcome and the three times, each named for itself."""
+    """One account of a batch's results: outcome, answer and the three times, each named for
+    itself."""
+    answer, unknown_reason = item_answer(row.outcome, row.failure_kind)
     return {
         "profile_id": row.profile_id,
         "username": row.username,
         "outcome": row.outcome,
+        "answer": answer,
+        "unknown_reason": unknown_reason,
         "posted_at": iso(row.latest_story_at) if row.has_story else None,
         "expires_at": iso(row.story_expires_at) if row.has_story else None,
         "checked_at": iso(row.processed_at),
@@ -485,6 +492,8 @@ def results_csv(
                 result["expires_at"] or "",
                 result["checked_at"] or "",
                 row.profile_id,
+                result["answer"],
+                result["unknown_reason"] or "",
             ]
         )
         if count % RESULTS_CHUNK == 0:
