@@ -76,3 +76,37 @@ def test_the_server_model_gives_the_eta_and_the_waiting_reason():
     assert eta_text({"eta_seconds": None, "eta_range_seconds": None}) == "-"
     # An older server without the model: the ETA comes from the measured rate.
     assert figures({"status": "in_progress", "total_profiles": 10}, RateMeter()).eta is None
+
+
+def test_the_batches_table_says_private_and_failed_apart_from_no_story():
+    from rich.console import Console
+
+    from storycheck.cli.commands import batches_table
+
+    row = {
+        "id": "b1",
+        "niche": {"name": "Fitness"},
+        "status": "done",
+        "queue_position": None,
+        "total_profiles": 600,
+        "completed_profiles": 600,
+        "stories_found": 137,
+        "private_profiles": 64,
+        "not_found_profiles": 39,
+        "checks_failed": 41,
+    }
+    console = Console(width=200, record=True)
+    console.print(batches_table([row]))
+    text = console.export_text()
+    header = next(line for line in text.splitlines() if "stories" in line)
+    cells = next(line for line in text.splitlines() if "Fitness" in line)
+    names = [c.strip() for c in header.strip()[1:-1].split("┃")]
+    values = [c.strip() for c in cells.strip()[1:-1].split("│")]
+    shown = dict(zip(names, values, strict=True))
+    assert (shown["stories"], shown["private"], shown["not found"], shown["failed"]) == (
+        "137",
+        "64",
+        "39",
+        "2",
+    )
+    assert "unknown, not 'no story'" in text

@@ -221,7 +221,12 @@ def eta_text(row: dict[str, Any]) -> str:
 
 def batches_table(rows: list[dict[str, Any]]) -> Table:
     """The queue as a table, in the API's order (running, queued, then newest)."""
-    table = Table(title=f"Batches at {datetime.now():%H:%M:%S}", title_justify="left")
+    table = Table(
+        title=f"Batches at {datetime.now():%H:%M:%S}",
+        title_justify="left",
+        caption="private (not followed) and failed accounts are unknown, not 'no story'",
+        caption_justify="left",
+    )
     for name, justify in (
         ("id", "left"),
         ("niche", "left"),
@@ -229,6 +234,7 @@ def batches_table(rows: list[dict[str, Any]]) -> Table:
         ("pos", "right"),
         ("progress", "right"),
         ("stories", "right"),
+        ("private", "right"),
         ("not found", "right"),
         ("failed", "right"),
         ("rate/min", "right"),
@@ -255,6 +261,7 @@ def batches_table(rows: list[dict[str, Any]]) -> Table:
             "-" if row["queue_position"] is None else str(row["queue_position"]),
             f"{done}/{total} {percent}",
             str(row.get("stories_found", row.get("successful_checks", 0))),
+            str(int(row.get("private_profiles") or 0)),
             str(missing),
             str(max(0, failed - missing)),
             str(row.get("rate_per_minute", 0)) if row["status"] == "in_progress" else "-",
