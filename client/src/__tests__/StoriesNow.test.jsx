@@ -1,6 +1,7 @@
 import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import StoriesNow from '../components/stories/StoriesNow.jsx'
+import { initialProfileState, useProfileStore } from '../stores/profileStore.js'
 import { initialStoriesState, useStoriesStore } from '../stores/storiesStore.js'
 import { useUiStore } from '../stores/uiStore.js'
 import { mockFetch } from '../test/fetchMock.js'
@@ -9,7 +10,9 @@ const initialUi = useUiStore.getState()
 
 beforeEach(() => {
   useStoriesStore.setState({ ...initialStoriesState, selectedIds: new Set() })
+  useProfileStore.setState({ ...initialProfileState, selectedIds: new Set() })
   useUiStore.setState(initialUi, true)
+  window.history.replaceState(null, '', '/')
 })
 afterEach(() => {
   vi.unstubAllGlobals()
@@ -282,6 +285,45 @@ describe('Stories now', () => {
     expect(screen.getByTestId('stories-coverage')).toHaveTextContent(
       '2,400 of 3,000 accounts checked in the last 24 h (54 private: unknown) · last check 2 min ago',
     )
+  })
+
+  it('opens the unknown accounts of the shown niche in the Niche Feed', async () => {
+    const { calls } = await renderPage({
+      'GET /stories/live': { stories: [], next_cursor: null, total: 0 },
+      'GET /stories/live/counts': { total: 0, niches: [{ niche_id: 'n2', name: 'Travel', count: 0, checked_recently: true, seen_recently: false }] },
+      'GET /stories/live/coverage': {
+        at: '2026-12-01T12:00:00Z',
+        window_hours: 24,
+        profiles: 20,
+        checked: 20,
+        answered: 0,
+        private_unknown: 20,
+        not_checked: 0,
+        last_checked_at: null,
+      },
+      'GET /profiles': { profiles: [], total: 0, page: 1, page_size: 50 },
+    })
+    await act(async () => useStoriesStore.getState().setNiche('n2'))
+    useProfileStore.setState({ search: 'old search', story: 'live' })
+    const link = within(screen.getByTestId('stories-coverage')).getByRole('link', { name: 'show the unknown' })
+    expect(link).toHaveAttribute('href', '/niches')
+    await act(async () => {
+      fireEvent.click(link)
+    })
+    expect(window.location.pathname).toBe('/niches')
+    const state = useProfileStore.getState()
+    expect([state.nicheId, state.story, state.search, state.page]).toEqual(['n2', 'unknown', '', 1])
+    const listed = calls.filter((c) => c.method === 'GET' && c.path === '/profiles').at(-1)
+    expect(listed.query).toMatchObject({ niche_id: 'n2', story: 'unknown' })
+  })
+
+  it('offers no unknown link when every account was checked and could be seen', async () => {
+    await renderPage({
+      'GET /stories/live/coverage': {
+        at: '2026-12-01T12:00:00Z', window_hours: 24, profiles: 3, checked: 3, answered: 3, private_unknown: 0, not_checked: 0, last_checked_at: null,
+      },
+    })
+    expect(within(screen.getByTestId('stories-coverage')).queryByRole('link')).not.toBeInTheDocument()
   })
 
   it('says when the filters match nothing', async () => {

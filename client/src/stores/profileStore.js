@@ -124,6 +124,17 @@ export const useProfileStore = create((set, get) => {
     setStory(story) {
       return refilter({ story })
     },
+    /** The accounts of one story answer in a niche (null = all), opened from another page. */
+    showStoryAnswer(nicheId, story) {
+      return refilter({
+        nicheId: nicheId || null,
+        story,
+        search: '',
+        notFound: 'any',
+        selectedIds: new Set(),
+        anchorId: null,
+      })
+    },
     setNotFound(notFound) {
       return refilter({ notFound })
     },

@@ -5,6 +5,7 @@ import { useDebouncedValue, useNow, usePolling } from '../../lib/hooks.js'
 import { Link } from '../../lib/router.js'
 import { SINCE_OPTIONS, STORY_LIFETIME_HOURS, exactTime, expiresInSeconds, formatCountdown, storyQuery, storyUrl, timeAgo } from '../../lib/stories.js'
 import { useStreamStore } from '../../stores/eventStream.js'
+import { useProfileStore } from '../../stores/profileStore.js'
 import { useStoriesStore } from '../../stores/storiesStore.js'
 import DownloadLink from '../common/DownloadLink.jsx'
 import StreamBadge from '../common/StreamBadge.jsx'
@@ -176,17 +177,27 @@ function StoryRow({ story, now, selected, onToggle }) {
 }
 
 /** What the list speaks for: "2,400 of 3,000 accounts checked in the last 24 h". */
-function CoverageNote({ coverage, now }) {
+function CoverageNote({ coverage, now, nicheId }) {
   if (!coverage || !coverage.profiles) return null
   const { profiles, checked, window_hours: hours, last_checked_at: last } = coverage
   const hidden = coverage.private_unknown ?? 0
   const unknown = unknownSentence(coverage, `in the last ${hours} h`)
   const title = unknown || `Every account was checked in the last ${hours} h and could show its story`
+  // The unknown accounts themselves: the Niche Feed with its Story filter on "unknown".
+  const showUnknown = () => useProfileStore.getState().showStoryAnswer(nicheId, 'unknown')
   return (
     <span className="muted coverage" data-testid="stories-coverage" title={title}>
       {formatNumber(checked)} of {pluralize(profiles, 'account')} checked in the last {hours} h
       {hidden ? ` (${formatNumber(hidden)} private: unknown)` : ''}
       {last ? ` · last check ${timeAgo(last, now)}` : ''}
+      {unknown ? (
+        <>
+          {' · '}
+          <Link to="/niches" onClick={showUnknown} data-testid="stories-unknown-link" title="Open the accounts whose story is unknown in the Niche Feed (Story: unknown)">
+            show the unknown
+          </Link>
+        </>
+      ) : null}
     </span>
   )
 }
@@ -258,6 +269,7 @@ export default function StoriesNow() {
   const nextCursor = useStoriesStore((s) => s.nextCursor)
   const offsetMs = useStoriesStore((s) => s.offsetMs)
   const coverage = useStoriesStore((s) => s.coverage)
+  const nicheId = useStoriesStore((s) => s.nicheId)
   const selectedIds = useStoriesStore((s) => s.selectedIds)
   // A niche shown is not a filter that can hide stories: the coverage of that niche answers.
   const filtered = useStoriesStore((s) => Boolean(s.search.trim() || s.since))
@@ -295,7 +307,7 @@ export default function StoriesNow() {
           <span className="muted" data-testid="stories-total" aria-live="polite">
             {loaded ? `${formatNumber(total)} live ${total === 1 ? 'story' : 'stories'}` : ''}
           </span>
-          <CoverageNote coverage={coverage} now={now} />
+          <CoverageNote coverage={coverage} now={now} nicheId={nicheId} />
           <span className="spacer" />
           <StreamBadge polling="Reloading every 15 s" />
         </header>
