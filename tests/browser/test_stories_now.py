@@ -173,13 +173,22 @@ def test_an_unchecked_niche_is_unknown_never_no_story(page: Page, live: Stack) -
     page.goto("/")
     wait_live(page)
     entry.get_by_role("button").click()
-    expect(page.get_by_test_id("stories-coverage")).to_have_text(
-        "0 of 5 accounts checked in the last 24 h"
-    )
+    coverage = page.get_by_test_id("stories-coverage")
+    expect(coverage).to_have_text("0 of 5 accounts checked in the last 24 h · show the unknown")
     empty = page.get_by_test_id("stories-empty")
     expect(empty).to_contain_text("Nothing checked in the last 24 hours: no one's story is known")
     expect(empty).not_to_contain_text("No live story")
     page.shoot("niche not checked yet")
+
+    # The unknown accounts open in the Niche Feed: this niche's five, each with a "?".
+    coverage.get_by_role("link", name="show the unknown").click()
+    expect(page).to_have_url(re.compile(r"/niches$"))
+    expect(page.get_by_test_id("story-filter")).to_have_value("unknown")
+    rows = page.get_by_test_id("profile-row")
+    expect(rows).to_have_count(5)
+    expect(rows.get_by_test_id("story-unchecked")).to_have_count(5)
+    page.go_back()
+    expect(coverage).to_contain_text("0 of 5 accounts checked in the last 24 h")
 
     run_batch(live, niche["id"])
     known = live.call("GET", "/stories/live/coverage", params={"niche_id": niche["id"]})
