@@ -76,6 +76,12 @@ def test_live_stories_equal_the_truth_and_leave_when_they_expire(
         fitness: sim.usernames(PER_NICHE, start=0),
         food: sim.usernames(PER_NICHE, start=PER_NICHE),
     }
+    # Three public accounts are businesses Instagram cannot show (400 "Asset … deleted"): in
+    # the simulator, and in this test's copy of its truth.
+    business = [n for n in names[fitness] if _visible(sim.truth(n, time.time()))][:3]
+    for name in business:
+        sim.set_profile(name, "business_deleted")
+        sim.truth_model.set_kind(name, "business_deleted")
     engine.add_profiles(names[fitness])
     seed_profiles(engine_db, food, names[food])
     everyone = names[fitness] + names[food]
@@ -131,6 +137,21 @@ def test_live_stories_equal_the_truth_and_leave_when_they_expire(
             failed = [r for r in results["results"] if r["outcome"] == "failed"]
             assert len(failed) == results["counts"]["failed"] > 0
             assert all(r["failure_kind"] and r["error"] for r in failed)
+            # Each result's one-word answer agrees with the simulator's truth: "not found" only
+            # for accounts that do not exist, and a business account Instagram cannot show
+            # (400 "Asset … has been deleted") is unknown, never "not found" or "no story".
+            unshowable = []
+            for result in results["results"]:
+                truth = sim.truth(result["username"], now)
+                if result["answer"] == "not_found":
+                    assert not truth["exists"], result
+                if truth["business_deleted"]:
+                    unshowable.append(result["username"])
+                    assert (result["answer"], result["unknown_reason"]) == ("unknown", "failed")
+                    assert answer[result["username"]][0] == "unknown", answer[result["username"]]
+                if result["answer"] == "no_story":
+                    assert truth["exists"] and not truth["has_story"], result
+            assert sorted(unshowable) == (sorted(business) if niche_id == fitness else [])
 
         # Move the simulated world past the first expiry and check everyone again.
         first_expiry = min(datetime.fromisoformat(s["expires_at"]).timestamp() for s in stories)
