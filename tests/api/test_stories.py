@@ -601,3 +601,27 @@ def test_seen_recently_walks_the_niche_checks_index(db):
     )
     assert "ix_profiles_niche_last_checked" in plan, plan
     assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+
+
+def test_seen_recently_reads_a_bounded_number_of_the_newest_checks(db, monkeypatch):
+    # One account seen three hours ago; two newer checks (one and two hours ago) could not see.
+    # Reading only the two newest checks, the niche is unknown (the cautious side); reading
+    # three, the older seeing check is found.
+    from storycheck.stories import service
+
+    niche = make_niche(db)
+    seen, hidden_1h, hidden_2h = make_profiles(db, niche, 3)
+    at = datetime.now(UTC)
+    with db.write() as session:
+        for profile_id, hours, saw in ((seen, 3, True), (hidden_1h, 1, False), (hidden_2h, 2, False)):
+            checked = at - timedelta(hours=hours)
+            session.execute(
+                update(Profile)
+                .where(Profile.id == profile_id)
+                .values(last_checked=checked, story_seen_at=checked if saw else None)
+            )
+    since = at - timedelta(days=1)
+    for limit, expected in ((2, False), (3, True)):
+        monkeypatch.setattr(service, "SEEN_PROBE_LIMIT", limit)
+        with db.read() as session:
+            assert service.seen_since(session, niche, since, at) is expected, limit

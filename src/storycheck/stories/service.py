@@ -369,27 +369,33 @@ def newest_check(session: Session, niche_id: str | None, at: datetime) -> dateti
     )
 
 
+# `seen_since` reads at most this many of a niche's newest checks.
+SEEN_PROBE_LIMIT = 10_000
+
+
 def seen_since(session: Session, niche_id: str | None, since: datetime, at: datetime) -> bool:
     """Whether a check between `since` and `at` could see whether one of the niche's accounts
     had a story (profiles.answers: `story_seen_at`).
 
     `story_seen_at` is never after `last_checked`, so the walk stays within the niche's
     checks since `since` on its (niche, last_checked) index, newest first, and stops at the
-    first account seen: one row in a niche of public accounts; every recent check only
-    where none could see.
+    first account seen: one row in a niche of public accounts. It reads at most
+    SEEN_PROBE_LIMIT checks: a niche whose newest ten thousand could not see (unfollowed
+    private accounts) says False — unknown, the cautious side — without reading a million.
     """
-    found = session.scalar(
-        select(Profile.id)
+    newest = (
+        select(Profile.story_seen_at)
         .where(
             _in_niche(niche_id),
             Profile.status != "deleted",
             Profile.last_checked >= since,
             Profile.last_checked <= at,
-            Profile.story_seen_at >= since,
         )
         .order_by(Profile.last_checked.desc())
-        .limit(1)
+        .limit(SEEN_PROBE_LIMIT)
+        .subquery()
     )
+    found = session.scalar(select(1).where(newest.c.story_seen_at >= since).limit(1))
     return found is not None
 
 
