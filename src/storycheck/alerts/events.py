@@ -13,6 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from storycheck.alerts.models import EVENT_TYPES, AlertEvent
+from storycheck.batches.answers import batch_answers
 from storycheck.db import new_id, utcnow
 
 
@@ -125,14 +126,19 @@ def _batch_completed(niche: str, payload: Mapping[str, Any]) -> str:
             f"Batch of {niche} finished: {payload.get('stories_found', 0)} stories in {checked}"
             + (f" ({missing} accounts do not exist)" if missing else "")
         )
-    private = payload.get("private_profiles") or 0
-    failed = max(0, (payload.get("failed_checks") or 0) - missing)
-    stories = payload.get("stories_found") or 0
+    answers = batch_answers(
+        completed=payload.get("completed_profiles") or 0,
+        stories=payload.get("stories_found") or 0,
+        failed_checks=payload.get("failed_checks") or 0,
+        private=payload.get("private_profiles") or 0,
+        not_found=missing,
+    )
+    stories = answers.stories
     return (
         f"Batch of {niche} finished: {stories} {'story' if stories == 1 else 'stories'}, "
         f"{payload['no_story']} no story"
-        + (f", {private} unknown (private, not followed)" if private else "")
-        + (f", {failed} failed (unknown)" if failed else "")
+        + (f", {answers.private} unknown (private, not followed)" if answers.private else "")
+        + (f", {answers.failed} failed (unknown)" if answers.failed else "")
         + (f", {missing} do not exist" if missing else "")
         + f" ({checked})"
     )

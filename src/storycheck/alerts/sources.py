@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from storycheck.alerts.events import event_exists, record_event
 from storycheck.alerts.models import AlertEvent, EventType
+from storycheck.batches.answers import batch_answers
 from storycheck.batches.models import Batch, BatchProfile, BatchStatus, ItemStatus
 from storycheck.batches.progress import ProgressOptions, last_activity, read_picture
 from storycheck.db import utcnow
@@ -221,7 +222,13 @@ def batch_completed(conn: Conn, batch_id: str, completed_at: datetime) -> str | 
         "stories_found": stories,
         # The answers apart: a private account no session follows is unknown, not "no story".
         "private_profiles": row[8] or 0,
-        "no_story": max(0, (row[3] or 0) - stories - (row[5] or 0) - (row[8] or 0)),
+        "no_story": batch_answers(
+            completed=row[3] or 0,
+            stories=stories,
+            failed_checks=row[5] or 0,
+            private=row[8] or 0,
+            not_found=row[7] or 0,
+        ).no_story,
         "started_at": row[6].isoformat() if row[6] else None,
         "completed_at": completed_at.isoformat(),
     }

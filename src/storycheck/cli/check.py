@@ -21,6 +21,7 @@ from typing import Any
 
 import click
 
+from storycheck.batches.answers import batch_answers
 from storycheck.cli.client import ApiClient, ApiError, CliError, Target, connect, target_options
 from storycheck.cli.lookup import profile_ids, read_usernames, require_niche
 from storycheck.cli.output import (
@@ -282,20 +283,22 @@ def _report(
         print_csv(stories, STORY_COLUMNS)
         return
     took = duration((datetime.now(UTC) - started).total_seconds())
-    private = int(batch.get("private_profiles") or 0)
-    failed = int(summary["checks_failed"] or 0)
-    found = int(summary["stories_found"] or 0)
-    no_story = max(0, int(summary["completed_profiles"]) - found - failed - private)
     # `checks_failed` counts confirmed missing accounts too (the original contract's field);
     # they are an answer, said apart from the checks that could not be made.
-    not_found = int(summary["not_found"])
-    unknown = max(0, failed - not_found)
+    answers = batch_answers(
+        completed=int(summary["completed_profiles"]),
+        stories=int(summary["stories_found"] or 0),
+        failed_checks=int(summary["checks_failed"] or 0),
+        private=int(batch.get("private_profiles") or 0),
+        not_found=int(summary["not_found"]),
+    )
+    no_story, private, not_found = answers.no_story, answers.private, answers.not_found
     say(
         f"Checked {summary['completed_profiles']}/{summary['total_profiles']} accounts in "
-        f"{took}: {found} stories, {no_story} no story"
+        f"{took}: {answers.stories} stories, {no_story} no story"
         + (f", {private} private (unknown: not followed)" if private else "")
         + (f", {not_found} not found (no such account)" if not_found else "")
-        + (f", {unknown} failed (unknown)" if unknown else "")
+        + (f", {answers.failed} failed (unknown)" if answers.failed else "")
     )
     if not stories:
         # "No story" holds only for the accounts that answered so: private and failed ones
