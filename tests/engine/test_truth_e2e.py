@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 from sqlalchemy import func, select, update
@@ -481,16 +481,19 @@ def test_an_account_that_turned_private_since_its_lookup_is_not_no_story(
     assert_truthful(engine, sim, second)
 
 
-def test_a_follow_learned_long_ago_does_not_make_an_absent_reel_no_story(
-    simulator: Any, rig: Any
-) -> None:
-    # Two private accounts that a pair's session followed when they were last looked up,
-    # three days ago. Since then that session stopped following one of them (which has a
-    # live story: no reel for that session now). The other it still follows, and it has no
-    # story. Neither old follow proves anything on its own: each absent reel is looked up
-    # again through that session before anything is said.
-    sim = simulator(4, *PACED)
-    engine = rig(sim, **PACED_SETTINGS)
+class FollowedPair(NamedTuple):
+    """Two private accounts a pair's session was once recorded as following: it still
+    follows `kept` (no story), no longer `dropped` (which has a live story)."""
+
+    dropped: str
+    kept: str
+    follower: str  # the simulator session (cookie)
+    follower_row: str  # its `sessions` row id
+    at: float  # the simulator's clock when they were chosen
+
+
+def followed_pair(sim: SimProcess, engine: Rig) -> FollowedPair:
+    """Add 320 profiles, two of them the `FollowedPair` (with their ids cached)."""
     names = sim.usernames(320)
     at = float(sim.http.get("/__sim__/clock").json()["now"])
     facts = server_truth(sim, [(n, at) for n in names])
@@ -503,6 +506,20 @@ def test_a_follow_learned_long_ago_does_not_make_an_absent_reel_no_story(
     engine.add_profiles(rest)
     engine.add_profiles([dropped, kept], user_ids={n: facts[n]["user_id"] for n in (dropped, kept)})
     follower_row = {cookie: row for row, cookie in session_row_ids(engine).items()}[follower]
+    return FollowedPair(dropped, kept, follower, follower_row, at)
+
+
+def test_a_follow_learned_long_ago_does_not_make_an_absent_reel_no_story(
+    simulator: Any, rig: Any
+) -> None:
+    # Two private accounts that a pair's session followed when they were last looked up,
+    # three days ago. Since then that session stopped following one of them (which has a
+    # live story: no reel for that session now). The other it still follows, and it has no
+    # story. Neither old follow proves anything on its own: each absent reel is looked up
+    # again through that session before anything is said.
+    sim = simulator(4, *PACED)
+    engine = rig(sim, **PACED_SETTINGS)
+    dropped, kept, follower, follower_row, at = followed_pair(sim, engine)
     with engine.db.write() as session:
         session.execute(
             update(Profile)
@@ -536,18 +553,7 @@ def test_a_privacy_lookup_through_another_session_does_not_refresh_an_old_follow
     # the follow: each absent reel is looked up again through the follower first.
     sim = simulator(4, *PACED)
     engine = rig(sim, **PACED_SETTINGS)
-    names = sim.usernames(320)
-    at = float(sim.http.get("/__sim__/clock").json()["now"])
-    facts = server_truth(sim, [(n, at) for n in names])
-    private = [n for n in names if facts[n]["is_private"]]
-    dropped = next(n for n in private if facts[n]["has_story"])
-    kept = next(n for n in private if not facts[n]["has_story"])
-    follower = sim.sessions[1]
-    sim.follow(follower, [kept])  # `dropped` is no longer followed
-    rest = [n for n in names if n not in (dropped, kept)]
-    engine.add_profiles(rest)
-    engine.add_profiles([dropped, kept], user_ids={n: facts[n]["user_id"] for n in (dropped, kept)})
-    follower_row = {cookie: row for row, cookie in session_row_ids(engine).items()}[follower]
+    dropped, kept, follower, follower_row, at = followed_pair(sim, engine)
     looked_up = datetime.fromtimestamp(time.time() - 60, UTC)
     for name, confirmed in ((dropped, time.time() - 3 * 86400), (kept, None)):
         with engine.db.write() as session:
