@@ -261,6 +261,26 @@ def test_story_answers(
         assert final.expiring_at == 86600
 
 
+def assert_absent_reel_reads(target: LeasedItem, expect: str) -> None:
+    """An absent reel of `target` is final `expect`, or (`verify`) sends it to a lookup
+    without spending an attempt, where a private, unfollowed answer makes it `private`."""
+    decision = decide(
+        "stories",
+        [target],
+        answers={"item-0": ItemAnswer("item-0")},
+        privacy_max_age=86400.0,
+    )
+    if expect == "verify":
+        (back,) = decision.requeue
+        assert back.verify and not back.spent_attempt and not decision.finals
+        hidden = ItemAnswer("item-0", ig_user_id="7", is_private=True, followed_by_viewer=False)
+        (final,) = decide("lookup", [back.apply()], answers={"item-0": hidden}).finals
+        assert final.result == "private"
+        return
+    (final,) = decision.finals
+    assert final.result == expect
+
+
 @pytest.mark.parametrize(
     ("checked_at", "resolved_now", "expect"),
     [
@@ -279,21 +299,8 @@ def test_an_absent_reel_proves_no_story_only_while_public_is_fresh(
         identity_checked_at=checked_at,
         resolved_now=resolved_now,
     )
-    decision = decide(
-        "stories",
-        [target],
-        answers={"item-0": ItemAnswer("item-0")},
-        privacy_max_age=86400.0,
-    )
-    if expect == "verify":
-        (back,) = decision.requeue
-        assert back.verify and not back.spent_attempt and not decision.finals
-        hidden = ItemAnswer("item-0", ig_user_id="7", is_private=True, followed_by_viewer=False)
-        (final,) = decide("lookup", [back.apply()], answers={"item-0": hidden}).finals
-        assert final.result == "private"  # turned private since: unknown, never "no story"
-        return
-    (final,) = decision.finals
-    assert final.result == expect
+    # `verify`: looked up first; a private answer without a follow is unknown, never "no story".
+    assert_absent_reel_reads(target, expect)
 
 
 @pytest.mark.parametrize(
@@ -318,21 +325,7 @@ def test_an_absent_reel_of_a_followed_private_account_needs_a_fresh_follow(
         identity_checked_at=identity_checked_at,
         followed_checked_at=followed_checked_at,
     )
-    decision = decide(
-        "stories",
-        [target],
-        answers={"item-0": ItemAnswer("item-0")},
-        privacy_max_age=86400.0,
-    )
-    if expect == "verify":
-        (back,) = decision.requeue
-        assert back.verify and not back.spent_attempt and not decision.finals
-        unfollowed = ItemAnswer("item-0", ig_user_id="7", is_private=True, followed_by_viewer=False)
-        (final,) = decide("lookup", [back.apply()], answers={"item-0": unfollowed}).finals
-        assert final.result == "private"  # no longer followed: unknown, never "no story"
-        return
-    (final,) = decision.finals
-    assert final.result == expect
+    assert_absent_reel_reads(target, expect)
 
 
 def test_a_lookup_dates_the_follow_only_through_the_follower() -> None:
