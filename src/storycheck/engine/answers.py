@@ -68,7 +68,9 @@ from storycheck.engine.errors import (
 Endpoint = Literal["profile", "reels", "graphql"]
 UNSUPPORTED_VERSION = "client version refused: update the user agent"
 DENSE_REELS_KEY = "xdt_api__v1__feed__reels_media"
-STORY_LIFETIME_SECONDS = 24 * 3600  # from an item's taken_at, when it has no expiring_at
+# Instagram keeps a story item for 24 hours from its taken_at (the facts file); the one
+# definition, also for the story windows and answers (stories.windows, profiles.answers).
+STORY_LIFETIME_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True)

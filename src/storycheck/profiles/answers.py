@@ -26,8 +26,8 @@ from typing import Final
 
 from sqlalchemy import ColumnElement, and_, false, or_, true
 
+from storycheck.engine.answers import STORY_LIFETIME_SECONDS
 from storycheck.profiles.models import Profile
-from storycheck.stories.windows import STORY_LIFETIME_SECONDS
 
 STORY_ANSWERS: Final = ("live", "none", "unknown", "not_found")
 # Why an `unknown` answer is unknown (the profile object's `story_unknown_reason`).

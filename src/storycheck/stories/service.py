@@ -32,13 +32,13 @@ from sqlalchemy.orm import Session
 
 from storycheck import cursors
 from storycheck.db import Database, iso, utcnow
+from storycheck.engine.answers import STORY_LIFETIME_SECONDS
 from storycheck.errors import NotFound, Unavailable, ValidationError
 from storycheck.niches.models import Niche
 from storycheck.profiles.answers import unseen
 from storycheck.profiles.counts import stored_count
 from storycheck.profiles.models import Profile
 from storycheck.stories.models import StoryWindow
-from storycheck.stories.windows import STORY_LIFETIME_SECONDS
 
 SORTS: Final = ("posted", "expires")
 ORDERS: Final = ("desc", "asc")

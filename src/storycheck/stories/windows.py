@@ -20,11 +20,9 @@ from typing import Any, Protocol, cast
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
 
 from storycheck.db import new_id
+from storycheck.engine.answers import STORY_LIFETIME_SECONDS
 from storycheck.profiles.models import Profile
 from storycheck.stories.models import StoryWindow
-
-# Instagram keeps a story item for 24 hours; used when an answer carries no expiring_at.
-STORY_LIFETIME_SECONDS = 24 * 3600.0
 
 WINDOWS = cast(Table, StoryWindow.__table__)
 PROFILES = cast(Table, Profile.__table__)
