@@ -410,9 +410,9 @@ class EngineRig:
         return self.proxy_ids[self.sessions.index(session)]
 
     def settings(self, **values: Any) -> None:
-        """Change settings while the engine runs (picked up at its next refresh)."""
+        """Change settings while the engine runs; returns once the engine applied them."""
         set_settings(self.db, **values)
-        self.pool.refresh_pairs()
+        self.pool.refresh_pairs(wait=self.pool.APPLY_WAIT_SECONDS)
 
     def stop(self) -> None:
         """Stop reconciler and pool."""

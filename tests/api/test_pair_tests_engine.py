@@ -171,6 +171,10 @@ def test_a_pair_disabled_in_the_api_sends_nothing_more(
         assert response.status_code == 200, response.get_data(as_text=True)
 
     set_status("disabled")
+    # The API answered only once the engine had applied the change (not at its next periodic
+    # refresh, nor a moment after the answer): the pair is out of the engine's set right now.
+    book = client.application.extensions["storycheck"].pool.scheduler.book
+    assert proxy_id not in {pair.proxy_id for pair in book.usable}
     second = client.post("/api/batches", json={"niche_id": niche["id"], "all_profiles": True})
     batch = second.get_json()
     assert batch["waiting_reason"] == "no usable pair: 1 disabled", batch

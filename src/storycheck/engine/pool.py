@@ -168,14 +168,28 @@ class WorkerPool:
 
     # ------------------------------------------------------------------ pair filter hooks
 
-    def refresh_pairs(self) -> None:
+    # How long an API change of pairs or settings waits for the engine to apply it.
+    APPLY_WAIT_SECONDS = 5.0
+
+    def refresh_pairs(self, wait: float = 0.0) -> None:
         """Re-read pairs and settings and re-apply `pair_filter` soon (a pair or a setting was
-        changed, or the worker's share of the pairs)."""
+        changed, or the worker's share of the pairs).
+
+        With `wait`, return once a re-read that began after this call has been applied (or
+        after `wait` seconds): a pair disabled through the API then sends nothing more once the
+        API has answered. Never call it with `wait` from the engine's own loop.
+        """
         loop = self._loop
         if loop is None or loop.is_closed():
             return
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(self.scheduler.refresh_soon)
+        applied: concurrent.futures.Future[None] = concurrent.futures.Future()
+        try:
+            loop.call_soon_threadsafe(self.scheduler.refresh_soon, applied)
+        except RuntimeError:
+            return  # the loop is shutting down
+        if wait > 0:
+            with contextlib.suppress(TimeoutError):
+                applied.result(timeout=wait)
 
     @property
     def refreshes(self) -> int:

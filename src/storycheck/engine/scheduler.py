@@ -28,6 +28,7 @@ it is sent, so once `unregister` returns no new request of that batch can start.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import inspect
 import logging
@@ -159,10 +160,13 @@ class Scheduler:
             run = self.runs.get(batch_id)
             return (run.requests_started, run.requests_in_flight) if run else (0, 0)
 
-    def refresh_soon(self) -> None:
-        """Re-read pairs (and apply `pair_filter`) at the next maintenance tick (loop only)."""
+    def refresh_soon(self, applied: concurrent.futures.Future[None] | None = None) -> None:
+        """Re-read pairs (and apply `pair_filter`) at the next maintenance tick (loop only);
+        `applied` is resolved once they are (at once when the engine has not read them yet)."""
         if self.sync is not None:
-            self.sync.refresh_soon()
+            self.sync.refresh_soon(applied)
+        elif applied is not None:
+            applied.set_result(None)  # its first refresh will read the change
 
     def engaged_pairs(self) -> set[str]:
         """Pairs the engine may use or still has a request on (loop only)."""

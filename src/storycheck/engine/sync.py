@@ -15,6 +15,7 @@ Every `flush_interval` (or sooner when woken) `BackgroundSync`:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -78,6 +79,9 @@ class BackgroundSync:
         # A re-read was asked for (`refresh_soon`); cleared when a refresh starts reading, so a
         # request that arrives while one reads is not lost to it.
         self.refresh_wanted = False
+        # Callers waiting for a re-read asked for after their change (`refresh_soon(applied)`):
+        # resolved when a refresh that started after the request has applied what it read.
+        self.refresh_waiters: list[concurrent.futures.Future[None]] = []
         self.refreshes = 0  # refreshes applied so far (tests wait on it; never goes back)
         self.last_renew = 0.0
         self.last_prune = 0.0
@@ -86,8 +90,10 @@ class BackgroundSync:
         """Run the next tick now."""
         self.event.set()
 
-    def refresh_soon(self) -> None:
-        """Re-read pairs and settings at the next tick."""
+    def refresh_soon(self, applied: concurrent.futures.Future[None] | None = None) -> None:
+        """Re-read pairs and settings at the next tick; `applied` is resolved once they are."""
+        if applied is not None:
+            self.refresh_waiters.append(applied)
         self.refresh_wanted = True
         self.event.set()
 
@@ -162,6 +168,17 @@ class BackgroundSync:
     async def refresh(self, initial: bool = False) -> None:
         """Re-read settings and pairs (and, at start, the persisted usage)."""
         self.refresh_wanted = False
+        waiters, self.refresh_waiters = self.refresh_waiters, []
+        try:
+            await self._reread(initial)
+        except BaseException:
+            self.refresh_waiters[:0] = waiters  # the next refresh answers them
+            raise
+        for waiter in waiters:
+            with contextlib.suppress(concurrent.futures.InvalidStateError):
+                waiter.set_result(None)
+
+    async def _reread(self, initial: bool) -> None:
         settings = await self.db(self.recorder.load_settings)
         rows = await self.db(self.recorder.load_pairs)
         book = self.book

@@ -42,12 +42,13 @@ def list_proxies() -> Response:
 @bp.after_request
 def _tell_the_engine(response: Response) -> Response:
     """After a pair was added, changed or deleted, the in-process engine re-reads its pairs at
-    once instead of at its next periodic refresh: a pair just disabled sends nothing more."""
+    once instead of at its next periodic refresh, and the answer waits for it: once the API
+    has answered, a pair just disabled sends nothing more."""
     changed = request.method in ("POST", "PUT", "PATCH", "DELETE") and response.status_code < 400
     if changed and not request.path.endswith("/test"):
         pool = services().pool
         if pool is not None:
-            pool.refresh_pairs()
+            pool.refresh_pairs(wait=pool.APPLY_WAIT_SECONDS)
     return response
 
 

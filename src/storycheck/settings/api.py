@@ -27,5 +27,6 @@ def update_settings() -> Response:
     with app.db.write() as session:
         payload = service.settings_to_dict(service.update_settings(session, changes=data))
     if app.pool is not None:
-        app.pool.refresh_pairs()  # the in-process engine re-reads its settings at once
+        # The in-process engine applies the settings before the answer.
+        app.pool.refresh_pairs(wait=app.pool.APPLY_WAIT_SECONDS)
     return ok(payload)
