@@ -271,7 +271,12 @@ def test_transient_errors_retry_on_another_pair_and_a_dead_proxy_opens_its_circu
 
     sim = simulator(4)
     sim.set_faults(
-        error_5xx_share=0.08, malformed_share=0.04, drop_share=0.04, hang_share=0.02, hang_seconds=3
+        error_5xx_share=0.08,
+        malformed_share=0.04,
+        drop_share=0.04,
+        hang_share=0.02,
+        hang_seconds=3,
+        rate_limit_share=0.02,
     )
     # A fifth pair whose proxy does not listen: every request is a connection error.
     dead = ProxySpec("http", "127.0.0.1", 9)
@@ -293,6 +298,11 @@ def test_transient_errors_retry_on_another_pair_and_a_dead_proxy_opens_its_circu
     for item, profile in items:
         if item.status == "failed" and item.failure_kind != "not_found":
             assert item.attempts == 3, (profile.username, item.attempts, item.error)
+        if item.failure_kind == "not_found" or profile.not_found:
+            # A malformed, dropped or failed answer never reads as "does not exist".
+            assert item.processed_at is not None, profile.username
+            truth = sim.truth(profile.username, item.processed_at.timestamp())
+            assert not truth["exists"], (profile.username, item.error)
     completed = [(item, profile) for item, profile in items if item.status == "completed"]
     assert len(completed) >= 0.85 * len(items)
     for item, profile in completed:
