@@ -47,6 +47,7 @@ def test_import_then_list_batches(tmp_path, monkeypatch):
 def test_help_lists_every_command():
     output = CliRunner().invoke(main, ["--help"]).output
     for command in (
-        "serve", "db", "check", "stories", "import", "batches", "simulate", "demo", "worker"
+        "serve", "db", "check", "stories", "import", "batches", "niches", "simulate", "demo",
+        "worker",
     ):
         assert command in output

@@ -78,6 +78,15 @@ def test_check_file_in_process_prints_progress_and_exactly_the_live_stories(
     assert {r["username"] for r in rows} == world.live_story_accounts(names)
     assert {r["niche_name"] for r in rows} == {"Fitness"}
 
+    # `niches` counts the same live stories for the niche, and what it can speak for.
+    listed = CliRunner().invoke(main, ["niches", "--json"], env=env)
+    assert listed.exit_code == 0, listed.stderr
+    fitness = json.loads(listed.stdout)[0]
+    assert fitness["niche"] == "Fitness" and fitness["accounts"] == PROFILES
+    assert fitness["live_now"] == len(world.live_story_accounts(names))
+    # Every account was checked just now; none is private here (POPULATION), so none unknown.
+    assert (fitness["checked_recently"], fitness["unknown"]) == (PROFILES, 0), fitness
+
 
 
 def test_check_through_a_server_ctrl_c_pauses_then_batch_resumes_to_the_live_stories(

@@ -72,6 +72,7 @@ MISSING_DATABASE_COMMANDS = [
     ["stories", "--json"],
     ["batches"],
     ["batches", "--watch"],
+    ["niches"],
     ["check", "Fitness"],
 ]
 

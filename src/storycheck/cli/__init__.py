@@ -1,5 +1,5 @@
-"""The `storycheck` command: serve, check, stories, batches, import, proxies, db, keys, simulate,
-demo, worker, doctor, alerts.
+"""The `storycheck` command: serve, check, stories, batches, niches, import, proxies, db, keys,
+simulate, demo, worker, doctor, alerts.
 
 Every failure a user can cause prints one line on stderr (`Error: …`) and exits non-zero;
 `-v` adds the traceback of an unexpected failure.
@@ -85,6 +85,7 @@ COMMANDS = {
     "check": "storycheck.cli.check:check",
     "stories": "storycheck.cli.commands:stories",
     "batches": "storycheck.cli.commands:batches",
+    "niches": "storycheck.cli.niches:niches",
     "import": "storycheck.cli.commands:import_profiles",
     "simulate": "storycheck.simulator.command:simulate",
     "demo": "storycheck.demo:demo",
