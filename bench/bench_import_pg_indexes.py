@@ -37,14 +37,14 @@ def backend_cpu(pid: int) -> tuple[float, float]:
     return int(fields[11]) / 100, int(fields[12]) / 100
 
 
-def one_copy(url: str, lines: int, drop: list[str], sql: list[str]) -> str:
+def one_copy(url: str, lines: int, drop: list[str], sql: list[str], niche_id: str = "") -> str:
     """COPY `lines` new profiles after dropping `drop`, roll back, describe the cost."""
     run_id = random.randrange(10**6)
     names = sorted((f"import{run_id}.user_{i:07d}" for i in range(lines)), key=username_key)
     now = datetime.now(UTC)
     with psycopg.connect(url) as conn, conn.transaction(force_rollback=True):
         cursor = conn.cursor()
-        niche = new_id()
+        niche = niche_id or new_id()
         cursor.execute(
             'INSERT INTO niches (id, name, "order", daily_story_target, created_at, updated_at)'
             " VALUES (%s, %s, 0, 10, now(), now())",
@@ -83,9 +83,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--drop", nargs="*", default=[], help="indexes to drop first")
     parser.add_argument("--sql", action="append", default=[], help="a statement to run first")
+    parser.add_argument("--niche-id", default="", help="the new niche's id (default: a new one)")
     args = parser.parse_args()
     for number in range(1, args.rounds + 1):
-        print(f"round {number}: {one_copy(args.database_url, args.lines, args.drop, args.sql)}")
+        cost = one_copy(args.database_url, args.lines, args.drop, args.sql, args.niche_id)
+        print(f"round {number}: {cost}")
 
 
 if __name__ == "__main__":

@@ -18,14 +18,14 @@ from storycheck.niches.models import Niche
 from storycheck.profiles import importer
 
 
-def one_round(db: Database, lines: int) -> float:
+def one_round(db: Database, lines: int, niche_id: str = "") -> float:
     """Import `lines` new shuffled usernames, roll back, return this process's CPU seconds."""
     run_id = random.randrange(10**6)
     names = [f"import{run_id}.user_{i:07d}" for i in range(lines)]
     random.Random(run_id).shuffle(names)
     raw = "\n".join(names).encode()
     with db.read() as session:
-        niche = Niche(id=new_id(), name=f"bench-import-{run_id}", order=0)
+        niche = Niche(id=niche_id or new_id(), name=f"bench-import-{run_id}", order=0)
         session.add(niche)
         session.flush()
         start = time.process_time()
@@ -43,10 +43,12 @@ def main() -> None:
     parser.add_argument("database_url")
     parser.add_argument("--lines", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--niche-id", default="", help="the new niche's id (default: a new one)")
     args = parser.parse_args()
     db = Database(args.database_url)
     for number in range(1, args.rounds + 1):
-        print(f"round {number}: {one_round(db, args.lines):.2f} s CPU", flush=True)
+        spent = one_round(db, args.lines, args.niche_id)
+        print(f"round {number}: {spent:.2f} s CPU", flush=True)
 
 
 if __name__ == "__main__":
