@@ -303,6 +303,12 @@ class SimulatorProcess:
         body = {"username": username, "kind": kind}
         self.http.post("/__sim__/profiles", json=body).raise_for_status()
 
+    def rename(self, username: str, new_username: str) -> None:
+        """Rename an account in the simulator (and in the local truth, which follows it)."""
+        body = {"username": username, "new_username": new_username}
+        self.http.post("/__sim__/renames", json=body).raise_for_status()
+        self.truth_model.rename(username, new_username)
+
     def set_limits(self, **limits: Any) -> None:
         """Change limits at run time, e.g. `session_total="12/2s"`."""
         self.http.post("/__sim__/limits", json=limits).raise_for_status()

@@ -320,6 +320,23 @@ def test_a_reel_that_cannot_tell_is_unproven_not_no_story() -> None:
     assert reels["1"].unproven and reels["2"].unproven
 
 
+def test_a_reel_says_the_name_its_owner_goes_by() -> None:
+    # The owner's username (it changes when the account is renamed; the id stays), in either
+    # form, from `user` or `owner`; a reel without one names nobody.
+    item = {"taken_at": 100, "expiring_at": 86500}
+    reels_media = [
+        {"id": "1", "user": {"pk": 1, "username": "new.name"}, "items": [item]},
+        {"id": "2", "owner": {"id": "2", "username": "someone"}, "items": []},
+        {"id": "3", "items": [item]},
+    ]
+    body = {"reels": {}, "reels_media": reels_media, "status": "ok"}
+    reels = call(answer(200, body, AT_200), "stories", ["1", "2", "3", "4"])
+    assert [reels[uid].username for uid in "1234"] == ["new.name", "someone", None, None]
+    dense = {"data": {DENSE: {"reels_media": reels_media[:1]}}, "status": "ok"}
+    reels = call(answer(200, dense, AT_200), "stories", ["1"], dense_doc_id="8765")
+    assert reels["1"].username == "new.name" and reels["1"].has_story
+
+
 def test_a_dense_answer_carrying_errors_is_not_proof() -> None:
     reel = {"id": "1", "items": [{"taken_at": 100, "expiring_at": 86500}]}
     data = {"data": {DENSE: {"reels_media": [reel]}}, "status": "ok"}

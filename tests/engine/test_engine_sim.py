@@ -129,6 +129,40 @@ def test_5000_profiles_match_the_truth_without_a_single_limit_violation(
         assert session.scalar(select(func.max(Profile.total_checks))) == 2
 
 
+def test_a_renamed_account_is_looked_up_again_never_answered_by_its_old_id(
+    simulator: Any, rig: Any
+) -> None:
+    # Two public accounts with a story, checked once (their ids cached). Then, as on
+    # Instagram, `first` takes a free name and `second` takes `first`'s old name: the cached
+    # id of "first" now belongs to another account, and "second" no longer exists.
+    sim = simulator(2)
+    engine = rig(sim)
+    now = time.time()
+    first, second = sim.truth_model.usernames(2, kind="poster", with_story_at=now)
+    quiet = sim.truth_model.usernames(1, kind="never_posts")[0]
+    free = sim.truth_model.usernames(1, kind="missing", prefix="free")[0]
+    engine.add_profiles([first, second, quiet])
+    batch = engine.create_batch()
+    engine.wait_done(batch, timeout=60)
+    assert_matches_truth(engine, sim, batch)
+    sim.rename(first, free)
+    sim.rename(second, first)
+
+    lookups = sim.requests("web_profile_info")
+    again = engine.create_batch()
+    engine.wait_done(again, timeout=60)
+    # Every answer is the usernames' truth now: "first" is the account that took the name
+    # (its id saved), "second" is not found (two pairs agree), the untouched one is as it was.
+    counts = assert_matches_truth(engine, sim, again)
+    assert counts == {"story": 1, "no_story": 1, "private": 0, "not_found": 1}
+    outcome = {profile.username: item for item, profile in engine.items(again)}
+    assert outcome[first].outcome == "story"
+    assert (outcome[second].status, outcome[second].failure_kind) == ("failed", "not_found")
+    # Only the renamed ones were looked up again: "first" once, "second" by both pairs.
+    assert sim.requests("web_profile_info") - lookups == 3
+    no_violations(sim)
+
+
 def pair_rows(rig: Rig) -> dict[str, tuple[Proxy, IgSession | None]]:
     """Proxies with their sessions, keyed by session cookie digest order of seeding."""
     with rig.db.read() as session:

@@ -381,6 +381,43 @@ def test_an_unproven_reel_is_transient_for_its_item_alone() -> None:
     assert (final.status, final.kind_of_failure, final.result) == ("failed", "transient", None)
 
 
+def test_a_reel_of_a_renamed_account_is_not_the_usernames_answer() -> None:
+    # The cached id of @user0 now answers as @new.name: whatever its reel holds (a story, or
+    # none, with a fresh public privacy), it is not @user0's. The username is looked up again
+    # (no attempt), as a fresh lookup: not as after an absent reel (which a public answer
+    # would turn into "no story" without a story request).
+    known = {"ig_user_id": "7", "is_private": False, "identity_checked_at": 990.0}
+    for reel in (
+        ItemAnswer("item-0", has_story=True, story_count=2, owner_username="new.name"),
+        ItemAnswer("item-0", owner_username="new.name"),
+    ):
+        decision = decide("stories", [item(0, **known)], answers={"item-0": reel})
+        assert not decision.finals
+        (back,) = decision.requeue
+        assert not back.spent_attempt and "now answers as @new.name" in str(back.last_error)
+        again = back.apply()
+        assert again.ig_user_id is None and not again.absent_seen
+
+        # The username's own account, public, looked up now: its story request decides.
+        public = ItemAnswer("item-0", ig_user_id="8", is_private=False, followed_by_viewer=False)
+        (resolved,) = decide("lookup", [again], answers={"item-0": public}).resolved
+        assert resolved.ig_user_id == "8"
+
+    # The same name in another case is the same account.
+    same = ItemAnswer("item-0", has_story=True, story_count=1, owner_username="USER0")
+    (final,) = decide("stories", [item(0, **known)], answers={"item-0": same}).finals
+    assert final.result == "story"
+
+    # Looked up in this lease, yet its reel names another account: the answers disagree, an
+    # attempt is spent, and on the last one the item fails as unknown, never an answer.
+    fresh = {**known, "resolved_now": True}
+    renamed = {"item-0": ItemAnswer("item-0", has_story=True, owner_username="new.name")}
+    (back,) = decide("stories", [item(0, **fresh)], answers=renamed).requeue
+    assert back.spent_attempt
+    (final,) = decide("stories", [item(0, attempts=2, **fresh)], answers=renamed).finals
+    assert (final.status, final.kind_of_failure, final.result) == ("failed", "transient", None)
+
+
 def test_known_missing_fails_without_a_request() -> None:
     final = outcomes.known_missing(item(known_missing=True), 5.0)
     assert (final.status, final.failure_kind, final.not_found) == ("failed", "not_found", False)

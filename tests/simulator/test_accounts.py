@@ -148,3 +148,52 @@ def test_not_found_style_changes_at_run_time(sim: SimulatorServer) -> None:
         assert client.get(PROFILE, params={"username": missing}).json()["data"] == {"user": None}
     for bad in ({"not_found_style": "maybe"}, {"nonsense": 1}, {"min_chrome_major": -1}):
         assert httpx.post(sim.base_url + "/__sim__/config", json=bad).status_code == 400
+
+
+def test_a_renamed_account_keeps_its_id_stories_and_followers(sim: SimulatorServer) -> None:
+    name = private_with_story(sim)
+    reel_id = user_id_for(name)
+    follower = sim.session_ids[0]
+    sim.follow(follower, [name])
+    before = httpx.get(sim.base_url + "/__sim__/truth", params={"username": name}).json()
+    new_name = sim.state.truth.usernames(1, kind="missing", prefix="renamed")[0]  # a free name
+    url = sim.base_url + "/__sim__/renames"
+    answer = httpx.post(url, json={"username": name, "new_username": new_name})
+    assert answer.status_code == 200, answer.text
+    after = answer.json()["profile"]
+    assert (after["username"], after["user_id"]) == (new_name, before["user_id"])
+    assert after["taken_at"] == before["taken_at"]  # the same stories
+    assert httpx.get(url).json() == {"renames": {name: new_name}}
+    with instagram_client(sim, session=follower) as client:
+        # The old name is free: "no such user". The new one is the account, still followed.
+        assert client.get(PROFILE, params={"username": name}).status_code == 404
+        user = client.get(PROFILE, params={"username": new_name}).json()["data"]["user"]
+        assert (user["id"], user["username"], user["followed_by_viewer"]) == (
+            reel_id,
+            new_name,
+            True,
+        )
+        # Asked by its id, its reel names it by the new name.
+        reel = client.get(REELS, params={"reel_ids": reel_id}).json()["reels_media"][0]
+        assert reel["user"]["username"] == new_name
+        assert len(reel["items"]) == before["items"]
+
+    # Another account takes the free name: the name now leads to that account's id, and the
+    # first account's id still answers as the new name.
+    other = sim.state.truth.usernames(1, kind="poster", prefix="other")[0]
+    httpx.post(url, json={"username": other, "new_username": name}).raise_for_status()
+    with instagram_client(sim, session=follower) as client:
+        user = client.get(PROFILE, params={"username": name}).json()["data"]["user"]
+        assert user["id"] == user_id_for(other) != reel_id
+        reels = client.get(REELS, params={"reel_ids": reel_id}).json()["reels_media"]
+        assert [r["user"]["username"] for r in reels] == [new_name]
+    # A name in use cannot be taken; a missing account cannot be renamed; names are checked.
+    assert httpx.post(url, json={"username": new_name, "new_username": name}).status_code == 400
+    missing = sim.state.truth.usernames(1, kind="missing")[0]
+    assert httpx.post(url, json={"username": missing, "new_username": "x_1"}).status_code == 400
+    assert httpx.post(url, json={"username": new_name, "new_username": "no way"}).status_code == 400
+    assert httpx.post(url, json={"username": new_name}).status_code == 400
+    # Back to the name it was created under (free again after the other account moves on).
+    httpx.post(url, json={"username": name, "new_username": other}).raise_for_status()
+    httpx.post(url, json={"username": new_name, "new_username": name}).raise_for_status()
+    assert httpx.get(url).json() == {"renames": {}}

@@ -94,6 +94,7 @@ class ReelInfo:
     newest_taken_at: int | None = None
     expiring_at: int | None = None
     unproven: str | None = None  # why this reel proves neither a story nor none (retry it)
+    username: str | None = None  # the name the reel gives its owner (it changes on a rename)
 
 
 # ---------------------------------------------------------------------------------- status
@@ -285,6 +286,15 @@ def _keep(found: dict[str, ReelInfo], info: ReelInfo) -> None:
         found[info.user_id] = info
 
 
+def _reel_username(reel: Mapping[str, Any]) -> str | None:
+    """The owner's username as the reel gives it (`user`/`owner`), or None."""
+    for key in ("user", "owner"):
+        owner = reel.get(key)
+        if isinstance(owner, Mapping) and isinstance(owner.get("username"), str):
+            return str(owner["username"]) or None
+    return None
+
+
 def _reel_owner(reel: Mapping[str, Any]) -> str:
     for key in ("user", "owner"):
         owner = reel.get(key)
@@ -298,9 +308,12 @@ def reel_info(uid: str, reel: Mapping[str, Any], *, now: float) -> ReelInfo:
     """Count, oldest/newest `taken_at` and latest `expiring_at` of the reel's live items
     (`unproven` when the reel cannot tell: no `items` list, or none live against its own
     `latest_reel_media` / `expiring_at`)."""
+    username = _reel_username(reel)
     items = reel.get("items")
     if not isinstance(items, list):
-        return ReelInfo(user_id=uid, has_story=False, unproven="reel without items")
+        return ReelInfo(
+            user_id=uid, has_story=False, unproven="reel without items", username=username
+        )
     entries = [i for i in items if isinstance(i, Mapping) and _live(i, now)]
     if not entries:
         if _claims_live(reel, now):
@@ -308,8 +321,9 @@ def reel_info(uid: str, reel: Mapping[str, Any], *, now: float) -> ReelInfo:
                 user_id=uid,
                 has_story=False,
                 unproven="reel without a live item, though its own times say one is live",
+                username=username,
             )
-        return ReelInfo(user_id=uid, has_story=False)
+        return ReelInfo(user_id=uid, has_story=False, username=username)
     taken = _times(entries, "taken_at")
     expiring = _times(entries, "expiring_at")
     reel_expiring = _int(reel.get("expiring_at"))
@@ -322,6 +336,7 @@ def reel_info(uid: str, reel: Mapping[str, Any], *, now: float) -> ReelInfo:
         oldest_taken_at=min(taken) if taken else None,
         newest_taken_at=max(taken) if taken else None,
         expiring_at=max(expiring) if expiring else None,
+        username=username,
     )
 
 

@@ -65,6 +65,7 @@ class ItemAnswer:
     newest_taken_at: int | None = None  # epoch seconds of the newest live story item
     expiring_at: int | None = None  # epoch seconds when the newest item expires
     unproven: str | None = None  # stories: why the answer proves nothing about this id
+    owner_username: str | None = None  # stories: the name the reel gives the id's account
 
 
 @dataclass
@@ -183,6 +184,7 @@ class InstagramChecker:
                         newest_taken_at=reel.newest_taken_at,
                         expiring_at=reel.expiring_at,
                         unproven=reel.unproven,
+                        owner_username=reel.username,
                     )
         except IgError as exc:
             outcome.failure = exc

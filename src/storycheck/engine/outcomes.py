@@ -24,6 +24,10 @@ The rules (DESIGN.md §4.4, issue 9, CONTRACTS.md "Item outcomes"):
   lookup through another session refreshes the privacy, never the follow);
 * a reel that proves nothing about its id (`ItemAnswer.unproven`: no `items` list) is a
   transient answer for that item alone;
+* a reel whose owner goes by another username than the item's (the account was renamed; its
+  id stays, the old name may be free or someone else's) says nothing about the item's
+  username: the username is looked up again (no attempt), or, when it was looked up in this
+  very lease, the answers disagree and it is transient;
 * a transient answer (5xx, malformed) spends one attempt of each item; an item whose
   last attempt would be spent in a group request is sent alone instead: only an answer about
   it alone fails it (a group is split, never failed whole).
@@ -51,6 +55,12 @@ from storycheck.engine.types import (
     LeasedItem,
     NotFoundOpinion,
 )
+
+
+def normalized_username(name: str) -> str:
+    """A username as Instagram compares it: no surrounding space or leading '@', lower case."""
+    return name.strip().lstrip("@").lower()
+
 
 # No attempt spent, the items go back: the answer concerned the pair or the request's form.
 NO_ATTEMPT = PAIR_PROBLEMS | {Classification.TOO_MANY_IDS, Classification.DENSE_UNAVAILABLE}
@@ -109,6 +119,7 @@ class Requeue:
     not_found_by: str | None = None
     solo: bool = False
     verify: bool = False  # look the account up first (privacy unknown, no reel seen)
+    relookup: bool = False  # the cached id is someone else's now: look the username up again
 
     @property
     def spent_attempt(self) -> bool:
@@ -126,6 +137,8 @@ class Requeue:
         if self.verify:
             item.absent_seen = True
             item.ig_user_id = None  # to the lookup queue; the lookup sets it again
+        if self.relookup:
+            item.ig_user_id = None  # nothing was seen of the username's own account yet
         return item
 
 
@@ -277,6 +290,10 @@ class _Rules:
         )
 
     def stories(self, item: LeasedItem, answer: ItemAnswer) -> None:
+        owner = answer.owner_username
+        if owner and normalized_username(owner) != normalized_username(item.username):
+            self.renamed(item, owner)
+            return
         if answer.unproven:
             # The answer names the id but proves nothing about its story (a reel without
             # items): transient for this item alone, never "no story".
@@ -311,6 +328,18 @@ class _Rules:
             self.final(item, outcome=PRIVATE)
         else:
             self.final(item, outcome=NO_STORY)
+
+    def renamed(self, item: LeasedItem, owner: str) -> None:
+        """The item's id now belongs to an account called `owner`: its reel is not the
+        username's. Look the username up again; if that lookup was this lease's, the two
+        answers disagree: an attempt, never an answer."""
+        if item.resolved_now:
+            self.transient(item, f"the id looked up for @{item.username} answers as @{owner}")
+            return
+        reason = f"the cached id of @{item.username} now answers as @{owner} (renamed)"
+        self.decision.requeue.append(
+            Requeue(item, item.attempts, None, reason, item.not_found_by, relookup=True)
+        )
 
     # ------------------------------------------------------------------ failures
 

@@ -28,8 +28,9 @@ Control API (`control.py`), none of it limited, faulted or counted: ``GET /__sim
 ``POST /__sim__/reset``, ``GET|POST /__sim__/truth``, ``GET|POST /__sim__/sessions``,
 ``POST /__sim__/sessions/{id}/mode``, ``GET /__sim__/sessions/{id}/last_request``,
 ``POST /__sim__/sessions/{id}/logout|challenge|restore``, ``GET|POST /__sim__/addresses``,
-``GET|POST /__sim__/follows``, ``GET|POST /__sim__/profiles``, ``GET|POST /__sim__/limits``,
-``GET|POST /__sim__/faults``, ``GET|POST /__sim__/clock``, ``GET|POST /__sim__/config``.
+``GET|POST /__sim__/follows``, ``GET|POST /__sim__/profiles``, ``GET|POST /__sim__/renames``,
+``GET|POST /__sim__/limits``, ``GET|POST /__sim__/faults``, ``GET|POST /__sim__/clock``,
+``GET|POST /__sim__/config``.
 """
 
 from storycheck.simulator.answers import MODES

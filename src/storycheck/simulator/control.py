@@ -94,6 +94,8 @@ class Control:
         router.add_post("/__sim__/follows", self.set_follows)
         router.add_get("/__sim__/profiles", self.get_profiles)
         router.add_post("/__sim__/profiles", self.set_profiles)
+        router.add_get("/__sim__/renames", self.get_renames)
+        router.add_post("/__sim__/renames", self.rename)
         router.add_get("/__sim__/limits", self.get_limits)
         router.add_post("/__sim__/limits", self.set_limits)
         router.add_get("/__sim__/faults", self.get_faults)
@@ -270,6 +272,23 @@ class Control:
         except ValueError as exc:
             return error(400, str(exc))
         return web.json_response({"profiles": profiles})
+
+    async def get_renames(self, request: web.Request) -> web.Response:
+        """Return the renamed accounts: the name each was created under -> its name now."""
+        return web.json_response({"renames": self.state.truth.renames()})
+
+    async def rename(self, request: web.Request) -> web.Response:
+        """Apply `{"username": OLD, "new_username": NEW}`: the account keeps its id, stories
+        and followers; OLD answers "no such user" until an account takes it."""
+        payload = await json_body(request)
+        old, new = payload.get("username"), payload.get("new_username")
+        if not isinstance(old, str) or not isinstance(new, str):
+            return error(400, "username and new_username are required")
+        try:
+            profile = self.state.rename(old, new)
+        except ValueError as exc:
+            return error(400, str(exc))
+        return web.json_response({"profile": profile})
 
     async def get_limits(self, request: web.Request) -> web.Response:
         """Return the limits in force."""

@@ -277,7 +277,7 @@ class _Instagram:
             return Reply(404, b"", None, "not_found")
         if profile.business_deleted:
             return json_reply(400, answers.BUSINESS_DELETED, "business_deleted")
-        followed = self.state.follows.follows(session, profile.username)
+        followed = self.state.follows.follows(session, profile.account)
         user = shapes.profile_user(profile, followed_by_viewer=followed)
         return json_reply(200, answers.dumps({"data": {"user": user}, "status": "ok"}), "ok")
 
@@ -329,7 +329,7 @@ class _Instagram:
             profile = truth.profile_by_id(reel_id)
             if profile is None or profile.user_id != reel_id:
                 continue
-            if profile.is_private and not follows.follows(session, profile.username):
+            if profile.is_private and not follows.follows(session, profile.account):
                 continue
             items = truth.live_items(profile, now)
             if items:

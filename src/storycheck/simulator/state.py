@@ -64,8 +64,15 @@ class SimulatorState:
         return self.modes.set(self._known(session_id), mode, after, endpoints)
 
     def follow(self, session_id: str, usernames: Iterable[str], follow: bool = True) -> list[str]:
-        """Make a session follow (or unfollow) accounts; return all it follows."""
-        return self.follows.set(self._known(session_id), usernames, follow)
+        """Make a session follow (or unfollow) accounts; return all it follows (each account
+        by the name it was created under: a follow stays with a renamed account)."""
+        accounts = [self.truth.profile(name).account for name in usernames]
+        return self.follows.set(self._known(session_id), accounts, follow)
+
+    def rename(self, username: str, new_username: str) -> dict[str, Any]:
+        """Rename the account called `username`; return its truth under the new name."""
+        profile = self.truth.rename(username, new_username)
+        return self.truth.lookup(profile.username, self.clock())
 
     def set_profile_kind(self, username: str, kind: OverrideKind | None) -> dict[str, Any]:
         """Override what one username is (None restores it); return its truth now."""

@@ -21,6 +21,7 @@ while ``taken_at <= T < expiring_at`` with ``expiring_at = taken_at + story_ttl_
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import math
@@ -98,6 +99,13 @@ class Profile:
     follower_count: int
     post_rate: float
     business_deleted: bool = False
+    origin: str = ""  # the name the account was created under, when it has been renamed
+
+    @property
+    def account(self) -> str:
+        """The name the account was created under: its id, kind, stories and followers stay
+        with it when it is renamed (Instagram keeps the id; the old name becomes free)."""
+        return self.origin or self.username
 
     @property
     def exists(self) -> bool:
@@ -136,6 +144,8 @@ class Truth:
         self.population = population or PopulationConfig()
         self._prefix = f"{seed}|".encode()
         self._overrides: dict[str, OverrideKind] = {}
+        self._renamed_to: dict[str, str] = {}  # account (created-under name) -> current name
+        self._alias: dict[str, str] = {}  # current name of a renamed account -> account
         self.profile = functools.lru_cache(maxsize=cache_size)(self._profile)
         self.profile_by_id = functools.lru_cache(maxsize=cache_size)(self._profile_by_id)
         self._candidates = functools.lru_cache(maxsize=cache_size)(self._candidate_items)
@@ -145,20 +155,53 @@ class Truth:
         name = normalize_username(username)
         if not is_valid_username(name):
             raise ValueError(f"{username!r} is not a valid username")
+        name = self._alias.get(name, name)
         if kind is None:
             self._overrides.pop(name, None)
         elif kind in OVERRIDE_KINDS:
             self._overrides[name] = kind
         else:
             raise ValueError(f"kind must be one of {', '.join(OVERRIDE_KINDS)}")
+        self._clear_caches()
+        return self.profile(self._renamed_to.get(name, name))
+
+    def rename(self, username: str, new_username: str) -> Profile:
+        """Give the account now called `username` the name `new_username` and return it.
+
+        As on Instagram, the account keeps its id, privacy, stories and followers; its old
+        name becomes free (a lookup answers "no such user") until an account takes it; a name
+        in use cannot be taken. Its reels name it by the new name from now on.
+        """
+        old, new = normalize_username(username), normalize_username(new_username)
+        if not is_valid_username(new):
+            raise ValueError(f"{new_username!r} is not a valid username")
+        current = self.profile(old)
+        if not current.exists:
+            raise ValueError(f"no account is called {old!r}")
+        if new != old and self.profile(new).exists:
+            raise ValueError(f"{new!r} is taken by another account")
+        account = current.account
+        self._alias.pop(old, None)
+        if new == account:
+            self._renamed_to.pop(account, None)  # back to the name it was created under
+        else:
+            self._renamed_to[account] = new
+            self._alias[new] = account
+        self._clear_caches()
+        return self.profile(new)
+
+    def _clear_caches(self) -> None:
         self.profile.cache_clear()
         self.profile_by_id.cache_clear()
         self._candidates.cache_clear()
-        return self.profile(name)
 
     def overrides(self) -> dict[str, str]:
         """Return the run-time kind overrides by username."""
         return dict(self._overrides)
+
+    def renames(self) -> dict[str, str]:
+        """Return the renamed accounts: the name each was created under -> its name now."""
+        return dict(self._renamed_to)
 
     def _unit(self, *parts: object) -> float:
         """Return a uniform number in [0, 1) derived from the seed and `parts`."""
@@ -167,8 +210,17 @@ class Truth:
         return int.from_bytes(digest, "big") / _TWO_64
 
     def _profile(self, username: str) -> Profile:
-        """Classify `username` (the cached `profile` method wraps this)."""
+        """Who is called `username` now (the cached `profile` method wraps this)."""
         name = normalize_username(username)
+        account = self._alias.get(name)
+        if account is not None:
+            return dataclasses.replace(self._seeded(account), username=name, origin=account)
+        if name in self._renamed_to:
+            return Profile(name, None, "missing", "", 0, 0.0)  # its account took another name
+        return self._seeded(name)
+
+    def _seeded(self, name: str) -> Profile:
+        """Classify the account created under `name` (normalized), as the seed made it."""
         user_id = user_id_for(name)
         if user_id is None:
             return Profile(name, None, "missing", "", 0, 0.0)
@@ -201,8 +253,11 @@ class Truth:
 
     def _profile_by_id(self, user_id: str | int) -> Profile | None:
         """Return the profile an id encodes, or None for garbage (`profile_by_id` caches it)."""
-        username = username_for(user_id)
-        return None if username is None else self.profile(username)
+        account = username_for(user_id)
+        if account is None:
+            return None
+        profile = self.profile(self._renamed_to.get(account, account))
+        return profile if profile.account == account else None  # its old name, taken since
 
     def _slot_items(self, profile: Profile, slot: int) -> tuple[StoryItem, ...]:
         """Return the items `profile` posted in `slot` (usually none)."""
@@ -223,9 +278,9 @@ class Truth:
             items.append(StoryItem(pk, taken_at, taken_at + ttl, 2 if draw < 0.3 else 1))
         return tuple(items)
 
-    def _candidate_items(self, username: str, bucket: int) -> tuple[StoryItem, ...]:
+    def _candidate_items(self, account: str, bucket: int) -> tuple[StoryItem, ...]:
         """Return every item that can be live at some time T with floor(T / slot) == bucket."""
-        profile = self.profile(username)
+        profile = self._seeded(account)
         if profile.kind not in _POSTING_KINDS or profile.post_rate <= 0:
             return ()
         population = self.population
@@ -250,7 +305,7 @@ class Truth:
         if profile.kind not in _POSTING_KINDS:
             return ()
         bucket = math.floor(at / self.population.slot_seconds)
-        candidates = self._candidates(profile.username, bucket)
+        candidates = self._candidates(profile.account, bucket)
         if not candidates:
             return ()
         return tuple(item for item in candidates if item.taken_at <= at < item.expiring_at)
