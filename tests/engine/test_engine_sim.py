@@ -161,6 +161,22 @@ def test_a_renamed_account_is_looked_up_again_never_answered_by_its_old_id(
     # Only the renamed ones were looked up again: "first" once, "second" by both pairs.
     assert sim.requests("web_profile_info") - lookups == 3
     no_violations(sim)
+    # The batch log says so, naming each account's new name.
+    def renames_told() -> set[str]:
+        with engine.db.read() as session:
+            lines = session.scalars(
+                select(BatchLog.message).where(
+                    BatchLog.batch_id == again, BatchLog.event_type == "INFO"
+                )
+            )
+            return {line for line in lines if "(renamed)" in line}
+
+    told = {
+        f"the cached id of @{first} now answers as @{free} (renamed); @{first} is looked up again",
+        f"the cached id of @{second} now answers as @{first} (renamed); @{second} is looked up"
+        " again",
+    }
+    wait_until(lambda: renames_told() == told, timeout=10, what="the renames in the batch log")
 
 
 def pair_rows(rig: Rig) -> dict[str, tuple[Proxy, IgSession | None]]:

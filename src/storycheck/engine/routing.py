@@ -89,6 +89,15 @@ class AnswerRouter:
     def _requeue_decided(self, requeue: Sequence[outcomes.Requeue], pair: Pair) -> None:
         host = self.host
         spent = [r for r in requeue if r.spent_attempt]
+        for renamed in (r for r in requeue if r.relookup):
+            # Worth telling: the tracked username now leads to another account (or none).
+            host.log_line(
+                renamed.item.batch_id,
+                "INFO",
+                f"{renamed.last_error}; @{renamed.item.username} is looked up again",
+                profile_id=renamed.item.profile_id,
+                proxy_id=pair.proxy_id,
+            )
         items = [r.apply() for r in requeue]
         for batch_id in sorted({r.item.batch_id for r in spent}):
             mine = [r.item for r in spent if r.item.batch_id == batch_id]
