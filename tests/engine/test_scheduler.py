@@ -480,7 +480,7 @@ def test_not_found_is_confirmed_by_a_second_pair_and_rechecked_later(rig: Any) -
         session.execute(
             update(Profile)
             .where(Profile.id.in_(gone))
-            .values(not_found_at=datetime.now(UTC) - timedelta(days=8))
+            .values(not_found_at=datetime.now(UTC) - timedelta(days=2))  # the default: 1 day
         )
     third = engine.create_batch(gone)
     engine.wait_done(third)

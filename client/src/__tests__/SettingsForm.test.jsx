@@ -25,7 +25,7 @@ const SETTINGS = {
   max_attempts: 3,
   request_jitter: 0.4,
   action_block_cooldown_hours: 6,
-  not_found_recheck_days: 7,
+  not_found_recheck_days: 1,
   dense_doc_id: '',
   notifications_enabled: true,
   notification_email: null,

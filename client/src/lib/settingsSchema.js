@@ -80,7 +80,7 @@ export const SETTINGS_GROUPS = [
         type: 'int',
         min: 1,
         max: 365,
-        default: 7,
+        default: 1,
       },
       {
         name: 'dense_doc_id',

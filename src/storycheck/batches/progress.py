@@ -52,7 +52,7 @@ from storycheck.engine.types import EngineSettings
 from storycheck.profiles.models import Profile
 from storycheck.proxies.models import IgSession, Proxy, ProxyUsage
 from storycheck.settings.models import SystemSettings
-from storycheck.settings.schemas import settings_from_row
+from storycheck.settings.schemas import DEFAULT_SETTINGS, settings_from_row
 
 RUNNING = BatchStatus.IN_PROGRESS.value
 QUEUED = BatchStatus.QUEUED.value
@@ -278,7 +278,7 @@ def read_work(
     batch_ids: Sequence[str],
     *,
     now: float,
-    recheck_days: float = 7.0,
+    recheck_days: float = DEFAULT_SETTINGS.not_found_recheck_days,
     open_items: dict[str, int] | None = None,
 ) -> dict[str, Work]:
     """Remaining work of these batches, as the engine claims it (`engine/leases.py`): open
@@ -399,7 +399,7 @@ def cached_work(
     batch_ids: Sequence[str],
     *,
     now: float,
-    recheck_days: float = 7.0,
+    recheck_days: float = DEFAULT_SETTINGS.not_found_recheck_days,
     open_items: dict[str, int] | None = None,
 ) -> dict[str, Work]:
     """`read_work`, reusing counts this process made a moment ago (see WORK_COST_FACTOR)."""

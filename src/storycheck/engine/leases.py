@@ -28,6 +28,7 @@ from storycheck.engine.types import (
     WorkItem,
     to_datetime,
 )
+from storycheck.settings.schemas import DEFAULT_SETTINGS
 
 DAY = 86400.0
 
@@ -43,7 +44,7 @@ class LeaseStore(Store):
         limit: int,
         lease_seconds: float,
         now: float,
-        recheck_days: float = 7.0,
+        recheck_days: float = DEFAULT_SETTINGS.not_found_recheck_days,
     ) -> list[LeasedItem]:
         """Lease up to `limit` pending items of a running batch.
 

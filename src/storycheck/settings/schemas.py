@@ -75,8 +75,10 @@ class SettingsValues(BaseModel):
     action_block_cooldown_hours: Annotated[float, _real(0.5, 72)] = Field(
         default=6.0, description='How long a pair rests after "Action Blocked"'
     )
+    # A day, like every other answer's horizon: a name can come back (a deactivated account
+    # returns, a renamed account's old name is taken), and a cached "not found" is not checked.
     not_found_recheck_days: Annotated[int, Number(1, 365)] = Field(
-        default=7, description='Accounts confirmed "not found" are skipped this long'
+        default=1, description='Accounts confirmed "not found" are skipped this long'
     )
     dense_doc_id: Annotated[str, Digits(64)] = Field(
         default="", description="GraphQL doc_id of the dense story request; empty = off"
